@@ -1,0 +1,188 @@
+// Alertmanager webhook (payload version 4) to Issues. Unknown fields are accepted: newer
+// Alertmanager versions add them, and rejecting them would lose alerts.
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { BadRequestError } from './errors.ts';
+import { formatZodError, occurrenceId } from './events.ts';
+import { type Issue, type Link, type Stage, type Subject, severityFromLabel } from './issue.ts';
+
+const labelMap = z.record(z.string(), z.string());
+// Alertmanager sends "0001-01-01T00:00:00Z" for a firing alert's endsAt: a zero time, not an end.
+const ZERO_TIME = /^0001-01-01T00:00:00/;
+const timestamp = z.string().refine((s) => ZERO_TIME.test(s) || !Number.isNaN(Date.parse(s)), {
+  message: 'not an RFC 3339 timestamp',
+});
+
+export const AlertmanagerAlert = z.looseObject({
+  status: z.enum(['firing', 'resolved']),
+  labels: labelMap,
+  annotations: labelMap.default({}),
+  startsAt: timestamp,
+  endsAt: timestamp.optional(),
+  generatorURL: z.string().optional(),
+  fingerprint: z.string().optional(),
+});
+export type AlertmanagerAlert = z.infer<typeof AlertmanagerAlert>;
+
+export const AlertmanagerWebhook = z.looseObject({
+  version: z.string().optional(),
+  groupKey: z.string().optional(),
+  truncatedAlerts: z.number().int().nonnegative().optional(),
+  status: z.enum(['firing', 'resolved']).optional(),
+  receiver: z.string().optional(),
+  groupLabels: labelMap.optional(),
+  commonLabels: labelMap.optional(),
+  commonAnnotations: labelMap.optional(),
+  externalURL: z.string().optional(),
+  alerts: z.array(AlertmanagerAlert),
+});
+export type AlertmanagerWebhook = z.infer<typeof AlertmanagerWebhook>;
+
+export function parseWebhook(body: unknown): AlertmanagerWebhook {
+  const parsed = AlertmanagerWebhook.safeParse(body);
+  if (!parsed.success)
+    throw new BadRequestError(`invalid Alertmanager payload: ${formatZodError(parsed.error)}`);
+  if (parsed.data.version !== undefined && parsed.data.version !== '4') {
+    throw new BadRequestError(
+      `unsupported Alertmanager payload version "${parsed.data.version}" (expected "4")`,
+    );
+  }
+  return parsed.data;
+}
+
+/** Alertmanager's own fingerprint when sent, else a stable hash of the sorted label set. */
+export function alertFingerprint(alert: AlertmanagerAlert): string {
+  if (alert.fingerprint) return alert.fingerprint;
+  const h = createHash('sha256');
+  for (const k of Object.keys(alert.labels).sort()) h.update(`${k}\u0000${alert.labels[k]}\u0000`);
+  return h.digest('hex').slice(0, 16);
+}
+
+// Workload labels as kube-state-metrics and kube-prometheus rules set them. `job` is the
+// Prometheus scrape job, not a Kubernetes Job: kube-state-metrics uses `job_name` for that.
+const WORKLOAD_LABELS: ReadonlyArray<[label: string, kind: string]> = [
+  ['deployment', 'Deployment'],
+  ['statefulset', 'StatefulSet'],
+  ['daemonset', 'DaemonSet'],
+  ['replicaset', 'ReplicaSet'],
+  ['job_name', 'Job'],
+  ['cronjob', 'CronJob'],
+  ['horizontalpodautoscaler', 'HorizontalPodAutoscaler'],
+  ['persistentvolumeclaim', 'PersistentVolumeClaim'],
+];
+
+/** Strips a `:port` from an `instance` label, keeping IPv6 brackets intact. */
+function hostOf(instance: string): string {
+  const m = /^\[?([^\]]+?)\]?(?::\d+)?$/.exec(instance);
+  return m?.[1] ?? instance;
+}
+
+/** Infers what the alert is about from its labels: the narrowest object that is named. */
+export function inferSubject(labels: Record<string, string>): Subject {
+  const namespace = labels.namespace || labels.exported_namespace || undefined;
+  const node = labels.node || undefined;
+  const container = labels.container || undefined;
+  const base = (kind: string, name: string | undefined): Subject => {
+    const s: Subject = { kind };
+    if (name) s.name = name;
+    if (namespace) s.namespace = namespace;
+    if (node) s.node = node;
+    if (container) s.container = container;
+    return s;
+  };
+  const pod = labels.pod || labels.exported_pod;
+  if (pod) return base('Pod', pod);
+  for (const [label, kind] of WORKLOAD_LABELS) {
+    if (labels[label]) return base(kind, labels[label]);
+  }
+  if (node) return { kind: 'Node', name: node };
+  // Node-exporter alerts name the node only through `instance` (host:port).
+  const alertname = labels.alertname ?? '';
+  if (labels.instance && /^(Node|KubeNode|Kubelet)/.test(alertname)) {
+    return { kind: 'Node', name: hostOf(labels.instance) };
+  }
+  if (namespace) return base('Namespace', namespace);
+  return { kind: 'Cluster' };
+}
+
+function silenceMatcherValue(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"');
+}
+
+/** Alertmanager UI link that opens "new silence" pre-filled with this alert's labels. */
+export function silenceLink(externalURL: string, labels: Record<string, string>): string {
+  const matchers = Object.keys(labels)
+    .sort()
+    .map((k) => `${k}="${silenceMatcherValue(labels[k] ?? '')}"`)
+    .join(',');
+  return `${externalURL.replace(/\/+$/, '')}/#/silences/new?filter=${encodeURIComponent(`{${matchers}}`)}`;
+}
+
+const isHttpUrl = (u: string | undefined): u is string => !!u && /^https?:\/\//i.test(u) && u.length <= 4000;
+
+function linksFor(alert: AlertmanagerAlert, externalURL: string | undefined): Link[] {
+  const links: Link[] = [];
+  if (isHttpUrl(alert.generatorURL)) links.push({ type: 'graph', title: 'Graph', url: alert.generatorURL });
+  const runbook = alert.annotations.runbook_url ?? alert.annotations.runbook;
+  if (isHttpUrl(runbook)) links.push({ type: 'runbook', title: 'Runbook', url: runbook });
+  if (isHttpUrl(externalURL))
+    links.push({ type: 'silence', title: 'Silence', url: silenceLink(externalURL, alert.labels) });
+  return links;
+}
+
+export interface MappingOptions {
+  /** CLUSTER_NAME; a `cluster` label on the alert wins, since federated setups set it. */
+  cluster?: string | undefined;
+  /** Decides which stages this issue goes through after ingest. */
+  plan?: (issue: Omit<Issue, 'plan'>) => Stage[];
+}
+
+/** Default plan: pods and workloads visit enrich-pod, nodes enrich-node, the rest go to dispatch. */
+export function defaultPlan(issue: Pick<Issue, 'subject'>): Stage[] {
+  switch (issue.subject.kind) {
+    case 'Pod':
+      return ['enrichpod', 'dispatch'];
+    case 'Node':
+      return ['enrichnode', 'dispatch'];
+    default:
+      return ['dispatch'];
+  }
+}
+
+function toIso(ts: string | undefined): string | undefined {
+  if (ts === undefined || ZERO_TIME.test(ts)) return undefined;
+  return new Date(Date.parse(ts)).toISOString();
+}
+
+export function alertToIssue(
+  alert: AlertmanagerAlert,
+  payload: AlertmanagerWebhook,
+  opts: MappingOptions = {},
+): Issue {
+  const fingerprint = alertFingerprint(alert);
+  const startsAt = toIso(alert.startsAt) ?? new Date().toISOString();
+  const endsAt = alert.status === 'resolved' ? (toIso(alert.endsAt) ?? new Date().toISOString()) : undefined;
+  const alertname = alert.labels.alertname ?? 'Alert';
+  const description = alert.annotations.description ?? alert.annotations.message;
+  const cluster = alert.labels.cluster || opts.cluster || undefined;
+  const base: Omit<Issue, 'plan'> = {
+    // A repeat of the same firing (same startsAt) or the same resolution keeps its id.
+    id: occurrenceId('alert', fingerprint, alert.status, startsAt, endsAt ?? ''),
+    fingerprint,
+    type: 'alert',
+    source: 'prometheus',
+    title: (alert.annotations.summary || alertname).slice(0, 1000),
+    severity: severityFromLabel(alert.labels.severity),
+    status: alert.status,
+    subject: inferSubject(alert.labels),
+    labels: alert.labels,
+    annotations: alert.annotations,
+    links: linksFor(alert, payload.externalURL),
+    startsAt,
+    enrichments: [],
+  };
+  if (description) base.description = description.slice(0, 20000);
+  if (cluster) base.cluster = cluster;
+  if (endsAt) base.endsAt = endsAt;
+  return { ...base, plan: (opts.plan ?? defaultPlan)(base) };
+}

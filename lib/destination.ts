@@ -1,0 +1,43 @@
+// Where a dispatched issue ends up: a Slack channel or the terminal. The dispatcher's thread
+// and dedup logic talks only to this interface; each destination renders for itself.
+import type { Issue } from './issue.ts';
+
+/** A posted root message: Slack's channel ID and message `ts` (the thread key). */
+export interface MessageRef {
+  channel: string;
+  ts: string;
+}
+
+/** What the root message shows; re-rendered on every status change of the thread. */
+export interface RootView {
+  /** The newest occurrence of the issue (firing or resolved). */
+  issue: Issue;
+  status: 'firing' | 'resolved';
+  /** When the thread's current firing period began (ISO time). */
+  firingSince: string;
+  /** When it resolved (ISO time), for "resolved after 14m". */
+  resolvedAt?: string;
+  /** How many times it fired (1 for the first firing; re-fires count up). */
+  firingCount: number;
+  /** One-line verdicts of the enrichers, kept from the firing so a resolved root still shows them. */
+  verdicts: string[];
+  /** Set when the thread's state was lost and this root continues an earlier one. */
+  continuesEarlier?: boolean;
+}
+
+export type StatusReplyKind = 'resolved' | 'refired';
+
+export interface Destination {
+  /** Stable identity used in state keys: `slack:<channel>` or `terminal`. */
+  readonly id: string;
+  /** Posts the root message of a new thread. */
+  postRoot(view: RootView): Promise<MessageRef>;
+  /** Re-renders the root message in place (color, status line, "resolved after"). */
+  updateRoot(ref: MessageRef, view: RootView): Promise<void>;
+  /** Posts the enrichment details (tables, text) as a reply in the thread, never broadcast. */
+  postDetails(ref: MessageRef, issue: Issue): Promise<void>;
+  /** Uploads the issue's file blocks (logs) and any overflow into the thread. */
+  uploadFiles(ref: MessageRef, issue: Issue): Promise<void>;
+  /** A short status reply in the thread: resolved after N minutes, or firing again. */
+  postStatusReply(ref: MessageRef, view: RootView, kind: StatusReplyKind): Promise<void>;
+}

@@ -1,0 +1,99 @@
+// CloudEvent types the agent emits and the extension attributes Knative Triggers filter on.
+// Users subscribe their own functions to these; each type's `data` has a published JSON Schema.
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { BadRequestError } from './errors.ts';
+import { Issue, type Stage } from './issue.ts';
+
+export const TYPE_PREFIX = 'dev.kubeincident';
+
+export const EventTypes = {
+  /** A new Issue, straight from an ingest function (alert-ingest, k8s-event-ingest). */
+  issueCreated: `${TYPE_PREFIX}.issue.created.v1`,
+  /** An Issue after an enricher added its findings. */
+  issueEnriched: `${TYPE_PREFIX}.issue.enriched.v1`,
+  /** An Issue delivered to a destination (Slack channel or terminal). */
+  notificationSent: `${TYPE_PREFIX}.notification.sent.v1`,
+} as const;
+
+/**
+ * Extension attributes stamped on every issue event. Names follow the CloudEvents rules
+ * ([a-z0-9], <= 20 chars) and Knative's filter key pattern, so Triggers can match on them.
+ */
+export interface IssueExtensions {
+  /** The stage that should act next: enrichpod | enrichnode | dispatch. */
+  nextstage: Stage | 'done';
+  issuesource: string;
+  issuetype: string;
+  issuestatus: string;
+  severity: string;
+  subjectkind: string;
+  /** Kafka brokers order deliveries per partition key: one issue's events stay in order. */
+  partitionkey: string;
+  [key: string]: string;
+}
+
+export function issueExtensions(issue: Issue): IssueExtensions {
+  return {
+    nextstage: issue.plan[0] ?? 'done',
+    issuesource: issue.source,
+    issuetype: issue.type,
+    issuestatus: issue.status,
+    severity: issue.severity.toLowerCase(),
+    subjectkind: issue.subject.kind.toLowerCase(),
+    partitionkey: issue.fingerprint,
+  };
+}
+
+/** A deterministic id: a redelivered or re-sent occurrence keeps its id (dedupe on source + id). */
+export function occurrenceId(...parts: string[]): string {
+  return createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 32);
+}
+
+export const NotificationSent = z.object({
+  issueId: z.string(),
+  fingerprint: z.string(),
+  destination: z.string(),
+  channel: z.string(),
+  /** Slack `ts` of the thread's root message. */
+  threadTs: z.string(),
+  action: z.enum(['posted', 'updated', 'replied', 'unchanged']),
+  status: z.enum(['firing', 'resolved']),
+});
+export type NotificationSent = z.infer<typeof NotificationSent>;
+
+/** Parses an issue event's data at the boundary: a clear 400 for anything malformed. */
+export function parseIssueData(data: unknown): Issue {
+  let value = data;
+  if (typeof value === 'string' || value instanceof Uint8Array) {
+    try {
+      value = JSON.parse(typeof value === 'string' ? value : Buffer.from(value).toString('utf8'));
+    } catch {
+      throw new BadRequestError('event data is not valid JSON');
+    }
+  }
+  const parsed = Issue.safeParse(value);
+  if (!parsed.success) throw new BadRequestError(`invalid issue: ${formatZodError(parsed.error)}`);
+  return parsed.data;
+}
+
+/** `path.to[0].field: problem; ...`, short enough for a log line and a 400 body. */
+export function formatZodError(error: z.ZodError, max = 5): string {
+  const parts = error.issues.slice(0, max).map((i) => {
+    const path = i.path
+      .map((p, n) => (typeof p === 'number' ? `[${p}]` : n === 0 ? String(p) : `.${String(p)}`))
+      .join('');
+    return `${path || '(root)'}: ${i.message}`;
+  });
+  if (error.issues.length > max) parts.push(`and ${error.issues.length - max} more`);
+  return parts.join('; ');
+}
+
+/** JSON Schemas of each event type's `data`, generated from the zod schemas. */
+export function eventDataSchemas(): Record<string, unknown> {
+  return {
+    [EventTypes.issueCreated]: z.toJSONSchema(Issue, { io: 'output', unrepresentable: 'any' }),
+    [EventTypes.issueEnriched]: z.toJSONSchema(Issue, { io: 'output', unrepresentable: 'any' }),
+    [EventTypes.notificationSent]: z.toJSONSchema(NotificationSent, { io: 'output' }),
+  };
+}

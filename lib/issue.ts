@@ -1,0 +1,149 @@
+// The Issue: the one structured record every stage reads and writes. Schemas are the source of
+// truth; TypeScript types and the published JSON Schemas are both derived from them.
+import { z } from 'zod';
+
+export const SEVERITIES = ['HIGH', 'LOW', 'INFO', 'DEBUG'] as const;
+export const Severity = z.enum(SEVERITIES);
+export type Severity = z.infer<typeof Severity>;
+
+export const IssueType = z.enum(['alert', 'event']);
+export const IssueSource = z.enum(['prometheus', 'kubernetes']);
+export const IssueStatus = z.enum(['firing', 'resolved']);
+export type IssueStatus = z.infer<typeof IssueStatus>;
+
+/** Stages an issue can still pass through, in the only order they may run (no Trigger loops). */
+export const STAGES = ['enrichpod', 'enrichnode', 'dispatch'] as const;
+export const Stage = z.enum(STAGES);
+export type Stage = z.infer<typeof Stage>;
+
+export const Subject = z.object({
+  /** Kubernetes kind (Pod, Node, Deployment, ...), or Namespace / Cluster when nothing narrower is known. */
+  kind: z.string().min(1).max(63),
+  name: z.string().max(253).optional(),
+  namespace: z.string().max(63).optional(),
+  node: z.string().max(253).optional(),
+  container: z.string().max(253).optional(),
+});
+export type Subject = z.infer<typeof Subject>;
+
+const httpUrl = z
+  .string()
+  .max(4000)
+  .refine((u) => /^https?:\/\//i.test(u), { message: 'must be an http(s) URL' });
+
+export const Link = z.object({
+  type: z.enum(['graph', 'runbook', 'silence', 'alertmanager', 'other']),
+  title: z.string().max(200),
+  url: httpUrl,
+});
+export type Link = z.infer<typeof Link>;
+
+// Block text is plain text: renderers escape all of it, so no block can ping a channel or
+// spoof a link. Emphasis is carried by block structure (header, table), links only by links.
+export const HeaderBlock = z.object({ type: z.literal('header'), text: z.string() });
+export const MarkdownBlock = z.object({ type: z.literal('markdown'), text: z.string() });
+export const TableBlock = z.object({
+  type: z.literal('table'),
+  title: z.string().optional(),
+  headers: z.array(z.string()),
+  rows: z.array(z.array(z.string())),
+});
+export const FileBlock = z.object({
+  type: z.literal('file'),
+  filename: z.string().min(1).max(255),
+  title: z.string().optional(),
+  contentType: z.string().default('text/plain'),
+  content: z.string(),
+  /** Set when the content was cut to a size cap, so readers know it is not whole. */
+  truncated: z.boolean().optional(),
+});
+export const JsonBlock = z.object({
+  type: z.literal('json'),
+  title: z.string().optional(),
+  data: z.unknown(),
+});
+export const ListBlock = z.object({
+  type: z.literal('list'),
+  title: z.string().optional(),
+  items: z.array(z.string()),
+});
+export const LinksBlock = z.object({ type: z.literal('links'), links: z.array(Link) });
+export const DividerBlock = z.object({ type: z.literal('divider') });
+
+export const Block = z.discriminatedUnion('type', [
+  HeaderBlock,
+  MarkdownBlock,
+  TableBlock,
+  FileBlock,
+  JsonBlock,
+  ListBlock,
+  LinksBlock,
+  DividerBlock,
+]);
+export type Block = z.infer<typeof Block>;
+export type TableBlock = z.infer<typeof TableBlock>;
+export type FileBlock = z.infer<typeof FileBlock>;
+
+export const Enrichment = z.object({
+  /** Which enricher produced it (enrich-pod, enrich-node, ...). */
+  source: z.string(),
+  title: z.string().optional(),
+  /** One line an on-call engineer reads first ("OOMKilled: limit 256Mi reached 3 times"). */
+  verdict: z.string().optional(),
+  blocks: z.array(Block),
+});
+export type Enrichment = z.infer<typeof Enrichment>;
+
+export const Issue = z.object({
+  /** Unique per occurrence (one firing or one resolution of one alert). */
+  id: z.string().min(1).max(200),
+  /** Stable across repeats, resolution and re-fire of the same alert or object: keys threads. */
+  fingerprint: z.string().min(1).max(200),
+  type: IssueType,
+  source: IssueSource,
+  title: z.string().max(1000),
+  description: z.string().max(20000).optional(),
+  severity: Severity,
+  status: IssueStatus,
+  cluster: z.string().max(200).optional(),
+  subject: Subject,
+  labels: z.record(z.string(), z.string()),
+  annotations: z.record(z.string(), z.string()),
+  links: z.array(Link),
+  startsAt: z.iso.datetime({ offset: true }),
+  endsAt: z.iso.datetime({ offset: true }).optional(),
+  enrichments: z.array(Enrichment),
+  /** Stages still to run, in STAGES order; the head is mirrored in the `nextstage` extension. */
+  plan: z.array(Stage),
+});
+export type Issue = z.infer<typeof Issue>;
+export type IssueInput = z.input<typeof Issue>;
+
+const SEVERITY_BY_LABEL: Record<string, Severity> = {
+  critical: 'HIGH',
+  high: 'HIGH',
+  error: 'HIGH',
+  warning: 'LOW',
+  low: 'LOW',
+  info: 'INFO',
+  debug: 'DEBUG',
+};
+
+/** Maps a `severity` label to the Issue severity; anything unknown or missing is INFO. */
+export function severityFromLabel(value: string | undefined): Severity {
+  if (value === undefined) return 'INFO';
+  return SEVERITY_BY_LABEL[value.trim().toLowerCase()] ?? 'INFO';
+}
+
+/** Removes the head of the plan once a stage has run, keeping STAGES order (no loops). */
+export function advancePlan(plan: readonly Stage[], done: Stage): Stage[] {
+  const doneIndex = STAGES.indexOf(done);
+  return plan.filter((s) => STAGES.indexOf(s) > doneIndex);
+}
+
+/** Adds a stage to a plan while keeping STAGES order and refusing stages already passed. */
+export function withStage(plan: readonly Stage[], stage: Stage, current?: Stage): Stage[] {
+  if (current !== undefined && STAGES.indexOf(stage) <= STAGES.indexOf(current)) return [...plan];
+  const set = new Set<Stage>([...plan, stage]);
+  return STAGES.filter((s) => set.has(s));
+}
