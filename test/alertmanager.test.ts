@@ -15,7 +15,7 @@ const fixture = JSON.parse(
 );
 
 test('alertmanager: severity labels map to HIGH/LOW/INFO/DEBUG, anything else to INFO', (t) => {
-  const cases: Array<[string | undefined, string]> = [
+  const cases: Array<[string | undefined, ReturnType<typeof severityFromLabel>]> = [
     ['critical', 'HIGH'],
     ['high', 'HIGH'],
     ['error', 'HIGH'],
