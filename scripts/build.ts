@@ -1,0 +1,52 @@
+// Builds one self-contained bundle per function into dist/<name>/ (index.mjs plus lazily
+// loaded chunks): it starts with `node dist/<name>/index.mjs` and needs no node_modules.
+import { rm } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { build } from 'esbuild';
+
+export const FUNCTIONS = ['alert-ingest', 'k8s-event-ingest', 'enrich-pod', 'enrich-node', 'dispatch-slack'] as const;
+
+const root = resolve(import.meta.dirname, '..');
+
+export async function buildFunction(name: string, outRoot = resolve(root, 'dist')): Promise<string> {
+  const outdir = resolve(outRoot, name);
+  await rm(outdir, { recursive: true, force: true });
+  await build({
+    stdin: {
+      contents: [
+        `import * as mod from ${JSON.stringify(resolve(root, 'functions', name, 'index.ts'))};`,
+        `import { runFunction } from ${JSON.stringify(resolve(root, 'lib/runtime/main.ts'))};`,
+        `await runFunction(mod, { name: ${JSON.stringify(name)} });`,
+      ].join('\n'),
+      resolveDir: root,
+      sourcefile: `${name}-entry.ts`,
+      loader: 'ts',
+    },
+    bundle: true,
+    // Splitting keeps dynamic imports (Kubernetes client, Slack client, Redis, OTLP) in
+    // their own chunks, loaded only by the code path that needs them.
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node24',
+    outdir,
+    entryNames: 'index',
+    outExtension: { '.js': '.mjs' },
+    minify: true,
+    sourcemap: 'linked',
+    legalComments: 'linked',
+    logLevel: 'warning',
+    // Bundled CommonJS packages still call require() for Node built-ins.
+    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  });
+  return resolve(outdir, 'index.mjs');
+}
+
+if (import.meta.main) {
+  const only = process.argv.slice(2);
+  const names = only.length ? only : [...FUNCTIONS];
+  for (const name of names) {
+    const file = await buildFunction(name);
+    console.log(`built ${name} -> ${file}`);
+  }
+}
