@@ -1,0 +1,241 @@
+// StateStore over Redis (ioredis 6). Compare-and-set/delete run as Lua scripts so a delivery
+// can never release or overwrite a lock it lost; a down Redis fails in bounded time as a
+// retryable UnavailableError (503: the broker redelivers), and the client reconnects by itself.
+import type { Redis as RedisClient, RedisOptions } from 'ioredis';
+import { DependencyError, UnavailableError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import { assertTtl, type Lock, type LockAndGet, type StateStore } from './store.ts';
+
+export interface RedisStoreOptions {
+  /** Upper bound for one command, and for waiting on a (re)connecting client. Default 1000. */
+  commandTimeoutMs?: number;
+  /** TCP connect timeout. Default 2000. */
+  connectTimeoutMs?: number;
+  /** Prepended to every key (e.g. per environment sharing one Redis). Keep the hash tags intact. */
+  keyPrefix?: string;
+  log?: Logger;
+}
+
+// KEYS/ARGV by position; every script touches keys of one hash tag only (Cluster-safe).
+const SCRIPTS = {
+  kiLockAndGet: {
+    numberOfKeys: 2,
+    lua: `local ok = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
+local v = redis.call('GET', KEYS[2])
+if ok then return {1, v} end
+return {0, v}`,
+  },
+  kiPutLocked: {
+    numberOfKeys: 2,
+    lua: `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1`,
+  },
+  kiPutAndUnlock: {
+    numberOfKeys: 2,
+    lua: `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
+redis.call('DEL', KEYS[1])
+return 1`,
+  },
+  kiUnlock: {
+    numberOfKeys: 1,
+    lua: `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('DEL', KEYS[1])`,
+  },
+  // The TTL check (not just n == 1) also repairs a counter that somehow lost its TTL.
+  kiIncrement: {
+    numberOfKeys: 1,
+    lua: `local n = redis.call('INCR', KEYS[1])
+if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return n`,
+  },
+} satisfies NonNullable<RedisOptions['scripts']>;
+
+type Arg = string | number;
+interface ScriptedClient extends RedisClient {
+  kiLockAndGet(lock: string, data: string, token: string, ttlMs: number): Promise<[number, string | null]>;
+  kiPutLocked(lock: string, data: string, ...args: Arg[]): Promise<number>;
+  kiPutAndUnlock(lock: string, data: string, ...args: Arg[]): Promise<number>;
+  kiUnlock(lock: string, token: string): Promise<number>;
+  kiIncrement(key: string, ttlSeconds: number): Promise<number>;
+}
+
+// Reply errors a retry can fix: memory pressure, loading, failover, cluster resharding.
+const TRANSIENT_REPLY = /^(OOM|LOADING|BUSY|READONLY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|MOVED|ASK|NOREPLICAS)\b/;
+
+function wrap(op: string, err: unknown): Error {
+  if (err instanceof UnavailableError || err instanceof DependencyError) return err;
+  const e = err instanceof Error ? err : new Error(String(err));
+  // Wrong password, wrong type or a script error will not heal on retry; still 500 so the
+  // broker keeps the event and dead-letters it.
+  if (e.name === 'ReplyError' && !TRANSIENT_REPLY.test(e.message)) {
+    return new DependencyError(`state store rejected ${op}`, { cause: e });
+  }
+  return new UnavailableError(`state store unavailable (${op})`, { cause: e });
+}
+
+export class RedisStore implements StateStore {
+  readonly #client: Promise<ScriptedClient>;
+  readonly #prefix: string;
+  readonly #timeoutMs: number;
+  #readyWait: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(url: string, opts: RedisStoreOptions = {}) {
+    if (!/^rediss?:\/\//.test(url)) throw new RangeError('REDIS_URL must start with redis:// or rediss://');
+    this.#prefix = opts.keyPrefix ?? '';
+    this.#timeoutMs = opts.commandTimeoutMs ?? 1000;
+    // The import is lazy (cold start) but starts now, overlapping the connect with other init.
+    this.#client = this.#connect(url, opts);
+    this.#client.catch(() => {});
+  }
+
+  async #connect(url: string, opts: RedisStoreOptions): Promise<ScriptedClient> {
+    const { Redis } = await import('ioredis');
+    const log = opts.log;
+    const options = {
+      // No offline queue: a command written minutes later (a lock nobody releases) is worse than
+      // a fast 503. Startup and reconnects are covered by waiting for 'ready' in #ready below.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      commandTimeout: this.#timeoutMs,
+      connectTimeout: opts.connectTimeoutMs ?? 2000,
+      // Keep trying forever, but quickly: a function instance should heal as soon as Redis is back.
+      retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 10), 1000),
+      scripts: SCRIPTS,
+      connectionName: 'kube-incident-agent',
+      disableClientInfo: true,
+    } satisfies RedisOptions;
+    const client = new Redis(url, options) as ScriptedClient;
+    let lastError = '';
+    client.on('error', (err: Error) => {
+      // ioredis emits the same connection error on every retry: log each distinct one once.
+      if (err.message !== lastError) log?.warn({ err }, 'redis connection error');
+      lastError = err.message;
+    });
+    client.on('ready', () => {
+      if (lastError) log?.info('redis connection restored');
+      lastError = '';
+    });
+    return client;
+  }
+
+  /** The client once it can take commands; waits at most commandTimeoutMs for a (re)connect. */
+  async #ready(op: string): Promise<ScriptedClient> {
+    if (this.#closed) throw new UnavailableError(`state store closed (${op})`);
+    const client = await this.#client;
+    if (client.status === 'ready') return client;
+    if (client.status === 'end') throw new UnavailableError(`state store closed (${op})`);
+    this.#readyWait ??= new Promise<void>((resolve) => {
+      client.once('ready', () => {
+        this.#readyWait = undefined;
+        resolve();
+      });
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), this.#timeoutMs);
+    });
+    const outcome = await Promise.race([this.#readyWait, timeout]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') {
+      throw new UnavailableError(`state store unavailable (${op}): not connected`);
+    }
+    return client;
+  }
+
+  async #run<T>(op: string, fn: (c: ScriptedClient) => Promise<T>): Promise<T> {
+    try {
+      return await fn(await this.#ready(op));
+    } catch (err) {
+      throw wrap(op, err);
+    }
+  }
+
+  #k(key: string): string {
+    return this.#prefix + key;
+  }
+
+  async lockAndGet(lock: Lock, dataKey: string): Promise<LockAndGet> {
+    assertTtl(lock.ttlMs, 'lock ttlMs');
+    return this.#run('lockAndGet', async (c) => {
+      const [locked, value] = await c.kiLockAndGet(
+        this.#k(lock.key),
+        this.#k(dataKey),
+        lock.token,
+        lock.ttlMs,
+      );
+      return { locked: locked === 1, value: value ?? null };
+    });
+  }
+
+  async putLocked(lock: Lock, dataKey: string, value: string, ttlSeconds: number): Promise<boolean> {
+    assertTtl(ttlSeconds, 'ttlSeconds');
+    return this.#run('putLocked', async (c) => {
+      const args = [lock.token, value, ttlSeconds, lock.ttlMs];
+      return (await c.kiPutLocked(this.#k(lock.key), this.#k(dataKey), ...args)) === 1;
+    });
+  }
+
+  async putAndUnlock(lock: Lock, dataKey: string, value: string, ttlSeconds: number): Promise<boolean> {
+    assertTtl(ttlSeconds, 'ttlSeconds');
+    return this.#run('putAndUnlock', async (c) => {
+      const args = [lock.token, value, ttlSeconds];
+      return (await c.kiPutAndUnlock(this.#k(lock.key), this.#k(dataKey), ...args)) === 1;
+    });
+  }
+
+  async unlock(lock: Lock): Promise<boolean> {
+    return this.#run('unlock', async (c) => (await c.kiUnlock(this.#k(lock.key), lock.token)) === 1);
+  }
+
+  async get(key: string): Promise<string | null> {
+    return this.#run('get', (c) => c.get(this.#k(key)));
+  }
+
+  async put(key: string, value: string, ttlSeconds: number): Promise<void> {
+    assertTtl(ttlSeconds, 'ttlSeconds');
+    return this.#run('put', async (c) => {
+      await c.set(this.#k(key), value, 'EX', ttlSeconds);
+    });
+  }
+
+  async setIfAbsent(key: string, value: string, ttlSeconds: number): Promise<boolean> {
+    assertTtl(ttlSeconds, 'ttlSeconds');
+    return this.#run(
+      'setIfAbsent',
+      async (c) => (await c.set(this.#k(key), value, 'EX', ttlSeconds, 'NX')) === 'OK',
+    );
+  }
+
+  async increment(key: string, ttlSeconds: number): Promise<number> {
+    assertTtl(ttlSeconds, 'ttlSeconds');
+    return this.#run('increment', (c) => c.kiIncrement(this.#k(key), ttlSeconds));
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    let client: ScriptedClient;
+    try {
+      client = await this.#client;
+    } catch {
+      return;
+    }
+    if (client.status === 'ready') {
+      try {
+        await client.quit();
+        return;
+      } catch {
+        // Fall through: a connection that cannot say goodbye is simply dropped.
+      }
+    }
+    client.disconnect();
+  }
+}
+
+export function createRedisStore(url: string, opts: RedisStoreOptions = {}): RedisStore {
+  return new RedisStore(url, opts);
+}

@@ -1,0 +1,185 @@
+// One contract, two adapters: every test here runs against the memory store and against a real
+// redis-server, so the memory store cannot drift from what production does.
+import { randomUUID } from 'node:crypto';
+import test, { type ExecutionContext } from 'ava';
+import { Redis } from 'ioredis';
+import { MemoryStore } from '../lib/store/memory.ts';
+import { RedisStore } from '../lib/store/redis.ts';
+import type { Lock, StateStore } from '../lib/store/store.ts';
+import { type RedisServer, startRedisServer } from './support/redis-server.ts';
+
+interface Backend {
+  name: string;
+  /** A store whose keys cannot collide with another test's (tests run concurrently). */
+  open(): Promise<{ store: StateStore; ttlMs(key: string): Promise<number | null> }>;
+}
+
+let server: RedisServer;
+let raw: Redis;
+const stores: StateStore[] = [];
+
+test.before(async () => {
+  server = await startRedisServer();
+  raw = new Redis(server.url);
+});
+
+test.after.always(async () => {
+  await Promise.all(stores.map((s) => s.close()));
+  raw?.disconnect();
+  await server?.stop();
+});
+
+const backends: Backend[] = [
+  {
+    name: 'memory',
+    async open() {
+      const store = new MemoryStore();
+      stores.push(store);
+      return { store, ttlMs: async (key) => store.ttlMs(key) };
+    },
+  },
+  {
+    name: 'redis',
+    async open() {
+      const keyPrefix = `t${randomUUID().slice(0, 8)}:`;
+      const store = new RedisStore(server.url, { keyPrefix, commandTimeoutMs: 2000 });
+      stores.push(store);
+      // PTTL straight from the server: the TTL Redis really applied, not what the adapter meant to.
+      const ttlMs = async (key: string) => {
+        const ms = await raw.pttl(keyPrefix + key);
+        return ms < 0 ? null : ms;
+      };
+      return { store, ttlMs };
+    },
+  },
+];
+
+const lock = (key: string, ttlMs = 30_000): Lock => ({ key, token: randomUUID(), ttlMs });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function within(t: ExecutionContext, actual: number | null, min: number, max: number): void {
+  t.true(actual !== null && actual > min && actual <= max, `TTL ${actual} not in (${min}, ${max}]`);
+}
+
+for (const b of backends) {
+  const name = (s: string) => `store (${b.name}): ${s}`;
+
+  test(name('only one holder gets the lock, and both read the data in the same call'), async (t) => {
+    const { store } = await b.open();
+    await store.put('ki:{a}:thread', 'state-1', 60);
+    const first = lock('ki:{a}:lock');
+    const second = lock('ki:{a}:lock');
+    t.deepEqual(await store.lockAndGet(first, 'ki:{a}:thread'), { locked: true, value: 'state-1' });
+    t.deepEqual(await store.lockAndGet(second, 'ki:{a}:thread'), { locked: false, value: 'state-1' });
+    t.deepEqual(await store.lockAndGet(lock('ki:{b}:lock'), 'ki:{b}:thread'), { locked: true, value: null });
+  });
+
+  test(name('unlock with a foreign token keeps the lock; the owner releases it'), async (t) => {
+    const { store } = await b.open();
+    const owner = lock('ki:{a}:lock');
+    const other = lock('ki:{a}:lock');
+    t.true((await store.lockAndGet(owner, 'ki:{a}:thread')).locked);
+    t.false(await store.unlock(other));
+    t.false((await store.lockAndGet(other, 'ki:{a}:thread')).locked);
+    t.true(await store.unlock(owner));
+    t.false(await store.unlock(owner), 'a second release finds nothing to release');
+    t.true((await store.lockAndGet(other, 'ki:{a}:thread')).locked);
+  });
+
+  test(name('fenced writes succeed only for the lock owner and renew the lock'), async (t) => {
+    const { store, ttlMs } = await b.open();
+    const owner = lock('ki:{a}:lock', 5_000);
+    const other = lock('ki:{a}:lock', 5_000);
+    await store.lockAndGet(owner, 'ki:{a}:thread');
+    t.false(await store.putLocked(other, 'ki:{a}:thread', 'intruder', 60));
+    t.false(await store.putAndUnlock(other, 'ki:{a}:thread', 'intruder', 60));
+    t.is(await store.get('ki:{a}:thread'), null);
+
+    const renewed = { ...owner, ttlMs: 20_000 };
+    t.true(await store.putLocked(renewed, 'ki:{a}:thread', 'step-1', 60));
+    t.is(await store.get('ki:{a}:thread'), 'step-1');
+    within(t, await ttlMs('ki:{a}:lock'), 15_000, 20_000);
+
+    t.true(await store.putAndUnlock(owner, 'ki:{a}:thread', 'final', 60));
+    t.is(await store.get('ki:{a}:thread'), 'final');
+    t.is(await ttlMs('ki:{a}:lock'), null, 'putAndUnlock released the lock');
+  });
+
+  test(name('every write applies its TTL'), async (t) => {
+    const { store, ttlMs } = await b.open();
+    await store.put('k:put', 'v', 600);
+    within(t, await ttlMs('k:put'), 590_000, 600_000);
+
+    await store.lockAndGet(lock('ki:{a}:lock', 30_000), 'ki:{a}:thread');
+    within(t, await ttlMs('ki:{a}:lock'), 25_000, 30_000);
+
+    const l = lock('ki:{b}:lock');
+    await store.lockAndGet(l, 'ki:{b}:thread');
+    await store.putLocked(l, 'ki:{b}:thread', 'x', 1_209_600);
+    within(t, await ttlMs('ki:{b}:thread'), 1_209_000_000, 1_209_600_000);
+    await store.putAndUnlock(l, 'ki:{b}:thread', 'y', 300);
+    within(t, await ttlMs('ki:{b}:thread'), 290_000, 300_000);
+
+    await store.setIfAbsent('k:once', 'v', 120);
+    within(t, await ttlMs('k:once'), 110_000, 120_000);
+
+    await store.increment('k:count', 90);
+    await store.increment('k:count', 90);
+    within(t, await ttlMs('k:count'), 80_000, 90_000);
+  });
+
+  test(name('a lock whose holder vanished expires and can be taken again'), async (t) => {
+    const { store } = await b.open();
+    t.true((await store.lockAndGet(lock('ki:{a}:lock', 100), 'ki:{a}:thread')).locked);
+    const late = lock('ki:{a}:lock');
+    t.false((await store.lockAndGet(late, 'ki:{a}:thread')).locked);
+    await sleep(250);
+    t.true((await store.lockAndGet(late, 'ki:{a}:thread')).locked);
+  });
+
+  test(name('data expires after its TTL'), async (t) => {
+    const { store } = await b.open();
+    await store.put('k:short', 'v', 1);
+    t.is(await store.get('k:short'), 'v');
+    await sleep(1_200);
+    t.is(await store.get('k:short'), null);
+    t.true(await store.setIfAbsent('k:short', 'again', 60), 'an expired key counts as absent');
+  });
+
+  test(name('setIfAbsent creates once and never overwrites'), async (t) => {
+    const { store } = await b.open();
+    t.true(await store.setIfAbsent('dedup:1', 'first', 60));
+    t.false(await store.setIfAbsent('dedup:1', 'second', 60));
+    t.is(await store.get('dedup:1'), 'first');
+  });
+
+  test(name('increment counts up from 1 per key'), async (t) => {
+    const { store } = await b.open();
+    t.is(await store.increment('c:a', 60), 1);
+    t.is(await store.increment('c:a', 60), 2);
+    t.is(await store.increment('c:b', 60), 1);
+    t.is(await store.increment('c:a', 60), 3);
+  });
+
+  test(name('values round-trip byte for byte'), async (t) => {
+    const { store } = await b.open();
+    const values = [
+      '',
+      JSON.stringify({ channel: 'C0123', ts: '1700000000.000100', verdicts: ['OOMKilled: 256Mi'] }),
+      'ünïcødé ✓ 日本語 \u0000 nul and\r\nnewlines',
+      'x'.repeat(200_000),
+    ];
+    for (const [i, v] of values.entries()) {
+      await store.put(`v:${i}`, v, 60);
+      t.is(await store.get(`v:${i}`), v);
+    }
+    t.is(await store.get('v:missing'), null);
+  });
+
+  test(name('a write without a positive whole-second TTL is refused'), async (t) => {
+    const { store } = await b.open();
+    await t.throwsAsync(() => store.put('k', 'v', 0), { instanceOf: RangeError });
+    await t.throwsAsync(() => store.setIfAbsent('k', 'v', 1.5), { instanceOf: RangeError });
+    t.is(await store.get('k'), null);
+  });
+}
