@@ -137,8 +137,12 @@ export interface MappingOptions {
   plan?: (issue: Omit<Issue, 'plan'>) => Stage[];
 }
 
-/** Default plan: pods and workloads visit enrich-pod, nodes enrich-node, the rest go to dispatch. */
-export function defaultPlan(issue: Pick<Issue, 'subject'>): Stage[] {
+/**
+ * Default plan: pods visit enrich-pod, nodes enrich-node, the rest go straight to dispatch. A
+ * resolution needs no fresh diagnosis: it only edits the thread its firing started.
+ */
+export function defaultPlan(issue: Pick<Issue, 'subject' | 'status'>): Stage[] {
+  if (issue.status === 'resolved') return ['dispatch'];
   switch (issue.subject.kind) {
     case 'Pod':
       return ['enrichpod', 'dispatch'];

@@ -1,6 +1,7 @@
 // CloudEvent types the agent emits and the extension attributes Knative Triggers filter on.
 // Users subscribe their own functions to these; each type's `data` has a published JSON Schema.
 import { createHash } from 'node:crypto';
+import { CloudEvent } from 'cloudevents';
 import { z } from 'zod';
 import { BadRequestError } from './errors.ts';
 import { Issue, type Stage } from './issue.ts';
@@ -62,17 +63,44 @@ export const NotificationSent = z.object({
 });
 export type NotificationSent = z.infer<typeof NotificationSent>;
 
+/**
+ * The CloudEvent for an Issue, with the extensions Triggers route on. Ids are deterministic
+ * (the occurrence id, plus the stage that produced it), so a redelivered input yields the
+ * same output event and consumers can dedupe on source + id.
+ */
+export function issueEvent(
+  issue: Issue,
+  source: string,
+  traceparent: string,
+  producedBy?: Stage,
+): CloudEvent<Issue> {
+  return new CloudEvent<Issue>({
+    specversion: '1.0',
+    id: producedBy ? occurrenceId(issue.id, producedBy) : issue.id,
+    type: producedBy ? EventTypes.issueEnriched : EventTypes.issueCreated,
+    source,
+    subject: [issue.subject.kind, issue.subject.namespace, issue.subject.name].filter(Boolean).join('/'),
+    time: new Date().toISOString(),
+    datacontenttype: 'application/json',
+    data: issue,
+    traceparent,
+    ...issueExtensions(issue),
+  });
+}
+
+/** Parses a JSON event payload that may arrive as a string or bytes: a clear 400 when it is not JSON. */
+export function eventJson(data: unknown): unknown {
+  if (typeof data !== 'string' && !(data instanceof Uint8Array)) return data;
+  try {
+    return JSON.parse(typeof data === 'string' ? data : Buffer.from(data).toString('utf8'));
+  } catch {
+    throw new BadRequestError('event data is not valid JSON');
+  }
+}
+
 /** Parses an issue event's data at the boundary: a clear 400 for anything malformed. */
 export function parseIssueData(data: unknown): Issue {
-  let value = data;
-  if (typeof value === 'string' || value instanceof Uint8Array) {
-    try {
-      value = JSON.parse(typeof value === 'string' ? value : Buffer.from(value).toString('utf8'));
-    } catch {
-      throw new BadRequestError('event data is not valid JSON');
-    }
-  }
-  const parsed = Issue.safeParse(value);
+  const parsed = Issue.safeParse(eventJson(data));
   if (!parsed.success) throw new BadRequestError(`invalid issue: ${formatZodError(parsed.error)}`);
   return parsed.data;
 }

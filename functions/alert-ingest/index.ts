@@ -1,33 +1,16 @@
 // alert-ingest: Alertmanager's webhook receiver. One CloudEvent per alert goes to K_SINK; the
 // webhook is answered 2xx only after the sink accepted all of them, so Alertmanager retries
 // anything that was not handed on.
-import { CloudEvent } from 'cloudevents';
 import { alertToIssue, parseWebhook } from '../../lib/alertmanager.ts';
 import { checkAuth, type WebhookAuth } from '../../lib/auth.ts';
 import { AlertIngestEnv, parseEnv } from '../../lib/env.ts';
 import { MethodNotAllowedError, NotFoundError } from '../../lib/errors.ts';
-import { EventTypes, issueExtensions } from '../../lib/events.ts';
-import type { Issue } from '../../lib/issue.ts';
+import { issueEvent } from '../../lib/events.ts';
 import { createSink, parseCeOverrides, type Sink } from '../../lib/runtime/sink.ts';
 import type { FunctionModule, InvocationContext } from '../../lib/runtime/types.ts';
 
 export const NAME = 'alert-ingest';
 const PATHS = new Set(['/', '/api/alerts', '/api/v2/alerts']);
-
-export function issueEvent(issue: Issue, source: string, traceparent: string): CloudEvent<Issue> {
-  return new CloudEvent<Issue>({
-    specversion: '1.0',
-    id: issue.id,
-    type: EventTypes.issueCreated,
-    source,
-    subject: [issue.subject.kind, issue.subject.namespace, issue.subject.name].filter(Boolean).join('/'),
-    time: new Date().toISOString(),
-    datacontenttype: 'application/json',
-    data: issue,
-    traceparent,
-    ...issueExtensions(issue),
-  });
-}
 
 export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
   let sink: Sink;

@@ -1,0 +1,18 @@
+// enrich-node: node conditions, capacity, taints and kubelet facts for issues about a node.
+import { createEnricherFunction } from '../../lib/enricher-function.ts';
+import { enrichNode } from '../../lib/enrich/node.ts';
+
+export function create(env: NodeJS.ProcessEnv = process.env) {
+  return createEnricherFunction(
+    {
+      name: 'enrich-node',
+      stage: 'enrichnode',
+      enrich: (issue, kube, s) => enrichNode(issue, kube, { timeBudgetMs: s.timeBudgetMs }),
+    },
+    env,
+  );
+}
+
+const fn = create();
+export const init = fn.init;
+export const handle = fn.handle;

@@ -1,0 +1,131 @@
+// `npm start`: the whole pipeline on one machine. Each function runs as its own process and
+// the local broker routes between them by the Trigger manifests in knative/, over real HTTP.
+// Defaults need nothing: no REDIS_URL -> memory store, no Slack token -> terminal output,
+// no cluster -> enrichers note "no cluster access".
+import { type ChildProcess, spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { startLocalBroker } from '../lib/broker/broker.ts';
+import { loadKnativeWiring, subscriberName } from '../lib/broker/triggers.ts';
+import { createLogger } from '../lib/logger.ts';
+
+const root = resolve(import.meta.dirname, '..');
+const FUNCTIONS = ['alert-ingest', 'k8s-event-ingest', 'enrich-pod', 'enrich-node', 'dispatch-slack'] as const;
+type Fn = (typeof FUNCTIONS)[number];
+
+const env = process.env;
+const log = createLogger({ name: 'pipeline' });
+const webhookPort = Number(env.PORT ?? 8080);
+const brokerPort = Number(env.BROKER_PORT ?? 8081);
+const host = env.HOST ?? '127.0.0.1';
+const deadLetterFile = resolve(env.DEAD_LETTER_FILE ?? resolve(root, '.local/dead-letters.jsonl'));
+const pretty = env.LOG_FORMAT ? env.LOG_FORMAT === 'pretty' : process.stdout.isTTY === true;
+
+const ports = new Map<Fn, number>();
+const children = new Map<Fn, ChildProcess>();
+let stopping = false;
+
+const { triggers } = await loadKnativeWiring();
+const broker = await startLocalBroker({
+  port: brokerPort,
+  host,
+  triggers,
+  deadLetterFile,
+  log,
+  resolveSubscriber: (trigger) => {
+    const port = ports.get(subscriberName(trigger) as Fn);
+    // A function that is restarting has no port: the delivery fails and is retried, as in Knative.
+    return `http://${host}:${port ?? 1}/`;
+  },
+});
+
+/** Function log lines are JSON; on a terminal they are shortened so the rendered messages stand out. */
+function relay(name: Fn, stream: NodeJS.ReadableStream, out: NodeJS.WritableStream) {
+  const rl = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
+  rl.on('line', (line) => {
+    if (!pretty || !line.startsWith('{')) return void out.write(`${line}\n`);
+    try {
+      const rec = JSON.parse(line) as { level?: string; msg?: string; err?: { message?: string } };
+      if (rec.level === 'debug' || rec.level === 'trace') return;
+      const extra = rec.err?.message ? ` (${rec.err.message})` : '';
+      out.write(`\x1b[2m[${name}] ${rec.level ?? ''} ${rec.msg ?? ''}${extra}\x1b[0m\n`);
+    } catch {
+      out.write(`${line}\n`);
+    }
+  });
+}
+
+function startFunction(name: Fn): Promise<number> {
+  return new Promise((resolveReady, reject) => {
+    const childEnv: NodeJS.ProcessEnv = {
+      ...env,
+      PORT: name === 'alert-ingest' ? String(webhookPort) : '0',
+      HOST: host,
+      K_SERVICE: name,
+      K_SINK: broker.url,
+    };
+    const child = spawn(process.execPath, [resolve(root, 'lib/runtime/cli.ts'), name], {
+      cwd: root,
+      env: childEnv,
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    children.set(name, child);
+    relay(name, child.stdout as NodeJS.ReadableStream, process.stdout);
+    relay(name, child.stderr as NodeJS.ReadableStream, process.stderr);
+    child.on('message', (m: { type?: string; port?: number }) => {
+      if (m?.type === 'listening' && typeof m.port === 'number') {
+        ports.set(name, m.port);
+        resolveReady(m.port);
+      }
+    });
+    child.on('exit', (code, signal) => {
+      ports.delete(name);
+      if (stopping) return;
+      log.error({ fn: name, code, signal }, 'function exited; restarting');
+      reject(new Error(`${name} exited (${code ?? signal}) before it was ready`));
+      setTimeout(() => startFunction(name).catch((err) => log.error({ err, fn: name }, 'restart failed')), 500);
+    });
+  });
+}
+
+async function stop(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, 'stopping the pipeline');
+  await Promise.all(
+    [...children.values()].map(
+      (c) =>
+        new Promise<void>((done) => {
+          if (c.exitCode !== null || c.signalCode !== null) return done();
+          c.once('exit', () => done());
+          c.kill('SIGTERM');
+          setTimeout(() => c.kill('SIGKILL'), 10_000).unref();
+        }),
+    ),
+  );
+  await broker.close();
+  process.exit(0);
+}
+process.on('SIGINT', () => void stop('SIGINT'));
+process.on('SIGTERM', () => void stop('SIGTERM'));
+process.on('disconnect', () => void stop('parent disconnected'));
+
+try {
+  await Promise.all(FUNCTIONS.map(startFunction));
+} catch (err) {
+  log.fatal({ err }, 'the pipeline could not start');
+  await stop('startup failure');
+}
+const webhook = `http://${host}:${ports.get('alert-ingest')}/`;
+process.send?.({ type: 'ready', webhook, broker: broker.url, ports: Object.fromEntries(ports) });
+const lines = [
+  'kubeincident pipeline is running',
+  `  Alertmanager webhook: ${webhook}`,
+  `  Broker ingress:       ${broker.url}`,
+  `  Dead letters:         ${deadLetterFile}`,
+  `  Redis:                ${env.REDIS_URL ? env.REDIS_URL.replace(/\/\/[^@]*@/, '//***@') : 'none (in-memory state)'}`,
+  `  Slack:                ${env.SLACK_BOT_TOKEN ? `channel ${env.SLACK_CHANNEL ?? '?'}` : 'none (messages print here)'}`,
+  `  Kubernetes:           ${env.KUBECONFIG ?? 'default kubeconfig if present, else no cluster access'}`,
+  'Send a sample alert:  npm run sample-alert',
+];
+console.log(lines.join('\n'));
