@@ -1,0 +1,27 @@
+# syntax=docker/dockerfile:1
+# One image per function, from the self-contained bundle `npm run build` writes to
+# dist/<function>/index.mjs (no node_modules needed). Build, e.g.:
+#   npm ci && npm run build
+#   docker build --build-arg FUNCTION=enrich-pod -t ghcr.io/kubeincident/enrich-pod:0.1.0 .
+# Distroless: no shell or package manager to exploit, and the "nonroot" variant runs as UID
+# 65532, which the Knative Services' securityContext (runAsNonRoot, runAsUser) expects.
+# Pin the base by digest in CI (`@sha256:...`) for reproducible images.
+FROM gcr.io/distroless/nodejs24-debian12:nonroot
+
+# Required: alert-ingest | k8s-event-ingest | enrich-pod | enrich-node | dispatch-slack.
+# An empty value makes the COPY below fail, so a wrong build cannot produce an image.
+ARG FUNCTION
+
+WORKDIR /app
+# Owned by root and read-only to the runtime user: the function never writes its own code
+# (the Services also mount the root filesystem read-only).
+COPY --chown=0:0 --chmod=0444 dist/${FUNCTION}/index.mjs /app/index.mjs
+
+ENV NODE_ENV=production \
+    PORT=8080 \
+    FUNCTION_NAME=${FUNCTION}
+EXPOSE 8080
+USER 65532:65532
+
+# The distroless entrypoint is the node binary itself, so CMD is just the script.
+CMD ["/app/index.mjs"]

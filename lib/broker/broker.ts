@@ -1,0 +1,409 @@
+// A small local stand-in for a Knative Broker: the same ingress, Trigger filters, delivery
+// retries, reply routing and dead letters, on one machine, for `npm start` and end-to-end tests.
+// Events live in memory only (like the in-memory channel broker): the real engine is Knative.
+import { appendFile, mkdir } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type CloudEvent, HTTP } from 'cloudevents';
+import { type AppError, BadRequestError, PayloadTooLargeError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import { eventAttributes, triggerMatches } from './filter.ts';
+import type { Trigger } from './triggers.ts';
+
+/** Knative's loop guard: decremented on every reply, the event is dropped when it reaches 0. */
+export const TTL_EXTENSION = 'knativebrokerttl';
+export const DEFAULT_TTL = 255;
+const DEFAULT_MAX_BODY = 4 * 1024 * 1024;
+
+export interface LocalBrokerOptions {
+  /** 0 (the default) picks a free port. */
+  port?: number;
+  host?: string;
+  triggers: readonly Trigger[];
+  /** Where a Trigger's subscriber listens locally (a Knative Service name is not a URL here). */
+  resolveSubscriber: (trigger: Trigger) => string | URL;
+  /** JSON Lines file of dead letters; its directory is created on demand. */
+  deadLetterFile: string;
+  log: Logger;
+  /** Cap on ingress and reply bodies. */
+  maxBodyBytes?: number;
+}
+
+export interface BrokerStats {
+  /** Events taken in: at the ingress and as subscriber replies. */
+  accepted: number;
+  /** Successful deliveries (one per event and matching Trigger). */
+  delivered: number;
+  /** Extra attempts made after a failed one. */
+  retried: number;
+  deadLettered: number;
+  /** Events dropped by the TTL loop guard. */
+  dropped: number;
+}
+
+export interface LocalBroker {
+  /** Ingress URL; `<url>/<namespace>/<broker>` is accepted too, like Knative's. */
+  url: string;
+  /** Resolves once nothing is in flight or waiting for a retry. */
+  idle(): Promise<void>;
+  readonly stats: Readonly<BrokerStats>;
+  close(): Promise<void>;
+}
+
+/** Statuses Knative retries; every other 4xx is final. */
+export function isRetryableStatus(status: number): boolean {
+  return status >= 500 || status === 404 || status === 408 || status === 409 || status === 429;
+}
+
+/** Knative's backoff before retry number `n` (1-based): linear delay*n, exponential delay*2^n. */
+export function backoffMs(policy: 'linear' | 'exponential', delayMs: number, n: number): number {
+  return policy === 'linear' ? delayMs * n : delayMs * 2 ** n;
+}
+
+/** Retry-After as milliseconds (delta-seconds or an HTTP date), undefined when absent or bad. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+interface AttemptResult {
+  ok: boolean;
+  /** HTTP status, or 0 for a network error or timeout. */
+  status: number;
+  retryable: boolean;
+  reason: string;
+  retryAfterMs?: number;
+  reply?: CloudEvent<unknown>;
+}
+
+function headersOf(h: Headers | IncomingMessage['headers']): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (h instanceof Headers) {
+    h.forEach((v, k) => {
+      out[k] = v;
+    });
+  } else {
+    for (const [k, v] of Object.entries(h)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
+  }
+  return out;
+}
+
+const TEXTUAL = /json|text|xml|yaml|javascript|x-www-form-urlencoded/i;
+
+/**
+ * A validated CloudEvent from an HTTP message, or a BadRequestError saying why not. Bodies are
+ * handed to the SDK as text for structured mode and textual binary data: given a Buffer it
+ * would misread structured events and turn JSON data into data_base64.
+ */
+export function parseCloudEvent(headers: Record<string, string>, body: Buffer): CloudEvent<unknown> {
+  const contentType = headers['content-type'] ?? '';
+  const structured = /^application\/cloudevents/i.test(contentType);
+  if (/^application\/cloudevents-batch/i.test(contentType)) {
+    throw new BadRequestError('batched CloudEvents are not supported: send one event per request');
+  }
+  const payload =
+    body.length === 0 ? undefined : structured || TEXTUAL.test(contentType) ? body.toString('utf8') : body;
+  let parsed: CloudEvent<unknown>;
+  try {
+    const result = HTTP.toEvent({ headers, body: payload });
+    if (Array.isArray(result)) throw new BadRequestError('batched CloudEvents are not supported');
+    parsed = result as CloudEvent<unknown>;
+    parsed.validate();
+  } catch (err) {
+    if (err instanceof BadRequestError) throw err;
+    const detail = (err as { errors?: { message?: string }[] }).errors?.[0]?.message;
+    const message = (err as Error).message.split('\n')[0];
+    throw new BadRequestError(`not a valid CloudEvent: ${detail ?? message}`, { cause: err });
+  }
+  if (parsed.specversion !== '1.0' && parsed.specversion !== '0.3') {
+    throw new BadRequestError(`not a valid CloudEvent: unsupported specversion ${parsed.specversion}`);
+  }
+  return parsed;
+}
+
+async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (declared > max) throw new PayloadTooLargeError(max);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > max) throw new PayloadTooLargeError(max);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function ttlOf(event: CloudEvent<unknown>): number | undefined {
+  const raw = (event as unknown as Record<string, unknown>)[TTL_EXTENSION];
+  if (raw === undefined) return undefined;
+  const n = Number.parseInt(String(raw), 10);
+  return Number.isNaN(n) ? undefined : n;
+}
+
+export async function startLocalBroker(opts: LocalBrokerOptions): Promise<LocalBroker> {
+  const { log, triggers } = opts;
+  const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
+  const stats: BrokerStats = { accepted: 0, delivered: 0, retried: 0, deadLettered: 0, dropped: 0 };
+  const shutdown = new AbortController();
+  let inFlight = 0;
+  let waiters: (() => void)[] = [];
+  let deadLetterWrites: Promise<void> = Promise.resolve();
+
+  const begin = () => {
+    inFlight++;
+  };
+  const end = () => {
+    inFlight--;
+    if (inFlight === 0) {
+      const ready = waiters;
+      waiters = [];
+      for (const w of ready) w();
+    }
+  };
+
+  /** Takes an event in and fans it out; the event's TTL has already been checked. */
+  function route(event: CloudEvent<unknown>): void {
+    stats.accepted++;
+    const attrs = eventAttributes(event);
+    const matched = triggers.filter((t) => triggerMatches(t, attrs));
+    log.debug({ id: event.id, type: event.type, triggers: matched.map((t) => t.name) }, 'event routed');
+    for (const trigger of matched) {
+      begin();
+      // Independent per trigger: one slow or failing subscriber never holds up another.
+      deliver(trigger, event)
+        .catch((err: unknown) => log.error({ err, trigger: trigger.name, id: event.id }, 'delivery crashed'))
+        .finally(end);
+    }
+  }
+
+  async function attempt(trigger: Trigger, url: string, event: CloudEvent<unknown>): Promise<AttemptResult> {
+    const message = HTTP.binary(event);
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(message.headers)) if (v !== undefined) headers[k] = String(v);
+    const signal = AbortSignal.any([AbortSignal.timeout(trigger.delivery.timeoutMs), shutdown.signal]);
+    let res: Response;
+    let body: Buffer;
+    try {
+      res = await fetch(url, {
+        method: 'POST',
+        headers,
+        body:
+          message.body === undefined || message.body === '' ? null : (message.body as string | Uint8Array),
+        signal,
+      });
+      body = Buffer.from(await res.arrayBuffer());
+    } catch (err) {
+      const timedOut = (err as Error).name === 'TimeoutError';
+      const reason = timedOut
+        ? `no answer within ${trigger.delivery.timeoutMs} ms`
+        : `network error: ${(err as Error).message}${(err as { cause?: Error }).cause ? ` (${(err as { cause: Error }).cause.message})` : ''}`;
+      return { ok: false, status: 0, retryable: true, reason };
+    }
+    if (res.status < 200 || res.status > 299) {
+      const result: AttemptResult = {
+        ok: false,
+        status: res.status,
+        retryable: isRetryableStatus(res.status),
+        reason: `subscriber answered ${res.status}${body.length ? `: ${body.toString('utf8').slice(0, 200)}` : ''}`,
+      };
+      const retryAfter = parseRetryAfter(res.headers.get('retry-after'));
+      if ((res.status === 429 || res.status === 503) && retryAfter !== undefined)
+        result.retryAfterMs = retryAfter;
+      return result;
+    }
+    const replyHeaders = headersOf(res.headers);
+    const isEvent =
+      replyHeaders['ce-specversion'] !== undefined ||
+      /^application\/cloudevents/i.test(replyHeaders['content-type'] ?? '');
+    if (!isEvent) {
+      if (body.length === 0) return { ok: true, status: res.status, retryable: false, reason: 'delivered' };
+      // Knative's broker answers 502 for this: the subscriber "succeeded" with something it cannot route.
+      return {
+        ok: false,
+        status: 502,
+        retryable: true,
+        reason: `subscriber answered ${res.status} with a body that is not a CloudEvent`,
+      };
+    }
+    try {
+      if (body.length > maxBody) throw new PayloadTooLargeError(maxBody);
+      const reply = parseCloudEvent(replyHeaders, body);
+      return { ok: true, status: res.status, retryable: false, reason: 'delivered', reply };
+    } catch (err) {
+      return {
+        ok: false,
+        status: 502,
+        retryable: true,
+        reason: `invalid reply: ${(err as AppError).message}`,
+      };
+    }
+  }
+
+  async function deliver(trigger: Trigger, event: CloudEvent<unknown>): Promise<void> {
+    const url = String(opts.resolveSubscriber(trigger));
+    const { delivery } = trigger;
+    let last: AttemptResult | undefined;
+    for (let n = 0; n <= delivery.retry; n++) {
+      if (n > 0) {
+        let wait = backoffMs(delivery.backoffPolicy, delivery.backoffDelayMs, n);
+        // Retry-After only counts when the Trigger opts in with retryAfterMax, and never beyond it.
+        if (delivery.retryAfterMaxMs !== undefined && last?.retryAfterMs !== undefined) {
+          wait = Math.max(wait, Math.min(last.retryAfterMs, delivery.retryAfterMaxMs));
+        }
+        stats.retried++;
+        log.warn(
+          { trigger: trigger.name, id: event.id, attempt: n + 1, waitMs: wait, reason: last?.reason },
+          'retrying delivery',
+        );
+        try {
+          await sleep(wait, undefined, { signal: shutdown.signal });
+        } catch {
+          break;
+        }
+      }
+      if (shutdown.signal.aborted) break;
+      last = await attempt(trigger, url, event);
+      if (last.ok) {
+        stats.delivered++;
+        log.debug({ trigger: trigger.name, id: event.id, status: last.status }, 'delivered');
+        if (last.reply) reingest(last.reply, event, trigger);
+        return;
+      }
+      if (!last.retryable) break;
+    }
+    if (shutdown.signal.aborted) {
+      log.warn(
+        { trigger: trigger.name, id: event.id, type: event.type },
+        'broker closed: delivery abandoned',
+      );
+      return;
+    }
+    await deadLetter(trigger, url, event, last);
+  }
+
+  /** A reply goes back through the broker with the original's TTL minus one (Knative's loop guard). */
+  function reingest(reply: CloudEvent<unknown>, original: CloudEvent<unknown>, trigger: Trigger): void {
+    const ttl = (ttlOf(original) ?? DEFAULT_TTL) - 1;
+    if (ttl <= 0) {
+      stats.dropped++;
+      log.warn(
+        { trigger: trigger.name, id: reply.id, type: reply.type, source: reply.source },
+        `reply dropped: ${TTL_EXTENSION} reached 0 (a Trigger loop?)`,
+      );
+      return;
+    }
+    route(reply.cloneWith({ [TTL_EXTENSION]: ttl }, false));
+  }
+
+  async function deadLetter(
+    trigger: Trigger,
+    url: string,
+    event: CloudEvent<unknown>,
+    last: AttemptResult | undefined,
+  ): Promise<void> {
+    stats.deadLettered++;
+    const lastStatus = last?.status ?? 0;
+    const reason = last?.reason ?? 'not delivered';
+    // The extensions Knative stamps on dead-lettered events, so a replay can tell where it failed.
+    const stamped = event.cloneWith(
+      lastStatus > 0
+        ? { knativeerrordest: url, knativeerrorcode: String(lastStatus) }
+        : { knativeerrordest: url },
+      false,
+    );
+    const line = `${JSON.stringify({ time: new Date().toISOString(), trigger: trigger.name, subscriber: url, lastStatus, reason, event: stamped.toJSON() })}\n`;
+    log.error(
+      {
+        trigger: trigger.name,
+        id: event.id,
+        type: event.type,
+        lastStatus,
+        reason,
+        file: opts.deadLetterFile,
+      },
+      'event dead-lettered',
+    );
+    const write = deadLetterWrites.then(async () => {
+      await mkdir(path.dirname(opts.deadLetterFile), { recursive: true });
+      await appendFile(opts.deadLetterFile, line);
+    });
+    deadLetterWrites = write.catch((err: unknown) =>
+      log.error(
+        { err, line: line.slice(0, 2000) },
+        'could not write dead letter; the event is in this log line',
+      ),
+    );
+    await deadLetterWrites;
+  }
+
+  async function ingress(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const pathname = new URL(req.url ?? '/', 'http://broker').pathname;
+    if (pathname !== '/' && !/^\/[^/]+\/[^/]+\/?$/.test(pathname)) return answer(res, 404, 'not found');
+    if (req.method !== 'POST')
+      return answer(res, 405, 'method not allowed: POST a CloudEvent', { allow: 'POST' });
+    let event: CloudEvent<unknown>;
+    try {
+      event = parseCloudEvent(headersOf(req.headers), await readBody(req, maxBody));
+    } catch (err) {
+      const e = err as AppError;
+      const status = typeof e.status === 'number' ? e.status : 400;
+      log.info({ status, reason: e.message }, 'ingress rejected a request');
+      return answer(res, status, e.publicMessage ?? 'bad request');
+    }
+    const ttl = ttlOf(event);
+    if (ttl !== undefined && ttl <= 0) {
+      stats.dropped++;
+      log.warn({ id: event.id, type: event.type }, `event dropped at ingress: ${TTL_EXTENSION} is 0`);
+      return answer(res, 202, '');
+    }
+    route(ttl === undefined ? event.cloneWith({ [TTL_EXTENSION]: DEFAULT_TTL }, false) : event);
+    answer(res, 202, '');
+  }
+
+  const server = createServer((req, res) => {
+    begin();
+    ingress(req, res)
+      .catch((err: unknown) => {
+        log.error({ err }, 'ingress failed');
+        answer(res, 500, 'internal error');
+      })
+      .finally(end);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
+  });
+  const { address, port } = server.address() as AddressInfo;
+  const host = address.includes(':') ? `[${address}]` : address;
+  const url = `http://${host}:${port}`;
+  log.info({ url, triggers: triggers.map((t) => t.name) }, 'local broker listening');
+
+  return {
+    url,
+    stats,
+    idle: () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve))),
+    async close() {
+      shutdown.abort();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await deadLetterWrites;
+    },
+  };
+}
+
+function answer(
+  res: ServerResponse,
+  status: number,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
+  if (res.headersSent) return;
+  const body = message ? JSON.stringify({ error: message }) : '';
+  res.writeHead(status, body ? { 'content-type': 'application/json', ...headers } : headers);
+  res.end(body);
+}
