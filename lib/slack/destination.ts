@@ -1,0 +1,225 @@
+// The Slack destination: posts rendered messages with @slack/web-api and maps its errors to
+// ours at this boundary. The client is loaded on first use, since it is heavy on cold start.
+import type { LogLevel, Logger as SlackLogger, WebClient } from '@slack/web-api';
+import type { Destination, MessageRef, RootView, StatusReplyKind } from '../destination.ts';
+import { DependencyError, RateLimitedError, UnavailableError } from '../errors.ts';
+import type { FileBlock, Issue } from '../issue.ts';
+import { type Logger, redactSecrets } from '../logger.ts';
+import type { SlackMessage } from './blocks.ts';
+import { renderDetails } from './render-details.ts';
+import { renderRoot, renderStatusReply, rootOverflowFiles } from './render-root.ts';
+import { escapeMrkdwn, oneLine, truncateEscaped } from './text.ts';
+
+export const DEFAULT_SLACK_API_URL = 'https://slack.com/api/';
+
+export interface SlackDestinationOptions {
+  token: string;
+  /** Channel ID (C...): chat.update and file shares need the ID, not a name. */
+  channel: string;
+  /** SLACK_API_URL; Slack's own when unset. */
+  apiUrl?: string | undefined;
+  timeoutMs?: number | undefined;
+  log?: Logger | undefined;
+}
+
+// Slack platform errors a retry can fix; everything else (bad token, unknown channel,
+// invalid blocks) needs a person and is not retried by us.
+const TRANSIENT = new Set([
+  'internal_error',
+  'fatal_error',
+  'service_unavailable',
+  'request_timeout',
+  'ratelimited',
+  'team_added_to_org',
+]);
+
+/** Files per files.completeUploadExternal call: Slack shares at most 10 files in one message. */
+const FILES_PER_SHARE = 10;
+
+interface SlackErrorShape {
+  code?: unknown;
+  retryAfter?: unknown;
+  statusCode?: unknown;
+  data?: { error?: unknown };
+  message?: unknown;
+}
+
+/** Maps an error from @slack/web-api to ours; messages never carry the token. */
+export function mapSlackError(err: unknown, method: string): Error {
+  const e = (typeof err === 'object' && err !== null ? err : {}) as SlackErrorShape;
+  // The codes are @slack/web-api's ErrorCode values; matching on them works even before the
+  // lazily loaded module is in scope.
+  switch (e.code) {
+    case 'slack_webapi_rate_limited_error': {
+      const after = typeof e.retryAfter === 'number' ? e.retryAfter : 1;
+      return new RateLimitedError(`slack ${method}: rate limited, retry after ${after}s`, {
+        cause: err,
+        retryAfter: after,
+      });
+    }
+    case 'slack_webapi_http_error': {
+      const status = typeof e.statusCode === 'number' ? e.statusCode : 0;
+      if (status >= 500 || status === 408) {
+        return new UnavailableError(`slack ${method}: HTTP ${status}`, { cause: err });
+      }
+      return new DependencyError(`slack ${method}: HTTP ${status}`, { cause: err });
+    }
+    case 'slack_webapi_request_error':
+      return new UnavailableError(`slack ${method}: request failed (network or timeout)`, { cause: err });
+    case 'slack_webapi_platform_error': {
+      const code = redactSecrets(String(e.data?.error ?? 'unknown_error')).slice(0, 100);
+      if (TRANSIENT.has(code)) return new UnavailableError(`slack ${method}: ${code}`, { cause: err });
+      return new DependencyError(`slack ${method}: ${code}`, { cause: err });
+    }
+    default: {
+      const text = redactSecrets(String(e.message ?? err)).slice(0, 200);
+      return new DependencyError(`slack ${method}: ${text}`, { cause: err });
+    }
+  }
+}
+
+type WebApiModule = typeof import('@slack/web-api');
+let webApi: Promise<WebApiModule> | undefined;
+
+function loadWebApi(): Promise<WebApiModule> {
+  webApi ??= import('@slack/web-api').catch((err: unknown) => {
+    webApi = undefined;
+    throw new DependencyError('slack: cannot load @slack/web-api', { cause: err });
+  });
+  return webApi;
+}
+
+/** Routes the client's own logging to ours at warn and above, with secrets stripped. */
+function quietLogger(log: Logger | undefined): SlackLogger {
+  let level = 'warn' as LogLevel;
+  const text = (msg: unknown[]) => redactSecrets(msg.map(String).join(' '));
+  return {
+    debug: () => {},
+    info: () => {},
+    warn: (...msg: unknown[]) => log?.warn({ component: 'slack-web-api' }, text(msg)),
+    error: (...msg: unknown[]) => log?.error({ component: 'slack-web-api' }, text(msg)),
+    setLevel: (l: LogLevel) => {
+      level = l;
+    },
+    getLevel: () => level,
+    setName: () => {},
+  };
+}
+
+export class SlackDestination implements Destination {
+  readonly id: string;
+  readonly channel: string;
+  readonly #token: string;
+  readonly #apiUrl: string;
+  readonly #timeoutMs: number;
+  readonly #log: Logger | undefined;
+  #client: Promise<WebClient> | undefined;
+
+  constructor(opts: SlackDestinationOptions) {
+    this.channel = opts.channel;
+    this.id = `slack:${opts.channel}`;
+    this.#token = opts.token;
+    this.#apiUrl = opts.apiUrl || DEFAULT_SLACK_API_URL;
+    this.#timeoutMs = opts.timeoutMs ?? 10_000;
+    this.#log = opts.log;
+  }
+
+  #getClient(): Promise<WebClient> {
+    this.#client ??= loadWebApi().then(
+      (m) =>
+        new m.WebClient(this.#token, {
+          slackApiUrl: this.#apiUrl,
+          // Retries belong to the broker (with backoff and a dead-letter sink), not to a
+          // client that would hold the request open for up to 30 minutes.
+          retryConfig: { retries: 0 },
+          rejectRateLimitedCalls: true,
+          timeout: this.#timeoutMs,
+          logger: quietLogger(this.#log),
+        }),
+    );
+    return this.#client;
+  }
+
+  async #call<T>(method: string, fn: (client: WebClient) => Promise<T>): Promise<T> {
+    const client = await this.#getClient();
+    try {
+      return await fn(client);
+    } catch (err) {
+      throw mapSlackError(err, method);
+    }
+  }
+
+  async #post(message: SlackMessage, threadTs?: string): Promise<MessageRef> {
+    const res = await this.#call('chat.postMessage', (c) =>
+      c.chat.postMessage({
+        channel: this.channel,
+        text: message.text,
+        ...(message.blocks ? { blocks: message.blocks } : {}),
+        ...(message.attachments ? { attachments: message.attachments } : {}),
+        ...(threadTs ? { thread_ts: threadTs } : {}),
+        // Previews of alert links (Grafana, Alertmanager) would bury the alert under cards.
+        unfurl_links: false,
+        unfurl_media: false,
+      } as Parameters<WebClient['chat']['postMessage']>[0]),
+    );
+    if (typeof res.ts !== 'string') throw new DependencyError('slack chat.postMessage: answer without ts');
+    return { channel: typeof res.channel === 'string' ? res.channel : this.channel, ts: res.ts };
+  }
+
+  postRoot(view: RootView): Promise<MessageRef> {
+    const { text, attachments } = renderRoot(view);
+    return this.#post({ text, attachments });
+  }
+
+  async updateRoot(ref: MessageRef, view: RootView): Promise<void> {
+    const { text, attachments } = renderRoot(view);
+    await this.#call('chat.update', (c) =>
+      c.chat.update({ channel: ref.channel, ts: ref.ts, text, attachments } as Parameters<
+        WebClient['chat']['update']
+      >[0]),
+    );
+  }
+
+  async postDetails(ref: MessageRef, issue: Issue): Promise<void> {
+    if (issue.enrichments.length === 0) return;
+    const { text, blocks } = renderDetails(issue);
+    await this.#post({ text, blocks }, ref.ts);
+  }
+
+  async uploadFiles(ref: MessageRef, issue: Issue): Promise<void> {
+    const files = filesToUpload(issue);
+    for (let i = 0; i < files.length; i += FILES_PER_SHARE) {
+      const batch = files.slice(i, i + FILES_PER_SHARE);
+      await this.#call('files.uploadV2', (c) =>
+        c.filesUploadV2({
+          channel_id: ref.channel,
+          thread_ts: ref.ts,
+          file_uploads: batch.map((f) => ({
+            content: f.content,
+            filename: f.filename,
+            title: fileTitle(f),
+          })),
+        }),
+      );
+    }
+  }
+
+  async postStatusReply(ref: MessageRef, view: RootView, kind: StatusReplyKind): Promise<void> {
+    await this.#post(renderStatusReply(view, kind), ref.ts);
+  }
+}
+
+function fileTitle(f: FileBlock): string {
+  const title = escapeMrkdwn(oneLine(f.title ?? f.filename));
+  return truncateEscaped(title, 240) + (f.truncated ? ' (truncated)' : '');
+}
+
+/** The issue's own files (logs) first, then whatever the renderers cut, in a stable order. */
+export function filesToUpload(issue: Issue): FileBlock[] {
+  const own = issue.enrichments.flatMap((e) => e.blocks.filter((b): b is FileBlock => b.type === 'file'));
+  const cut = [
+    ...rootOverflowFiles(issue),
+    ...(issue.enrichments.length ? renderDetails(issue).overflowFiles : []),
+  ];
+  return [...own, ...cut].filter((f) => f.content.length > 0);
+}

@@ -1,0 +1,366 @@
+// A stand-in for the Slack Web API at its HTTP boundary: answers like Slack, enforces Slack's
+// message limits with Slack's error codes, and records every call. Node builtins only, so the
+// end-to-end test can point child processes at it through SLACK_API_URL.
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface StandinCall {
+  method: string;
+  params: Record<string, unknown>;
+  headers: IncomingHttpHeaders;
+}
+
+export interface StandinEdit {
+  text: unknown;
+  blocks: unknown;
+  attachments: unknown;
+}
+
+export interface StandinMessage {
+  channel: string;
+  ts: string;
+  thread_ts?: string;
+  text?: string;
+  blocks?: unknown[];
+  attachments?: unknown[];
+  reply_broadcast?: boolean;
+  /** Every parameter of the post, as Slack received it (link_names, parse, ...). */
+  params: Record<string, unknown>;
+  /** Earlier versions, oldest first; the fields above are the current one. */
+  edits: StandinEdit[];
+}
+
+export interface StandinFile {
+  id: string;
+  filename: string;
+  length: number;
+  title?: string;
+  content?: string;
+  channel?: string;
+  thread_ts?: string;
+  initial_comment?: string;
+  completed: boolean;
+}
+
+export type Fault =
+  | { status: 429; retryAfter: number }
+  | { status: number }
+  | { error: string }
+  | { delayMs: number };
+
+export interface StandinOptions {
+  token?: string;
+  channels?: string[];
+}
+
+export interface SlackStandin {
+  /** Base URL ending in /api/, for WebClient's slackApiUrl or SLACK_API_URL. */
+  url: string;
+  token: string;
+  calls: StandinCall[];
+  messages: Map<string, StandinMessage[]>;
+  files: StandinFile[];
+  /** Applies `fault` to the next `times` calls of `method` ('*' for any method, 'upload' for file bytes). */
+  injectFault(method: string, fault: Fault, times?: number): void;
+  /** Replies in a thread, oldest first. */
+  replies(channel: string, threadTs: string): StandinMessage[];
+  close(): Promise<void>;
+}
+
+const JSON_PARAMS = new Set(['blocks', 'attachments', 'files', 'metadata']);
+
+function parseForm(body: string): Record<string, unknown> {
+  const params: Record<string, unknown> = {};
+  for (const [k, v] of new URLSearchParams(body)) {
+    if (JSON_PARAMS.has(k)) {
+      try {
+        params[k] = JSON.parse(v);
+      } catch {
+        params[k] = v;
+      }
+    } else params[k] = v;
+  }
+  return params;
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+function textLength(t: unknown): number {
+  return typeof t === 'object' && t !== null && typeof (t as { text?: unknown }).text === 'string'
+    ? (t as { text: string }).text.length
+    : 0;
+}
+
+/** Slack's checks on one list of blocks; returns the error code Slack answers with. */
+function blockError(blocks: unknown): string | undefined {
+  if (!Array.isArray(blocks)) return 'invalid_blocks_format';
+  if (blocks.length > 50) return 'invalid_blocks';
+  for (const b of blocks as Array<Record<string, unknown>>) {
+    if (typeof b !== 'object' || b === null || typeof b.type !== 'string') return 'invalid_blocks';
+    if (typeof b.block_id === 'string' && b.block_id.length > 255) return 'invalid_blocks';
+    if (b.type === 'header') {
+      const t = b.text as { type?: string } | undefined;
+      if (t?.type !== 'plain_text' || textLength(t) > 150 || textLength(t) === 0) return 'invalid_blocks';
+    }
+    if (b.type === 'section') {
+      if (b.text === undefined && b.fields === undefined) return 'invalid_blocks';
+      if (b.text !== undefined && (textLength(b.text) > 3000 || textLength(b.text) === 0))
+        return 'invalid_blocks';
+      if (b.fields !== undefined) {
+        if (!Array.isArray(b.fields) || b.fields.length > 10 || b.fields.length === 0)
+          return 'invalid_blocks';
+        if (b.fields.some((f) => textLength(f) > 2000 || textLength(f) === 0)) return 'invalid_blocks';
+      }
+    }
+    if (b.type === 'context') {
+      if (!Array.isArray(b.elements) || b.elements.length === 0 || b.elements.length > 10)
+        return 'invalid_blocks';
+      if (b.elements.some((e) => textLength(e) > 3000)) return 'invalid_blocks';
+    }
+  }
+  return undefined;
+}
+
+/** The message checks chat.postMessage and chat.update share; exported so render tests apply the same rules. */
+export function messageError(p: Record<string, unknown>): string | undefined {
+  const text = typeof p.text === 'string' ? p.text : '';
+  const lists: unknown[] = [];
+  if (p.blocks !== undefined) lists.push(p.blocks);
+  if (p.attachments !== undefined) {
+    if (!Array.isArray(p.attachments)) return 'invalid_attachments';
+    for (const a of p.attachments as Array<{ blocks?: unknown }>)
+      if (a.blocks !== undefined) lists.push(a.blocks);
+  }
+  if (!text && lists.length === 0 && p.attachments === undefined) return 'no_text';
+  if (text.length > 40_000) return 'msg_too_long';
+  for (const l of lists) {
+    const e = blockError(l);
+    if (e) return e;
+  }
+  const aggregate = lists.reduce<number>((n, l) => n + JSON.stringify(l).length, 0);
+  if (aggregate > 13_000) return 'msg_blocks_too_long';
+  return undefined;
+}
+
+export async function startSlackStandin(opts: StandinOptions = {}): Promise<SlackStandin> {
+  const token = opts.token ?? 'xoxb-1111-2222-standinTOKENsecret';
+  const channels = new Set(opts.channels ?? ['C0ALERTS']);
+  const calls: StandinCall[] = [];
+  const messages = new Map<string, StandinMessage[]>();
+  const files: StandinFile[] = [];
+  const faults: Array<{ method: string; fault: Fault; left: number }> = [];
+  const epoch = 1732242000;
+  let counter = 0;
+  let fileCounter = 0;
+  let base = '';
+
+  const nextTs = () => {
+    counter += 1;
+    return `${epoch + Math.floor((counter * 100) / 1_000_000)}.${String((counter * 100) % 1_000_000).padStart(6, '0')}`;
+  };
+  const find = (channel: string, ts: string) => messages.get(channel)?.find((m) => m.ts === ts);
+  const asMessage = (m: StandinMessage) => ({
+    type: 'message',
+    user: 'U0STANDIN',
+    bot_id: 'B0STANDIN',
+    team: 'T0STANDIN',
+    ts: m.ts,
+    text: m.text ?? '',
+    ...(m.thread_ts ? { thread_ts: m.thread_ts } : {}),
+    ...(m.blocks ? { blocks: m.blocks } : {}),
+    ...(m.attachments ? { attachments: m.attachments } : {}),
+  });
+
+  const takeFault = (method: string): Fault | undefined => {
+    const i = faults.findIndex((f) => f.method === method || f.method === '*');
+    if (i === -1) return undefined;
+    const f = faults[i] as { fault: Fault; left: number };
+    f.left -= 1;
+    if (f.left <= 0) faults.splice(i, 1);
+    return f.fault;
+  };
+
+  function handleApi(method: string, p: Record<string, unknown>): Record<string, unknown> {
+    const str = (k: string) => (typeof p[k] === 'string' ? (p[k] as string) : undefined);
+    switch (method) {
+      case 'auth.test':
+        return {
+          ok: true,
+          url: 'https://standin.slack.com/',
+          team: 'Stand-in',
+          user: 'agent',
+          team_id: 'T0STANDIN',
+          user_id: 'U0STANDIN',
+          bot_id: 'B0STANDIN',
+        };
+      case 'chat.postMessage': {
+        const channel = str('channel');
+        if (!channel || !channels.has(channel)) return { ok: false, error: 'channel_not_found' };
+        const err = messageError(p);
+        if (err) return { ok: false, error: err };
+        const m: StandinMessage = { channel, ts: nextTs(), params: p, edits: [] };
+        const threadTs = str('thread_ts');
+        if (threadTs) m.thread_ts = threadTs;
+        if (typeof p.text === 'string') m.text = p.text;
+        if (Array.isArray(p.blocks)) m.blocks = p.blocks;
+        if (Array.isArray(p.attachments)) m.attachments = p.attachments;
+        if (p.reply_broadcast === true || p.reply_broadcast === 'true') m.reply_broadcast = true;
+        const list = messages.get(channel) ?? [];
+        list.push(m);
+        messages.set(channel, list);
+        return { ok: true, channel, ts: m.ts, message: asMessage(m) };
+      }
+      case 'chat.update': {
+        const channel = str('channel');
+        if (!channel || !channels.has(channel)) return { ok: false, error: 'channel_not_found' };
+        const m = find(channel, str('ts') ?? '');
+        if (!m) return { ok: false, error: 'message_not_found' };
+        const err = messageError(p);
+        if (err) return { ok: false, error: err };
+        m.edits.push({ text: m.text, blocks: m.blocks, attachments: m.attachments });
+        if (typeof p.text === 'string') m.text = p.text;
+        if (Array.isArray(p.blocks)) m.blocks = p.blocks;
+        if (Array.isArray(p.attachments)) m.attachments = p.attachments;
+        return { ok: true, channel, ts: m.ts, text: m.text ?? '', message: asMessage(m) };
+      }
+      case 'files.getUploadURLExternal': {
+        const filename = str('filename');
+        const length = Number(p.length);
+        if (!filename || !Number.isInteger(length) || length < 0)
+          return { ok: false, error: 'invalid_arguments' };
+        fileCounter += 1;
+        const id = `F0STANDIN${String(fileCounter).padStart(4, '0')}`;
+        files.push({ id, filename, length, completed: false });
+        return { ok: true, upload_url: `${base}upload/v1/${id}`, file_id: id };
+      }
+      case 'files.completeUploadExternal': {
+        const list = p.files;
+        if (!Array.isArray(list) || list.length === 0) return { ok: false, error: 'invalid_arguments' };
+        const channel = str('channel_id');
+        if (channel !== undefined && !channels.has(channel)) return { ok: false, error: 'channel_not_found' };
+        const done: StandinFile[] = [];
+        for (const item of list as Array<{ id?: string; title?: string }>) {
+          const f = files.find((x) => x.id === item.id);
+          if (!f || f.content === undefined) return { ok: false, error: 'file_not_found' };
+          done.push(f);
+        }
+        for (const [i, f] of done.entries()) {
+          const title = (list[i] as { title?: string }).title;
+          f.completed = true;
+          if (title !== undefined) f.title = title;
+          if (channel !== undefined) f.channel = channel;
+          const threadTs = str('thread_ts');
+          if (threadTs !== undefined) f.thread_ts = threadTs;
+          const comment = str('initial_comment');
+          if (comment !== undefined) f.initial_comment = comment;
+        }
+        return {
+          ok: true,
+          files: done.map((f) => ({
+            id: f.id,
+            name: f.filename,
+            title: f.title ?? f.filename,
+            size: f.length,
+          })),
+        };
+      }
+      default:
+        return { ok: false, error: 'unknown_method' };
+    }
+  }
+
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', base);
+    const body = await readBody(req);
+    const ctype = String(req.headers['content-type'] ?? '');
+    const send = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
+      const text = typeof payload === 'string' ? payload : JSON.stringify(payload);
+      res.writeHead(status, {
+        'content-type': typeof payload === 'string' ? 'text/plain' : 'application/json; charset=utf-8',
+        ...headers,
+      });
+      res.end(text);
+    };
+    const upload = /^\/upload\/v1\/([A-Z0-9]+)$/.exec(url.pathname);
+    const api = /^\/api\/([A-Za-z.]+)$/.exec(url.pathname);
+    const method = upload ? 'upload' : (api?.[1] ?? url.pathname);
+    let params: Record<string, unknown> = {};
+    let content: string | undefined;
+    if (upload) {
+      if (ctype.startsWith('multipart/form-data')) {
+        const form = await new Response(new Uint8Array(body), {
+          headers: { 'content-type': ctype },
+        }).formData();
+        const part = form.get('body') ?? form.get('file') ?? [...form.values()][0];
+        content = typeof part === 'string' ? part : part ? await part.text() : '';
+      } else content = body.toString('utf8');
+      params = { file_id: upload[1], length: Buffer.byteLength(content), content };
+    } else if (ctype.startsWith('application/json')) {
+      try {
+        params = JSON.parse(body.toString('utf8') || '{}') as Record<string, unknown>;
+      } catch {
+        return send(200, { ok: false, error: 'invalid_json' });
+      }
+    } else params = parseForm(body.toString('utf8'));
+    calls.push({ method, params, headers: req.headers });
+
+    const fault = takeFault(method);
+    if (fault && 'delayMs' in fault) await new Promise((r) => setTimeout(r, fault.delayMs));
+    if (fault && 'status' in fault) {
+      if (fault.status === 429) {
+        const after = 'retryAfter' in fault ? String(fault.retryAfter) : '1';
+        return send(429, { ok: false, error: 'ratelimited' }, { 'retry-after': after });
+      }
+      return send(fault.status, `<html><body>${fault.status} stand-in failure</body></html>`);
+    }
+    if (fault && 'error' in fault) return send(200, { ok: false, error: fault.error });
+
+    if (req.method !== 'POST') return send(405, 'method not allowed');
+    const auth =
+      /^Bearer (.+)$/.exec(String(req.headers.authorization ?? ''))?.[1] ??
+      (params.token as string | undefined);
+    if (!auth) return send(200, { ok: false, error: 'not_authed' });
+    if (auth !== token) return send(200, { ok: false, error: 'invalid_auth' });
+    if (upload) {
+      const f = files.find((x) => x.id === upload[1]);
+      if (!f) return send(404, 'not found');
+      f.content = content ?? '';
+      return send(200, `OK - ${Buffer.byteLength(f.content)}`);
+    }
+    if (!api) return send(404, 'not found');
+    return send(200, handleApi(method, params));
+  }
+
+  const server = createServer((req, res) => {
+    serve(req, res).catch((err: unknown) => {
+      res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end(String(err));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+
+  return {
+    url: `${base}api/`,
+    token,
+    calls,
+    messages,
+    files,
+    injectFault(method, fault, times = 1) {
+      faults.push({ method, fault, left: times });
+    },
+    replies(channel, threadTs) {
+      return (messages.get(channel) ?? []).filter((m) => m.thread_ts === threadTs && m.ts !== threadTs);
+    },
+    close() {
+      return new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
