@@ -1,0 +1,227 @@
+// The real KubeReader over @kubernetes/client-node. The library is imported lazily inside the
+// factory: it costs ~0.8 s and ~130 MB to load, which no cold start should pay before it must.
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import type { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import type {
+  CallOptions,
+  CoreV1Event,
+  EventQuery,
+  KubeReader,
+  LogOptions,
+  Page,
+  PodListOptions,
+  V1Pod,
+} from './api.ts';
+import { eventFieldSelector } from './api.ts';
+import { KubeApiError, type KubeErrorReason, reasonForCode } from './errors.ts';
+
+type ClientModule = typeof import('@kubernetes/client-node');
+
+export const DEFAULT_KUBE_TIMEOUT_MS = 5000;
+export const SERVICE_ACCOUNT_TOKEN_PATH = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
+/** Where cluster credentials come from, in the order client-node's loadFromDefault tries them. */
+export type ClusterAccess = { mode: 'kubeconfig'; path: string } | { mode: 'in-cluster' };
+
+export interface DetectOptions {
+  env?: NodeJS.ProcessEnv;
+  exists?: (path: string) => boolean;
+  home?: string;
+}
+
+/**
+ * Tells whether any cluster is reachable in principle, without loading client-node. Without
+ * this, loadFromDefault falls back to http://localhost:8080 and every call fails slowly.
+ */
+export function detectClusterAccess(opts: DetectOptions = {}): ClusterAccess | undefined {
+  const env = opts.env ?? process.env;
+  const exists = opts.exists ?? existsSync;
+  const kubeconfig = env.KUBECONFIG?.split(delimiter).find((p) => p.length > 0);
+  if (kubeconfig !== undefined)
+    return exists(kubeconfig) ? { mode: 'kubeconfig', path: kubeconfig } : undefined;
+  const home = opts.home ?? env.HOME ?? homedir();
+  const defaultPath = join(home, '.kube', 'config');
+  if (exists(defaultPath)) return { mode: 'kubeconfig', path: defaultPath };
+  if (env.KUBERNETES_SERVICE_HOST && exists(SERVICE_ACCOUNT_TOKEN_PATH)) return { mode: 'in-cluster' };
+  return undefined;
+}
+
+export interface KubeReaderOptions {
+  /** Per-call timeout; default 5 s. */
+  timeoutMs?: number;
+  /** A kubeconfig file to use instead of KUBECONFIG / ~/.kube/config / in-cluster. */
+  kubeconfigPath?: string;
+}
+
+let modulePromise: Promise<ClientModule> | undefined;
+function loadClientModule(): Promise<ClientModule> {
+  modulePromise ??= import('@kubernetes/client-node');
+  return modulePromise;
+}
+
+/** Builds the real adapter; rejects with a KubeApiError (ConfigError) when the config is unusable. */
+export async function createKubeReader(opts: KubeReaderOptions = {}): Promise<KubeReader> {
+  const mod = await loadClientModule();
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_KUBE_TIMEOUT_MS;
+  let api: CoreV1Api;
+  try {
+    const kc: KubeConfig = new mod.KubeConfig();
+    if (opts.kubeconfigPath !== undefined) kc.loadFromFile(opts.kubeconfigPath);
+    else kc.loadFromDefault();
+    api = kc.makeApiClient(mod.CoreV1Api);
+  } catch (err) {
+    throw new KubeApiError(0, 'ConfigError', 'could not load the cluster configuration', { cause: err });
+  }
+
+  async function call<T>(what: string, callOpts: CallOptions | undefined, fn: (o: object) => Promise<T>) {
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = callOpts?.signal ? AbortSignal.any([timeout, callOpts.signal]) : timeout;
+    // client-node has no per-call timeout option; a middleware hands the signal to undici fetch.
+    const options = {
+      middleware: [
+        {
+          pre: (ctx: { setSignal(s: AbortSignal): void }) => {
+            ctx.setSignal(signal);
+            return new mod.Observable(Promise.resolve(ctx));
+          },
+          post: <R>(ctx: R) => new mod.Observable(Promise.resolve(ctx)),
+        },
+      ],
+      middlewareMergeStrategy: 'append',
+    };
+    try {
+      return await fn(options);
+    } catch (err) {
+      throw toKubeApiError(err, what, {
+        timedOut: timeout.aborted,
+        abandoned: callOpts?.signal?.aborted === true,
+        timeoutMs,
+      });
+    }
+  }
+
+  return {
+    readPod: (namespace, name, o) =>
+      call(`read pod ${namespace}/${name}`, o, (options) =>
+        api.readNamespacedPod({ namespace, name }, options),
+      ),
+    readPodLog: (namespace, name, o: LogOptions) =>
+      call(`read logs of ${namespace}/${name}`, o, (options) =>
+        api.readNamespacedPodLog(
+          {
+            namespace,
+            name,
+            container: o.container,
+            ...(o.previous === undefined ? {} : { previous: o.previous }),
+            ...(o.tailLines === undefined ? {} : { tailLines: o.tailLines }),
+            ...(o.limitBytes === undefined ? {} : { limitBytes: o.limitBytes }),
+          },
+          options,
+        ),
+      ),
+    listEvents: (namespace, q: EventQuery) =>
+      call(`list events of ${q.kind ?? 'object'} ${q.name}`, q, async (options): Promise<CoreV1Event[]> => {
+        const list = await api.listNamespacedEvent(
+          {
+            namespace,
+            fieldSelector: eventFieldSelector(q),
+            ...(q.limit === undefined ? {} : { limit: q.limit }),
+          },
+          options,
+        );
+        return list.items;
+      }),
+    readNode: (name, o) => call(`read node ${name}`, o, (options) => api.readNode({ name }, options)),
+    listPodsOnNode: (node, o?: PodListOptions) =>
+      call(`list pods on node ${node}`, o, async (options): Promise<Page<V1Pod>> => {
+        const list = await api.listPodForAllNamespaces(
+          { fieldSelector: `spec.nodeName=${node}`, ...(o?.limit === undefined ? {} : { limit: o.limit }) },
+          options,
+        );
+        return { items: list.items, more: Boolean(list.metadata?._continue) };
+      }),
+  };
+}
+
+/** The adapter when a cluster is configured, undefined when there is none ("no cluster access"). */
+export async function createKubeReaderFromEnv(
+  opts: KubeReaderOptions & DetectOptions = {},
+): Promise<KubeReader | undefined> {
+  if (opts.kubeconfigPath === undefined && detectClusterAccess(opts) === undefined) return undefined;
+  return createKubeReader(opts);
+}
+
+interface StatusBody {
+  message?: string;
+  reason?: string;
+  code?: number;
+}
+
+const KNOWN_REASONS = new Set<string>([
+  'BadRequest',
+  'Unauthorized',
+  'Forbidden',
+  'NotFound',
+  'TooManyRequests',
+  'InternalError',
+  'ServiceUnavailable',
+  'Timeout',
+]);
+
+/** Maps whatever client-node or undici threw into a KubeApiError; the original stays as `cause`. */
+export function toKubeApiError(
+  err: unknown,
+  what: string,
+  ctx: { timedOut: boolean; abandoned: boolean; timeoutMs: number },
+): KubeApiError {
+  if (err instanceof KubeApiError) return err;
+  if (ctx.timedOut) {
+    return new KubeApiError(0, 'Timeout', `timed out after ${formatSeconds(ctx.timeoutMs)}`, { cause: err });
+  }
+  if (ctx.abandoned) return new KubeApiError(0, 'Timeout', 'time budget spent', { cause: err });
+  // client-node 2.x throws ApiException { code, body } where body is the raw Status JSON text.
+  if (err instanceof Error && typeof (err as { code?: unknown }).code === 'number' && 'body' in err) {
+    const code = (err as unknown as { code: number }).code;
+    const status = parseStatus((err as { body: unknown }).body);
+    const reason: KubeErrorReason =
+      status?.reason !== undefined && KNOWN_REASONS.has(status.reason)
+        ? (status.reason as KubeErrorReason)
+        : reasonForCode(code);
+    return new KubeApiError(code, reason, `${what}: ${reason} (${code})`, {
+      cause: err,
+      ...(status?.message === undefined ? {} : { detail: status.message }),
+    });
+  }
+  const netCode = networkCode(err);
+  if (netCode !== undefined)
+    return new KubeApiError(0, 'NetworkError', `network error (${netCode})`, { cause: err });
+  return new KubeApiError(0, 'Unknown', `${what}: unexpected error`, { cause: err });
+}
+
+function parseStatus(body: unknown): StatusBody | undefined {
+  if (typeof body === 'object' && body !== null) return body as StatusBody;
+  if (typeof body !== 'string' || body.length === 0) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(body);
+    return typeof parsed === 'object' && parsed !== null ? (parsed as StatusBody) : undefined;
+  } catch {
+    return { message: body.slice(0, 500) };
+  }
+}
+
+/** undici reports "fetch failed" with the socket or TLS error as its cause. */
+function networkCode(err: unknown): string | undefined {
+  let cur: unknown = err;
+  for (let depth = 0; depth < 4 && cur instanceof Error; depth++) {
+    const code = (cur as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    cur = cur.cause;
+  }
+  return err instanceof TypeError && err.message === 'fetch failed' ? 'fetch failed' : undefined;
+}
+
+function formatSeconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${(ms / 1000).toFixed(1)}s`;
+}
