@@ -1,0 +1,231 @@
+// `npm run bench`: every figure next to a baseline measured in the same run on this machine.
+//   1. cold start per function bundle (spawn -> readiness, spawn -> first event handled) and
+//      idle RSS, against a bare node:http server and the stock faas-js-runtime;
+//   2. alert-ingest alerts/second (batches of 1 and 50, a real sink answering 202) against a
+//      bare node:http server reading and answering the same requests.
+// `npm run bench -- --json` prints one JSON document instead of the table.
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { CloudEvent, HTTP } from 'cloudevents';
+import { startKubeStandin } from '../test/support/kube-standin.ts';
+import { startRedisServer } from '../test/support/redis-server.ts';
+import { startSlackStandin } from '../test/support/slack-standin.ts';
+import { writeBaselines } from './bench/baselines.ts';
+import { freePort, load, median, msSince, rssMiB, spawnServer, stop } from './bench/procs.ts';
+import { buildFunction, FUNCTIONS } from './build.ts';
+
+const json = process.argv.includes('--json');
+const quick = process.argv.includes('--quick');
+const RUNS = quick ? 2 : 5;
+const LOAD_SECONDS = quick ? 2 : 5;
+const root = resolve(import.meta.dirname, '..');
+const say = (s: string) => {
+  if (!json) process.stderr.write(`${s}\n`);
+};
+
+const webhook = readFileSync(resolve(root, 'test/fixtures/alertmanager/crashlooping-firing.json'), 'utf8');
+const payload = JSON.parse(webhook);
+const batchOf = (n: number) =>
+  JSON.stringify({
+    ...payload,
+    alerts: Array.from({ length: n }, (_, i) => ({
+      ...payload.alerts[0],
+      labels: { ...payload.alerts[0].labels, pod: `checkout-7d9c8b6f5-${i}` },
+      fingerprint: `f${String(i).padStart(15, '0')}`,
+    })),
+  });
+
+function issueFor(kind: 'Pod' | 'Node', stage: string) {
+  const podSubject = { kind: 'Pod', name: 'api-7d9f8b6c5d-x2x4q', namespace: 'payments', container: 'app' };
+  return {
+    id: `bench-${kind}`,
+    fingerprint: `bench-${kind}`,
+    type: 'alert',
+    source: 'prometheus',
+    title: 'Pod is crash looping.',
+    severity: 'LOW',
+    status: 'firing',
+    subject: kind === 'Pod' ? podSubject : { kind: 'Node', name: 'worker-1' },
+    labels: { alertname: 'KubePodCrashLooping', namespace: 'payments' },
+    annotations: {},
+    links: [],
+    startsAt: new Date().toISOString(),
+    enrichments: [],
+    plan: stage === 'dispatch' ? ['dispatch'] : [stage, 'dispatch'],
+  };
+}
+
+const warningEvent = () => ({
+  apiVersion: 'v1',
+  kind: 'Event',
+  metadata: { name: 'api.1', namespace: 'payments', uid: 'u1', resourceVersion: '1', creationTimestamp: new Date().toISOString() },
+  involvedObject: { kind: 'Pod', name: 'api-7d9f8b6c5d-x2x4q', namespace: 'payments', uid: 'p1' },
+  reason: 'BackOff',
+  message: 'Back-off restarting failed container app',
+  type: 'Warning',
+  count: 3,
+  firstTimestamp: new Date().toISOString(),
+  lastTimestamp: new Date().toISOString(),
+});
+
+function ceRequest(type: string, data: unknown): RequestInit {
+  const msg = HTTP.binary(new CloudEvent({ type, source: '/bench', data }));
+  return { method: 'POST', headers: msg.headers as Record<string, string>, body: msg.body as string };
+}
+
+interface ColdStart {
+  name: string;
+  readyMs: number;
+  firstEventMs: number;
+  rssMiB: number;
+}
+
+async function coldStart(
+  name: string,
+  file: string,
+  env: NodeJS.ProcessEnv,
+  request: RequestInit | undefined,
+  readyPath?: string,
+  cwd?: string,
+): Promise<ColdStart> {
+  const ready: number[] = [];
+  const first: number[] = [];
+  const rss: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const port = freePort();
+    const s = await spawnServer(file, env, port, readyPath, cwd);
+    ready.push(s.readyMs);
+    const res = await fetch(`http://127.0.0.1:${port}/`, request ?? { method: 'POST', body: '{}' });
+    await res.arrayBuffer();
+    if (res.status >= 300) throw new Error(`${name}: first event answered ${res.status}`);
+    first.push(msSince(s.spawnedAt));
+    await new Promise((r) => setTimeout(r, 300));
+    rss.push(rssMiB(s.child.pid));
+    await stop(s.child);
+  }
+  return { name, readyMs: median(ready), firstEventMs: median(first), rssMiB: median(rss) };
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'kubeincident-bench-'));
+const redis = await startRedisServer();
+const slack = await startSlackStandin();
+const kube = await startKubeStandin();
+const sinkPort = freePort();
+try {
+  say(`building bundles into ${dir} ...`);
+  const bundles = new Map<string, string>();
+  for (const fn of FUNCTIONS) bundles.set(fn, await buildFunction(fn, dir));
+  const base = await writeBaselines(dir);
+  const sink = await spawnServer(base.bare, { STATUS: '202' }, sinkPort, '/');
+  const K_SINK = `http://127.0.0.1:${sinkPort}/`;
+  const fnEnv: Record<string, NodeJS.ProcessEnv> = {
+    'alert-ingest': { K_SINK },
+    'k8s-event-ingest': {},
+    'enrich-pod': { KUBECONFIG: kube.kubeconfigPath },
+    'enrich-node': { KUBECONFIG: kube.kubeconfigPath },
+    'dispatch-slack': {
+      REDIS_URL: redis.url,
+      SLACK_BOT_TOKEN: slack.token,
+      SLACK_CHANNEL: 'C0ALERTS',
+      SLACK_API_URL: slack.url,
+    },
+  };
+  const fnRequest = (fn: string, i = 0): RequestInit => {
+    switch (fn) {
+      case 'alert-ingest':
+        return { method: 'POST', headers: { 'content-type': 'application/json' }, body: webhook };
+      case 'k8s-event-ingest':
+        return ceRequest('dev.knative.apiserver.resource.update', warningEvent());
+      case 'enrich-pod':
+        return ceRequest('dev.kubeincident.issue.created.v1', issueFor('Pod', 'enrichpod'));
+      case 'enrich-node':
+        return ceRequest('dev.kubeincident.issue.created.v1', issueFor('Node', 'enrichnode'));
+      default:
+        return ceRequest('dev.kubeincident.issue.created.v1', { ...issueFor('Pod', 'dispatch'), fingerprint: `fp-${i}-${Date.now()}` });
+    }
+  };
+
+  say(`cold start and memory (${RUNS} runs each, median) ...`);
+  const bare = await coldStart('bare node:http', base.bare, {}, undefined, '/');
+  const faas = await coldStart('faas-js-runtime (no-op handle)', base.faas, {}, ceRequest('dev.bench.v1', {}));
+  const starts: ColdStart[] = [];
+  for (const fn of FUNCTIONS) {
+    // Run from the bundle's own directory, far from any node_modules: it must be self-contained.
+    starts.push(await coldStart(fn, bundles.get(fn) as string, fnEnv[fn] ?? {}, fnRequest(fn), undefined, dir));
+  }
+
+  say(`alert-ingest throughput (${LOAD_SECONDS} s per figure, 16 connections) ...`);
+  const throughput: Array<{ batch: number; ingestAlertsPerSec: number; bareAlertsPerSec: number; ratio: number }> = [];
+  for (const batch of [1, 50]) {
+    const body = batchOf(batch);
+    const post = (port: number) => () =>
+      fetch(`http://127.0.0.1:${port}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const barePort = freePort();
+    const b = await spawnServer(base.bare, {}, barePort, '/');
+    const bareRun = await load(post(barePort), { seconds: LOAD_SECONDS, concurrency: 16 });
+    await stop(b.child);
+    const ingestPort = freePort();
+    const s = await spawnServer(bundles.get('alert-ingest') as string, { K_SINK }, ingestPort, undefined, dir);
+    const run = await load(post(ingestPort), { seconds: LOAD_SECONDS, concurrency: 16 });
+    await stop(s.child);
+    if (run.errors) throw new Error(`alert-ingest answered ${run.errors} errors under load`);
+    throughput.push({
+      batch,
+      ingestAlertsPerSec: run.rps * batch,
+      bareAlertsPerSec: bareRun.rps * batch,
+      ratio: run.rps / bareRun.rps,
+    });
+  }
+  await stop(sink.child);
+
+  const result = {
+    machine: { node: process.version, cpus: (await import('node:os')).cpus().length, runs: RUNS },
+    coldStart: {
+      baseline: bare,
+      faasJsRuntime: { ...faas, readyRatio: faas.readyMs / bare.readyMs, rssRatio: faas.rssMiB / bare.rssMiB },
+      functions: starts.map((s) => ({
+        ...s,
+        readyRatio: s.readyMs / bare.readyMs,
+        firstEventRatio: s.firstEventMs / bare.firstEventMs,
+        rssRatio: s.rssMiB / bare.rssMiB,
+      })),
+    },
+    alertIngestThroughput: throughput,
+  };
+  if (json) {
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  } else {
+    const f = (n: number, d = 0) => n.toFixed(d);
+    const rows = [
+      ['what', 'ready ms', 'x bare', 'first event ms', 'x bare', 'idle RSS MiB', 'x bare'],
+      [bare.name, f(bare.readyMs), '1.00', f(bare.firstEventMs), '1.00', f(bare.rssMiB, 1), '1.00'],
+      [faas.name, f(faas.readyMs), f(faas.readyMs / bare.readyMs, 2), f(faas.firstEventMs), f(faas.firstEventMs / bare.firstEventMs, 2), f(faas.rssMiB, 1), f(faas.rssMiB / bare.rssMiB, 2)],
+      ...starts.map((s) => [
+        s.name,
+        f(s.readyMs),
+        f(s.readyMs / bare.readyMs, 2),
+        f(s.firstEventMs),
+        f(s.firstEventMs / bare.firstEventMs, 2),
+        f(s.rssMiB, 1),
+        f(s.rssMiB / bare.rssMiB, 2),
+      ]),
+    ];
+    const tp = [
+      ['alerts per request', 'alert-ingest alerts/s', 'bare node:http alerts/s', 'ratio'],
+      ...throughput.map((t) => [String(t.batch), f(t.ingestAlertsPerSec), f(t.bareAlertsPerSec), f(t.ratio, 2)]),
+    ];
+    const table = (r: string[][]) => {
+      const w = (r[0] as string[]).map((_, i) => Math.max(...r.map((row) => (row[i] ?? '').length)));
+      return r.map((row) => `| ${row.map((c, i) => c.padEnd(w[i] as number)).join(' | ')} |`).join('\n');
+    };
+    console.log(`Node ${process.version}, ${result.machine.cpus} CPUs, median of ${RUNS} runs\n`);
+    console.log(table(rows));
+    console.log('');
+    console.log(table(tp));
+  }
+} finally {
+  await Promise.allSettled([redis.stop(), slack.close(), kube.close()]);
+  await rm(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,95 @@
+// Process helpers for the benchmarks: spawn a server, time it to readiness, read its RSS.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+export interface Started {
+  child: ChildProcess;
+  port: number;
+  /** Milliseconds from spawn to the first 200 from the readiness URL. */
+  readyMs: number;
+  spawnedAt: bigint;
+}
+
+export const msSince = (t: bigint) => Number(process.hrtime.bigint() - t) / 1e6;
+
+/** Spawns `node <file>` with PORT set and polls `readyPath` until it answers 200. */
+export async function spawnServer(
+  file: string,
+  env: NodeJS.ProcessEnv,
+  port: number,
+  readyPath = '/health/readiness',
+  cwd?: string,
+): Promise<Started> {
+  const spawnedAt = process.hrtime.bigint();
+  const child = spawn(process.execPath, [file], {
+    env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', ...env, PORT: String(port) },
+    stdio: ['ignore', 'ignore', 'inherit'],
+    ...(cwd ? { cwd } : {}),
+  });
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${file} exited with ${child.exitCode}`);
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}${readyPath}`);
+      await res.arrayBuffer();
+      if (res.status === 200) return { child, port, readyMs: msSince(spawnedAt), spawnedAt };
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`${file} not ready within 20 s`);
+    }
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+export function rssMiB(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : Number.NaN;
+}
+
+export async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+  });
+}
+
+let nextPort = 39000 + Math.floor(Math.random() * 2000);
+export const freePort = () => nextPort++;
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+/** Keeps `concurrency` requests in flight for `seconds`; returns completed requests per second. */
+export async function load(
+  send: () => Promise<Response>,
+  opts: { seconds: number; concurrency: number },
+): Promise<{ rps: number; errors: number }> {
+  const end = Date.now() + opts.seconds * 1000;
+  let done = 0;
+  let errors = 0;
+  const started = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: opts.concurrency }, async () => {
+      while (Date.now() < end) {
+        try {
+          const res = await send();
+          await res.arrayBuffer();
+          if (res.ok) done++;
+          else errors++;
+        } catch {
+          errors++;
+        }
+      }
+    }),
+  );
+  return { rps: done / (msSince(started) / 1000), errors };
+}
