@@ -1,0 +1,167 @@
+// Delivers an issue into its thread: one thread per (destination, fingerprint), repeats
+// deduplicated, resolution and re-fire edited into the root and replied in the thread. Safe
+// under at-least-once delivery: a per-thread lock plus resumable steps recorded in the store.
+import { randomUUID } from 'node:crypto';
+import type { Destination, MessageRef } from '../destination.ts';
+import { RateLimitedError, UnavailableError } from '../errors.ts';
+import type { Issue } from '../issue.ts';
+import type { Logger } from '../logger.ts';
+import { threadKeys } from '../store/keys.ts';
+import type { Lock, StateStore } from '../store/store.ts';
+import {
+  decide,
+  parseThreadState,
+  pendingSteps,
+  type Step,
+  type ThreadDraft,
+  viewOf,
+} from './thread-state.ts';
+
+export const DEFAULT_LOCK_TTL_MS = 30_000;
+export const DEFAULT_STATE_TTL_SECONDS = 14 * 24 * 3600;
+/** Seconds a delivery that found the thread locked is told to wait (Retry-After). */
+export const BUSY_RETRY_AFTER_SECONDS = 1;
+
+export interface DispatchDeps {
+  store: StateStore;
+  destination: Destination;
+  now?: () => Date;
+  /** Must outlast one step (a Slack call); every recorded step renews it. Default 30s. */
+  lockTtlMs?: number;
+  /** How long a thread is remembered after its last change. Default 14 days. */
+  stateTtlSeconds?: number;
+  log?: Logger;
+}
+
+export type DispatchAction = 'posted' | 'updated' | 'replied' | 'unchanged';
+
+export interface DispatchResult {
+  action: DispatchAction;
+  /** The thread's root, when one exists. */
+  ref?: MessageRef;
+  status: 'firing' | 'resolved';
+  /** Why nothing happened, for the log line. */
+  reason?: string;
+}
+
+const refOf = (d: { channel?: string; ts?: string }): MessageRef | undefined =>
+  d.channel !== undefined && d.ts !== undefined ? { channel: d.channel, ts: d.ts } : undefined;
+
+function actionOf(ran: Step[]): DispatchAction {
+  if (ran.some((s) => s.kind === 'root')) return 'posted';
+  if (ran.some((s) => s.kind === 'update')) return 'updated';
+  return ran.length > 0 ? 'replied' : 'unchanged';
+}
+
+/**
+ * Throws RateLimitedError (429, retryable) at once when another delivery holds the thread: it
+ * never waits in-process, the broker retries later and that retry sees the finished state. Any
+ * error from the destination propagates after the finished steps are recorded, so the
+ * redelivery runs only the missing ones.
+ */
+export async function dispatchIssue(issue: Issue, deps: DispatchDeps): Promise<DispatchResult> {
+  const { store, destination, log } = deps;
+  const now = deps.now ?? (() => new Date());
+  const stateTtlSeconds = deps.stateTtlSeconds ?? DEFAULT_STATE_TTL_SECONDS;
+  const keys = threadKeys(destination.id, issue.fingerprint);
+  const lock: Lock = { key: keys.lock, token: randomUUID(), ttlMs: deps.lockTtlMs ?? DEFAULT_LOCK_TTL_MS };
+
+  const { locked, value } = await store.lockAndGet(lock, keys.data);
+  if (!locked) {
+    throw new RateLimitedError('thread busy with another delivery', { retryAfter: BUSY_RETRY_AFTER_SECONDS });
+  }
+
+  let released = false;
+  try {
+    const { state, lost } = parseThreadState(value);
+    if (lost)
+      log?.warn({ fingerprint: issue.fingerprint, key: keys.data }, 'unreadable thread state: new root');
+    const decision = decide(state, issue, { now: now(), stateTtlSeconds }, lost);
+    if (decision.kind === 'ignore') {
+      return unchanged(decision.state, decision.reason);
+    }
+    const draft = decision.draft;
+    const pending = pendingSteps(draft, issue);
+    if (pending.length === 0) return unchanged(draft, 'already delivered');
+
+    const ran: Step[] = [];
+    for (const [i, step] of pending.entries()) {
+      await runStep(step, draft, issue, destination);
+      ran.push(step);
+      const last = i === pending.length - 1;
+      await save(draft, step, last);
+      released = last;
+    }
+    const ref = refOf(draft);
+    log?.info(
+      { fingerprint: issue.fingerprint, issueId: issue.id, steps: ran.map((s) => s.id), ...ref },
+      'dispatched',
+    );
+    return ref
+      ? { action: actionOf(ran), ref, status: draft.status }
+      : { action: actionOf(ran), status: draft.status };
+  } finally {
+    if (!released) await release();
+  }
+
+  function unchanged(s: ThreadDraft, reason: string): DispatchResult {
+    log?.debug({ fingerprint: issue.fingerprint, issueId: issue.id, reason }, 'unchanged');
+    const ref = refOf(s);
+    return ref
+      ? { action: 'unchanged', ref, status: s.status, reason }
+      : { action: 'unchanged', status: s.status, reason };
+  }
+
+  /** Records one finished step; the last one also releases the lock (one round trip). */
+  async function save(draft: ThreadDraft, step: Step, last: boolean): Promise<void> {
+    step.done = true;
+    const value = JSON.stringify(draft);
+    const ok = last
+      ? await store.putAndUnlock(lock, keys.data, value, stateTtlSeconds)
+      : await store.putLocked(lock, keys.data, value, stateTtlSeconds);
+    if (!ok) {
+      // The lock expired mid-delivery and someone else may hold the thread now: writing would
+      // overwrite newer state. A redelivery will see whatever that holder recorded.
+      throw new UnavailableError('lost the thread lock during dispatch');
+    }
+  }
+
+  async function release(): Promise<void> {
+    try {
+      await store.unlock(lock);
+    } catch (err) {
+      // The lock expires by itself; failing here would turn a finished delivery into a retry.
+      log?.warn({ err, key: keys.lock }, 'could not release thread lock');
+    }
+  }
+}
+
+async function runStep(
+  step: Step,
+  draft: ThreadDraft,
+  issue: Issue,
+  destination: Destination,
+): Promise<void> {
+  const view = viewOf(draft, issue);
+  if (step.kind === 'root') {
+    const ref = await destination.postRoot(view);
+    draft.channel = ref.channel;
+    draft.ts = ref.ts;
+    return;
+  }
+  const ref = refOf(draft);
+  // Only a root step creates a ref, and it is planned first in every new thread.
+  if (!ref) throw new Error(`step ${step.id} planned before the thread's root exists`);
+  switch (step.kind) {
+    case 'update':
+      return destination.updateRoot(ref, view);
+    case 'reply-resolved':
+      return destination.postStatusReply(ref, view, 'resolved');
+    case 'reply-refired':
+      return destination.postStatusReply(ref, view, 'refired');
+    case 'details':
+      return destination.postDetails(ref, issue);
+    case 'files':
+      return destination.uploadFiles(ref, issue);
+  }
+}

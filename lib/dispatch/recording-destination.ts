@@ -1,0 +1,108 @@
+// A Destination that records every call instead of talking to Slack: the dispatcher's tests and
+// dry runs use it. It can fail a chosen call once, or hold one until released, to replay
+// partial failures and races deterministically.
+import type { Destination, MessageRef, RootView, StatusReplyKind } from '../destination.ts';
+import { UnavailableError } from '../errors.ts';
+import type { Issue } from '../issue.ts';
+
+export type DestinationMethod = 'postRoot' | 'updateRoot' | 'postDetails' | 'uploadFiles' | 'postStatusReply';
+
+export interface RecordedCall {
+  method: DestinationMethod;
+  /** The thread the call went to; for postRoot, the ref it returned. */
+  ref: MessageRef;
+  issueId: string;
+  view?: RootView;
+  kind?: StatusReplyKind;
+}
+
+export interface Hold {
+  /** Resolves when the held call has been entered. */
+  reached: Promise<void>;
+  release(): void;
+}
+
+export class RecordingDestination implements Destination {
+  readonly id: string;
+  readonly channel: string;
+  readonly calls: RecordedCall[] = [];
+  readonly #failures = new Map<DestinationMethod, Error>();
+  readonly #holds = new Map<DestinationMethod, { enter(): void; gate: Promise<void> }>();
+  #seq = 0;
+
+  constructor(channel = 'C0TESTCHAN') {
+    this.channel = channel;
+    this.id = `slack:${channel}`;
+  }
+
+  /** The next call of `method` throws `err` (by default a retryable UnavailableError), then it recovers. */
+  failNext(method: DestinationMethod, err: Error = new UnavailableError(`${method} failed (test)`)): void {
+    this.#failures.set(method, err);
+  }
+
+  /** The next call of `method` waits until released. */
+  hold(method: DestinationMethod): Hold {
+    let enter = () => {};
+    let release = () => {};
+    const reached = new Promise<void>((r) => {
+      enter = r;
+    });
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    this.#holds.set(method, { enter, gate });
+    return { reached, release };
+  }
+
+  callsOf(method: DestinationMethod): RecordedCall[] {
+    return this.calls.filter((c) => c.method === method);
+  }
+
+  async postRoot(view: RootView): Promise<MessageRef> {
+    await this.#enter('postRoot');
+    this.#seq += 1;
+    const ref = { channel: this.channel, ts: `1700000000.${String(this.#seq).padStart(6, '0')}` };
+    this.calls.push({ method: 'postRoot', ref, issueId: view.issue.id, view: structuredClone(view) });
+    return ref;
+  }
+
+  async updateRoot(ref: MessageRef, view: RootView): Promise<void> {
+    await this.#enter('updateRoot');
+    this.calls.push({ method: 'updateRoot', ref, issueId: view.issue.id, view: structuredClone(view) });
+  }
+
+  async postDetails(ref: MessageRef, issue: Issue): Promise<void> {
+    await this.#enter('postDetails');
+    this.calls.push({ method: 'postDetails', ref, issueId: issue.id });
+  }
+
+  async uploadFiles(ref: MessageRef, issue: Issue): Promise<void> {
+    await this.#enter('uploadFiles');
+    this.calls.push({ method: 'uploadFiles', ref, issueId: issue.id });
+  }
+
+  async postStatusReply(ref: MessageRef, view: RootView, kind: StatusReplyKind): Promise<void> {
+    await this.#enter('postStatusReply');
+    this.calls.push({
+      method: 'postStatusReply',
+      ref,
+      issueId: view.issue.id,
+      view: structuredClone(view),
+      kind,
+    });
+  }
+
+  async #enter(method: DestinationMethod): Promise<void> {
+    const held = this.#holds.get(method);
+    if (held) {
+      this.#holds.delete(method);
+      held.enter();
+      await held.gate;
+    }
+    const err = this.#failures.get(method);
+    if (err) {
+      this.#failures.delete(method);
+      throw err;
+    }
+  }
+}

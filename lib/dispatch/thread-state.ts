@@ -1,0 +1,185 @@
+// The stored state of one thread (destination x fingerprint) and the pure decision of what an
+// arriving issue changes in it. Side effects are planned as steps with ids, so a redelivery after
+// a partial failure recomputes the same plan and runs only what is not yet done.
+import { z } from 'zod';
+import type { RootView } from '../destination.ts';
+import type { Issue } from '../issue.ts';
+
+export const StepKind = z.enum(['root', 'update', 'reply-resolved', 'reply-refired', 'details', 'files']);
+export type StepKind = z.infer<typeof StepKind>;
+
+export const Step = z.object({
+  /** Unique within the period: `root`, `refire:<startsAt>`, `resolve:<endsAt>`, `details:<issue id>`, ... */
+  id: z.string(),
+  kind: StepKind,
+  /** The issue id that planned it: only a delivery of that issue carries what the step needs. */
+  by: z.string(),
+  done: z.boolean(),
+});
+export type Step = z.infer<typeof Step>;
+
+export const ThreadState = z.object({
+  v: z.literal(1),
+  channel: z.string(),
+  ts: z.string(),
+  status: z.enum(['firing', 'resolved']),
+  /** startsAt of the current firing period: every occurrence is compared against it. */
+  firingSince: z.string(),
+  resolvedAt: z.string().optional(),
+  firingCount: z.number().int().positive(),
+  verdicts: z.array(z.string()),
+  continuesEarlier: z.boolean().optional(),
+  /** Steps of the current period only, so the list stays a handful long. */
+  steps: z.array(Step),
+});
+export type ThreadState = z.infer<typeof ThreadState>;
+
+/** A state whose root may not be posted yet (a new thread before its `root` step ran). */
+export type ThreadDraft = Omit<ThreadState, 'channel' | 'ts'> & { channel?: string; ts?: string };
+
+export type Decision =
+  | { kind: 'apply'; draft: ThreadDraft }
+  | { kind: 'ignore'; reason: string; state: ThreadState };
+
+export const MAX_VERDICTS = 5;
+export const MAX_VERDICT_CHARS = 300;
+// A period plans at most ~6 steps; the cap only guards against a state that grew by a bug.
+const MAX_STEPS = 16;
+
+export function verdictsOf(issue: Issue): string[] {
+  return issue.enrichments
+    .map((e) => e.verdict?.trim())
+    .filter((v): v is string => !!v)
+    .slice(0, MAX_VERDICTS)
+    .map((v) => (v.length > MAX_VERDICT_CHARS ? `${v.slice(0, MAX_VERDICT_CHARS - 1)}…` : v));
+}
+
+/**
+ * Details and files of an occurrence. uploadFiles runs whenever details do, not only when a file
+ * block exists: the destination may move overflow (a table too long for a message) into a file,
+ * and only it knows; with nothing to upload it does nothing.
+ */
+function enrichmentSteps(issue: Issue): Step[] {
+  if (issue.enrichments.length === 0) return [];
+  return [
+    { id: `details:${issue.id}`, kind: 'details', by: issue.id, done: false },
+    { id: `files:${issue.id}`, kind: 'files', by: issue.id, done: false },
+  ];
+}
+
+const time = (iso: string): number => Date.parse(iso);
+
+export interface DecideContext {
+  now: Date;
+  stateTtlSeconds: number;
+}
+
+/**
+ * What `issue` does to the thread. `state` null means no thread is known; `lost` says a state
+ * existed but could not be read (the new root then says it continues an earlier one).
+ */
+export function decide(state: ThreadState | null, issue: Issue, ctx: DecideContext, lost = false): Decision {
+  const endsAt = issue.endsAt ?? ctx.now.toISOString();
+  // A resolution without endsAt is keyed by its occurrence id, so its redelivery maps to the same step.
+  const endKey = issue.endsAt ?? issue.id;
+  const resolved = issue.status === 'resolved';
+  const verdicts = verdictsOf(issue);
+
+  if (state === null) {
+    const draft: ThreadDraft = {
+      v: 1,
+      status: issue.status,
+      firingSince: issue.startsAt,
+      firingCount: 1,
+      verdicts,
+      steps: [{ id: 'root', kind: 'root', by: issue.id, done: false }, ...enrichmentSteps(issue)],
+    };
+    if (resolved) draft.resolvedAt = endsAt;
+    // Firing since before the state TTL window: the thread existed and its state expired.
+    const expired = time(issue.startsAt) < ctx.now.getTime() - ctx.stateTtlSeconds * 1000;
+    if (lost || expired) draft.continuesEarlier = true;
+    return { kind: 'apply', draft };
+  }
+
+  const start = time(issue.startsAt);
+  const since = time(state.firingSince);
+  if (start < since) return { kind: 'ignore', reason: 'occurrence of an earlier firing period', state };
+
+  if (start === since) {
+    if (!resolved || state.status === 'resolved') {
+      // Repeat, HA duplicate or redelivery: only steps this occurrence planned and has not finished.
+      return { kind: 'apply', draft: state };
+    }
+    const draft: ThreadDraft = {
+      ...state,
+      status: 'resolved',
+      resolvedAt: endsAt,
+      steps: capSteps([
+        ...state.steps,
+        { id: `resolve:${endKey}`, kind: 'update', by: issue.id, done: false },
+        { id: `reply:resolved:${endKey}`, kind: 'reply-resolved', by: issue.id, done: false },
+      ]),
+    };
+    return { kind: 'apply', draft };
+  }
+
+  // A later firing period. Out of order, a firing can start after the period began yet not
+  // after its recorded resolution: that one is stale.
+  if (state.status === 'resolved' && state.resolvedAt !== undefined && start <= time(state.resolvedAt)) {
+    return { kind: 'ignore', reason: 'firing that started before the recorded resolution', state };
+  }
+  const reply: Step = resolved
+    ? { id: `reply:resolved:${endKey}`, kind: 'reply-resolved', by: issue.id, done: false }
+    : { id: `reply:refired:${issue.startsAt}`, kind: 'reply-refired', by: issue.id, done: false };
+  const { resolvedAt: _previous, ...rest } = state;
+  const draft: ThreadDraft = {
+    ...rest,
+    status: issue.status,
+    firingSince: issue.startsAt,
+    firingCount: state.firingCount + 1,
+    verdicts: verdicts.length > 0 ? verdicts : state.verdicts,
+    steps: [
+      { id: `refire:${issue.startsAt}`, kind: 'update', by: issue.id, done: false },
+      reply,
+      ...enrichmentSteps(issue),
+    ],
+  };
+  if (resolved) draft.resolvedAt = endsAt;
+  return { kind: 'apply', draft };
+}
+
+function capSteps(steps: Step[]): Step[] {
+  if (steps.length <= MAX_STEPS) return steps;
+  const open = steps.filter((s) => !s.done);
+  const done = steps.filter((s) => s.done);
+  return [...done.slice(-(MAX_STEPS - open.length)), ...open];
+}
+
+/** The steps this delivery must still run, in plan order. */
+export function pendingSteps(draft: ThreadDraft, issue: Issue): Step[] {
+  return draft.steps.filter((s) => !s.done && s.by === issue.id);
+}
+
+export function viewOf(draft: ThreadDraft, issue: Issue): RootView {
+  const view: RootView = {
+    issue,
+    status: draft.status,
+    firingSince: draft.firingSince,
+    firingCount: draft.firingCount,
+    verdicts: draft.verdicts,
+  };
+  if (draft.resolvedAt !== undefined) view.resolvedAt = draft.resolvedAt;
+  if (draft.continuesEarlier) view.continuesEarlier = true;
+  return view;
+}
+
+/** Parses stored state; anything unreadable is reported as lost rather than thrown. */
+export function parseThreadState(raw: string | null): { state: ThreadState | null; lost: boolean } {
+  if (raw === null) return { state: null, lost: false };
+  try {
+    const parsed = ThreadState.safeParse(JSON.parse(raw));
+    return parsed.success ? { state: parsed.data, lost: false } : { state: null, lost: true };
+  } catch {
+    return { state: null, lost: true };
+  }
+}
