@@ -1,0 +1,268 @@
+// The dispatcher under at-least-once delivery, against the memory store and a real redis-server:
+// concurrent deliveries, failures part-way through, lost locks, TTLs, round trips.
+import { randomUUID } from 'node:crypto';
+import test from 'ava';
+import { Redis } from 'ioredis';
+import { dispatchIssue } from '../lib/dispatch/dispatcher.ts';
+import { RecordingDestination } from '../lib/dispatch/recording-destination.ts';
+import { RateLimitedError, UnavailableError } from '../lib/errors.ts';
+import { threadKeys } from '../lib/store/keys.ts';
+import { MemoryStore } from '../lib/store/memory.ts';
+import { RedisStore } from '../lib/store/redis.ts';
+import type { StateStore } from '../lib/store/store.ts';
+import { at, makeIssue, oomEnrichment, resolvedOf } from './support/issue-factory.ts';
+import { type RedisServer, startRedisServer } from './support/redis-server.ts';
+
+let server: RedisServer;
+let raw: Redis;
+const opened: StateStore[] = [];
+
+test.before(async () => {
+  server = await startRedisServer();
+  raw = new Redis(server.url);
+});
+test.after.always(async () => {
+  await Promise.all(opened.map((s) => s.close()));
+  raw?.disconnect();
+  await server?.stop();
+});
+
+interface Opened {
+  store: StateStore;
+  /** Remaining TTL of a key as the store applied it (PTTL on Redis), null when absent. */
+  ttlMs(key: string): Promise<number | null>;
+}
+
+const backends: Array<{ name: string; open(): Opened }> = [
+  {
+    name: 'memory',
+    open() {
+      const store = new MemoryStore();
+      return { store, ttlMs: async (k) => store.ttlMs(k) };
+    },
+  },
+  {
+    name: 'redis',
+    open() {
+      const prefix = `t${randomUUID().slice(0, 8)}:`;
+      const store = new RedisStore(server.url, { keyPrefix: prefix });
+      return {
+        store,
+        ttlMs: async (k) => {
+          const ms = await raw.pttl(prefix + k);
+          return ms < 0 ? null : ms;
+        },
+      };
+    },
+  },
+];
+
+function setup(open: () => Opened) {
+  const o = open();
+  opened.push(o.store);
+  const destination = new RecordingDestination();
+  return { ...o, destination, deps: { store: o.store, destination } };
+}
+
+/** Counts store calls: each is one round trip on Redis (scripts bundle the multi-key work). */
+function counting(store: StateStore): { store: StateStore; calls: string[] } {
+  const calls: string[] = [];
+  const wrapped = new Proxy(store, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver);
+      if (typeof v !== 'function') return v;
+      return (...args: unknown[]) => {
+        calls.push(String(prop));
+        return v.apply(target, args);
+      };
+    },
+  });
+  return { store: wrapped, calls };
+}
+
+const enriched = (over: Parameters<typeof makeIssue>[0] = {}) =>
+  makeIssue({ enrichments: [oomEnrichment()], ...over });
+
+for (const b of backends) {
+  const name = (s: string) => `dispatch (${b.name} store): ${s}`;
+
+  test(name('a delivery that finds the thread busy is refused at once with a retryable 429'), async (t) => {
+    const { destination, deps } = setup(b.open);
+    const issue = enriched();
+    const held = destination.hold('postRoot');
+    const first = dispatchIssue(issue, deps);
+    await held.reached;
+
+    const err = await t.throwsAsync(dispatchIssue(issue, deps), { instanceOf: RateLimitedError });
+    t.true(err?.retryable);
+    t.is(err?.status, 429);
+    t.true((err?.retryAfter ?? 0) >= 1);
+
+    held.release();
+    t.is((await first).action, 'posted');
+    t.is((await dispatchIssue(issue, deps)).action, 'unchanged', 'the retry sees the finished thread');
+    t.is(destination.callsOf('postRoot').length, 1);
+  });
+
+  test(name('simultaneous deliveries of a new alert post exactly one root'), async (t) => {
+    const { destination, deps } = setup(b.open);
+    const results = await Promise.allSettled([1, 2, 3].map(() => dispatchIssue(enriched(), deps)));
+    const posted = results.filter((r) => r.status === 'fulfilled' && r.value.action === 'posted');
+    const busy = results.filter((r) => r.status === 'rejected' && r.reason instanceof RateLimitedError);
+    t.is(posted.length, 1);
+    t.is(posted.length + busy.length, 3);
+    t.is(destination.callsOf('postRoot').length, 1);
+    t.is((await dispatchIssue(enriched(), deps)).action, 'unchanged');
+  });
+
+  test(
+    name('uploadFiles failing after the root was posted: the redelivery uploads without a second root'),
+    async (t) => {
+      const { destination, deps } = setup(b.open);
+      const issue = enriched();
+      destination.failNext('uploadFiles');
+      await t.throwsAsync(dispatchIssue(issue, deps), { instanceOf: UnavailableError });
+      t.deepEqual(
+        destination.calls.map((c) => c.method),
+        ['postRoot', 'postDetails'],
+      );
+
+      const r = await dispatchIssue(issue, deps);
+      t.is(r.action, 'replied');
+      t.deepEqual(
+        destination.calls.map((c) => c.method),
+        ['postRoot', 'postDetails', 'uploadFiles'],
+      );
+      t.is(destination.callsOf('uploadFiles')[0]?.ref.ts, destination.callsOf('postRoot')[0]?.ref.ts);
+      t.is((await dispatchIssue(issue, deps)).action, 'unchanged');
+    },
+  );
+
+  test(name('postRoot failing records nothing, so the redelivery posts the thread whole'), async (t) => {
+    const { destination, deps } = setup(b.open);
+    destination.failNext('postRoot');
+    await t.throwsAsync(dispatchIssue(enriched(), deps), { instanceOf: UnavailableError });
+    t.is(destination.calls.length, 0);
+    t.is((await dispatchIssue(enriched(), deps)).action, 'posted');
+    t.deepEqual(
+      destination.calls.map((c) => c.method),
+      ['postRoot', 'postDetails', 'uploadFiles'],
+    );
+  });
+
+  test(
+    name('the resolved reply failing: the redelivery replies without editing the root again'),
+    async (t) => {
+      const { destination, deps } = setup(b.open);
+      const firing = enriched();
+      await dispatchIssue(firing, deps);
+      destination.failNext('postStatusReply');
+      await t.throwsAsync(dispatchIssue(resolvedOf(firing), deps), { instanceOf: UnavailableError });
+      t.is(destination.callsOf('updateRoot').length, 1);
+
+      t.is((await dispatchIssue(resolvedOf(firing), deps)).action, 'replied');
+      t.is(destination.callsOf('updateRoot').length, 1);
+      t.deepEqual(
+        destination.callsOf('postStatusReply').map((c) => c.kind),
+        ['resolved'],
+      );
+    },
+  );
+
+  test(
+    name('details of a firing that failed are still posted when its redelivery comes after the resolution'),
+    async (t) => {
+      const { destination, deps } = setup(b.open);
+      const firing = enriched();
+      destination.failNext('postDetails');
+      await t.throwsAsync(dispatchIssue(firing, deps));
+      await dispatchIssue(resolvedOf(firing), deps);
+
+      t.is((await dispatchIssue(firing, deps)).action, 'replied');
+      t.deepEqual(
+        destination.calls.map((c) => c.method),
+        ['postRoot', 'updateRoot', 'postStatusReply', 'postDetails', 'uploadFiles'],
+      );
+    },
+  );
+
+  test(name('a delivery whose lock expired mid-way does not overwrite the newer holder'), async (t) => {
+    const { store, destination, deps } = setup(b.open);
+    const slow = { ...deps, lockTtlMs: 100 };
+    const held = destination.hold('postRoot');
+    const first = dispatchIssue(makeIssue(), slow);
+    await held.reached;
+    await new Promise((r) => setTimeout(r, 250));
+    const second = await dispatchIssue(makeIssue(), deps);
+    held.release();
+    await t.throwsAsync(first, { instanceOf: UnavailableError, message: /lost the thread lock/ });
+
+    const keys = threadKeys(destination.id, makeIssue().fingerprint);
+    const state = JSON.parse((await store.get(keys.data)) ?? 'null');
+    t.is(state.ts, second.ref?.ts, 'the state is the one written by the lock holder');
+  });
+
+  test(name('an unreadable state starts a new root that says it continues an earlier one'), async (t) => {
+    const { store, destination, deps } = setup(b.open);
+    const keys = threadKeys(destination.id, makeIssue().fingerprint);
+    await store.put(keys.data, '{"v":0,"garbage":true', 60);
+    t.is((await dispatchIssue(makeIssue(), deps)).action, 'posted');
+    t.true(destination.calls[0]?.view?.continuesEarlier);
+  });
+
+  test(
+    name('thread state carries the configured TTL and the lock is gone after each delivery'),
+    async (t) => {
+      const { ttlMs, destination, deps } = setup(b.open);
+      const issue = enriched();
+      const keys = threadKeys(destination.id, issue.fingerprint);
+
+      const held = destination.hold('uploadFiles');
+      const pending = dispatchIssue(issue, { ...deps, lockTtlMs: 20_000 });
+      await held.reached;
+      const lockTtl = await ttlMs(keys.lock);
+      t.true(lockTtl !== null && lockTtl > 0 && lockTtl <= 20_000, `lock TTL ${lockTtl}`);
+      held.release();
+      await pending;
+
+      const fourteenDays = 14 * 24 * 3600 * 1000;
+      const stateTtl = await ttlMs(keys.data);
+      t.true(
+        stateTtl !== null && stateTtl > fourteenDays - 60_000 && stateTtl <= fourteenDays,
+        `TTL ${stateTtl}`,
+      );
+      t.is(await ttlMs(keys.lock), null);
+
+      await dispatchIssue(resolvedOf(issue), { ...deps, stateTtlSeconds: 3600 });
+      const refreshed = await ttlMs(keys.data);
+      t.true(refreshed !== null && refreshed > 3_500_000 && refreshed <= 3_600_000, `TTL ${refreshed}`);
+      t.is(await ttlMs(keys.lock), null);
+    },
+  );
+
+  test(name('a duplicate costs two store round trips: lock+read, then unlock'), async (t) => {
+    const { store: inner, destination } = setup(b.open);
+    const { store, calls } = counting(inner);
+    await dispatchIssue(enriched(), { store, destination });
+    t.deepEqual(calls, ['lockAndGet', 'putLocked', 'putLocked', 'putAndUnlock']);
+    calls.length = 0;
+    await dispatchIssue(enriched(), { store, destination });
+    t.deepEqual(calls, ['lockAndGet', 'unlock']);
+  });
+}
+
+test('dispatch (redis store): thread keys share one hash tag and carry TTLs on the server', async (t) => {
+  const store = new RedisStore(server.url);
+  opened.push(store);
+  const destination = new RecordingDestination('C0TAGS');
+  const issue = makeIssue({ fingerprint: `fp-${randomUUID()}`, startsAt: at(1) });
+  await dispatchIssue(issue, { store, destination, stateTtlSeconds: 7200 });
+  const keys = await raw.keys(`ki:*${issue.fingerprint}*`);
+  t.deepEqual(keys, [`ki:{${destination.id}|${issue.fingerprint}}:thread`]);
+  const ttl = await raw.ttl(keys[0] ?? '');
+  t.true(ttl > 7100 && ttl <= 7200, `TTL ${ttl}`);
+  const tags = Object.values(threadKeys(destination.id, issue.fingerprint))
+    .filter((k) => k.startsWith('ki:'))
+    .map((k) => /\{[^}]*\}/.exec(k)?.[0]);
+  t.is(new Set(tags).size, 1);
+});
