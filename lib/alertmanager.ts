@@ -133,6 +133,8 @@ function linksFor(alert: AlertmanagerAlert, externalURL: string | undefined): Li
 export interface MappingOptions {
   /** CLUSTER_NAME; a `cluster` label on the alert wins, since federated setups set it. */
   cluster?: string | undefined;
+  /** ALERTMANAGER_URL: used for silence links when the payload has no externalURL. */
+  alertmanagerUrl?: string | undefined;
   /** Decides which stages this issue goes through after ingest. */
   plan?: (issue: Omit<Issue, 'plan'>) => Stage[];
 }
@@ -181,7 +183,7 @@ export function alertToIssue(
     subject: inferSubject(alert.labels),
     labels: alert.labels,
     annotations: alert.annotations,
-    links: linksFor(alert, payload.externalURL),
+    links: linksFor(alert, payload.externalURL || opts.alertmanagerUrl),
     startsAt,
     enrichments: [],
   };

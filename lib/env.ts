@@ -17,6 +17,7 @@ export const CommonEnv = z.object({
 export const AlertIngestEnv = CommonEnv.extend({
   K_SINK: z.url({ message: 'K_SINK must be the URL of the broker (set by the SinkBinding)' }),
   K_CE_OVERRIDES: optionalString,
+  ALERTMANAGER_URL: optionalString,
   WEBHOOK_BEARER_TOKEN: optionalString,
   WEBHOOK_BASIC_USER: optionalString,
   WEBHOOK_BASIC_PASSWORD: optionalString,

@@ -16,6 +16,7 @@ export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
   let sink: Sink;
   let auth: WebhookAuth = {};
   let cluster: string | undefined;
+  let alertmanagerUrl: string | undefined;
   let source = '/kubeincident/alert-ingest';
   const config = () => parseEnv(AlertIngestEnv, env);
   const maxBodyBytes = (() => {
@@ -32,6 +33,7 @@ export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
     init() {
       const c = config();
       cluster = c.CLUSTER_NAME;
+      alertmanagerUrl = c.ALERTMANAGER_URL;
       if (cluster) source = `/kubeincident/${encodeURIComponent(cluster)}/alert-ingest`;
       auth = {
         bearerToken: c.WEBHOOK_BEARER_TOKEN,
@@ -55,7 +57,7 @@ export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
           'Alertmanager truncated this group; raise max_alerts',
         );
       }
-      const issues = payload.alerts.map((a) => alertToIssue(a, payload, { cluster }));
+      const issues = payload.alerts.map((a) => alertToIssue(a, payload, { cluster, alertmanagerUrl }));
       await sink.send(issues.map((i) => issueEvent(i, source, ctx.traceparent)));
       ctx.log.info(
         { alerts: issues.length, receiver: payload.receiver, groupKey: payload.groupKey },

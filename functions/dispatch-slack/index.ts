@@ -62,6 +62,8 @@ export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
         data,
         traceparent: ctx.traceparent,
         partitionkey: issue.fingerprint,
+        // No Trigger of ours matches `done`; users subscribe their own functions to this type.
+        nextstage: 'done',
       });
     },
     async shutdown() {

@@ -1,0 +1,63 @@
+// Starts `npm start`'s pipeline (scripts/start.ts) as a child process on free ports and
+// waits until every function is ready.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+
+export interface RunningPipeline {
+  webhook: string;
+  broker: string;
+  child: ChildProcess;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export async function startPipeline(env: NodeJS.ProcessEnv): Promise<RunningPipeline> {
+  const root = resolve(import.meta.dirname, '../..');
+  let out = '';
+  const child = spawn(process.execPath, [resolve(root, 'scripts/start.ts')], {
+    cwd: root,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0', BROKER_PORT: '0', LOG_FORMAT: 'json', ...env },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  child.stdout?.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  child.stderr?.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  const ready = await new Promise<{ webhook: string; broker: string }>((resolveReady, reject) => {
+    const timer = setTimeout(() => reject(new Error(`pipeline not ready in 60 s:\n${out.slice(-3000)}`)), 60_000);
+    child.on('message', (m: { type?: string; webhook?: string; broker?: string }) => {
+      if (m?.type === 'ready' && m.webhook && m.broker) {
+        clearTimeout(timer);
+        resolveReady({ webhook: m.webhook, broker: m.broker });
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`pipeline exited with ${code}:\n${out.slice(-3000)}`));
+    });
+  });
+  return {
+    ...ready,
+    child,
+    output: () => out,
+    stop: () =>
+      new Promise<void>((done) => {
+        if (child.exitCode !== null) return done();
+        child.once('exit', () => done());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/** Polls until `check` returns a value (not undefined), or fails with `what` after timeoutMs. */
+export async function eventually<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
