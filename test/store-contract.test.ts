@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import test, { type ExecutionContext } from 'ava';
 import { Redis } from 'ioredis';
+import { DependencyError } from '../lib/errors.ts';
 import { MemoryStore } from '../lib/store/memory.ts';
 import { RedisStore } from '../lib/store/redis.ts';
 import type { Lock, StateStore } from '../lib/store/store.ts';
@@ -159,6 +160,9 @@ for (const b of backends) {
     t.is(await store.increment('c:a', 60), 2);
     t.is(await store.increment('c:b', 60), 1);
     t.is(await store.increment('c:a', 60), 3);
+    await store.put('c:text', 'not-a-number', 60);
+    const err = await t.throwsAsync(store.increment('c:text', 60), { instanceOf: DependencyError });
+    t.false(err?.retryable, 'a retry cannot fix a wrong value');
   });
 
   test(name('values round-trip byte for byte'), async (t) => {

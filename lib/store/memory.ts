@@ -1,5 +1,6 @@
 // In-process StateStore for local runs and tests without Redis (REDIS_URL unset). Same contract
 // as the Redis adapter, TTLs included; state dies with the process and is not shared.
+import { DependencyError } from '../errors.ts';
 import { assertTtl, type Lock, type LockAndGet, type StateStore } from './store.ts';
 
 interface Entry {
@@ -78,7 +79,8 @@ export class MemoryStore implements StateStore {
       return 1;
     }
     const n = Number.parseInt(entry.value, 10) + 1;
-    if (Number.isNaN(n)) throw new TypeError(`value of ${key} is not an integer`);
+    // Same class as the Redis adapter's answer to INCR on a non-integer.
+    if (Number.isNaN(n)) throw new DependencyError(`state store rejected increment of ${key}`);
     entry.value = String(n);
     return n;
   }

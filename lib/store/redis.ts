@@ -100,6 +100,9 @@ export class RedisStore implements StateStore {
       // a fast 503. Startup and reconnects are covered by waiting for 'ready' in #ready below.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
+      // A command cut off by a dropped connection has already timed out for its caller: sent
+      // again after the reconnect it could take a lock that nobody will release.
+      autoResendUnfulfilledCommands: false,
       commandTimeout: this.#timeoutMs,
       connectTimeout: opts.connectTimeoutMs ?? 2000,
       // Keep trying forever, but quickly: a function instance should heal as soon as Redis is back.
