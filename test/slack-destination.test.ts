@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import test from 'ava';
 import { type AlertmanagerWebhook, alertToIssue } from '../lib/alertmanager.ts';
 import type { RootView } from '../lib/destination.ts';
@@ -244,4 +246,23 @@ test('slack destination: an issue without enrichments or files posts no details 
     slack.calls.map((c) => c.method),
     ['chat.postMessage'],
   );
+});
+
+test('slack destination: @slack/web-api is loaded on first use, not when the module is imported', async (t) => {
+  // A fresh process: in this one the other tests have loaded the client already.
+  const script = `
+    import { createRequire } from 'node:module';
+    const require = createRequire(import.meta.url);
+    const loaded = () => Object.keys(require.cache).some((k) => k.includes('@slack/web-api'));
+    const { SlackDestination } = await import('./lib/slack/destination.ts');
+    new SlackDestination({ token: 'xoxb-0-0-lazy', channel: 'C0ALERTS' });
+    const before = loaded();
+    const { mapSlackError } = await import('./lib/slack/destination.ts');
+    mapSlackError(new Error('x'), 'auth.test');
+    console.log(JSON.stringify({ before, after: loaded() }));
+  `;
+  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: new URL('..', import.meta.url),
+  });
+  t.deepEqual(JSON.parse(stdout), { before: false, after: false });
 });

@@ -350,3 +350,22 @@ test('slack render: status replies say how long it fired, or that it fires again
   );
   t.is(refired.text, ':large_orange_circle: Firing again (firing #2) since 2024-11-22 07:00 UTC');
 });
+
+test('slack render: blank titles still give blocks Slack accepts', (t) => {
+  const issue = { ...baseIssue(), title: '  ' };
+  issue.enrichments = [
+    {
+      source: 'enrich-node',
+      title: '',
+      blocks: [
+        { type: 'header', text: '' },
+        { type: 'markdown', text: '' },
+      ],
+    },
+  ];
+  const root = renderRoot(view(issue));
+  t.is(messageError(root as unknown as Record<string, unknown>), undefined);
+  const details = renderDetails(issue);
+  t.is(messageError({ text: details.text, blocks: details.blocks }), undefined);
+  t.true(strings(details.blocks).includes('enrich-node'));
+});

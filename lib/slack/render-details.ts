@@ -31,7 +31,8 @@ export const TABLE_LIMITS: TableLimits = { maxColWidth: 32, maxRows: 25, maxLine
 const SECTION = BUDGET.sectionText - 120;
 
 function titleBlock(raw: string, overflow: Overflow, filename: string): SlackBlock {
-  const flat = oneLine(raw);
+  // Slack rejects an empty header, and a blank title says nothing anyway.
+  const flat = oneLine(raw).trim() || '(untitled)';
   if (escapeMrkdwn(flat).length <= SLACK_LIMITS.headerText) return header(escapeMrkdwn(flat));
   // Too long for a header: a bold section holds up to 3000 characters, the rest goes to a file.
   return section(`*${overflow.fit(flat, SECTION, filename, 'Title')}*`);
@@ -149,7 +150,7 @@ function blockToSlack(b: Block, overflow: Overflow, slug: string): SlackBlock | 
 
 function enrichmentBlocks(e: Enrichment, index: number, overflow: Overflow): SlackBlock[] {
   const slug = safeFilename(`${index + 1}-${e.source}`, `enrichment-${index + 1}`);
-  const out: SlackBlock[] = [titleBlock(e.title ?? e.source, overflow, `${slug}-title.txt`)];
+  const out: SlackBlock[] = [titleBlock(e.title?.trim() || e.source, overflow, `${slug}-title.txt`)];
   if (e.verdict?.trim()) {
     out.push(
       section(`*Verdict:* ${overflow.fit(e.verdict, SECTION - 20, `${slug}-verdict.txt`, 'Verdict')}`),

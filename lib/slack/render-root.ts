@@ -153,7 +153,7 @@ function verdictsText(verdicts: readonly string[], budget: number, perVerdict: n
 function rootBlocks(view: RootView, scale: number, overflow: Overflow): SlackBlock[] {
   const issue = view.issue;
   const budget = (n: number) => Math.max(80, Math.floor(n * scale));
-  const title = oneLine(issue.title) || issue.fingerprint;
+  const title = oneLine(issue.title).trim() || issue.fingerprint;
   const blocks: SlackBlock[] = [header(clip(title, SLACK_LIMITS.headerText))];
   if (escapeMrkdwn(title).length > SLACK_LIMITS.headerText) {
     blocks.push(section(`*${overflow.fit(title, budget(BASE.title), 'title.txt', 'Title')}*`));
