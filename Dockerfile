@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # One image per function, from the self-contained bundle `npm run build` writes to
-# dist/<function>/index.mjs (no node_modules needed). Build, e.g.:
+# dist/<function>/ (index.mjs plus its lazily loaded chunks and source maps; no node_modules).
+# Build, e.g.:
 #   npm ci && npm run build
 #   docker build --build-arg FUNCTION=enrich-pod -t ghcr.io/kubeincident/enrich-pod:0.1.0 .
 # Distroless: no shell or package manager to exploit, and the "nonroot" variant runs as UID
@@ -9,13 +10,16 @@
 FROM gcr.io/distroless/nodejs24-debian12:nonroot
 
 # Required: alert-ingest | k8s-event-ingest | enrich-pod | enrich-node | dispatch-slack.
-# An empty value makes the COPY below fail, so a wrong build cannot produce an image.
 ARG FUNCTION
 
 WORKDIR /app
-# Owned by root and read-only to the runtime user: the function never writes its own code
-# (the Services also mount the root filesystem read-only).
-COPY --chown=0:0 --chmod=0444 dist/${FUNCTION}/index.mjs /app/index.mjs
+# The whole directory: the bundle is split into chunks that index.mjs imports on demand.
+# Owned by root (mode from the build context), so the runtime user cannot rewrite its own
+# code; the Services also mount the root filesystem read-only.
+COPY --chown=0:0 dist/${FUNCTION}/ /app/
+# Fails the build when FUNCTION is missing or not built: without it the COPY above would
+# silently take all of dist/ and the image would start the wrong (or no) function.
+COPY --chown=0:0 dist/${FUNCTION}/index.mjs /app/index.mjs
 
 ENV NODE_ENV=production \
     PORT=8080 \

@@ -219,15 +219,18 @@ test('knative: every Service runs locked down, probed, scale-to-zero, on port 80
     t.is(c.resources.requests.memory, '128Mi', fn);
     t.truthy(c.resources.limits.memory, fn);
     t.deepEqual(c.envFrom, [{ configMapRef: { name: 'kubeincident-config' } }], fn);
-    // Only dispatch-slack sees the Slack token, and an absent Secret must not block deploys.
-    const token = (c.env as Doc[]).find((e) => e.name === 'SLACK_BOT_TOKEN');
-    if (fn === 'dispatch-slack') {
-      t.deepEqual(token?.valueFrom, {
-        secretKeyRef: { name: 'kubeincident-slack', key: 'SLACK_BOT_TOKEN', optional: true },
-      });
-    } else {
-      t.is(token, undefined, fn);
-    }
+    // Each secret reaches only the function that uses it, and an absent Secret must not block deploys.
+    const secrets = (c.env as Doc[]).filter((e) => e.valueFrom?.secretKeyRef).map((e) => e.valueFrom);
+    const expected: Record<string, Doc[]> = {
+      'dispatch-slack': [
+        { secretKeyRef: { name: 'kubeincident-slack', key: 'SLACK_BOT_TOKEN', optional: true } },
+      ],
+      'alert-ingest': [
+        { secretKeyRef: { name: 'kubeincident-webhook', key: 'WEBHOOK_BEARER_TOKEN', optional: true } },
+      ],
+    };
+    t.deepEqual(secrets, expected[fn] ?? [], fn);
+    t.false(JSON.stringify(svc).includes('xox'), `${fn}: no token inline`);
   }
   t.like(find(docs, 'ConfigMap', 'kubeincident-config').data, {
     CLUSTER_NAME: 'my-cluster',
