@@ -291,3 +291,26 @@ test('local broker: CloudEvent replies travel the real knative/ Triggers from in
   t.is(ingest.received.length, 0);
   t.like(b.stats, { accepted: 4, delivered: 3, deadLettered: 0 });
 });
+
+test('local broker: an attempt that outlives the delivery timeout is abandoned and retried', async (t) => {
+  let held = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    // The first request never gets an answer; the retry does.
+    if (held++ === 0) return;
+    res.writeHead(200);
+    res.end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    server.closeAllConnections();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  const { b, lines } = await broker(t, [trigger('slow', { timeout: 'PT0.1S' })], { slow: url });
+  await post(b, issueEvent('enrichpod'));
+  await b.idle();
+  t.is(held, 2);
+  t.like(b.stats, { delivered: 1, retried: 1, deadLettered: 0 });
+  t.true(lines.some((l) => l.msg === 'retrying delivery' && l.reason === 'no answer within 100 ms'));
+});

@@ -141,10 +141,11 @@ export async function startLocalBroker(opts: LocalBrokerOptions): Promise<LocalB
       });
       body = Buffer.from(await res.arrayBuffer());
     } catch (err) {
-      const timedOut = (err as Error).name === 'TimeoutError';
-      const reason = timedOut
-        ? `no answer within ${trigger.delivery.timeoutMs} ms`
-        : `network error: ${(err as Error).message}${(err as { cause?: Error }).cause ? ` (${(err as { cause: Error }).cause.message})` : ''}`;
+      const e = err as Error & { cause?: { message?: string } };
+      const reason =
+        e.name === 'TimeoutError'
+          ? `no answer within ${trigger.delivery.timeoutMs} ms`
+          : `network error: ${e.message}${e.cause?.message ? ` (${e.cause.message})` : ''}`;
       return { ok: false, status: 0, retryable: true, reason };
     }
     if (res.status < 200 || res.status > 299) {
@@ -188,8 +189,8 @@ export async function startLocalBroker(opts: LocalBrokerOptions): Promise<LocalB
   }
 
   async function deliver(trigger: Trigger, event: CloudEvent<unknown>): Promise<void> {
-    const url = String(opts.resolveSubscriber(trigger));
     const { delivery } = trigger;
+    let url = String(opts.resolveSubscriber(trigger));
     let last: AttemptResult | undefined;
     for (let n = 0; n <= delivery.retry; n++) {
       if (n > 0) {
@@ -210,6 +211,8 @@ export async function startLocalBroker(opts: LocalBrokerOptions): Promise<LocalB
         }
       }
       if (shutdown.signal.aborted) break;
+      // Resolved per attempt: a subscriber that restarted on another port is found on retry.
+      url = String(opts.resolveSubscriber(trigger));
       last = await attempt(trigger, url, event);
       if (last.ok) {
         stats.delivered++;
