@@ -53,6 +53,8 @@ export interface KubeReaderOptions {
   timeoutMs?: number;
   /** A kubeconfig file to use instead of KUBECONFIG / ~/.kube/config / in-cluster. */
   kubeconfigPath?: string;
+  /** Use the pod's service account (in-cluster config) instead of any kubeconfig. */
+  inCluster?: boolean;
 }
 
 let modulePromise: Promise<ClientModule> | undefined;
@@ -69,6 +71,7 @@ export async function createKubeReader(opts: KubeReaderOptions = {}): Promise<Ku
   try {
     const kc: KubeConfig = new mod.KubeConfig();
     if (opts.kubeconfigPath !== undefined) kc.loadFromFile(opts.kubeconfigPath);
+    else if (opts.inCluster) kc.loadFromCluster();
     else kc.loadFromDefault();
     api = kc.makeApiClient(mod.CoreV1Api);
   } catch (err) {
@@ -149,8 +152,14 @@ export async function createKubeReader(opts: KubeReaderOptions = {}): Promise<Ku
 export async function createKubeReaderFromEnv(
   opts: KubeReaderOptions & DetectOptions = {},
 ): Promise<KubeReader | undefined> {
-  if (opts.kubeconfigPath === undefined && detectClusterAccess(opts) === undefined) return undefined;
-  return createKubeReader(opts);
+  if (opts.kubeconfigPath !== undefined) return createKubeReader(opts);
+  // Load what was detected from the given env, not whatever process.env says (tests pass their own).
+  const access = detectClusterAccess(opts);
+  if (access === undefined) return undefined;
+  const base = opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs };
+  return access.mode === 'kubeconfig'
+    ? createKubeReader({ ...base, kubeconfigPath: access.path })
+    : createKubeReader({ ...base, inCluster: true });
 }
 
 interface StatusBody {

@@ -1,0 +1,162 @@
+// The real client-node adapter against the TLS stand-in API server: requests on the wire,
+// Status errors mapped to KubeApiError, per-call timeouts, and "is there a cluster at all".
+import { readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { createKubeReader, createKubeReaderFromEnv, detectClusterAccess } from '../lib/k8s/client.ts';
+import { isKubeApiError, type KubeApiError } from '../lib/k8s/errors.ts';
+import { type KubeStandin, startKubeStandin } from './support/kube-standin.ts';
+
+let kube: KubeStandin;
+test.before(async () => {
+  kube = await startKubeStandin();
+});
+test.after.always(async () => {
+  await kube?.close();
+});
+
+const CRASH = 'api-7d9f8b6c5d-x2x4q';
+
+test('k8s client: reads a pod over TLS with the kubeconfig CA and bearer token', async (t) => {
+  const reader = await createKubeReader({ kubeconfigPath: kube.kubeconfigPath });
+  const pod = await reader.readPod('payments', CRASH);
+  t.is(pod.metadata?.uid, '3f6c2a8e-9b1d-4c57-a0e2-7d5b9f14c6a3');
+  t.is(pod.status?.containerStatuses?.[0]?.lastState?.terminated?.exitCode, 1);
+  const req = kube.requests.find((r) => r.path === `/api/v1/namespaces/payments/pods/${CRASH}`);
+  t.is(req?.authorization, `Bearer ${kube.token}`);
+});
+
+test('k8s client: log reads send container, previous, tailLines and limitBytes', async (t) => {
+  const reader = await createKubeReader({ kubeconfigPath: kube.kubeconfigPath });
+  const text = await reader.readPodLog('payments', CRASH, {
+    container: 'app',
+    previous: true,
+    tailLines: 2,
+    limitBytes: 4096,
+  });
+  t.is(text.trimEnd().split('\n').length, 2);
+  t.regex(text, /could not connect to database/);
+  const req = kube.requests.findLast((r) => r.path.endsWith(`/pods/${CRASH}/log`));
+  t.deepEqual(req?.query, { container: 'app', previous: 'true', tailLines: '2', limitBytes: '4096' });
+});
+
+test('k8s client: events are listed with an involvedObject field selector', async (t) => {
+  const reader = await createKubeReader({ kubeconfigPath: kube.kubeconfigPath });
+  const events = await reader.listEvents('payments', { name: CRASH, namespace: 'payments', kind: 'Pod' });
+  t.deepEqual(events.map((e) => e.reason).sort(), ['BackOff', 'Pulled', 'Unhealthy']);
+  const req = kube.requests.findLast((r) => r.path === '/api/v1/namespaces/payments/events');
+  t.is(
+    req?.query.fieldSelector,
+    `involvedObject.name=${CRASH},involvedObject.namespace=payments,involvedObject.kind=Pod`,
+  );
+  const nodeEvents = await reader.listEvents('default', { name: 'worker-2', kind: 'Node' });
+  t.deepEqual(
+    nodeEvents.map((e) => e.reason),
+    ['NodeNotReady', 'NodeNotSchedulable'],
+  );
+});
+
+test('k8s client: pods on a node are listed with a limit and report when more remain', async (t) => {
+  const reader = await createKubeReader({ kubeconfigPath: kube.kubeconfigPath });
+  const page = await reader.listPodsOnNode('worker-1', { limit: 2 });
+  t.is(page.items.length, 2);
+  t.true(page.more);
+  const all = await reader.listPodsOnNode('worker-1', { limit: 100 });
+  t.is(all.items.length, 4);
+  t.false(all.more);
+  t.is(
+    kube.requests.findLast((r) => r.path === '/api/v1/pods')?.query.fieldSelector,
+    'spec.nodeName=worker-1',
+  );
+});
+
+test('k8s client: a missing pod is a KubeApiError NotFound (404) carrying the Status message', async (t) => {
+  const reader = await createKubeReader({ kubeconfigPath: kube.kubeconfigPath });
+  const err = await t.throwsAsync(reader.readPod('payments', 'gone-123'));
+  t.true(isKubeApiError(err));
+  const k = err as KubeApiError;
+  t.is(k.code, 404);
+  t.is(k.reason, 'NotFound');
+  t.is(k.detail, 'pods "gone-123" not found');
+  t.false(k.retryable);
+  t.truthy(k.cause);
+});
+
+test('k8s client: previous logs of a container that never restarted answer 400 BadRequest', async (t) => {
+  const reader = await createKubeReader({ kubeconfigPath: kube.kubeconfigPath });
+  const err = (await t.throwsAsync(
+    reader.readPodLog('payments', 'web-6b7f9c8d4-m9v2t', { container: 'web', previous: true }),
+  )) as KubeApiError;
+  t.is(err.code, 400);
+  t.is(err.reason, 'BadRequest');
+  t.is(err.detail, 'previous terminated container "web" in pod "web-6b7f9c8d4-m9v2t" not found');
+});
+
+test('k8s client: a forbidden read is Forbidden (403) and a slow one times out as retryable', async (t) => {
+  const own = await startKubeStandin({
+    faults: [
+      { path: /\/log$/, status: 403 },
+      { path: /^\/api\/v1\/nodes\//, delayMs: 3000 },
+    ],
+  });
+  t.teardown(() => own.close());
+  const reader = await createKubeReader({ kubeconfigPath: own.kubeconfigPath, timeoutMs: 300 });
+  const forbidden = (await t.throwsAsync(
+    reader.readPodLog('payments', CRASH, { container: 'app' }),
+  )) as KubeApiError;
+  t.is(forbidden.code, 403);
+  t.is(forbidden.reason, 'Forbidden');
+  t.regex(forbidden.detail ?? '', /cannot get resource "pods\/log"/);
+  const slow = (await t.throwsAsync(reader.readNode('worker-1'))) as KubeApiError;
+  t.is(slow.reason, 'Timeout');
+  t.is(slow.publicMessage, 'timed out after 0.3s');
+  t.true(slow.retryable);
+  t.is(slow.status, 503);
+});
+
+test('k8s client: a server certificate not signed by the kubeconfig CA is refused', async (t) => {
+  const other = await startKubeStandin({ pods: [], events: [], nodes: [], logs: {} });
+  t.teardown(() => other.close());
+  // The first stand-in's kubeconfig, pointed at a server whose certificate another CA signed.
+  const config = (await readFile(kube.kubeconfigPath, 'utf8')).replace(kube.url, other.url);
+  const path = join(tmpdir(), `kubeconfig-wrong-ca-${process.pid}`);
+  await writeFile(path, config);
+  const reader = await createKubeReader({ kubeconfigPath: path });
+  const err = (await t.throwsAsync(reader.readPod('payments', CRASH))) as KubeApiError;
+  t.is(err.reason, 'NetworkError');
+  t.is(other.requests.length, 0);
+});
+
+test('k8s client: no KUBECONFIG, no ~/.kube/config and no service account means no cluster', async (t) => {
+  const none = (_: string) => false;
+  t.is(detectClusterAccess({ env: {}, exists: none, home: '/nonexistent' }), undefined);
+  t.is(
+    detectClusterAccess({
+      env: { KUBERNETES_SERVICE_HOST: '10.96.0.1' },
+      exists: none,
+      home: '/nonexistent',
+    }),
+    undefined,
+  );
+  t.deepEqual(
+    detectClusterAccess({ env: { KUBERNETES_SERVICE_HOST: '10.96.0.1' }, exists: () => true, home: '/h' }),
+    { mode: 'kubeconfig', path: '/h/.kube/config' },
+  );
+  t.deepEqual(
+    detectClusterAccess({
+      env: { KUBERNETES_SERVICE_HOST: '10.96.0.1' },
+      exists: (p) => p.startsWith('/var/run/secrets'),
+      home: '/h',
+    }),
+    { mode: 'in-cluster' },
+  );
+  t.is(await createKubeReaderFromEnv({ env: { HOME: '/nonexistent' }, exists: none }), undefined);
+});
+
+test('k8s client: KUBECONFIG in the given env selects the stand-in, whatever process.env says', async (t) => {
+  const reader = await createKubeReaderFromEnv({ env: { KUBECONFIG: kube.kubeconfigPath } });
+  t.truthy(reader);
+  const node = await reader?.readNode('worker-2');
+  t.true(node?.spec?.unschedulable);
+});
