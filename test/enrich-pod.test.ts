@@ -2,10 +2,10 @@
 // stand-in API server serving real-shaped fixtures; API failures become notes, never throws.
 import test from 'ava';
 import { enrichPod, type PodEnrichOptions } from '../lib/enrich/pod.ts';
-import type { Block, Enrichment, FileBlock, Issue, TableBlock } from '../lib/issue.ts';
+import { type Block, Enrichment, type FileBlock, type Issue, type TableBlock } from '../lib/issue.ts';
 import { createKubeReader } from '../lib/k8s/client.ts';
 import { makeIssue } from './support/issue-factory.ts';
-import { type KubeStandin, startKubeStandin } from './support/kube-standin.ts';
+import { type KubeStandin, loadKubeFixtures, startKubeStandin } from './support/kube-standin.ts';
 
 const NOW = new Date('2026-03-10T12:00:00Z');
 const OPTS: PodEnrichOptions = { logTailLines: 100, logLimitBytes: 16 * 1024, timeBudgetMs: 4000, now: NOW };
@@ -38,6 +38,7 @@ test('enrich-pod: a crash-looping pod gets its previous container logs and a Cra
   const e = await enrichPod(podIssue('api-7d9f8b6c5d-x2x4q'), reader, OPTS);
   t.is(e.source, 'enrich-pod');
   t.is(e.title, 'Pod payments/api-7d9f8b6c5d-x2x4q');
+  t.notThrows(() => Enrichment.parse(e), 'the enrichment fits the Issue schema');
   t.is(e.verdict, 'CrashLoopBackOff: container app exited 1 (application error) 5 times, last 2m ago');
   const logs = file(e);
   t.truthy(logs);
@@ -137,6 +138,25 @@ test('enrich-pod: logs longer than the cap keep their end and are marked truncat
   t.true(logs?.truncated);
   t.true(Buffer.byteLength(logs?.content ?? '') <= 200);
   t.regex(logs?.content ?? '', /exiting with code 1\n$/);
+});
+
+test('enrich-pod: when the previous instance is gone (400) the current logs are shown instead', async (t) => {
+  const fixtures = await loadKubeFixtures();
+  const found = fixtures.pods.find((p) => p.metadata.name === 'web-6b7f9c8d4-m9v2t');
+  if (!found) return t.fail('fixture pod missing');
+  const web = structuredClone(found);
+  // Restarted once, but its previous instance was lost (pod moved, node rebooted): no lastState.
+  web.status.containerStatuses[0].restartCount = 1;
+  const own = await startKubeStandin({ pods: [web], events: [] });
+  t.teardown(() => own.close());
+  const reader = await createKubeReader({ kubeconfigPath: own.kubeconfigPath });
+  const e = await enrichPod(podIssue('web-6b7f9c8d4-m9v2t'), reader, OPTS);
+  t.deepEqual(
+    own.requests.filter((r) => r.path.endsWith('/log')).map((r) => r.query.previous),
+    ['true', 'false'],
+  );
+  t.is(file(e)?.filename, 'web-6b7f9c8d4-m9v2t_web.log');
+  t.is(notes(e), '');
 });
 
 test('enrich-pod: forbidden logs become a note and the rest of the enrichment is kept', async (t) => {

@@ -15,8 +15,8 @@ export type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
 export function startBudget(ms: number): Budget {
   const controller = new AbortController();
   const spent = new KubeApiError(0, 'Timeout', `time budget of ${formatMs(ms)} spent`);
+  // Not unref'd: a call still pending must not let the process exit under it; done() clears it.
   const timer = setTimeout(() => controller.abort(spent), Math.max(0, ms));
-  timer.unref();
   const expired = new Promise<never>((_, reject) => {
     controller.signal.addEventListener('abort', () => reject(spent), { once: true });
   });
