@@ -347,40 +347,27 @@ function badRequest(message: string): Obj {
 }
 
 /** A fault answers as the API server would: a Forbidden names the resource the RBAC check denied. */
+const FAULTS: Record<number, [reason: string, message: string]> = {
+  429: ['TooManyRequests', 'Too many requests, please try again later.'],
+  500: ['InternalError', 'Internal error occurred: etcdserver: request timed out'],
+  503: ['ServiceUnavailable', 'the server is currently unable to handle the request'],
+  504: ['Timeout', 'Timeout: request did not complete within the allowed duration'],
+};
+
 function faultStatus(code: number, path: string): Obj {
   const m = /^\/api\/v1\/(?:namespaces\/([^/]+)\/)?([^/]+)(?:\/([^/]+))?(?:\/([^/]+))?$/.exec(path);
-  const ns = m?.[1];
-  const resource = m?.[4] ? `${m[2]}/${m[4]}` : (m?.[2] ?? 'unknown');
-  const name = m?.[3];
-  const verb = name ? 'get' : 'list';
-  switch (code) {
-    case 403: {
-      const scope = ns ? ` in the namespace "${ns}"` : ' at the cluster scope';
-      const subject = name
-        ? `${(m?.[2] ?? '').replace(/s$/, '')}s "${name}" is forbidden`
-        : `${resource} is forbidden`;
-      return status(
-        403,
-        'Forbidden',
-        `${subject}: User "system:serviceaccount:kube-incident:enrich-pod" cannot ${verb} resource "${resource}" in API group ""${scope}`,
-        { ...(name ? { name } : {}), kind: resource },
-      );
-    }
-    case 404:
-      return notFound(m?.[2] ?? 'unknown', name ?? '');
-    case 429:
-      return status(429, 'TooManyRequests', 'Too many requests, please try again later.', {
-        retryAfterSeconds: 1,
-      });
-    case 500:
-      return status(500, 'InternalError', 'Internal error occurred: etcdserver: request timed out');
-    case 503:
-      return status(503, 'ServiceUnavailable', 'the server is currently unable to handle the request');
-    case 504:
-      return status(504, 'Timeout', 'Timeout: request did not complete within the allowed duration');
-    default:
-      return status(code, 'Unknown', `fault injected with status ${code}`);
+  const [ns, plural, name, sub] = [m?.[1], m?.[2] ?? 'unknown', m?.[3], m?.[4]];
+  if (code === 404) return notFound(plural, name ?? '');
+  if (code === 403) {
+    const resource = sub ? `${plural}/${sub}` : plural;
+    const who = name ? `${plural} "${name}"` : resource;
+    const scope = ns ? ` in the namespace "${ns}"` : ' at the cluster scope';
+    const user = 'User "system:serviceaccount:kube-incident:enrich-pod"';
+    const message = `${who} is forbidden: ${user} cannot ${name ? 'get' : 'list'} resource "${resource}" in API group ""${scope}`;
+    return status(403, 'Forbidden', message, { ...(name ? { name } : {}), kind: resource });
   }
+  const [reason, message] = FAULTS[code] ?? ['Unknown', `fault injected with status ${code}`];
+  return status(code, reason, message);
 }
 
 function kubeconfig(server: string, caPem: string, token: string): string {
@@ -415,55 +402,36 @@ interface Certificates {
 /** A throwaway CA and a server certificate for 127.0.0.1, as a cluster's own CA would issue. */
 async function makeCertificates(dir: string): Promise<Certificates> {
   const f = (name: string) => join(dir, name);
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  await run('openssl', [
-    'req',
-    '-x509',
-    ...ec,
-    '-keyout',
-    f('ca.key'),
-    '-out',
-    f('ca.crt'),
-    '-days',
-    '2',
-    '-subj',
-    '/CN=kube-standin-ca',
+  const args = (fixed: string, ...rest: string[]) => [...fixed.split(' '), ...rest];
+  const ec = '-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes';
+  const caExt = [
     '-addext',
     'basicConstraints=critical,CA:TRUE',
     '-addext',
     'keyUsage=critical,keyCertSign,cRLSign',
-  ]);
-  await run('openssl', [
-    'req',
-    ...ec,
-    '-keyout',
-    f('server.key'),
-    '-out',
-    f('server.csr'),
-    '-subj',
-    '/CN=kube-apiserver',
-  ]);
+  ];
+  await run(
+    'openssl',
+    args(
+      `req -x509 ${ec} -days 2 -subj /CN=kube-standin-ca`,
+      '-keyout',
+      f('ca.key'),
+      '-out',
+      f('ca.crt'),
+      ...caExt,
+    ),
+  );
+  await run(
+    'openssl',
+    args(`req ${ec} -subj /CN=kube-apiserver`, '-keyout', f('server.key'), '-out', f('server.csr')),
+  );
   await writeFile(
     f('server.ext'),
-    'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n',
+    'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n' +
+      'keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n',
   );
-  await run('openssl', [
-    'x509',
-    '-req',
-    '-in',
-    f('server.csr'),
-    '-CA',
-    f('ca.crt'),
-    '-CAkey',
-    f('ca.key'),
-    '-CAcreateserial',
-    '-out',
-    f('server.crt'),
-    '-days',
-    '2',
-    '-extfile',
-    f('server.ext'),
-  ]);
+  const sign = ['-in', f('server.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-out', f('server.crt')];
+  await run('openssl', args('x509 -req -CAcreateserial -days 2', ...sign, '-extfile', f('server.ext')));
   return {
     caCert: await readFile(f('ca.crt'), 'utf8'),
     serverKey: await readFile(f('server.key'), 'utf8'),
