@@ -1,8 +1,10 @@
 // The real client-node adapter against the TLS stand-in API server: requests on the wire,
 // Status errors mapped to KubeApiError, per-call timeouts, and "is there a cluster at all".
+import { execFileSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { createKubeReader, createKubeReaderFromEnv, detectClusterAccess } from '../lib/k8s/client.ts';
 import { isKubeApiError, type KubeApiError } from '../lib/k8s/errors.ts';
@@ -159,4 +161,26 @@ test('k8s client: KUBECONFIG in the given env selects the stand-in, whatever pro
   t.truthy(reader);
   const node = await reader?.readNode('worker-2');
   t.true(node?.spec?.unschedulable);
+});
+
+test('k8s client: loading the enrichers and the adapter does not load @kubernetes/client-node', (t) => {
+  // A fresh process records every module it resolves; type-only imports must leave no trace.
+  const script = `
+    import { registerHooks } from 'node:module';
+    const seen = [];
+    registerHooks({ resolve(spec, ctx, next) { seen.push(spec); return next(spec, ctx); } });
+    await import('./lib/k8s/client.ts');
+    await import('./lib/enrich/pod.ts');
+    await import('./lib/enrich/node.ts');
+    const before = seen.some((s) => s.includes('@kubernetes/client-node'));
+    const { createKubeReader } = await import('./lib/k8s/client.ts');
+    await createKubeReader({ kubeconfigPath: process.argv[1] }).catch(() => {});
+    const after = seen.some((s) => s.includes('@kubernetes/client-node'));
+    console.log(JSON.stringify({ before, after }));
+  `;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script, kube.kubeconfigPath], {
+    cwd: fileURLToPath(new URL('..', import.meta.url)),
+    encoding: 'utf8',
+  });
+  t.deepEqual(JSON.parse(out.trim().split('\n').at(-1) ?? '{}'), { before: false, after: true });
 });
