@@ -23,14 +23,21 @@ export interface EnricherSpec {
   nextStages?(issue: Issue, enrichment: Enrichment): Stage[];
 }
 
-export function createEnricherFunction(spec: EnricherSpec, env: NodeJS.ProcessEnv = process.env): FunctionModule {
+export function createEnricherFunction(
+  spec: EnricherSpec,
+  env: NodeJS.ProcessEnv = process.env,
+): FunctionModule {
   let kube: KubeReader | undefined;
   let settings: EnricherSettings;
   let source = `/kubeincident/${spec.name}`;
   return {
     async init() {
       const c = parseEnv(EnricherEnv, env);
-      settings = { logTailLines: c.LOG_TAIL_LINES, logLimitBytes: c.LOG_LIMIT_BYTES, timeBudgetMs: c.ENRICH_BUDGET_MS };
+      settings = {
+        logTailLines: c.LOG_TAIL_LINES,
+        logLimitBytes: c.LOG_LIMIT_BYTES,
+        timeBudgetMs: c.ENRICH_BUDGET_MS,
+      };
       if (c.CLUSTER_NAME) source = `/kubeincident/${encodeURIComponent(c.CLUSTER_NAME)}/${spec.name}`;
       kube = await createKubeReaderFromEnv({ env, timeoutMs: c.KUBE_TIMEOUT_MS });
     },
@@ -46,7 +53,10 @@ export function createEnricherFunction(spec: EnricherSpec, env: NodeJS.ProcessEn
         enrichments: [...issue.enrichments.filter((e) => e.source !== spec.name), enrichment],
         plan: plan.length ? plan : ['dispatch'],
       };
-      ctx.log.info({ fingerprint: issue.fingerprint, verdict: enrichment.verdict, next: enriched.plan[0] }, 'enriched');
+      ctx.log.info(
+        { fingerprint: issue.fingerprint, verdict: enrichment.verdict, next: enriched.plan[0] },
+        'enriched',
+      );
       return issueEvent(enriched, source, ctx.traceparent, spec.stage);
     },
   };

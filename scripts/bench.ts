@@ -60,7 +60,13 @@ function issueFor(kind: 'Pod' | 'Node', stage: string) {
 const warningEvent = () => ({
   apiVersion: 'v1',
   kind: 'Event',
-  metadata: { name: 'api.1', namespace: 'payments', uid: 'u1', resourceVersion: '1', creationTimestamp: new Date().toISOString() },
+  metadata: {
+    name: 'api.1',
+    namespace: 'payments',
+    uid: 'u1',
+    resourceVersion: '1',
+    creationTimestamp: new Date().toISOString(),
+  },
   involvedObject: { kind: 'Pod', name: 'api-7d9f8b6c5d-x2x4q', namespace: 'payments', uid: 'p1' },
   reason: 'BackOff',
   message: 'Back-off restarting failed container app',
@@ -143,31 +149,56 @@ try {
       case 'enrich-node':
         return ceRequest('dev.kubeincident.issue.created.v1', issueFor('Node', 'enrichnode'));
       default:
-        return ceRequest('dev.kubeincident.issue.created.v1', { ...issueFor('Pod', 'dispatch'), fingerprint: `fp-${i}-${Date.now()}` });
+        return ceRequest('dev.kubeincident.issue.created.v1', {
+          ...issueFor('Pod', 'dispatch'),
+          fingerprint: `fp-${i}-${Date.now()}`,
+        });
     }
   };
 
   say(`cold start and memory (${RUNS} runs each, median) ...`);
   const bare = await coldStart('bare node:http', base.bare, {}, undefined, '/');
-  const faas = await coldStart('faas-js-runtime (no-op handle)', base.faas, {}, ceRequest('dev.bench.v1', {}));
+  const faas = await coldStart(
+    'faas-js-runtime (no-op handle)',
+    base.faas,
+    {},
+    ceRequest('dev.bench.v1', {}),
+  );
   const starts: ColdStart[] = [];
   for (const fn of FUNCTIONS) {
     // Run from the bundle's own directory, far from any node_modules: it must be self-contained.
-    starts.push(await coldStart(fn, bundles.get(fn) as string, fnEnv[fn] ?? {}, fnRequest(fn), undefined, dir));
+    starts.push(
+      await coldStart(fn, bundles.get(fn) as string, fnEnv[fn] ?? {}, fnRequest(fn), undefined, dir),
+    );
   }
 
   say(`alert-ingest throughput (${LOAD_SECONDS} s per figure, 16 connections) ...`);
-  const throughput: Array<{ batch: number; ingestAlertsPerSec: number; bareAlertsPerSec: number; ratio: number }> = [];
+  const throughput: Array<{
+    batch: number;
+    ingestAlertsPerSec: number;
+    bareAlertsPerSec: number;
+    ratio: number;
+  }> = [];
   for (const batch of [1, 50]) {
     const body = batchOf(batch);
     const post = (port: number) => () =>
-      fetch(`http://127.0.0.1:${port}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      fetch(`http://127.0.0.1:${port}/`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
     const barePort = freePort();
     const b = await spawnServer(base.bare, {}, barePort, '/');
     const bareRun = await load(post(barePort), { seconds: LOAD_SECONDS, concurrency: 16 });
     await stop(b.child);
     const ingestPort = freePort();
-    const s = await spawnServer(bundles.get('alert-ingest') as string, { K_SINK }, ingestPort, undefined, dir);
+    const s = await spawnServer(
+      bundles.get('alert-ingest') as string,
+      { K_SINK },
+      ingestPort,
+      undefined,
+      dir,
+    );
     const run = await load(post(ingestPort), { seconds: LOAD_SECONDS, concurrency: 16 });
     await stop(s.child);
     if (run.errors) throw new Error(`alert-ingest answered ${run.errors} errors under load`);
@@ -184,7 +215,11 @@ try {
     machine: { node: process.version, cpus: (await import('node:os')).cpus().length, runs: RUNS },
     coldStart: {
       baseline: bare,
-      faasJsRuntime: { ...faas, readyRatio: faas.readyMs / bare.readyMs, rssRatio: faas.rssMiB / bare.rssMiB },
+      faasJsRuntime: {
+        ...faas,
+        readyRatio: faas.readyMs / bare.readyMs,
+        rssRatio: faas.rssMiB / bare.rssMiB,
+      },
       functions: starts.map((s) => ({
         ...s,
         readyRatio: s.readyMs / bare.readyMs,
@@ -201,7 +236,15 @@ try {
     const rows = [
       ['what', 'ready ms', 'x bare', 'first event ms', 'x bare', 'idle RSS MiB', 'x bare'],
       [bare.name, f(bare.readyMs), '1.00', f(bare.firstEventMs), '1.00', f(bare.rssMiB, 1), '1.00'],
-      [faas.name, f(faas.readyMs), f(faas.readyMs / bare.readyMs, 2), f(faas.firstEventMs), f(faas.firstEventMs / bare.firstEventMs, 2), f(faas.rssMiB, 1), f(faas.rssMiB / bare.rssMiB, 2)],
+      [
+        faas.name,
+        f(faas.readyMs),
+        f(faas.readyMs / bare.readyMs, 2),
+        f(faas.firstEventMs),
+        f(faas.firstEventMs / bare.firstEventMs, 2),
+        f(faas.rssMiB, 1),
+        f(faas.rssMiB / bare.rssMiB, 2),
+      ],
       ...starts.map((s) => [
         s.name,
         f(s.readyMs),
@@ -214,7 +257,12 @@ try {
     ];
     const tp = [
       ['alerts per request', 'alert-ingest alerts/s', 'bare node:http alerts/s', 'ratio'],
-      ...throughput.map((t) => [String(t.batch), f(t.ingestAlertsPerSec), f(t.bareAlertsPerSec), f(t.ratio, 2)]),
+      ...throughput.map((t) => [
+        String(t.batch),
+        f(t.ingestAlertsPerSec),
+        f(t.bareAlertsPerSec),
+        f(t.ratio, 2),
+      ]),
     ];
     const table = (r: string[][]) => {
       const w = (r[0] as string[]).map((_, i) => Math.max(...r.map((row) => (row[i] ?? '').length)));

@@ -4,7 +4,13 @@ import { rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { build } from 'esbuild';
 
-export const FUNCTIONS = ['alert-ingest', 'k8s-event-ingest', 'enrich-pod', 'enrich-node', 'dispatch-slack'] as const;
+export const FUNCTIONS = [
+  'alert-ingest',
+  'k8s-event-ingest',
+  'enrich-pod',
+  'enrich-node',
+  'dispatch-slack',
+] as const;
 
 const root = resolve(import.meta.dirname, '..');
 
@@ -37,7 +43,9 @@ export async function buildFunction(name: string, outRoot = resolve(root, 'dist'
     legalComments: 'linked',
     logLevel: 'warning',
     // Bundled CommonJS packages still call require() for Node built-ins.
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+    },
   });
   return resolve(outdir, 'index.mjs');
 }

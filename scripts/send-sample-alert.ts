@@ -18,7 +18,8 @@ const alert = {
   },
   annotations: {
     summary: 'Pod is crash looping.',
-    description: 'Pod shop/checkout-7d9c8b6f5-x2x9k (checkout) is in waiting state (reason: "CrashLoopBackOff").',
+    description:
+      'Pod shop/checkout-7d9c8b6f5-x2x9k (checkout) is in waiting state (reason: "CrashLoopBackOff").',
     runbook_url: 'https://runbooks.prometheus-operator.dev/runbooks/kubernetes/kubepodcrashlooping',
   },
   // A fixed hour keeps the same alert identity across runs, so --resolve finds its thread.

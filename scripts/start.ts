@@ -10,7 +10,13 @@ import { loadKnativeWiring, subscriberName } from '../lib/broker/triggers.ts';
 import { createLogger } from '../lib/logger.ts';
 
 const root = resolve(import.meta.dirname, '..');
-const FUNCTIONS = ['alert-ingest', 'k8s-event-ingest', 'enrich-pod', 'enrich-node', 'dispatch-slack'] as const;
+const FUNCTIONS = [
+  'alert-ingest',
+  'k8s-event-ingest',
+  'enrich-pod',
+  'enrich-node',
+  'dispatch-slack',
+] as const;
 type Fn = (typeof FUNCTIONS)[number];
 
 const env = process.env;
@@ -83,7 +89,10 @@ function startFunction(name: Fn): Promise<number> {
       if (stopping) return;
       log.error({ fn: name, code, signal }, 'function exited; restarting');
       reject(new Error(`${name} exited (${code ?? signal}) before it was ready`));
-      setTimeout(() => startFunction(name).catch((err) => log.error({ err, fn: name }, 'restart failed')), 500);
+      setTimeout(
+        () => startFunction(name).catch((err) => log.error({ err, fn: name }, 'restart failed')),
+        500,
+      );
     });
   });
 }

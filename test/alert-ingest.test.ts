@@ -7,7 +7,10 @@ import { createFunctionServer } from '../lib/runtime/server.ts';
 import { captureLogs } from './support/logs.ts';
 import { startRecordingSink } from './support/sink.ts';
 
-const payload = readFileSync(new URL('./fixtures/alertmanager/crashlooping-firing.json', import.meta.url), 'utf8');
+const payload = readFileSync(
+  new URL('./fixtures/alertmanager/crashlooping-firing.json', import.meta.url),
+  'utf8',
+);
 
 async function startIngest(env: Record<string, string>) {
   const sink = await startRecordingSink();
@@ -41,7 +44,8 @@ test('alert-ingest: one binary CloudEvent per alert reaches K_SINK, with overrid
   t.deepEqual(await res.json(), { status: 'accepted', alerts: 2 });
   t.is(s.sink.requests.length, 2);
   const events = s.sink.requests.map(
-    (r) => HTTP.toEvent({ headers: r.headers as Record<string, string>, body: r.body }) as CloudEvent<unknown>,
+    (r) =>
+      HTTP.toEvent({ headers: r.headers as Record<string, string>, body: r.body }) as CloudEvent<unknown>,
   );
   const pod = events.find((e) => e.subjectkind === 'pod');
   if (!pod) return t.fail('no pod event');
@@ -88,7 +92,10 @@ test('alert-ingest: malformed input is a clear 400 and nothing is emitted', asyn
   const cases: Array<[string, RegExp]> = [
     ['{"alerts": [', /not valid JSON/],
     ['{"version":"4"}', /invalid Alertmanager payload: alerts/],
-    [JSON.stringify({ version: '4', alerts: [{ status: 'burning', labels: {}, startsAt: 'x' }] }), /alerts\[0\]\.status/],
+    [
+      JSON.stringify({ version: '4', alerts: [{ status: 'burning', labels: {}, startsAt: 'x' }] }),
+      /alerts\[0\]\.status/,
+    ],
     ['[]', /invalid Alertmanager payload/],
   ];
   for (const [body, message] of cases) {

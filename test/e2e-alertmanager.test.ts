@@ -9,7 +9,7 @@ import { type RunningAlertmanager, startAlertmanager } from './support/alertmana
 import { startKubeStandin } from './support/kube-standin.ts';
 import { eventually, type RunningPipeline, startPipeline } from './support/pipeline.ts';
 import { startRedisServer } from './support/redis-server.ts';
-import { startSlackStandin, type StandinMessage } from './support/slack-standin.ts';
+import { type StandinMessage, startSlackStandin } from './support/slack-standin.ts';
 
 const CHANNEL = 'C0ALERTS';
 const WEBHOOK_TOKEN = 'am-webhook-token-e2e';
@@ -66,7 +66,9 @@ test('e2e: Alertmanager -> pipeline -> Slack: one root with the crash logs; re-s
     const roots = () => (slack.messages.get(CHANNEL) ?? []).filter((m) => !m.thread_ts);
     const root = await eventually('the root message', () => roots()[0]);
     const logFile = await eventually('the crash logs in the thread', () =>
-      slack.files.find((f) => f.completed && f.thread_ts === root.ts && f.content?.includes('exiting with code 1')),
+      slack.files.find(
+        (f) => f.completed && f.thread_ts === root.ts && f.content?.includes('exiting with code 1'),
+      ),
     );
     t.truthy(logFile, 'the previous container log is attached in the thread');
     const details = await eventually('the details reply', () => slack.replies(CHANNEL, root.ts)[0]);
@@ -88,12 +90,18 @@ test('e2e: Alertmanager -> pipeline -> Slack: one root with the crash logs; re-s
     );
     await new Promise((r) => setTimeout(r, 1500)); // let the last re-send pass through the pipeline
     t.is(roots().length, 1, 'still one root message');
-    t.is(slack.calls.filter((c) => c.method === 'chat.postMessage').length, before, 're-sends posted nothing');
+    t.is(
+      slack.calls.filter((c) => c.method === 'chat.postMessage').length,
+      before,
+      're-sends posted nothing',
+    );
 
     // Resolution: the root turns green and says so, and a reply lands in its thread.
     await am.resolve([crashLoop]);
     const resolvedReply = await eventually('the resolution reply', () =>
-      slack.replies(CHANNEL, root.ts).find((m: StandinMessage) => /resolved/i.test(JSON.stringify([m.text, m.blocks]))),
+      slack
+        .replies(CHANNEL, root.ts)
+        .find((m: StandinMessage) => /resolved/i.test(JSON.stringify([m.text, m.blocks]))),
     );
     t.not(resolvedReply.reply_broadcast, true);
     const updated = await eventually('the root edited', () => (root.edits.length > 0 ? root : undefined));

@@ -13,7 +13,17 @@ test('event schemas: the committed JSON Schemas match the zod schemas (run `npm 
 
 test('event schemas: the issue schema requires the fields subscribers rely on', (t) => {
   const schema = JSON.parse(renderSchemas().get('dev.kubeincident.issue.created.v1.json') ?? '{}');
-  for (const field of ['id', 'fingerprint', 'type', 'source', 'severity', 'status', 'subject', 'startsAt', 'enrichments']) {
+  for (const field of [
+    'id',
+    'fingerprint',
+    'type',
+    'source',
+    'severity',
+    'status',
+    'subject',
+    'startsAt',
+    'enrichments',
+  ]) {
     t.true(schema.required.includes(field), field);
   }
   t.deepEqual(schema.properties.severity.enum, ['HIGH', 'LOW', 'INFO', 'DEBUG']);

@@ -25,7 +25,8 @@ export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
       if (c.CLUSTER_NAME) source = `/kubeincident/${encodeURIComponent(c.CLUSTER_NAME)}/dispatch-slack`;
       store = createStore({ redisUrl: c.REDIS_URL, log });
       if (c.SLACK_BOT_TOKEN) {
-        if (!c.SLACK_CHANNEL) throw new Error('SLACK_CHANNEL (a channel ID) is required with SLACK_BOT_TOKEN');
+        if (!c.SLACK_CHANNEL)
+          throw new Error('SLACK_CHANNEL (a channel ID) is required with SLACK_BOT_TOKEN');
         destination = new SlackDestination({
           token: c.SLACK_BOT_TOKEN,
           channel: c.SLACK_CHANNEL,
@@ -42,7 +43,10 @@ export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
       if (!event) throw new BadRequestError('expected an issue CloudEvent');
       const issue = parseIssueData(event.data);
       const result = await dispatchIssue(issue, { store, destination, stateTtlSeconds, log: ctx.log });
-      ctx.log.info({ fingerprint: issue.fingerprint, status: issue.status, action: result.action }, 'dispatched');
+      ctx.log.info(
+        { fingerprint: issue.fingerprint, status: issue.status, action: result.action },
+        'dispatched',
+      );
       if (!result.ref) return undefined;
       const data: NotificationSent = {
         issueId: issue.id,

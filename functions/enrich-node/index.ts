@@ -1,6 +1,7 @@
 // enrich-node: node conditions, capacity, taints and kubelet facts for issues about a node.
-import { createEnricherFunction } from '../../lib/enricher-function.ts';
+
 import { enrichNode } from '../../lib/enrich/node.ts';
+import { createEnricherFunction } from '../../lib/enricher-function.ts';
 
 export function create(env: NodeJS.ProcessEnv = process.env) {
   return createEnricherFunction(

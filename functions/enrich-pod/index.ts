@@ -1,7 +1,8 @@
 // enrich-pod: pod status, restarts and exit reasons, resources, owner, events and the
 // (previous) container's logs for issues about a pod.
-import { createEnricherFunction } from '../../lib/enricher-function.ts';
+
 import { enrichPod } from '../../lib/enrich/pod.ts';
+import { createEnricherFunction } from '../../lib/enricher-function.ts';
 
 export function create(env: NodeJS.ProcessEnv = process.env) {
   return createEnricherFunction(
@@ -9,7 +10,11 @@ export function create(env: NodeJS.ProcessEnv = process.env) {
       name: 'enrich-pod',
       stage: 'enrichpod',
       enrich: (issue, kube, s) =>
-        enrichPod(issue, kube, { logTailLines: s.logTailLines, logLimitBytes: s.logLimitBytes, timeBudgetMs: s.timeBudgetMs }),
+        enrichPod(issue, kube, {
+          logTailLines: s.logTailLines,
+          logLimitBytes: s.logLimitBytes,
+          timeBudgetMs: s.timeBudgetMs,
+        }),
     },
     env,
   );

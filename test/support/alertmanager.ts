@@ -35,7 +35,9 @@ export interface RunningAlertmanager {
 export async function startAlertmanager(opts: AlertmanagerOptions): Promise<RunningAlertmanager> {
   const dir = await mkdtemp(join(tmpdir(), 'alertmanager-'));
   const port = await freePort();
-  const auth = opts.bearerToken ? `\n        http_config:\n          authorization:\n            credentials: ${JSON.stringify(opts.bearerToken)}` : '';
+  const auth = opts.bearerToken
+    ? `\n        http_config:\n          authorization:\n            credentials: ${JSON.stringify(opts.bearerToken)}`
+    : '';
   const config = `route:
   receiver: kubeincident
   group_by: ['alertname', 'namespace']
@@ -92,7 +94,8 @@ receivers:
     url,
     fire: (alerts) =>
       post(alerts.map((a) => ({ ...a, endsAt: a.endsAt ?? new Date(Date.now() + 3600_000).toISOString() }))),
-    resolve: (alerts) => post(alerts.map((a) => ({ ...a, endsAt: new Date(Date.now() - 1000).toISOString() }))),
+    resolve: (alerts) =>
+      post(alerts.map((a) => ({ ...a, endsAt: new Date(Date.now() - 1000).toISOString() }))),
     output: () => log,
     async stop() {
       if (child.exitCode === null) {

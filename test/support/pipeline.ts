@@ -16,7 +16,14 @@ export async function startPipeline(env: NodeJS.ProcessEnv): Promise<RunningPipe
   let out = '';
   const child = spawn(process.execPath, [resolve(root, 'scripts/start.ts')], {
     cwd: root,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0', BROKER_PORT: '0', LOG_FORMAT: 'json', ...env },
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      PORT: '0',
+      BROKER_PORT: '0',
+      LOG_FORMAT: 'json',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
   child.stdout?.on('data', (c: Buffer) => {
@@ -26,7 +33,10 @@ export async function startPipeline(env: NodeJS.ProcessEnv): Promise<RunningPipe
     out += c.toString();
   });
   const ready = await new Promise<{ webhook: string; broker: string }>((resolveReady, reject) => {
-    const timer = setTimeout(() => reject(new Error(`pipeline not ready in 60 s:\n${out.slice(-3000)}`)), 60_000);
+    const timer = setTimeout(
+      () => reject(new Error(`pipeline not ready in 60 s:\n${out.slice(-3000)}`)),
+      60_000,
+    );
     child.on('message', (m: { type?: string; webhook?: string; broker?: string }) => {
       if (m?.type === 'ready' && m.webhook && m.broker) {
         clearTimeout(timer);
@@ -52,7 +62,11 @@ export async function startPipeline(env: NodeJS.ProcessEnv): Promise<RunningPipe
 }
 
 /** Polls until `check` returns a value (not undefined), or fails with `what` after timeoutMs. */
-export async function eventually<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  check: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();
