@@ -15,6 +15,7 @@ const CHANNEL = 'C0ALERTS';
 const WEBHOOK_TOKEN = 'am-webhook-token-e2e';
 
 const crashLoop = {
+  startsAt: new Date(Date.now() - 60_000).toISOString(),
   labels: {
     alertname: 'KubePodCrashLooping',
     namespace: 'payments',

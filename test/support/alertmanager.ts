@@ -92,10 +92,23 @@ receivers:
   };
   return {
     url,
+    // Like Prometheus, always send startsAt: without it Alertmanager takes endsAt as the start.
     fire: (alerts) =>
-      post(alerts.map((a) => ({ ...a, endsAt: a.endsAt ?? new Date(Date.now() + 3600_000).toISOString() }))),
+      post(
+        alerts.map((a) => ({
+          ...a,
+          startsAt: a.startsAt ?? new Date().toISOString(),
+          endsAt: a.endsAt ?? new Date(Date.now() + 3600_000).toISOString(),
+        })),
+      ),
     resolve: (alerts) =>
-      post(alerts.map((a) => ({ ...a, endsAt: new Date(Date.now() - 1000).toISOString() }))),
+      post(
+        alerts.map((a) => ({
+          ...a,
+          startsAt: a.startsAt ?? new Date(Date.now() - 2000).toISOString(),
+          endsAt: new Date(Date.now() - 1000).toISOString(),
+        })),
+      ),
     output: () => log,
     async stop() {
       if (child.exitCode === null) {
