@@ -1,9 +1,20 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+
 // `npm run sample-alert`: posts an Alertmanager webhook (a crash-looping pod) to the local
 // pipeline. `-- --resolve` sends its resolution, which edits the same thread.
 const resolved = process.argv.includes('--resolve');
 const url = process.env.WEBHOOK_URL ?? `http://127.0.0.1:${process.env.PORT ?? 8080}/`;
-const startsAt = new Date(Date.now() - 14 * 60_000);
-startsAt.setUTCSeconds(0, 0);
+// The firing's start time is kept in .local/, so `--resolve` resolves that same alert.
+const stateFile = resolve(import.meta.dirname, '../.local/sample-alert.json');
+const startsAt =
+  resolved && existsSync(stateFile)
+    ? (JSON.parse(readFileSync(stateFile, 'utf8')) as { startsAt: string }).startsAt
+    : new Date(Date.now() - 14 * 60_000).toISOString();
+if (!resolved) {
+  mkdirSync(dirname(stateFile), { recursive: true });
+  writeFileSync(stateFile, JSON.stringify({ startsAt }));
+}
 
 const alert = {
   status: resolved ? 'resolved' : 'firing',
@@ -22,8 +33,7 @@ const alert = {
       'Pod shop/checkout-7d9c8b6f5-x2x9k (checkout) is in waiting state (reason: "CrashLoopBackOff").',
     runbook_url: 'https://runbooks.prometheus-operator.dev/runbooks/kubernetes/kubepodcrashlooping',
   },
-  // A fixed hour keeps the same alert identity across runs, so --resolve finds its thread.
-  startsAt: startsAt.toISOString().replace(/T\d\d:\d\d/, 'T00:00'),
+  startsAt,
   endsAt: resolved ? new Date().toISOString() : '0001-01-01T00:00:00Z',
   generatorURL: 'http://prometheus.monitoring:9090/graph?g0.expr=kube_pod_container_status_waiting_reason',
   fingerprint: 'a1b2c3d4e5f60718',

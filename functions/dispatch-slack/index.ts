@@ -43,10 +43,6 @@ export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
       if (!event) throw new BadRequestError('expected an issue CloudEvent');
       const issue = parseIssueData(event.data);
       const result = await dispatchIssue(issue, { store, destination, stateTtlSeconds, log: ctx.log });
-      ctx.log.info(
-        { fingerprint: issue.fingerprint, status: issue.status, action: result.action },
-        'dispatched',
-      );
       if (!result.ref) return undefined;
       const data: NotificationSent = {
         issueId: issue.id,
