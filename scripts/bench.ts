@@ -92,7 +92,7 @@ async function coldStart(
   name: string,
   file: string,
   env: NodeJS.ProcessEnv,
-  request: RequestInit | undefined,
+  request: (() => RequestInit) | undefined,
   readyPath?: string,
   cwd?: string,
 ): Promise<ColdStart> {
@@ -103,7 +103,7 @@ async function coldStart(
     const port = freePort();
     const s = await spawnServer(file, env, port, readyPath, cwd);
     ready.push(s.readyMs);
-    const res = await fetch(`http://127.0.0.1:${port}/`, request ?? { method: 'POST', body: '{}' });
+    const res = await fetch(`http://127.0.0.1:${port}/`, request?.() ?? { method: 'POST', body: '{}' });
     await res.arrayBuffer();
     if (res.status >= 300) throw new Error(`${name}: first event answered ${res.status}`);
     first.push(msSince(s.spawnedAt));
@@ -158,17 +158,14 @@ try {
 
   say(`cold start and memory (${RUNS} runs each, median) ...`);
   const bare = await coldStart('bare node:http', base.bare, {}, undefined, '/');
-  const faas = await coldStart(
-    'faas-js-runtime (no-op handle)',
-    base.faas,
-    {},
+  const faas = await coldStart('faas-js-runtime (no-op handle)', base.faas, {}, () =>
     ceRequest('dev.bench.v1', {}),
   );
   const starts: ColdStart[] = [];
   for (const fn of FUNCTIONS) {
     // Run from the bundle's own directory, far from any node_modules: it must be self-contained.
     starts.push(
-      await coldStart(fn, bundles.get(fn) as string, fnEnv[fn] ?? {}, fnRequest(fn), undefined, dir),
+      await coldStart(fn, bundles.get(fn) as string, fnEnv[fn] ?? {}, () => fnRequest(fn), undefined, dir),
     );
   }
 

@@ -1,6 +1,7 @@
 // The Slack destination: posts rendered messages with @slack/web-api and maps its errors to
 // ours at this boundary. The client is loaded on first use, since it is heavy on cold start.
 import type { LogLevel, Logger as SlackLogger, WebClient } from '@slack/web-api';
+import { cjsExports } from '../cjs.ts';
 import type { Destination, MessageRef, RootView, StatusReplyKind } from '../destination.ts';
 import { DependencyError, RateLimitedError, UnavailableError } from '../errors.ts';
 import type { FileBlock, Issue } from '../issue.ts';
@@ -82,7 +83,7 @@ type WebApiModule = typeof import('@slack/web-api');
 let webApi: Promise<WebApiModule> | undefined;
 
 function loadWebApi(): Promise<WebApiModule> {
-  webApi ??= import('@slack/web-api').catch((err: unknown) => {
+  webApi ??= import('@slack/web-api').then(cjsExports).catch((err: unknown) => {
     webApi = undefined;
     throw new DependencyError('slack: cannot load @slack/web-api', { cause: err });
   });

@@ -2,6 +2,7 @@
 // can never release or overwrite a lock it lost; a down Redis fails in bounded time as a
 // retryable UnavailableError (503: the broker redelivers), and the client reconnects by itself.
 import type { Redis as RedisClient, RedisOptions } from 'ioredis';
+import { cjsExports } from '../cjs.ts';
 import { DependencyError, UnavailableError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { assertTtl, type Lock, type LockAndGet, type StateStore } from './store.ts';
@@ -93,7 +94,7 @@ export class RedisStore implements StateStore {
   }
 
   async #connect(url: string, opts: RedisStoreOptions): Promise<ScriptedClient> {
-    const { Redis } = await import('ioredis');
+    const { Redis } = cjsExports(await import('ioredis'));
     const log = opts.log;
     const options = {
       // No offline queue: a command written minutes later (a lock nobody releases) is worse than

@@ -1,0 +1,162 @@
+// Each function bundle starts with `node` alone, from a directory with no node_modules in
+// reach, and handles a real event, including the lazily loaded chunks (Kubernetes client,
+// Slack client, ioredis).
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import test from 'ava';
+import { CloudEvent as CE, type CloudEvent, HTTP } from 'cloudevents';
+import { buildFunction } from '../scripts/build.ts';
+import { makeIssue } from './support/issue-factory.ts';
+import { startKubeStandin } from './support/kube-standin.ts';
+import { startRedisServer } from './support/redis-server.ts';
+import { startRecordingSink } from './support/sink.ts';
+import { startSlackStandin } from './support/slack-standin.ts';
+
+async function startBundle(
+  file: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, [file], {
+    cwd: dirname(file),
+    env: { PATH: '/usr/bin:/bin', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.on('message', (m: { type?: string; port?: number }) => {
+      if (m?.type === 'listening' && m.port) resolve(m.port);
+    });
+    child.once('exit', (code) => reject(new Error(`${file} exited with ${code}`)));
+  });
+  return { url: `http://127.0.0.1:${port}/`, child };
+}
+
+const postEvent = (url: string, event: CloudEvent<unknown>) => {
+  const msg = HTTP.binary(event);
+  return fetch(url, {
+    method: 'POST',
+    headers: msg.headers as Record<string, string>,
+    body: msg.body as string,
+  });
+};
+
+const replyOf = async (res: Response) =>
+  HTTP.toEvent({ headers: Object.fromEntries(res.headers), body: await res.text() }) as CloudEvent<unknown>;
+
+test('bundles: every function bundle starts with node alone and handles a real event', async (t) => {
+  const out = await mkdtemp(join(tmpdir(), 'bundles-'));
+  const sink = await startRecordingSink();
+  const kube = await startKubeStandin();
+  const slack = await startSlackStandin();
+  const redis = await startRedisServer();
+  const children: ChildProcess[] = [];
+  t.teardown(async () => {
+    for (const c of children) c.kill('SIGKILL');
+    await Promise.allSettled([sink.close(), kube.close(), slack.close(), redis.stop()]);
+    await rm(out, { recursive: true, force: true });
+  });
+  t.false(existsSync(join(tmpdir(), 'node_modules')), 'no node_modules in reach of the bundles');
+  const start = async (name: string, env: NodeJS.ProcessEnv) => {
+    const s = await startBundle(await buildFunction(name, out), env);
+    children.push(s.child);
+    t.is((await fetch(`${s.url}health/readiness`)).status, 200, `${name} ready`);
+    return s.url;
+  };
+
+  const ingest = await start('alert-ingest', { K_SINK: sink.url });
+  const webhook = readFileSync(
+    new URL('./fixtures/alertmanager/crashlooping-firing.json', import.meta.url),
+    'utf8',
+  );
+  const res = await fetch(ingest, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: webhook,
+  });
+  t.is(res.status, 200);
+  t.is(sink.requests.length, 2);
+
+  const podIssue = makeIssue({
+    subject: { kind: 'Pod', name: 'api-7d9f8b6c5d-x2x4q', namespace: 'payments', container: 'app' },
+    plan: ['enrichpod', 'dispatch'],
+  });
+  const enrichPod = await start('enrich-pod', { KUBECONFIG: kube.kubeconfigPath });
+  const enriched = await postEvent(
+    enrichPod,
+    new CE({ type: 'dev.kubeincident.issue.created.v1', source: '/t', data: podIssue }),
+  );
+  t.is(enriched.status, 200);
+  const enrichedEvent = await replyOf(enriched);
+  t.is(enrichedEvent.nextstage, 'dispatch');
+  const issue = enrichedEvent.data as typeof podIssue;
+  t.true(
+    issue.enrichments.some((e) =>
+      e.blocks.some((b) => b.type === 'file' && b.content.includes('exiting with code 1')),
+    ),
+    'the Kubernetes client chunk loaded and fetched the previous logs',
+  );
+
+  const enrichNode = await start('enrich-node', { KUBECONFIG: kube.kubeconfigPath });
+  const nodeIssue = makeIssue({
+    subject: { kind: 'Node', name: 'worker-1' },
+    plan: ['enrichnode', 'dispatch'],
+  });
+  const nodeRes = await postEvent(
+    enrichNode,
+    new CE({ type: 'dev.kubeincident.issue.created.v1', source: '/t', data: nodeIssue }),
+  );
+  t.is(nodeRes.status, 200);
+  t.is((await replyOf(nodeRes)).nextstage, 'dispatch');
+
+  const events = await start('k8s-event-ingest', {});
+  const now = new Date().toISOString();
+  const warning = {
+    apiVersion: 'v1',
+    kind: 'Event',
+    metadata: {
+      name: 'api.17f',
+      namespace: 'payments',
+      uid: 'e-1',
+      resourceVersion: '42',
+      creationTimestamp: now,
+    },
+    involvedObject: { kind: 'Pod', name: 'api-7d9f8b6c5d-x2x4q', namespace: 'payments', uid: 'p-1' },
+    reason: 'BackOff',
+    message: 'Back-off restarting failed container app',
+    type: 'Warning',
+    count: 4,
+    firstTimestamp: now,
+    lastTimestamp: now,
+  };
+  const evRes = await postEvent(
+    events,
+    new CE({ type: 'dev.knative.apiserver.resource.update', source: '/apiserver', data: warning }),
+  );
+  t.is(evRes.status, 200);
+  t.is((await replyOf(evRes)).nextstage, 'enrichpod');
+
+  const dispatch = await start('dispatch-slack', {
+    REDIS_URL: redis.url,
+    SLACK_BOT_TOKEN: slack.token,
+    SLACK_CHANNEL: 'C0ALERTS',
+    SLACK_API_URL: slack.url,
+  });
+  const sent = await postEvent(
+    dispatch,
+    new CE({
+      type: 'dev.kubeincident.issue.enriched.v1',
+      source: '/t',
+      data: { ...issue, plan: ['dispatch'] },
+    }),
+  );
+  t.is(sent.status, 200);
+  t.is((await replyOf(sent)).type, 'dev.kubeincident.notification.sent.v1');
+  t.is(
+    (slack.messages.get('C0ALERTS') ?? []).filter((m) => !m.thread_ts).length,
+    1,
+    'Slack and ioredis chunks loaded',
+  );
+  t.true(slack.files.some((f) => f.content?.includes('exiting with code 1')));
+});
