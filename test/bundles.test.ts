@@ -46,17 +46,23 @@ const replyOf = async (res: Response) =>
   HTTP.toEvent({ headers: Object.fromEntries(res.headers), body: await res.text() }) as CloudEvent<unknown>;
 
 test('bundles: every function bundle starts with node alone and handles a real event', async (t) => {
-  const out = await mkdtemp(join(tmpdir(), 'bundles-'));
-  const sink = await startRecordingSink();
-  const kube = await startKubeStandin();
-  const slack = await startSlackStandin();
-  const redis = await startRedisServer();
   const children: ChildProcess[] = [];
+  const started: Array<() => Promise<void>> = [];
+  // Registered first, so whatever did start is stopped even when a later start fails.
   t.teardown(async () => {
     for (const c of children) c.kill('SIGKILL');
-    await Promise.allSettled([sink.close(), kube.close(), slack.close(), redis.stop()]);
-    await rm(out, { recursive: true, force: true });
+    await Promise.allSettled(started.map((stop) => stop()));
   });
+  const out = await mkdtemp(join(tmpdir(), 'bundles-'));
+  started.push(() => rm(out, { recursive: true, force: true }));
+  const sink = await startRecordingSink();
+  started.push(() => sink.close());
+  const kube = await startKubeStandin();
+  started.push(() => kube.close());
+  const slack = await startSlackStandin();
+  started.push(() => slack.close());
+  const redis = await startRedisServer();
+  started.push(() => redis.stop());
   t.false(existsSync(join(tmpdir(), 'node_modules')), 'no node_modules in reach of the bundles');
   const start = async (name: string, env: NodeJS.ProcessEnv) => {
     const s = await startBundle(await buildFunction(name, out), env);

@@ -39,17 +39,22 @@ async function webhookDeliveries(webhook: string): Promise<number> {
 }
 
 test('e2e: Alertmanager -> pipeline -> Slack: one root with the crash logs; re-sends add nothing; resolution edits the root and replies in its thread', async (t) => {
-  const redis = await startRedisServer();
-  const slack = await startSlackStandin({ channels: [CHANNEL] });
-  const kube = await startKubeStandin();
-  const work = await mkdtemp(join(tmpdir(), 'e2e-'));
   let pipeline: RunningPipeline | undefined;
   let am: RunningAlertmanager | undefined;
+  const started: Array<() => Promise<void>> = [];
+  // Registered first, so whatever did start is stopped even when a later start fails.
   t.teardown(async () => {
     await am?.stop();
     await pipeline?.stop();
-    await Promise.allSettled([redis.stop(), slack.close(), kube.close()]);
+    await Promise.allSettled(started.map((stop) => stop()));
   });
+  const redis = await startRedisServer();
+  started.push(() => redis.stop());
+  const slack = await startSlackStandin({ channels: [CHANNEL] });
+  started.push(() => slack.close());
+  const kube = await startKubeStandin();
+  started.push(() => kube.close());
+  const work = await mkdtemp(join(tmpdir(), 'e2e-'));
   try {
     pipeline = await startPipeline({
       REDIS_URL: redis.url,
