@@ -3,14 +3,9 @@
 import { rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { build } from 'esbuild';
+import { FUNCTIONS } from '../lib/functions.ts';
 
-export const FUNCTIONS = [
-  'alert-ingest',
-  'k8s-event-ingest',
-  'enrich-pod',
-  'enrich-node',
-  'dispatch-slack',
-] as const;
+export { FUNCTIONS };
 
 const root = resolve(import.meta.dirname, '..');
 

@@ -7,17 +7,11 @@ import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { startLocalBroker } from '../lib/broker/broker.ts';
 import { loadKnativeWiring, subscriberName } from '../lib/broker/triggers.ts';
+import { FUNCTIONS, type FunctionName } from '../lib/functions.ts';
 import { createLogger } from '../lib/logger.ts';
 
 const root = resolve(import.meta.dirname, '..');
-const FUNCTIONS = [
-  'alert-ingest',
-  'k8s-event-ingest',
-  'enrich-pod',
-  'enrich-node',
-  'dispatch-slack',
-] as const;
-type Fn = (typeof FUNCTIONS)[number];
+type Fn = FunctionName;
 
 const env = process.env;
 const log = createLogger({ name: 'pipeline' });

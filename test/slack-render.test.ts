@@ -343,7 +343,7 @@ test('slack render: status replies say how long it fired, or that it fires again
     view(issue, { status: 'resolved', resolvedAt: '2024-11-22T06:03:07.123Z' }),
     'resolved',
   );
-  t.is(resolved.text, ':large_green_circle: Resolved after 2h 5m at 2024-11-22 06:03 UTC');
+  t.is(resolved.text, ':large_green_circle: Resolved after 2h5m at 2024-11-22 06:03 UTC');
   const refired = renderStatusReply(
     view(issue, { firingCount: 2, firingSince: '2024-11-22T07:00:00Z' }),
     'refired',

@@ -1,5 +1,6 @@
 // Wording and tables shared by the enrichers: ages, exit codes, resource quantities, notes about
 // API failures and the recent-events table. Pure functions of API objects and a clock.
+import { formatDuration } from '../duration.ts';
 import type { Block, TableBlock } from '../issue.ts';
 import type { CoreV1Event } from '../k8s/api.ts';
 import { describeKubeError } from '../k8s/errors.ts';
@@ -18,16 +19,7 @@ export function toIso(t: Timestamp): string | undefined {
   return ms === undefined ? undefined : new Date(ms).toISOString().replace('.000Z', 'Z');
 }
 
-/** kubectl-style short durations: 45s, 12m, 3h20m, 5d. */
-export function formatDuration(ms: number): string {
-  const s = Math.max(0, Math.floor(ms / 1000));
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return m % 60 === 0 || h >= 10 ? `${h}h` : `${h}h${m % 60}m`;
-  return `${Math.floor(h / 24)}d`;
-}
+export { formatDuration };
 
 export function ago(t: Timestamp, now: number): string | undefined {
   const ms = toMillis(t);

@@ -1,5 +1,6 @@
 // Text primitives for Slack mrkdwn: the one escape function, entity-safe truncation, links
 // built only from http(s) URLs, and the overflow collector that keeps cut text as a file.
+import { formatDuration } from '../duration.ts';
 import type { FileBlock, Link } from '../issue.ts';
 
 /** Slack's documented limits; a message over any of them is rejected, not trimmed. */
@@ -127,17 +128,7 @@ export function truncatedMarker(filename: string): string {
   return `… truncated, full text in ${escapeMrkdwn(filename)}`;
 }
 
-/** "45s", "14m", "2h 5m", "3d 4h": how long something lasted, for status lines. */
-export function formatDuration(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m`;
-  const h = Math.floor(m / 60);
-  if (h < 24) return m % 60 ? `${h}h ${m % 60}m` : `${h}h`;
-  const d = Math.floor(h / 24);
-  return h % 24 ? `${d}d ${h % 24}h` : `${d}d`;
-}
+export { formatDuration };
 
 /** "2024-11-22 03:58 UTC": unambiguous for people in different time zones. */
 export function formatTime(iso: string): string {
