@@ -1,6 +1,6 @@
 // Where a dispatched issue ends up: a Slack channel or the terminal. The dispatcher's thread
 // and dedup logic talks only to this interface; each destination renders for itself.
-import type { Issue } from './issue.ts';
+import type { Issue, Occurrences } from './issue.ts';
 
 /** A posted root message: Slack's channel ID and message `ts` (the thread key). */
 export interface MessageRef {
@@ -23,6 +23,8 @@ export interface RootView {
   verdicts: string[];
   /** Set when the thread's state was lost and this root continues an earlier one. */
   continuesEarlier?: boolean;
+  /** Repeats folded into this thread (Event counts, grouped storms), as last shown. */
+  occurrences?: Occurrences;
 }
 
 export type StatusReplyKind = 'resolved' | 'refired';

@@ -94,6 +94,20 @@ export const Enrichment = z.object({
 });
 export type Enrichment = z.infer<typeof Enrichment>;
 
+/**
+ * How often the condition was seen, for issues that fold repeats: a Kubernetes Event's count,
+ * or a storm of alerts grouped into one issue. A change edits the root message (rate-bounded).
+ */
+export const Occurrences = z.object({
+  count: z.number().int().positive(),
+  lastSeen: z.iso.datetime({ offset: true }),
+  /** Distinct objects affected (pods of a rollout), when the issue groups several. */
+  objects: z.number().int().nonnegative().optional(),
+  /** A few of the affected objects' names, for the message. */
+  sample: z.array(z.string().max(253)).max(20).optional(),
+});
+export type Occurrences = z.infer<typeof Occurrences>;
+
 export const Issue = z.object({
   /** Unique per occurrence (one firing or one resolution of one alert). */
   id: z.string().min(1).max(200),
@@ -113,6 +127,7 @@ export const Issue = z.object({
   startsAt: z.iso.datetime({ offset: true }),
   endsAt: z.iso.datetime({ offset: true }).optional(),
   enrichments: z.array(Enrichment),
+  occurrences: Occurrences.optional(),
   /** Stages still to run, in STAGES order; the head is mirrored in the `nextstage` extension. */
   plan: z.array(Stage),
 });

@@ -89,6 +89,14 @@ export class TerminalDestination implements Destination {
       this.#paint('bold', sanitize(oneLine(issue.title))),
     ];
     if (view.continuesEarlier) body.push('(continues an earlier thread whose state was lost)');
+    const o = view.occurrences;
+    if (o && (o.count > 1 || (o.objects ?? 0) > 1)) {
+      const objects =
+        o.objects && o.objects > 1
+          ? ` · ${o.objects} objects affected${o.sample?.length ? `: ${o.sample.slice(0, 5).join(', ')}` : ''}`
+          : '';
+      body.push(sanitize(oneLine(`seen ${o.count} times, last ${formatTime(o.lastSeen)}${objects}`)));
+    }
     body.push(sanitize(facts.map(oneLine).join(' · ')));
     if (issue.description?.trim()) body.push(...sanitize(issue.description.trim()).split('\n'));
     for (const v of view.verdicts) body.push(`• ${sanitize(oneLine(v))}`);

@@ -30,6 +30,8 @@ export interface DispatchDeps {
   lockTtlMs?: number;
   /** How long a thread is remembered after its last change. Default 14 days. */
   stateTtlSeconds?: number;
+  /** Least time between root edits for changed repeat counts (default 30 s). */
+  minUpdateIntervalMs?: number;
   log?: Logger;
 }
 
@@ -76,7 +78,14 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps): Promise<D
     const { state, lost } = parseThreadState(value);
     if (lost)
       log?.warn({ fingerprint: issue.fingerprint, key: keys.data }, 'unreadable thread state: new root');
-    const decision = decide(state, issue, { now: now(), stateTtlSeconds }, lost);
+    const decision = decide(
+      state,
+      issue,
+      deps.minUpdateIntervalMs === undefined
+        ? { now: now(), stateTtlSeconds }
+        : { now: now(), stateTtlSeconds, minUpdateIntervalMs: deps.minUpdateIntervalMs },
+      lost,
+    );
     if (decision.kind === 'ignore') {
       return unchanged(decision.state, decision.reason);
     }

@@ -3,7 +3,7 @@
 // a partial failure recomputes the same plan and runs only what is not yet done.
 import { z } from 'zod';
 import type { RootView } from '../destination.ts';
-import type { Issue } from '../issue.ts';
+import { type Issue, Occurrences } from '../issue.ts';
 
 export const StepKind = z.enum(['root', 'update', 'reply-resolved', 'reply-refired', 'details', 'files']);
 export type StepKind = z.infer<typeof StepKind>;
@@ -29,6 +29,9 @@ export const ThreadState = z.object({
   firingCount: z.number().int().positive(),
   verdicts: z.array(z.string()),
   continuesEarlier: z.boolean().optional(),
+  /** Repeats as the root last showed them, and when the root was last edited for them. */
+  occurrences: Occurrences.optional(),
+  occurrencesShownAt: z.string().optional(),
   /** Steps of the current period only, so the list stays a handful long. */
   steps: z.array(Step),
 });
@@ -72,6 +75,17 @@ const time = (iso: string): number => Date.parse(iso);
 export interface DecideContext {
   now: Date;
   stateTtlSeconds: number;
+  /**
+   * Least time between two edits of a root for changed repeat counts: a BackOff repeated a
+   * thousand times must not become a thousand chat.update calls (Slack allows ~50/minute).
+   */
+  minUpdateIntervalMs?: number;
+}
+
+export const DEFAULT_MIN_UPDATE_INTERVAL_MS = 30_000;
+
+function occurrencesChanged(next: Occurrences, shown: Occurrences | undefined): boolean {
+  return !shown || next.count !== shown.count || (next.objects ?? 0) !== (shown.objects ?? 0);
 }
 
 /**
@@ -94,6 +108,10 @@ export function decide(state: ThreadState | null, issue: Issue, ctx: DecideConte
       verdicts,
       steps: [{ id: 'root', kind: 'root', by: issue.id, done: false }, ...enrichmentSteps(issue)],
     };
+    if (issue.occurrences) {
+      draft.occurrences = issue.occurrences;
+      draft.occurrencesShownAt = ctx.now.toISOString();
+    }
     if (resolved) draft.resolvedAt = endsAt;
     // Firing since before the state TTL window: the thread existed and its state expired.
     const expired = time(issue.startsAt) < ctx.now.getTime() - ctx.stateTtlSeconds * 1000;
@@ -107,7 +125,30 @@ export function decide(state: ThreadState | null, issue: Issue, ctx: DecideConte
 
   if (start === since) {
     if (!resolved || state.status === 'resolved') {
-      // Repeat, HA duplicate or redelivery: only steps this occurrence planned and has not finished.
+      // Repeat, HA duplicate or redelivery: only steps this occurrence planned and has not finished,
+      // plus an edit of the root when a folded repeat count moved and the last edit is old enough.
+      const occ = issue.occurrences;
+      const shownAt = state.occurrencesShownAt ? time(state.occurrencesShownAt) : 0;
+      const interval = ctx.minUpdateIntervalMs ?? DEFAULT_MIN_UPDATE_INTERVAL_MS;
+      if (
+        !resolved &&
+        state.status === 'firing' &&
+        occ &&
+        occurrencesChanged(occ, state.occurrences) &&
+        ctx.now.getTime() - shownAt >= interval &&
+        !state.steps.some((s) => s.by === issue.id)
+      ) {
+        const draft: ThreadDraft = {
+          ...state,
+          occurrences: occ,
+          occurrencesShownAt: ctx.now.toISOString(),
+          steps: capSteps([
+            ...state.steps,
+            { id: `repeat:${occ.count}:${occ.objects ?? 0}`, kind: 'update', by: issue.id, done: false },
+          ]),
+        };
+        return { kind: 'apply', draft };
+      }
       return { kind: 'apply', draft: state };
     }
     const draft: ThreadDraft = {
@@ -170,6 +211,8 @@ export function viewOf(draft: ThreadDraft, issue: Issue): RootView {
   };
   if (draft.resolvedAt !== undefined) view.resolvedAt = draft.resolvedAt;
   if (draft.continuesEarlier) view.continuesEarlier = true;
+  const occ = issue.occurrences ?? draft.occurrences;
+  if (occ) view.occurrences = occ;
   return view;
 }
 

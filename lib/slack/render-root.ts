@@ -75,6 +75,21 @@ function statusLine(view: RootView): string {
   return parts.join('  ·  ');
 }
 
+/** "Seen 57 times, last 04:10 UTC · 12 pods: a, b, c …" for issues that fold repeats. */
+export function occurrencesLine(view: Pick<RootView, 'occurrences'>): string | undefined {
+  const o = view.occurrences;
+  if (!o || (o.count <= 1 && (o.objects ?? 0) <= 1)) return undefined;
+  const parts = [`Seen ${o.count} ${o.count === 1 ? 'time' : 'times'}, last ${formatTime(o.lastSeen)}`];
+  if (o.objects !== undefined && o.objects > 1) {
+    const sample = (o.sample ?? []).slice(0, 5).map((s) => clip(oneLine(s), 80));
+    const more = o.objects - sample.length;
+    parts.push(
+      `${o.objects} objects affected${sample.length ? `: ${sample.join(', ')}${more > 0 ? ` +${more} more` : ''}` : ''}`,
+    );
+  }
+  return parts.join('  ·  ');
+}
+
 function fieldItems(issue: Issue, firingSince: string): string[] {
   const s = issue.subject;
   const items: Array<[string, string | undefined]> = [
@@ -159,6 +174,8 @@ function rootBlocks(view: RootView, scale: number, overflow: Overflow): SlackBlo
     blocks.push(section(`*${overflow.fit(title, budget(BASE.title), 'title.txt', 'Title')}*`));
   }
   blocks.push(section(statusLine(view)));
+  const repeats = occurrencesLine(view);
+  if (repeats) blocks.push(context(repeats));
   if (view.continuesEarlier) {
     blocks.push(
       context(
