@@ -3,6 +3,7 @@
 import test from 'ava';
 import { dispatchIssue } from '../lib/dispatch/dispatcher.ts';
 import { RecordingDestination } from '../lib/dispatch/recording-destination.ts';
+import { RateLimitedError } from '../lib/errors.ts';
 import type { Issue } from '../lib/issue.ts';
 import { renderRoot } from '../lib/slack/render-root.ts';
 import { MemoryStore } from '../lib/store/memory.ts';
@@ -19,35 +20,34 @@ const repeat = (count: number, minutes: number, objects?: number): Issue =>
     },
   });
 
-test('dispatch: repeats with a growing count edit the root at most once per interval and never post again', async (t) => {
+test('dispatch: a growing count edits the root at most once per interval; the newest count is deferred, not lost', async (t) => {
   const store = new MemoryStore();
   const destination = new RecordingDestination();
   let clock = at(0);
   const deps = { store, destination, now: () => new Date(clock), minUpdateIntervalMs: 60_000 };
   t.is((await dispatchIssue(repeat(1, 0), deps)).action, 'posted');
+
   clock = at(0.5);
-  t.is((await dispatchIssue(repeat(2, 0.5), deps)).action, 'unchanged', 'inside the interval: no edit');
-  clock = at(1.5);
+  const early = await t.throwsAsync(dispatchIssue(repeat(2, 0.5), deps), { instanceOf: RateLimitedError });
+  t.is(early?.retryAfter, 30, 'come back when the next edit is allowed');
+  clock = at(0.75);
+  await t.throwsAsync(dispatchIssue(repeat(3, 0.75), deps), { instanceOf: RateLimitedError });
   t.is(
-    (await dispatchIssue(repeat(5, 1.5), deps)).action,
-    'updated',
-    'after the interval the root shows the count',
-  );
-  t.is(
-    (await dispatchIssue(repeat(5, 1.5), deps)).action,
+    (await dispatchIssue(repeat(2, 0.5), deps)).action,
     'unchanged',
-    'the same delivery again changes nothing',
+    'count 2 is superseded by the pending 3',
   );
-  clock = at(3);
-  t.is(
-    (await dispatchIssue(repeat(5, 3), deps)).action,
-    'unchanged',
-    'an unchanged count is no reason to edit',
-  );
-  t.is(destination.callsOf('postRoot').length, 1);
+
+  clock = at(1.1);
+  const retried = await dispatchIssue(repeat(3, 0.75), deps);
+  t.is(retried.action, 'updated', 'the deferred newest count reaches the root');
+  t.is((await dispatchIssue(repeat(3, 0.75), deps)).action, 'unchanged', 'its redelivery changes nothing');
+  t.is((await dispatchIssue(repeat(1, 0), deps)).action, 'unchanged', 'an older count never goes back');
+
+  t.is(destination.callsOf('postRoot').length, 1, 'never posted again');
   const updates = destination.callsOf('updateRoot');
   t.is(updates.length, 1);
-  t.is(updates[0]?.view?.occurrences?.count, 5);
+  t.is(updates[0]?.view?.occurrences?.count, 3);
 });
 
 test('dispatch: the root says how often and how many objects, escaped', (t) => {

@@ -89,6 +89,14 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps): Promise<D
     if (decision.kind === 'ignore') {
       return unchanged(decision.state, decision.reason);
     }
+    if (decision.kind === 'defer') {
+      const ok = await store.putAndUnlock(lock, keys.data, JSON.stringify(decision.state), stateTtlSeconds);
+      released = true;
+      if (!ok) throw new UnavailableError('thread lock expired before the deferral was recorded');
+      throw new RateLimitedError('root edit deferred to keep to Slack’s rate', {
+        retryAfter: Math.max(1, Math.ceil(decision.retryAfterMs / 1000)),
+      });
+    }
     const draft = decision.draft;
     const pending = pendingSteps(draft, issue);
     if (pending.length === 0) return unchanged(draft, 'already delivered');

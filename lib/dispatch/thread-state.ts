@@ -32,6 +32,8 @@ export const ThreadState = z.object({
   /** Repeats as the root last showed them, and when the root was last edited for them. */
   occurrences: Occurrences.optional(),
   occurrencesShownAt: z.string().optional(),
+  /** The newest repeat count waiting for the next allowed edit (its delivery was deferred). */
+  occurrencesPending: Occurrences.optional(),
   /** Steps of the current period only, so the list stays a handful long. */
   steps: z.array(Step),
 });
@@ -42,7 +44,9 @@ export type ThreadDraft = Omit<ThreadState, 'channel' | 'ts'> & { channel?: stri
 
 export type Decision =
   | { kind: 'apply'; draft: ThreadDraft }
-  | { kind: 'ignore'; reason: string; state: ThreadState };
+  | { kind: 'ignore'; reason: string; state: ThreadState }
+  /** A newer repeat count than the root shows, too soon to edit: remember it, come back later. */
+  | { kind: 'defer'; state: ThreadState; retryAfterMs: number };
 
 export const MAX_VERDICTS = 5;
 export const MAX_VERDICT_CHARS = 300;
@@ -88,6 +92,54 @@ function occurrencesChanged(next: Occurrences, shown: Occurrences | undefined): 
   return !shown || next.count !== shown.count || (next.objects ?? 0) !== (shown.objects ?? 0);
 }
 
+/** Orders repeat snapshots: a higher count (or as many, over more objects, or seen later) is newer. */
+function newer(a: Occurrences, b: Occurrences | undefined): boolean {
+  if (!b) return true;
+  if (a.count !== b.count) return a.count > b.count;
+  if ((a.objects ?? 0) !== (b.objects ?? 0)) return (a.objects ?? 0) > (b.objects ?? 0);
+  return Date.parse(a.lastSeen) > Date.parse(b.lastSeen);
+}
+
+/**
+ * A repeat whose count differs from what the root shows. Edits are rate-bounded: inside the
+ * interval the newest snapshot is remembered and its delivery deferred (429 with Retry-After,
+ * so the broker brings it back when the edit is allowed); older snapshots are superseded and
+ * acknowledged. The count a storm ends on therefore reaches the root, at Slack's pace.
+ */
+function repeatDecision(state: ThreadState, issue: Issue, occ: Occurrences, ctx: DecideContext): Decision {
+  if (state.steps.some((s) => s.by === issue.id)) return { kind: 'apply', draft: state };
+  if (!newer(occ, state.occurrences)) return { kind: 'ignore', reason: 'older repeat than shown', state };
+  const pending = state.occurrencesPending;
+  if (pending && newer(pending, occ))
+    return { kind: 'ignore', reason: 'superseded by a newer repeat', state };
+  const shownAt = state.occurrencesShownAt ? time(state.occurrencesShownAt) : 0;
+  const wait = shownAt + (ctx.minUpdateIntervalMs ?? DEFAULT_MIN_UPDATE_INTERVAL_MS) - ctx.now.getTime();
+  if (wait > 0) {
+    const samePending = pending && !newer(occ, pending);
+    return {
+      kind: 'defer',
+      retryAfterMs: wait,
+      state: samePending ? state : { ...state, occurrencesPending: occ },
+    };
+  }
+  const { occurrencesPending: _done, ...rest } = state;
+  const draft: ThreadDraft = {
+    ...rest,
+    occurrences: occ,
+    occurrencesShownAt: ctx.now.toISOString(),
+    steps: capSteps([
+      ...state.steps,
+      {
+        id: `repeat:${occ.count}:${occ.objects ?? 0}:${occ.lastSeen}`,
+        kind: 'update',
+        by: issue.id,
+        done: false,
+      },
+    ]),
+  };
+  return { kind: 'apply', draft };
+}
+
 /**
  * What `issue` does to the thread. `state` null means no thread is known; `lost` says a state
  * existed but could not be read (the new root then says it continues an earlier one).
@@ -128,26 +180,8 @@ export function decide(state: ThreadState | null, issue: Issue, ctx: DecideConte
       // Repeat, HA duplicate or redelivery: only steps this occurrence planned and has not finished,
       // plus an edit of the root when a folded repeat count moved and the last edit is old enough.
       const occ = issue.occurrences;
-      const shownAt = state.occurrencesShownAt ? time(state.occurrencesShownAt) : 0;
-      const interval = ctx.minUpdateIntervalMs ?? DEFAULT_MIN_UPDATE_INTERVAL_MS;
-      if (
-        !resolved &&
-        state.status === 'firing' &&
-        occ &&
-        occurrencesChanged(occ, state.occurrences) &&
-        ctx.now.getTime() - shownAt >= interval &&
-        !state.steps.some((s) => s.by === issue.id)
-      ) {
-        const draft: ThreadDraft = {
-          ...state,
-          occurrences: occ,
-          occurrencesShownAt: ctx.now.toISOString(),
-          steps: capSteps([
-            ...state.steps,
-            { id: `repeat:${occ.count}:${occ.objects ?? 0}`, kind: 'update', by: issue.id, done: false },
-          ]),
-        };
-        return { kind: 'apply', draft };
+      if (!resolved && state.status === 'firing' && occ && occurrencesChanged(occ, state.occurrences)) {
+        return repeatDecision(state, issue, occ, ctx);
       }
       return { kind: 'apply', draft: state };
     }
