@@ -1,0 +1,164 @@
+// Property tests for the Alertmanager webhook parser and mapping: any input, however hostile,
+// is either a valid payload or a BadRequestError, and every mapped Issue passes the Issue schema.
+import test from 'ava';
+import fc from 'fast-check';
+import { alertToIssue, parseWebhook } from '../lib/alertmanager.ts';
+import { BadRequestError } from '../lib/errors.ts';
+import { Issue } from '../lib/issue.ts';
+import { hostileLabels, hostileText, isoTime, NUM_RUNS } from './support/arbitraries.ts';
+
+const alert = fc.record(
+  {
+    status: fc.constantFrom('firing', 'resolved'),
+    labels: hostileLabels,
+    annotations: hostileLabels,
+    startsAt: isoTime,
+    endsAt: fc.oneof(isoTime, fc.constant('0001-01-01T00:00:00Z')),
+    generatorURL: fc.oneof(fc.webUrl(), hostileText),
+    fingerprint: fc.oneof(fc.stringMatching(/^[0-9a-f]{16}$/), hostileText),
+  },
+  { requiredKeys: ['status', 'labels', 'startsAt'] },
+);
+
+const payload = fc.record(
+  {
+    version: fc.constant('4'),
+    groupKey: hostileText,
+    truncatedAlerts: fc.nat(),
+    status: fc.constantFrom('firing', 'resolved'),
+    receiver: hostileText,
+    groupLabels: hostileLabels,
+    commonLabels: hostileLabels,
+    commonAnnotations: hostileLabels,
+    externalURL: fc.oneof(fc.webUrl(), hostileText, fc.constant('')),
+    alerts: fc.array(alert, { maxLength: 4 }),
+  },
+  { requiredKeys: ['alerts'] },
+);
+
+/** `v` with lone surrogates replaced (U+FFFD), keys included: see the known-bug test below. */
+function wellFormed(v: unknown): unknown {
+  if (typeof v === 'string') return v.toWellFormed();
+  if (Array.isArray(v)) return v.map(wellFormed);
+  if (v && typeof v === 'object')
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k.toWellFormed(), wellFormed(x)]));
+  return v;
+}
+
+// Labels that become Issue fields with a length cap (subject, cluster) and URLs that become
+// links. Over-long values of these fail the Issue schema today: see the known-bug test below.
+const CAPPED = new Set(['namespace', 'pod', 'container', 'node', 'instance', 'deployment', 'cluster']);
+const cut = (s: string, max: number) => s.slice(0, max).toWellFormed();
+const capped = (m: Record<string, string>, max: number) =>
+  Object.fromEntries(Object.entries(m).map(([k, v]) => [cut(k, max), cut(v, CAPPED.has(k) ? 63 : max)]));
+
+function withinKnownLimits(v: unknown): unknown {
+  const body = v as { alerts: Array<Record<string, unknown>>; externalURL?: string };
+  for (const a of body.alerts) {
+    // The silence link carries every label, url-encoded: long label sets pass its 4000 cap.
+    a.labels = capped(a.labels as Record<string, string>, 30);
+    if (a.annotations) a.annotations = capped(a.annotations as Record<string, string>, 3000);
+    if (typeof a.fingerprint === 'string') a.fingerprint = cut(a.fingerprint, 200);
+    if (typeof a.generatorURL === 'string') a.generatorURL = cut(a.generatorURL, 3000);
+  }
+  if (body.externalURL) body.externalURL = cut(body.externalURL, 200);
+  return body;
+}
+
+/** Runs `fn` and returns what it threw, or undefined. */
+function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+    return undefined;
+  } catch (err) {
+    return err;
+  }
+}
+
+test('parseWebhook: any JSON value either parses or is refused with a BadRequestError', (t) => {
+  fc.assert(
+    fc.property(fc.oneof(fc.jsonValue(), fc.anything(), payload), (body) => {
+      const err = thrown(() => parseWebhook(body));
+      return err === undefined || err instanceof BadRequestError;
+    }),
+    { numRuns: NUM_RUNS },
+  );
+  t.pass();
+});
+
+test('parseWebhook: a valid payload with one field broken is refused with a BadRequestError, never a crash', (t) => {
+  const breakOne = fc.record({
+    body: payload,
+    field: fc.constantFrom('alerts', 'version', 'truncatedAlerts', 'commonLabels'),
+    value: fc.oneof(fc.anything(), fc.constant(null), fc.constant('5')),
+  });
+  fc.assert(
+    fc.property(breakOne, ({ body, field, value }) => {
+      const broken = { ...body, [field]: value };
+      const err = thrown(() => parseWebhook(broken));
+      return err === undefined || err instanceof BadRequestError;
+    }),
+    { numRuns: NUM_RUNS },
+  );
+  t.pass();
+});
+
+test('alertToIssue: every alert of a well-formed payload with hostile strings maps to an Issue the schema accepts', (t) => {
+  const opts = fc.record(
+    {
+      cluster: hostileText.map((c) => c.slice(0, 63).toWellFormed()),
+      alertmanagerUrl: fc.oneof(fc.webUrl(), hostileText),
+    },
+    { requiredKeys: [] },
+  );
+  fc.assert(
+    fc.property(payload, opts, (body, options) => {
+      const parsed = parseWebhook(withinKnownLimits(wellFormed(body)));
+      for (const a of parsed.alerts) {
+        const issue = alertToIssue(a, parsed, options);
+        const check = Issue.safeParse(issue);
+        if (!check.success) throw new Error(`invalid Issue: ${check.error.message}`);
+        // The same alert always keys the same thread.
+        if (alertToIssue(a, parsed, options).fingerprint !== issue.fingerprint) return false;
+      }
+      return true;
+    }),
+    { numRuns: NUM_RUNS },
+  );
+  t.pass();
+});
+
+// Known bug, reported to the owner of lib/alertmanager.ts: silenceLink's encodeURIComponent
+// throws URIError on a lone surrogate (valid JSON: "\ud800"), so alert-ingest answers 500 and
+// Alertmanager retries a payload that can never succeed. Ava reports this test as soon as the
+// mapping stops throwing, so the exclusion above is removed with the fix.
+test.failing('alertToIssue: a lone surrogate in a label value still maps to an Issue (silence link)', (t) => {
+  const body = parseWebhook(
+    JSON.parse(
+      '{"externalURL":"http://am.example:9093","alerts":[{"status":"firing","labels":{"alertname":"X","pod":"a\\ud800"},"startsAt":"2026-03-01T10:00:00Z"}]}',
+    ),
+  );
+  const [a] = body.alerts;
+  if (!a) throw new Error('no alert');
+  t.true(Issue.safeParse(alertToIssue(a, body)).success);
+});
+
+// Known bug, reported to the owner of lib/alertmanager.ts: label values longer than the Issue
+// schema's caps (cluster 200, namespace 63, pod/node 253), a sent `fingerprint` over 200, and label sets whose silence link passes 4000 characters, are copied as they are, so the Issue
+// fails validation downstream instead of being cut or refused with a 400 at the webhook.
+test.failing('alertToIssue: over-long cluster and pod labels, fingerprints and silence links are cut to the Issue caps', (t) => {
+  const body = parseWebhook({
+    externalURL: 'http://alertmanager.monitoring.svc:9093',
+    alerts: [
+      {
+        status: 'firing',
+        labels: { alertname: 'X', cluster: 'c'.repeat(300), pod: 'p'.repeat(300), image: 'i'.repeat(4000) },
+        startsAt: '2026-03-01T10:00:00Z',
+        fingerprint: 'f'.repeat(300),
+      },
+    ],
+  });
+  const [a] = body.alerts;
+  if (!a) throw new Error('no alert');
+  t.true(Issue.safeParse(alertToIssue(a, body)).success);
+});
