@@ -12,6 +12,9 @@ export const CommonEnv = z.object({
   CLUSTER_NAME: optionalString,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MAX_BODY_BYTES: positiveInt(1024 * 1024),
+  /** The workflows / routing file (mounted from a ConfigMap); unset means built-in defaults. */
+  CONFIG_FILE: optionalString,
+  CONFIG_POLL_MS: positiveInt(10_000),
 });
 
 export const AlertIngestEnv = CommonEnv.extend({

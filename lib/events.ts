@@ -54,12 +54,17 @@ export function occurrenceId(...parts: string[]): string {
 export const NotificationSent = z.object({
   issueId: z.string(),
   fingerprint: z.string(),
-  destination: z.string(),
-  channel: z.string(),
-  /** Slack `ts` of the thread's root message. */
-  threadTs: z.string(),
-  action: z.enum(['posted', 'updated', 'replied', 'unchanged']),
   status: z.enum(['firing', 'resolved']),
+  /** One entry per destination the routes chose, each with its own thread. */
+  deliveries: z.array(
+    z.object({
+      destination: z.string(),
+      channel: z.string(),
+      /** Slack `ts` of the thread's root message. */
+      threadTs: z.string(),
+      action: z.enum(['posted', 'updated', 'replied', 'unchanged']),
+    }),
+  ),
 });
 export type NotificationSent = z.infer<typeof NotificationSent>;
 

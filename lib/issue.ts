@@ -108,6 +108,34 @@ export const Occurrences = z.object({
 });
 export type Occurrences = z.infer<typeof Occurrences>;
 
+const SlackId = z.string().regex(/^[A-Z][A-Z0-9]{2,}$/);
+
+/**
+ * What the configuration decided for this issue at ingest: which enrichment parts run (each
+ * enricher does only its part) and who is mentioned. Absent means the built-in defaults.
+ */
+export const Actions = z.object({
+  /** Pod logs to attach; false turns them off. */
+  podLogs: z
+    .union([
+      z.literal(false),
+      z.object({
+        tail: z.number().int().positive().optional(),
+        previous: z.boolean().optional(),
+        container: z.string().optional(),
+      }),
+    ])
+    .optional(),
+  podInvestigator: z.boolean().optional(),
+  podEvents: z.boolean().optional(),
+  nodeStatus: z.boolean().optional(),
+  /** Only IDs from the configuration: nothing in an alert can make the agent ping anyone else. */
+  mentions: z.object({ users: z.array(SlackId), groups: z.array(SlackId) }).optional(),
+  /** Custom workflows that matched, in order (for the log and metrics). */
+  workflows: z.array(z.string()).optional(),
+});
+export type Actions = z.infer<typeof Actions>;
+
 export const Issue = z.object({
   /** Unique per occurrence (one firing or one resolution of one alert). */
   id: z.string().min(1).max(200),
@@ -128,6 +156,7 @@ export const Issue = z.object({
   endsAt: z.iso.datetime({ offset: true }).optional(),
   enrichments: z.array(Enrichment),
   occurrences: Occurrences.optional(),
+  actions: Actions.optional(),
   /** Stages still to run, in STAGES order; the head is mirrored in the `nextstage` extension. */
   plan: z.array(Stage),
 });

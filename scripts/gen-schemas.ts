@@ -2,6 +2,8 @@
 // schemas. A test fails when the committed files drift from the code.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { z } from 'zod';
+import { Config } from '../lib/config/schema.ts';
 import { eventDataSchemas } from '../lib/events.ts';
 
 export function renderSchemas(): Map<string, string> {
@@ -10,6 +12,13 @@ export function renderSchemas(): Map<string, string> {
     const doc = { $id: `urn:kubeincident:schema:${type}`, title: `${type} data`, ...(schema as object) };
     out.set(`${type}.json`, `${JSON.stringify(doc, null, 2)}\n`);
   }
+  // The configuration file: editors validate it with this (yaml-language-server: $schema=...).
+  const config = {
+    $id: 'urn:kubeincident:schema:config',
+    title: 'kubeincident configuration',
+    ...z.toJSONSchema(Config, { io: 'input', unrepresentable: 'any' }),
+  };
+  out.set('config.schema.json', `${JSON.stringify(config, null, 2)}\n`);
   return out;
 }
 

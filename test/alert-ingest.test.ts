@@ -41,7 +41,7 @@ test('alert-ingest: one binary CloudEvent per alert reaches K_SINK, with overrid
   });
   const res = await postJson(s.url, payload);
   t.is(res.status, 200);
-  t.deepEqual(await res.json(), { status: 'accepted', alerts: 2 });
+  t.deepEqual(await res.json(), { status: 'accepted', alerts: 2, silenced: 0 });
   t.is(s.sink.requests.length, 2);
   const events = s.sink.requests.map(
     (r) =>

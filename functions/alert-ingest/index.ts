@@ -1,11 +1,16 @@
 // alert-ingest: Alertmanager's webhook receiver. One CloudEvent per alert goes to K_SINK; the
 // webhook is answered 2xx only after the sink accepted all of them, so Alertmanager retries
-// anything that was not handed on.
+// anything that was not handed on. The configuration silences alerts and plans their workflows.
 import { alertToIssue, parseWebhook } from '../../lib/alertmanager.ts';
 import { checkAuth, type WebhookAuth } from '../../lib/auth.ts';
+import { type ConfigSource, openFunctionConfig } from '../../lib/config/index.ts';
+import { planIssue } from '../../lib/config/plan.ts';
 import { AlertIngestEnv, parseEnv } from '../../lib/env.ts';
 import { MethodNotAllowedError, NotFoundError } from '../../lib/errors.ts';
 import { issueEvent } from '../../lib/events.ts';
+import type { Issue } from '../../lib/issue.ts';
+import { createLogger } from '../../lib/logger.ts';
+import { defaultRegistry } from '../../lib/runtime/metrics.ts';
 import { createSink, parseCeOverrides, type Sink } from '../../lib/runtime/sink.ts';
 import type { FunctionModule, InvocationContext } from '../../lib/runtime/types.ts';
 
@@ -14,14 +19,19 @@ const PATHS = new Set(['/', '/api/alerts', '/api/v2/alerts']);
 
 export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
   let sink: Sink;
+  let config: ConfigSource | undefined;
   let auth: WebhookAuth = {};
   let cluster: string | undefined;
   let alertmanagerUrl: string | undefined;
   let source = '/kubeincident/alert-ingest';
-  const config = () => parseEnv(AlertIngestEnv, env);
+  const silencedTotal = defaultRegistry.counter(
+    'kubeincident_issues_silenced_total',
+    'Issues not sent on because a configured silence matched, by silence.',
+  );
+  const readEnv = () => parseEnv(AlertIngestEnv, env);
   const maxBodyBytes = (() => {
     try {
-      return config().MAX_BODY_BYTES;
+      return readEnv().MAX_BODY_BYTES;
     } catch {
       return 4 * 1024 * 1024;
     }
@@ -30,8 +40,8 @@ export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
   return {
     acceptsHttp: true,
     maxBodyBytes,
-    init() {
-      const c = config();
+    async init() {
+      const c = readEnv();
       cluster = c.CLUSTER_NAME;
       alertmanagerUrl = c.ALERTMANAGER_URL;
       if (cluster) source = `/kubeincident/${encodeURIComponent(cluster)}/alert-ingest`;
@@ -45,6 +55,7 @@ export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
         overrides: parseCeOverrides(c.K_CE_OVERRIDES),
         timeoutMs: c.SINK_TIMEOUT_MS,
       });
+      config = await openFunctionConfig(c, env, createLogger({ name: NAME, level: c.LOG_LEVEL }));
     },
     async handle(ctx: InvocationContext) {
       if (!PATHS.has(ctx.path)) throw new NotFoundError();
@@ -57,13 +68,27 @@ export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
           'Alertmanager truncated this group; raise max_alerts',
         );
       }
-      const issues = payload.alerts.map((a) => alertToIssue(a, payload, { cluster, alertmanagerUrl }));
+      const cfg = config?.current();
+      const issues: Issue[] = [];
+      let silenced = 0;
+      for (const alert of payload.alerts) {
+        const issue = alertToIssue(alert, payload, { cluster, alertmanagerUrl });
+        const planned = cfg ? planIssue(issue, cfg) : { issue };
+        if (planned.silenced) {
+          silenced++;
+          silencedTotal.inc({ silence: planned.silenced });
+          ctx.log.info({ alertname: alert.labels.alertname, silence: planned.silenced }, 'alert silenced');
+        } else if (planned.issue) issues.push(planned.issue);
+      }
       await sink.send(issues.map((i) => issueEvent(i, source, ctx.traceparent)));
       ctx.log.info(
-        { alerts: issues.length, receiver: payload.receiver, groupKey: payload.groupKey },
+        { alerts: issues.length, silenced, receiver: payload.receiver, groupKey: payload.groupKey },
         'alerts accepted',
       );
-      return { statusCode: 200, body: { status: 'accepted', alerts: issues.length } };
+      return { statusCode: 200, body: { status: 'accepted', alerts: issues.length, silenced } };
+    },
+    shutdown() {
+      config?.close();
     },
   };
 }
@@ -71,5 +96,6 @@ export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
 const fn = create();
 export const init = fn.init;
 export const handle = fn.handle;
+export const shutdown = fn.shutdown;
 export const acceptsHttp = fn.acceptsHttp;
 export const maxBodyBytes = fn.maxBodyBytes;

@@ -1,12 +1,17 @@
-// dispatch-slack: one thread per issue fingerprint in Slack (or the terminal when no token is
-// set), with dedup and thread state in Redis. Replies with a notification.sent event.
+// dispatch-slack: routes each issue to its destinations (Slack channels, or the terminal when
+// no token is set) and keeps one thread per destination and fingerprint, with dedup and thread
+// state in Redis. Replies with a notification.sent event listing every delivery.
+import { createHash } from 'node:crypto';
 import { CloudEvent } from 'cloudevents';
+import { type ConfigSource, openFunctionConfig } from '../../lib/config/index.ts';
+import { routeIssue } from '../../lib/config/route.ts';
+import type { DestinationConfig } from '../../lib/config/schema.ts';
 import type { Destination } from '../../lib/destination.ts';
 import { dispatchIssue } from '../../lib/dispatch/dispatcher.ts';
 import { DispatchEnv, parseEnv } from '../../lib/env.ts';
 import { BadRequestError } from '../../lib/errors.ts';
 import { EventTypes, type NotificationSent, occurrenceId, parseIssueData } from '../../lib/events.ts';
-import { createLogger } from '../../lib/logger.ts';
+import { createLogger, type Logger } from '../../lib/logger.ts';
 import type { FunctionModule, InvocationContext } from '../../lib/runtime/types.ts';
 import { SlackDestination } from '../../lib/slack/destination.ts';
 import { createStore, type StateStore } from '../../lib/store/index.ts';
@@ -14,47 +19,88 @@ import { TerminalDestination } from '../../lib/terminal.ts';
 
 export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
   let store: StateStore;
-  let destination: Destination;
+  let config: ConfigSource;
+  let fallback: DestinationConfig;
   let stateTtlSeconds: number;
+  let slackTimeoutMs: number;
+  let log: Logger;
   let source = '/kubeincident/dispatch-slack';
+  // One client per destination and channel; a changed token (config reload) makes a new one.
+  const destinations = new Map<string, Destination>();
+  let terminal: TerminalDestination | undefined;
+
+  function destinationFor(d: DestinationConfig, channel: string | undefined): Destination {
+    if (d.type === 'terminal') {
+      terminal ??= new TerminalDestination();
+      return terminal;
+    }
+    const ch = channel ?? d.channel;
+    const key = `${d.name}|${ch}|${createHash('sha256').update(d.token).digest('hex').slice(0, 12)}|${d.apiUrl ?? ''}`;
+    let dest = destinations.get(key);
+    if (!dest) {
+      dest = new SlackDestination({
+        token: d.token,
+        channel: ch,
+        apiUrl: d.apiUrl,
+        timeoutMs: slackTimeoutMs,
+        log,
+      });
+      destinations.set(key, dest);
+    }
+    return dest;
+  }
+
   return {
-    init() {
+    async init() {
       const c = parseEnv(DispatchEnv, env);
-      const log = createLogger({ name: 'dispatch-slack', level: c.LOG_LEVEL });
+      log = createLogger({ name: 'dispatch-slack', level: c.LOG_LEVEL });
       stateTtlSeconds = c.THREAD_TTL_SECONDS;
+      slackTimeoutMs = c.SLACK_TIMEOUT_MS;
       if (c.CLUSTER_NAME) source = `/kubeincident/${encodeURIComponent(c.CLUSTER_NAME)}/dispatch-slack`;
-      store = createStore({ redisUrl: c.REDIS_URL, log });
       if (c.SLACK_BOT_TOKEN) {
         if (!c.SLACK_CHANNEL)
           throw new Error('SLACK_CHANNEL (a channel ID) is required with SLACK_BOT_TOKEN');
-        destination = new SlackDestination({
-          token: c.SLACK_BOT_TOKEN,
-          channel: c.SLACK_CHANNEL,
-          apiUrl: c.SLACK_API_URL,
-          timeoutMs: c.SLACK_TIMEOUT_MS,
-          log,
-        });
+        fallback = { name: 'default', type: 'slack', token: c.SLACK_BOT_TOKEN, channel: c.SLACK_CHANNEL };
+        if (c.SLACK_API_URL) fallback.apiUrl = c.SLACK_API_URL;
       } else {
-        log.warn('SLACK_BOT_TOKEN unset: messages are rendered in the terminal');
-        destination = new TerminalDestination();
+        fallback = { name: 'default', type: 'terminal' };
       }
+      config = await openFunctionConfig(c, env, log);
+      if (fallback.type === 'terminal' && config.current().destinations.length === 0) {
+        log.warn(
+          'SLACK_BOT_TOKEN unset and no destinations configured: messages are rendered in the terminal',
+        );
+      }
+      store = createStore({ redisUrl: c.REDIS_URL, log });
     },
     async handle(ctx: InvocationContext, event: CloudEvent<unknown> | undefined) {
       if (!event) throw new BadRequestError('expected an issue CloudEvent');
       const issue = parseIssueData(event.data);
-      const result = await dispatchIssue(issue, { store, destination, stateTtlSeconds, log: ctx.log });
-      if (!result.ref) return undefined;
+      const routed = routeIssue(issue, config.current(), fallback);
+      // Sequential on purpose: each destination has its own thread; a failure stops here and the
+      // redelivery finds the earlier destinations already done (their state is idempotent).
+      const deliveries: NotificationSent['deliveries'] = [];
+      for (const r of routed) {
+        const destination = destinationFor(r.destination, r.channel);
+        const result = await dispatchIssue(issue, { store, destination, stateTtlSeconds, log: ctx.log });
+        if (result.ref) {
+          deliveries.push({
+            destination: destination.id,
+            channel: result.ref.channel,
+            threadTs: result.ref.ts,
+            action: result.action,
+          });
+        }
+      }
+      if (deliveries.length === 0) return undefined;
       const data: NotificationSent = {
         issueId: issue.id,
         fingerprint: issue.fingerprint,
-        destination: destination.id,
-        channel: result.ref.channel,
-        threadTs: result.ref.ts,
-        action: result.action,
         status: issue.status,
+        deliveries,
       };
       return new CloudEvent<NotificationSent>({
-        id: occurrenceId(issue.id, destination.id),
+        id: occurrenceId(issue.id, 'dispatch'),
         type: EventTypes.notificationSent,
         source,
         subject: issue.fingerprint,
@@ -67,6 +113,7 @@ export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
       });
     },
     async shutdown() {
+      config?.close();
       await store?.close();
     },
   };

@@ -1,6 +1,7 @@
 // Process entry for one function: init, listen on PORT (default 8080), drain on SIGTERM.
 // Bundles and the local pipeline both start functions through runFunction().
 import { createLogger } from '../logger.ts';
+import { defaultRegistry } from './metrics.ts';
 import { createFunctionServer } from './server.ts';
 import { getExporter } from './trace.ts';
 import type { FunctionModule } from './types.ts';
@@ -13,7 +14,7 @@ export interface RunOptions {
 export async function runFunction(mod: FunctionModule, opts: RunOptions): Promise<void> {
   const env = opts.env ?? process.env;
   const log = createLogger({ name: opts.name });
-  const fs = createFunctionServer(mod, { name: opts.name, log });
+  const fs = createFunctionServer(mod, { name: opts.name, log, registry: defaultRegistry });
   const port = await fs.listen(Number(env.PORT ?? 8080), env.HOST ?? '0.0.0.0');
   // Liveness answers while init runs; readiness waits for it, so Knative routes no traffic early.
   try {

@@ -132,3 +132,6 @@ export class Registry {
     return `${lines.join('\n')}\n`;
   }
 }
+
+/** The process's registry: the runtime's request metrics and the functions' own counters. */
+export const defaultRegistry = new Registry();

@@ -75,6 +75,20 @@ function statusLine(view: RootView): string {
   return parts.join('  ·  ');
 }
 
+const SLACK_ID = /^[A-Z][A-Z0-9]{2,}$/;
+
+/**
+ * `<@U…>` and `<!subteam^S…>` for the configured IDs the issue carries. The IDs come from the
+ * operator's configuration (lib/config), and are checked again here: nothing else can ping.
+ */
+export function mentionText(issue: Pick<Issue, 'actions'>): string {
+  const m = issue.actions?.mentions;
+  if (!m) return '';
+  const users = m.users.filter((u) => SLACK_ID.test(u)).map((u) => `<@${u}>`);
+  const groups = m.groups.filter((g) => SLACK_ID.test(g)).map((g) => `<!subteam^${g}>`);
+  return [...users, ...groups].join(' ');
+}
+
 /** "Seen 57 times, last 04:10 UTC · 12 pods: a, b, c …" for issues that fold repeats. */
 export function occurrencesLine(view: Pick<RootView, 'occurrences'>): string | undefined {
   const o = view.occurrences;
@@ -215,8 +229,10 @@ export function renderRoot(view: RootView): RootRender {
   const where = [view.issue.cluster, view.issue.subject.namespace, view.issue.subject.name].filter(Boolean);
   const raw = `${status}: ${oneLine(view.issue.title)}${where.length ? ` (${where.join('/')})` : ''}`;
   const text = truncateEscaped(escapeMrkdwn(raw), 300);
+  const mentions = mentionText(view.issue);
   return {
-    text,
+    // Mentions go in the top-level text, where Slack notifies them; edits never re-notify.
+    text: mentions ? `${mentions} ${text}` : text,
     attachments: [{ color: colorFor(view), fallback: text, blocks }],
     overflowFiles: overflow.files,
   };

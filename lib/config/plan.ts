@@ -1,0 +1,177 @@
+// Ingest-time decisions: is the issue silenced, which built-in and custom workflow actions
+// apply, which stages it must visit, and the enrichments that need no cluster (default,
+// template, explanation). The decisions travel with the issue to the enrichers and dispatcher.
+import type { Actions, Block, Enrichment, Issue, Stage } from '../issue.ts';
+import { EXPLANATIONS } from './explanations.ts';
+import { triggerMatches } from './match.ts';
+import type { Action, Config } from './schema.ts';
+import { silencedBy } from './silence.ts';
+
+export type PlanResult = { silenced: string; issue?: undefined } | { silenced?: undefined; issue: Issue };
+
+/** Annotations the root already shows; the default enricher lists the rest. */
+const SHOWN = new Set(['summary', 'description', 'message', 'runbook_url', 'runbook']);
+
+/** `{{labels.x}}`, `{{annotations.y}}`, `{{subject.name}}`, `{{title}}`, `{{severity}}`, `{{status}}`, `{{cluster}}`. */
+export function renderTemplate(template: string, issue: Issue): string {
+  return template.replace(
+    /\{\{\s*([a-zA-Z_][\w]*)(?:\.([\w.-]+))?\s*\}\}/g,
+    (_m, head: string, key?: string) => {
+      switch (head) {
+        case 'labels':
+          return key ? (issue.labels[key] ?? '') : '';
+        case 'annotations':
+          return key ? (issue.annotations[key] ?? '') : '';
+        case 'subject':
+          return key ? String((issue.subject as Record<string, unknown>)[key] ?? '') : '';
+        case 'title':
+        case 'severity':
+        case 'status':
+        case 'cluster':
+        case 'fingerprint':
+          return String(issue[head] ?? '');
+        default:
+          return '';
+      }
+    },
+  );
+}
+
+function defaultEnrichment(issue: Issue): Enrichment | undefined {
+  const rows = Object.keys(issue.annotations)
+    .filter((k) => !SHOWN.has(k))
+    .sort()
+    .map((k) => [k, issue.annotations[k] ?? '']);
+  if (rows.length === 0) return undefined;
+  return {
+    source: 'default',
+    title: 'Annotations',
+    blocks: [{ type: 'table', headers: ['annotation', 'value'], rows }],
+  };
+}
+
+function explanationEnrichment(issue: Issue, config: Config): Enrichment | undefined {
+  const name = issue.labels.alertname;
+  if (!name) return undefined;
+  const e = config.workflows.alertEnrichment.alertExplanation.overrides[name] ?? EXPLANATIONS[name];
+  if (!e) return undefined;
+  const blocks: Block[] = [{ type: 'markdown', text: e.explanation }];
+  if (e.nextSteps.length) blocks.push({ type: 'list', title: 'Next steps', items: e.nextSteps });
+  return { source: 'explanation', title: `About ${name}`, blocks };
+}
+
+function templateEnrichment(text: string, issue: Issue, title?: string): Enrichment {
+  return {
+    source: 'template',
+    title: title ?? 'Notes',
+    blocks: [{ type: 'markdown', text: renderTemplate(text, issue) }],
+  };
+}
+
+function mentionsFor(action: Extract<Action, { mention: unknown }>['mention'], issue: Issue, into: Actions) {
+  const users = new Set(into.mentions?.users ?? []);
+  const groups = new Set(into.mentions?.groups ?? []);
+  for (const u of action.users) users.add(u);
+  for (const g of action.groups) groups.add(g);
+  const value = action.fromLabel ? issue.labels[action.fromLabel] : undefined;
+  // Only IDs the operator configured: a label can choose among them, never name a new one.
+  for (const id of value !== undefined ? (action.map[value] ?? []) : [])
+    (id.startsWith('S') ? groups : users).add(id);
+  into.mentions = { users: [...users], groups: [...groups] };
+}
+
+/** Subjects enrich-pod investigates: pods, and workloads whose pods it finds by selector. */
+export const POD_KINDS: ReadonlySet<string> = new Set([
+  'Pod',
+  'Deployment',
+  'StatefulSet',
+  'DaemonSet',
+  'ReplicaSet',
+  'Job',
+]);
+
+/** Stages this issue needs, from its subject and the enabled parts. */
+function stagesFor(issue: Issue, actions: Actions, config: Config): Stage[] {
+  if (issue.status === 'resolved') return ['dispatch'];
+  const pt = config.workflows.podTroubleshooting;
+  const podWork =
+    actions.podInvestigator !== false ||
+    actions.podLogs !== false ||
+    actions.podEvents !== false ||
+    pt.imagePullBackoff.enabled ||
+    pt.evicted.enabled ||
+    pt.pending.enabled ||
+    config.workflows.oomKiller.podOomKillerEnricher.enabled;
+  const nh = config.workflows.nodeHealth;
+  const nodeWork =
+    actions.nodeStatus !== false &&
+    (nh.nodeStatus.enabled || nh.nodeAllocatable.enabled || nh.nodeRunningPods.enabled);
+  const stages: Stage[] = [];
+  if (
+    issue.subject.kind !== 'Node' &&
+    issue.subject.kind !== 'Cluster' &&
+    issue.subject.kind !== 'Namespace' &&
+    podWork
+  ) {
+    stages.push('enrichpod');
+  }
+  if (issue.subject.kind === 'Node' && nodeWork) stages.push('enrichnode');
+  stages.push('dispatch');
+  return stages;
+}
+
+/** Applies the configuration to a freshly mapped issue. */
+export function planIssue(issue: Issue, config: Config, opts: { now?: Date } = {}): PlanResult {
+  const silenced = silencedBy(config.silences, issue, opts.now);
+  if (silenced) return { silenced };
+  const wf = config.workflows;
+  const actions: Actions = {};
+  if (!wf.podTroubleshooting.podInvestigator.enabled) actions.podInvestigator = false;
+  if (!wf.podTroubleshooting.podEvents.enabled) actions.podEvents = false;
+  actions.podLogs = wf.podTroubleshooting.podLogs.enabled
+    ? { tail: wf.podTroubleshooting.podLogs.tailLines }
+    : false;
+  if (
+    !(
+      wf.nodeHealth.nodeStatus.enabled ||
+      wf.nodeHealth.nodeAllocatable.enabled ||
+      wf.nodeHealth.nodeRunningPods.enabled
+    )
+  ) {
+    actions.nodeStatus = false;
+  }
+  const enrichments: Enrichment[] = [];
+  const add = (e: Enrichment | undefined) => {
+    if (e && !enrichments.some((x) => x.source === e.source && x.title === e.title)) enrichments.push(e);
+  };
+  if (issue.type === 'alert') {
+    const ae = wf.alertEnrichment;
+    if (ae.defaultEnricher.enabled && ae.defaultEnricher.alertAnnotationsEnrichment)
+      add(defaultEnrichment(issue));
+    if (ae.alertExplanation.enabled) add(explanationEnrichment(issue, config));
+    if (ae.template.enabled && ae.template.text) add(templateEnrichment(ae.template.text, issue));
+  }
+  const matched: string[] = [];
+  for (const w of config.customWorkflows) {
+    if (!w.triggers.some((t) => triggerMatches(t, issue))) continue;
+    matched.push(w.name);
+    for (const a of w.actions) {
+      if ('podLogs' in a) {
+        const p: { tail?: number; previous?: boolean; container?: string } = {};
+        if (a.podLogs.tail !== undefined) p.tail = a.podLogs.tail;
+        if (a.podLogs.previous !== undefined) p.previous = a.podLogs.previous;
+        if (a.podLogs.container !== undefined) p.container = a.podLogs.container;
+        actions.podLogs = p;
+      } else if ('podInvestigator' in a) actions.podInvestigator = true;
+      else if ('nodeStatus' in a) actions.nodeStatus = true;
+      else if ('template' in a) add(templateEnrichment(a.template.text, issue, a.template.title));
+      else if ('mention' in a) mentionsFor(a.mention, issue, actions);
+      else if ('explanation' in a) add(explanationEnrichment(issue, config));
+    }
+    if (w.stop) break;
+  }
+  if (matched.length) actions.workflows = matched;
+  const planned: Issue = { ...issue, enrichments: [...issue.enrichments, ...enrichments], actions };
+  planned.plan = stagesFor(planned, actions, config);
+  return { issue: planned };
+}
