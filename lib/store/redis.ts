@@ -1,10 +1,12 @@
-// StateStore over Redis (ioredis 6). Compare-and-set/delete run as Lua scripts so a delivery
-// can never release or overwrite a lock it lost; a down Redis fails in bounded time as a
-// retryable UnavailableError (503: the broker redelivers), and the client reconnects by itself.
-import type { Redis as RedisClient, RedisOptions } from 'ioredis';
+// StateStore over Redis (ioredis 6): one server, a Redis Cluster or a Sentinel-managed master.
+// Compare-and-set/delete run as Lua scripts so a delivery can never release or overwrite a lock
+// it lost; a down Redis fails in bounded time as a retryable UnavailableError (503: the broker
+// redelivers), and the client reconnects by itself.
+import type { ClusterOptions, Redis as RedisClient, RedisOptions } from 'ioredis';
 import { cjsExports } from '../cjs.ts';
 import { DependencyError, UnavailableError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import { parseRedisUrl, type RedisTarget } from './redis-url.ts';
 import { assertTtl, type Lock, type LockAndGet, type StateStore } from './store.ts';
 
 export interface RedisStoreOptions {
@@ -17,7 +19,8 @@ export interface RedisStoreOptions {
   log?: Logger;
 }
 
-// KEYS/ARGV by position; every script touches keys of one hash tag only (Cluster-safe).
+// KEYS/ARGV by position. Every script touches only the keys passed in KEYS, and the callers pass
+// a thread's lock and data keys, which share one hash tag (keys.ts): one slot, so Cluster-safe.
 const SCRIPTS = {
   kiLockAndGet: {
     numberOfKeys: 2,
@@ -85,34 +88,21 @@ export class RedisStore implements StateStore {
   #closed = false;
 
   constructor(url: string, opts: RedisStoreOptions = {}) {
-    if (!/^rediss?:\/\//.test(url)) throw new RangeError('REDIS_URL must start with redis:// or rediss://');
+    if (opts.keyPrefix?.includes('{'))
+      throw new RangeError('keyPrefix must not contain "{": it would replace the hash tag');
+    const target = parseRedisUrl(url);
     this.#prefix = opts.keyPrefix ?? '';
     this.#timeoutMs = opts.commandTimeoutMs ?? 1000;
     // The import is lazy (cold start) but starts now, overlapping the connect with other init.
-    this.#client = this.#connect(url, opts);
+    this.#client = this.#connect(target, opts);
     this.#client.catch(() => {});
   }
 
-  async #connect(url: string, opts: RedisStoreOptions): Promise<ScriptedClient> {
-    const { Redis } = cjsExports(await import('ioredis'));
+  async #connect(target: RedisTarget, opts: RedisStoreOptions): Promise<ScriptedClient> {
+    const { Cluster, Redis } = cjsExports(await import('ioredis'));
     const log = opts.log;
-    const options = {
-      // No offline queue: a command written minutes later (a lock nobody releases) is worse than
-      // a fast 503. Startup and reconnects are covered by waiting for 'ready' in #ready below.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      // A command cut off by a dropped connection has already timed out for its caller: sent
-      // again after the reconnect it could take a lock that nobody will release.
-      autoResendUnfulfilledCommands: false,
-      commandTimeout: this.#timeoutMs,
-      connectTimeout: opts.connectTimeoutMs ?? 2000,
-      // Keep trying forever, but quickly: a function instance should heal as soon as Redis is back.
-      retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 10), 1000),
-      scripts: SCRIPTS,
-      connectionName: 'kube-incident-agent',
-      disableClientInfo: true,
-    } satisfies RedisOptions;
-    const client = new Redis(url, options) as ScriptedClient;
+    const perNode = perNodeOptions(this.#timeoutMs, opts.connectTimeoutMs ?? 2000);
+    const client = createClient(target, perNode, { Cluster, Redis });
     let lastError = '';
     client.on('error', (err: Error) => {
       // ioredis emits the same connection error on every retry: log each distinct one once.
@@ -237,6 +227,95 @@ export class RedisStore implements StateStore {
       }
     }
     client.disconnect();
+  }
+}
+
+// Per connection; for a cluster these go to every node's connection.
+interface PerNodeOptions {
+  maxRetriesPerRequest: number;
+  autoResendUnfulfilledCommands: boolean;
+  commandTimeout: number;
+  connectTimeout: number;
+  connectionName: string;
+  disableClientInfo: boolean;
+}
+
+function perNodeOptions(commandTimeoutMs: number, connectTimeoutMs: number): PerNodeOptions {
+  return {
+    maxRetriesPerRequest: 1,
+    // A command cut off by a dropped connection has already timed out for its caller: sent
+    // again after the reconnect it could take a lock that nobody will release.
+    autoResendUnfulfilledCommands: false,
+    commandTimeout: commandTimeoutMs,
+    connectTimeout: connectTimeoutMs,
+    connectionName: 'kube-incident-agent',
+    disableClientInfo: true,
+  } satisfies RedisOptions;
+}
+
+// Constructors typed loosely: ioredis' option types do not hold under exactOptionalPropertyTypes
+// once spread together, and the option objects below are checked against RedisOptions instead.
+type Ctor = new (...args: unknown[]) => ScriptedClient;
+interface Drivers {
+  Cluster: unknown;
+  Redis: unknown;
+}
+
+// Keep trying forever, but quickly: a function instance should heal as soon as Redis is back.
+const retryStrategy = (times: number): number => Math.min(50 * 2 ** Math.min(times, 10), 1000);
+
+function createClient(target: RedisTarget, perNode: RedisOptions, drivers: Drivers): ScriptedClient {
+  const Redis = drivers.Redis as Ctor;
+  const Cluster = drivers.Cluster as Ctor;
+  const auth =
+    target.mode === 'single'
+      ? {}
+      : {
+          ...(target.username !== undefined ? { username: target.username } : {}),
+          ...(target.password !== undefined ? { password: target.password } : {}),
+          ...(target.tls ? { tls: {} } : {}),
+        };
+  // No offline queue: a command written minutes later (a lock nobody releases) is worse than a
+  // fast 503. Startup and reconnects are covered by waiting for 'ready' in RedisStore.#ready.
+  switch (target.mode) {
+    case 'single':
+      return new Redis(target.url, {
+        ...perNode,
+        enableOfflineQueue: false,
+        retryStrategy,
+        scripts: SCRIPTS,
+      } satisfies RedisOptions);
+    case 'sentinel': {
+      return new Redis({
+        ...perNode,
+        ...auth,
+        enableOfflineQueue: false,
+        retryStrategy,
+        scripts: SCRIPTS,
+        sentinels: target.sentinels,
+        name: target.masterName,
+        // Ask the sentinels again quickly after a failover, like the master's own retry.
+        sentinelRetryStrategy: retryStrategy,
+        // A master demoted to replica answers READONLY: reconnect through the sentinels.
+        reconnectOnError: (err: Error) => (err.message.startsWith('READONLY') ? 2 : false),
+        ...(target.sentinelUsername ? { sentinelUsername: target.sentinelUsername } : {}),
+        ...(target.sentinelPassword ? { sentinelPassword: target.sentinelPassword } : {}),
+        ...(target.tls ? { enableTLSForSentinelMode: true } : {}),
+      } satisfies RedisOptions);
+    }
+    case 'cluster': {
+      const cluster = new Cluster(target.nodes, {
+        enableOfflineQueue: false,
+        clusterRetryStrategy: retryStrategy,
+        scripts: SCRIPTS,
+        // MOVED/ASK during a reshard, TRYAGAIN and CLUSTERDOWN are retried within the command timeout.
+        retryDelayOnFailover: 100,
+        retryDelayOnTryAgain: 100,
+        retryDelayOnClusterDown: 100,
+        redisOptions: { ...perNode, ...auth },
+      } satisfies ClusterOptions);
+      return cluster;
+    }
   }
 }
 
