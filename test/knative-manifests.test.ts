@@ -125,6 +125,7 @@ test('knative: kubectl kustomize renders every expected object into the kubeinci
       'ClusterRoleBinding/kubeincident-enricher',
       'ClusterRoleBinding/kubeincident-event-source',
       'ConfigMap/kubeincident-config',
+      'ConfigMap/kubeincident-workflows',
       'Namespace/kubeincident',
       ...FUNCTIONS.map((f) => `Service/${f}`),
       'ServiceAccount/kubeincident-enricher',
