@@ -12,6 +12,7 @@ import { SinkBinding } from '@kubernetes-models/knative/sources.knative.dev/v1/S
 import test from 'ava';
 import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
 import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
@@ -35,6 +36,7 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   'eventing.knative.dev/v1/Trigger': Trigger,
   'sources.knative.dev/v1/SinkBinding': SinkBinding,
   'sources.knative.dev/v1/ApiServerSource': ApiServerSource,
+  'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
 };
 
 // Loose views of the documents: the schemas above already checked their types.
@@ -127,6 +129,9 @@ test('knative: kubectl kustomize renders every expected object into the kubeinci
       'ConfigMap/kubeincident-config',
       'ConfigMap/kubeincident-workflows',
       'Namespace/kubeincident',
+      'NetworkPolicy/kubeincident-alert-ingest-from-alertmanager',
+      'NetworkPolicy/kubeincident-functions-egress',
+      'NetworkPolicy/kubeincident-functions-ingress',
       ...FUNCTIONS.map((f) => `Service/${f}`),
       'ServiceAccount/kubeincident-enricher',
       'ServiceAccount/kubeincident-event-source',
