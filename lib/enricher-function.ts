@@ -1,26 +1,38 @@
-// Shared shape of the enricher functions: take an issue event, add one Enrichment, advance
-// the plan and reply with the enriched event. A cluster problem never stops the issue.
+// Shared shape of the enricher functions: take an issue event, add one Enrichment, record what
+// was learned about the subject, advance the plan and reply with the enriched event. A cluster
+// problem never stops the issue.
 import type { CloudEvent } from 'cloudevents';
+import type { EnrichResult } from './enrich/plan.ts';
+import { compileRedactPatterns } from './enrich/redact.ts';
 import { EnricherEnv, parseEnv } from './env.ts';
 import { BadRequestError } from './errors.ts';
 import { issueEvent, parseIssueData } from './events.ts';
-import { advancePlan, type Enrichment, type Issue, type Stage, withStage } from './issue.ts';
+import { advancePlan, type Issue, type Stage, Subject, withStage } from './issue.ts';
 import type { KubeReader } from './k8s/api.ts';
 import { createKubeReaderFromEnv } from './k8s/client.ts';
 import type { FunctionModule, InvocationContext } from './runtime/types.ts';
+
+export type { EnrichResult };
 
 export interface EnricherSettings {
   logTailLines: number;
   logLimitBytes: number;
   timeBudgetMs: number;
+  eventLimit: number;
+  podLimit: number;
+  /** Built-in secret patterns plus LOG_REDACT_PATTERNS, compiled once at start. */
+  redactPatterns: readonly RegExp[];
 }
 
 export interface EnricherSpec {
   name: string;
   stage: Stage;
-  enrich(issue: Issue, kube: KubeReader | undefined, settings: EnricherSettings): Promise<Enrichment>;
-  /** Stages this enricher's findings add to the plan (e.g. a pod on an unhealthy node). */
-  nextStages?(issue: Issue, enrichment: Enrichment): Stage[];
+  enrich(issue: Issue, kube: KubeReader | undefined, settings: EnricherSettings): Promise<EnrichResult>;
+  /**
+   * Stages this enricher's findings add to the plan (e.g. a pod on an unhealthy node). Stages
+   * only move forward (withStage refuses earlier ones), so no Trigger can loop.
+   */
+  nextStages?(issue: Issue, result: EnrichResult): Stage[];
 }
 
 export function createEnricherFunction(
@@ -37,6 +49,9 @@ export function createEnricherFunction(
         logTailLines: c.LOG_TAIL_LINES,
         logLimitBytes: c.LOG_LIMIT_BYTES,
         timeBudgetMs: c.ENRICH_BUDGET_MS,
+        eventLimit: c.EVENT_LIMIT,
+        podLimit: c.POD_LIMIT,
+        redactPatterns: compileRedactPatterns(c.LOG_REDACT_PATTERNS),
       };
       if (c.CLUSTER_NAME) source = `/kubeincident/${encodeURIComponent(c.CLUSTER_NAME)}/${spec.name}`;
       kube = await createKubeReaderFromEnv({ env, timeoutMs: c.KUBE_TIMEOUT_MS });
@@ -44,11 +59,15 @@ export function createEnricherFunction(
     async handle(ctx: InvocationContext, event: CloudEvent<unknown> | undefined) {
       if (!event) throw new BadRequestError('expected an issue CloudEvent');
       const issue = parseIssueData(event.data);
-      const enrichment = await spec.enrich(issue, kube, settings);
+      const result = await spec.enrich(issue, kube, settings);
+      const { enrichment } = result;
       let plan = advancePlan(issue.plan, spec.stage);
-      for (const s of spec.nextStages?.(issue, enrichment) ?? []) plan = withStage(plan, s, spec.stage);
+      for (const s of spec.nextStages?.(issue, result) ?? []) plan = withStage(plan, s, spec.stage);
+      // What the enricher learned (the pod's node) must still fit the Issue schema.
+      const learned = result.subject ? Subject.safeParse(result.subject) : undefined;
       const enriched: Issue = {
         ...issue,
+        ...(learned?.success ? { subject: learned.data } : {}),
         // A redelivery replaces this stage's earlier enrichment instead of stacking a second one.
         enrichments: [...issue.enrichments.filter((e) => e.source !== spec.name), enrichment],
         plan: plan.length ? plan : ['dispatch'],

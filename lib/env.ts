@@ -34,6 +34,12 @@ export const EnricherEnv = CommonEnv.extend({
   ENRICH_BUDGET_MS: positiveInt(15_000),
   LOG_TAIL_LINES: positiveInt(100),
   LOG_LIMIT_BYTES: positiveInt(64 * 1024),
+  /** Rows in each events table of an enrichment. */
+  EVENT_LIMIT: positiveInt(10),
+  /** Pods read per workload or node (in pages of up to 250). */
+  POD_LIMIT: positiveInt(500),
+  /** Extra secret patterns for logs: a JSON array of regexes or one per line (lib/enrich/redact.ts). */
+  LOG_REDACT_PATTERNS: optionalString,
 });
 
 export const DispatchEnv = CommonEnv.extend({

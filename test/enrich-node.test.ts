@@ -31,7 +31,7 @@ const row = (t: TableBlock | undefined, key: string) => t?.rows.find((r) => r[0]
 
 test('enrich-node: a node whose kubelet stopped reporting is NotReady, cordoned and tainted', async (t) => {
   const reader = await createKubeReader({ kubeconfigPath: kube.kubeconfigPath });
-  const e = await enrichNode(nodeIssue('worker-2'), reader, { timeBudgetMs: 4000, now: NOW });
+  const { enrichment: e } = await enrichNode(nodeIssue('worker-2'), reader, { timeBudgetMs: 4000, now: NOW });
   t.is(e.title, 'Node worker-2');
   t.is(
     e.verdict,
@@ -62,20 +62,25 @@ test('enrich-node: a node whose kubelet stopped reporting is NotReady, cordoned 
 
 test('enrich-node: a healthy node shows capacity, allocatable, pod requests and its troubled pods', async (t) => {
   const reader = await createKubeReader({ kubeconfigPath: kube.kubeconfigPath });
-  const e = await enrichNode(nodeIssue('worker-1'), reader, { timeBudgetMs: 4000, now: NOW });
-  t.is(e.verdict, 'Healthy: node worker-1 is Ready with no pressure conditions');
+  const { enrichment: e } = await enrichNode(nodeIssue('worker-1'), reader, { timeBudgetMs: 4000, now: NOW });
+  t.is(e.verdict, 'Healthy: node worker-1 is Ready with no pressure conditions; 3 OOM kills on the node');
   const cap = table(e, 'Capacity');
   // 250m + 100m + 50m + 500m + 10m of the four fixture pods; 256Mi + 128Mi + 128Mi + 1Gi + 32Mi.
-  t.deepEqual(row(cap, 'cpu'), ['cpu', '4', '3.92', '910m']);
-  t.deepEqual(row(cap, 'memory'), ['memory', '15.3Gi', '14.4Gi', '1.5Gi']);
-  t.deepEqual(row(cap, 'pods'), ['pods', '58', '58', '4']);
+  // Requests are shown against allocatable, absolute and as a share.
+  t.deepEqual(row(cap, 'cpu'), ['cpu', '4', '3.92', '910m (23%)']);
+  t.deepEqual(row(cap, 'memory'), ['memory', '15.3Gi', '14.4Gi', '1.5Gi (11%)']);
+  t.deepEqual(row(cap, 'pods'), ['pods', '58', '58', '4 (7%)']);
   t.deepEqual(row(table(e, 'Node'), 'Age'), ['Age', '57d']);
   t.is(table(e, 'Taints'), undefined);
-  const troubled = e.blocks.find((b) => b.type === 'list');
-  t.deepEqual(troubled?.type === 'list' ? troubled.items.map((i) => i.split(':')[0]) : [], [
-    'payments/api-7d9f8b6c5d-x2x4q',
-    'payments/ledger-0',
-  ]);
+  // Most troubled first: the crash loop, the recent OOM kill, then the sidecar merely not ready.
+  t.deepEqual(
+    table(e, 'Pods on this node in trouble')?.rows.map((r) => [r[0], r[1], r[2]]),
+    [
+      ['payments/api-7d9f8b6c5d-x2x4q', 'CrashLoopBackOff', '5'],
+      ['payments/worker-5c8d7f9b4-k7wzp', 'OOMKilled', '3'],
+      ['payments/ledger-0', 'NotReady', '2'],
+    ],
+  );
   t.deepEqual(
     table(e, 'Recent events')?.rows.map((r) => r[1]),
     ['SystemOOM'],
@@ -86,7 +91,7 @@ test('enrich-node: a forbidden node read becomes a note; pods and events are sti
   const own = await startKubeStandin({ faults: [{ path: /^\/api\/v1\/nodes\//, status: 403 }] });
   t.teardown(() => own.close());
   const reader = await createKubeReader({ kubeconfigPath: own.kubeconfigPath });
-  const e = await enrichNode(nodeIssue('worker-1'), reader, { timeBudgetMs: 4000, now: NOW });
+  const { enrichment: e } = await enrichNode(nodeIssue('worker-1'), reader, { timeBudgetMs: 4000, now: NOW });
   t.is(notes(e), 'Could not read the node: forbidden (403)');
   t.is(e.verdict, undefined);
   t.truthy(table(e, 'Recent events'));
@@ -95,13 +100,13 @@ test('enrich-node: a forbidden node read becomes a note; pods and events are sti
 
 test('enrich-node: a node that is gone gives a not-found verdict', async (t) => {
   const reader = await createKubeReader({ kubeconfigPath: kube.kubeconfigPath });
-  const e = await enrichNode(nodeIssue('worker-9'), reader, { timeBudgetMs: 4000, now: NOW });
+  const { enrichment: e } = await enrichNode(nodeIssue('worker-9'), reader, { timeBudgetMs: 4000, now: NOW });
   t.is(e.verdict, 'Node worker-9 not found: it was removed from the cluster');
   t.regex(notes(e), /^Could not read the node: not found \(404\)$/);
 });
 
 test('enrich-node: without cluster access the enrichment says so', async (t) => {
-  const e = await enrichNode(nodeIssue('worker-1'), undefined, { timeBudgetMs: 1000 });
+  const { enrichment: e } = await enrichNode(nodeIssue('worker-1'), undefined, { timeBudgetMs: 1000 });
   t.is(notes(e), 'No cluster access: node details and events were not gathered.');
 });
 

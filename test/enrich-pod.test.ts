@@ -35,7 +35,7 @@ const notes = (e: Enrichment) =>
 
 test('enrich-pod: a crash-looping pod gets its previous container logs and a CrashLoopBackOff verdict', async (t) => {
   const reader = await createKubeReader({ kubeconfigPath: kube.kubeconfigPath });
-  const e = await enrichPod(podIssue('api-7d9f8b6c5d-x2x4q'), reader, OPTS);
+  const { enrichment: e } = await enrichPod(podIssue('api-7d9f8b6c5d-x2x4q'), reader, OPTS);
   t.is(e.source, 'enrich-pod');
   t.is(e.title, 'Pod payments/api-7d9f8b6c5d-x2x4q');
   t.notThrows(() => Enrichment.parse(e), 'the enrichment fits the Issue schema');
@@ -87,7 +87,7 @@ test('enrich-pod: a crash-looping pod gets its previous container logs and a Cra
 
 test('enrich-pod: an OOM-killed container is named with its memory limit', async (t) => {
   const reader = await createKubeReader({ kubeconfigPath: kube.kubeconfigPath });
-  const e = await enrichPod(podIssue('worker-5c8d7f9b4-k7wzp'), reader, OPTS);
+  const { enrichment: e } = await enrichPod(podIssue('worker-5c8d7f9b4-k7wzp'), reader, OPTS);
   t.is(e.verdict, 'OOMKilled: container worker hit its 256Mi memory limit, restarted 3 times, last 1m ago');
   t.regex(table(e, 'Containers')?.rows[0]?.[5] ?? '', /^137 \(SIGKILL: out of memory\)$/);
   t.regex(file(e)?.content ?? '', /reconciling batch against ledger/);
@@ -96,7 +96,7 @@ test('enrich-pod: an OOM-killed container is named with its memory limit', async
 
 test('enrich-pod: a healthy pod gets its current logs and a Healthy verdict', async (t) => {
   const reader = await createKubeReader({ kubeconfigPath: kube.kubeconfigPath });
-  const e = await enrichPod(podIssue('web-6b7f9c8d4-m9v2t'), reader, OPTS);
+  const { enrichment: e } = await enrichPod(podIssue('web-6b7f9c8d4-m9v2t'), reader, OPTS);
   t.is(e.verdict, 'Healthy: pod is Running, 1/1 containers ready');
   t.is(file(e)?.filename, 'web-6b7f9c8d4-m9v2t_web.log');
   t.regex(file(e)?.content ?? '', /POST \/checkout\/confirm HTTP\/1.1" 502/);
@@ -107,7 +107,7 @@ test('enrich-pod: a healthy pod gets its current logs and a Healthy verdict', as
 
 test('enrich-pod: in a multi-container pod the troubled sidecar is picked, init containers are listed', async (t) => {
   const reader = await createKubeReader({ kubeconfigPath: kube.kubeconfigPath });
-  const e = await enrichPod(podIssue('ledger-0'), reader, OPTS);
+  const { enrichment: e } = await enrichPod(podIssue('ledger-0'), reader, OPTS);
   t.regex(
     e.verdict ?? '',
     /^NotReady: container metrics-exporter is running but not ready, restarted 2 times/,
@@ -126,14 +126,17 @@ test('enrich-pod: in a multi-container pod the troubled sidecar is picked, init 
 
 test('enrich-pod: the container named by the issue wins over the most troubled one', async (t) => {
   const reader = await createKubeReader({ kubeconfigPath: kube.kubeconfigPath });
-  const e = await enrichPod(podIssue('ledger-0', 'ledger'), reader, OPTS);
+  const { enrichment: e } = await enrichPod(podIssue('ledger-0', 'ledger'), reader, OPTS);
   t.is(file(e)?.filename, 'ledger-0_ledger.log');
   t.regex(file(e)?.content ?? '', /snapshot written/);
 });
 
 test('enrich-pod: logs longer than the cap keep their end and are marked truncated', async (t) => {
   const reader = await createKubeReader({ kubeconfigPath: kube.kubeconfigPath });
-  const e = await enrichPod(podIssue('api-7d9f8b6c5d-x2x4q'), reader, { ...OPTS, logLimitBytes: 200 });
+  const { enrichment: e } = await enrichPod(podIssue('api-7d9f8b6c5d-x2x4q'), reader, {
+    ...OPTS,
+    logLimitBytes: 200,
+  });
   const logs = file(e);
   t.true(logs?.truncated);
   t.true(Buffer.byteLength(logs?.content ?? '') <= 200);
@@ -150,7 +153,7 @@ test('enrich-pod: when the previous instance is gone (400) the current logs are 
   const own = await startKubeStandin({ pods: [web], events: [] });
   t.teardown(() => own.close());
   const reader = await createKubeReader({ kubeconfigPath: own.kubeconfigPath });
-  const e = await enrichPod(podIssue('web-6b7f9c8d4-m9v2t'), reader, OPTS);
+  const { enrichment: e } = await enrichPod(podIssue('web-6b7f9c8d4-m9v2t'), reader, OPTS);
   t.deepEqual(
     own.requests.filter((r) => r.path.endsWith('/log')).map((r) => r.query.previous),
     ['true', 'false'],
@@ -163,7 +166,7 @@ test('enrich-pod: forbidden logs become a note and the rest of the enrichment is
   const own = await startKubeStandin({ faults: [{ path: /\/log$/, status: 403 }] });
   t.teardown(() => own.close());
   const reader = await createKubeReader({ kubeconfigPath: own.kubeconfigPath });
-  const e = await enrichPod(podIssue('api-7d9f8b6c5d-x2x4q'), reader, OPTS);
+  const { enrichment: e } = await enrichPod(podIssue('api-7d9f8b6c5d-x2x4q'), reader, OPTS);
   t.is(notes(e), 'Could not read logs of container app: forbidden (403)');
   t.is(file(e), undefined);
   t.regex(e.verdict ?? '', /^CrashLoopBackOff/);
@@ -173,7 +176,7 @@ test('enrich-pod: forbidden logs become a note and the rest of the enrichment is
 
 test('enrich-pod: a pod that no longer exists gives a not-found note and verdict', async (t) => {
   const reader = await createKubeReader({ kubeconfigPath: kube.kubeconfigPath });
-  const e = await enrichPod(podIssue('api-7d9f8b6c5d-zzzzz'), reader, OPTS);
+  const { enrichment: e } = await enrichPod(podIssue('api-7d9f8b6c5d-zzzzz'), reader, OPTS);
   t.is(e.verdict, 'Pod payments/api-7d9f8b6c5d-zzzzz not found: it was deleted or replaced');
   t.is(notes(e), 'Could not read the pod: not found (404)');
   t.is(tables(e).length, 0);
@@ -190,7 +193,7 @@ test('enrich-pod: a slow API server is cut off by the time budget and the enrich
     },
   );
   // Nothing answers the pod read before the 5 s delay: only the budget can end the wait.
-  const e = await pending;
+  const { enrichment: e } = await pending;
   t.true(settled);
   t.is(notes(e), 'Could not read the pod: time budget of 400ms spent');
   t.truthy(table(e, 'Recent events'), 'events were not delayed, so they are kept');
@@ -201,19 +204,19 @@ test('enrich-pod: a per-call timeout shorter than the budget is reported as such
   const own = await startKubeStandin({ faults: [{ path: /\/events$/, delayMs: 5000 }] });
   t.teardown(() => own.close());
   const reader = await createKubeReader({ kubeconfigPath: own.kubeconfigPath, timeoutMs: 300 });
-  const e = await enrichPod(podIssue('api-7d9f8b6c5d-x2x4q'), reader, OPTS);
+  const { enrichment: e } = await enrichPod(podIssue('api-7d9f8b6c5d-x2x4q'), reader, OPTS);
   t.is(notes(e), 'Could not list events: timed out after 0.3s');
   t.truthy(file(e));
 });
 
 test('enrich-pod: without cluster access the enrichment says so instead of failing', async (t) => {
-  const e = await enrichPod(podIssue('api-7d9f8b6c5d-x2x4q'), undefined, OPTS);
+  const { enrichment: e } = await enrichPod(podIssue('api-7d9f8b6c5d-x2x4q'), undefined, OPTS);
   t.is(notes(e), 'No cluster access: pod details, events and logs were not gathered.');
   t.is(e.verdict, undefined);
 });
 
 test('enrich-pod: an issue that is not about a pod is left alone', async (t) => {
   const issue = makeIssue({ subject: { kind: 'Node', name: 'worker-1' } });
-  const e = await enrichPod(issue, undefined, OPTS);
+  const { enrichment: e } = await enrichPod(issue, undefined, OPTS);
   t.regex(notes(e), /does not name a pod/);
 });

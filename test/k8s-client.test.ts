@@ -46,7 +46,7 @@ test('k8s client: log reads send container, previous, tailLines and limitBytes',
 test('k8s client: events are listed with an involvedObject field selector', async (t) => {
   const reader = await createKubeReader({ kubeconfigPath: kube.kubeconfigPath });
   const events = await reader.listEvents('payments', { name: CRASH, namespace: 'payments', kind: 'Pod' });
-  t.deepEqual(events.map((e) => e.reason).sort(), ['BackOff', 'Pulled', 'Unhealthy']);
+  t.deepEqual(events.items.map((e) => e.reason).sort(), ['BackOff', 'Pulled', 'Unhealthy']);
   const req = kube.requests.findLast((r) => r.path === '/api/v1/namespaces/payments/events');
   t.is(
     req?.query.fieldSelector,
@@ -54,7 +54,7 @@ test('k8s client: events are listed with an involvedObject field selector', asyn
   );
   const nodeEvents = await reader.listEvents('default', { name: 'worker-2', kind: 'Node' });
   t.deepEqual(
-    nodeEvents.map((e) => e.reason),
+    nodeEvents.items.map((e) => e.reason),
     ['NodeNotReady', 'NodeNotSchedulable'],
   );
 });

@@ -1,10 +1,20 @@
 // The Kubernetes fixtures must stay shaped like real API objects: each one is validated against
 // the upstream OpenAPI schemas (kubernetes-models), so a hand edit cannot drift unnoticed.
 import test from 'ava';
-import { Event, Node, Pod } from 'kubernetes-models/v1';
+import { DaemonSet, Deployment, ReplicaSet, StatefulSet } from 'kubernetes-models/apps/v1';
+import { Job } from 'kubernetes-models/batch/v1';
+import { Event, Node, PersistentVolumeClaim, Pod } from 'kubernetes-models/v1';
 import { loadKubeFixtures } from './support/kube-standin.ts';
 
 const fixtures = await loadKubeFixtures();
+
+const WORKLOAD_MODELS: Record<string, new (data: never) => { validate(): void }> = {
+  Deployment,
+  StatefulSet,
+  DaemonSet,
+  ReplicaSet,
+  Job,
+};
 
 test('k8s fixtures: every Pod fixture validates against the core/v1 Pod schema', (t) => {
   t.true(fixtures.pods.length >= 4);
@@ -26,16 +36,59 @@ test('k8s fixtures: every Event fixture validates against the core/v1 Event sche
   for (const ev of fixtures.events) t.notThrows(() => new Event(ev as never).validate(), ev.metadata.name);
 });
 
+test('k8s fixtures: every workload and PVC fixture validates against its apps/batch/core schema', (t) => {
+  t.deepEqual([...new Set(fixtures.workloads.map((w) => w.kind))].sort(), [
+    'DaemonSet',
+    'Deployment',
+    'Job',
+    'ReplicaSet',
+    'StatefulSet',
+  ]);
+  for (const w of fixtures.workloads) {
+    const Model = WORKLOAD_MODELS[w.kind];
+    if (!Model) return t.fail(`no schema for ${w.kind}`);
+    t.notThrows(() => new Model(w as never).validate(), `${w.kind}/${w.metadata.name}`);
+    t.truthy(w.metadata.uid && w.spec.selector);
+  }
+  t.true(fixtures.persistentVolumeClaims.length >= 1);
+  for (const pvc of fixtures.persistentVolumeClaims)
+    t.notThrows(() => new PersistentVolumeClaim(pvc as never).validate(), pvc.metadata.name);
+});
+
+test('k8s fixtures: every pod owned by a workload fixture carries the labels its selector matches', (t) => {
+  for (const w of fixtures.workloads) {
+    const owned = fixtures.pods.filter((p) =>
+      (p.metadata.ownerReferences ?? []).some(
+        (r: { kind: string; name: string }) =>
+          (r.kind === w.kind && r.name === w.metadata.name) ||
+          (w.kind === 'Deployment' && r.kind === 'ReplicaSet' && r.name.startsWith(`${w.metadata.name}-`)),
+      ),
+    );
+    for (const p of owned) {
+      for (const [k, v] of Object.entries(w.spec.selector.matchLabels ?? {}))
+        t.is(p.metadata.labels[k], v, `${p.metadata.name} ${k}`);
+    }
+  }
+});
+
 test('k8s fixtures: the schema check catches a wrongly typed field', (t) => {
   const pod = structuredClone(fixtures.pods[0]) as {
     status: { containerStatuses: Array<Record<string, unknown>> };
   };
   (pod.status.containerStatuses[0] as Record<string, unknown>).restartCount = 'five';
   t.throws(() => new Pod(pod as never).validate());
+  const job = structuredClone(fixtures.workloads.find((w) => w.kind === 'Job')) as {
+    spec: Record<string, unknown>;
+  };
+  job.spec.backoffLimit = 'two';
+  t.throws(() => new Job(job as never).validate());
 });
 
 test('k8s fixtures: the scenarios the enrichers need are present', (t) => {
-  const statuses = fixtures.pods.flatMap((p) => p.status.containerStatuses);
+  const statuses = fixtures.pods.flatMap((p) => [
+    ...(p.status.containerStatuses ?? []),
+    ...(p.status.initContainerStatuses ?? []),
+  ]);
   t.true(
     statuses.some(
       (s) => s.state.waiting?.reason === 'CrashLoopBackOff' && s.lastState.terminated?.exitCode === 1,
@@ -47,7 +100,17 @@ test('k8s fixtures: the scenarios the enrichers need are present', (t) => {
     ),
   );
   t.true(fixtures.pods.some((p) => (p.spec.initContainers ?? []).length > 0 && p.spec.containers.length > 1));
+  t.true(statuses.some((s) => s.state.waiting?.reason === 'ImagePullBackOff'));
+  t.true(fixtures.pods.some((p) => p.status.reason === 'Evicted'));
+  t.true(
+    fixtures.pods.some((p) =>
+      p.status.conditions?.some((c: { reason?: string }) => c.reason === 'Unschedulable'),
+    ),
+  );
   t.true(fixtures.events.some((e) => e.type === 'Warning' && e.reason === 'BackOff' && e.count > 1));
   t.true(fixtures.events.some((e) => e.type === 'Normal' && e.reason === 'Pulled'));
+  t.true(fixtures.events.some((e) => e.reason === 'FailedScheduling'));
+  t.true(fixtures.events.some((e) => e.reason === 'Unhealthy' && /^Liveness/.test(e.message)));
+  t.true(fixtures.nodes.some((n) => n.status.nodeInfo.containerRuntimeVersion.startsWith('docker://')));
   t.truthy(fixtures.logs['payments/api-7d9f8b6c5d-x2x4q/app']?.previous);
 });

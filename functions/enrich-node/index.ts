@@ -1,4 +1,5 @@
-// enrich-node: node conditions, capacity, taints and kubelet facts for issues about a node.
+// enrich-node: node conditions, capacity, taints and kubelet facts for issues about a node, and a
+// short section on the node of a pod issue that enrich-pod found unhealthy.
 
 import { enrichNode } from '../../lib/enrich/node.ts';
 import { createEnricherFunction } from '../../lib/enricher-function.ts';
@@ -8,7 +9,12 @@ export function create(env: NodeJS.ProcessEnv = process.env) {
     {
       name: 'enrich-node',
       stage: 'enrichnode',
-      enrich: (issue, kube, s) => enrichNode(issue, kube, { timeBudgetMs: s.timeBudgetMs }),
+      enrich: (issue, kube, s) =>
+        enrichNode(issue, kube, {
+          timeBudgetMs: s.timeBudgetMs,
+          eventLimit: s.eventLimit,
+          podLimit: s.podLimit,
+        }),
     },
     env,
   );

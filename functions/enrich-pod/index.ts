@@ -1,6 +1,8 @@
-// enrich-pod: pod status, restarts and exit reasons, resources, owner, events and the
-// (previous) container's logs for issues about a pod.
+// enrich-pod: why a pod — or the unhealthy pods of a workload — is failing: a one-line verdict,
+// then status, exit codes, resources, events and the (previous) container's redacted logs.
+// Sends the issue on to enrich-node when the pod's node is unhealthy.
 
+import { nextStagesAfterPod } from '../../lib/enrich/plan.ts';
 import { enrichPod } from '../../lib/enrich/pod.ts';
 import { createEnricherFunction } from '../../lib/enricher-function.ts';
 
@@ -14,7 +16,11 @@ export function create(env: NodeJS.ProcessEnv = process.env) {
           logTailLines: s.logTailLines,
           logLimitBytes: s.logLimitBytes,
           timeBudgetMs: s.timeBudgetMs,
+          eventLimit: s.eventLimit,
+          podLimit: s.podLimit,
+          redactPatterns: s.redactPatterns,
         }),
+      nextStages: (_issue, result) => nextStagesAfterPod(result),
     },
     env,
   );

@@ -1,7 +1,9 @@
-// enrich-node logic: the node's conditions, capacity against what its pods request, taints and
-// cordon, kubelet facts and its recent events, within a time budget. API trouble becomes a note.
-import type { Block, Enrichment, Issue, TableBlock } from '../issue.ts';
-import type { KubeReader, Page, V1Node, V1Pod } from '../k8s/api.ts';
+// enrich-node logic: for a node issue, the node's conditions, capacity against what its pods
+// request, taints and cordon, kubelet facts, its pods most troubled first and its recent events;
+// for a pod issue whose node is unhealthy, a short section on that node. Within a time budget;
+// API trouble becomes a note.
+import type { Block, Issue, TableBlock } from '../issue.ts';
+import type { KubeReader, V1Node, V1Pod } from '../k8s/api.ts';
 import { isKubeApiError } from '../k8s/errors.ts';
 import { attempt, startBudget } from './budget.ts';
 import {
@@ -10,26 +12,32 @@ import {
   failureNote,
   formatBytes,
   formatCpu,
-  formatDuration,
   noteBlock,
   parseQuantity,
-  toMillis,
   truncate,
 } from './describe.ts';
-import { podVerdict, selectContainer } from './pod-status.ts';
+import { podProblem, podRequests } from './diagnose.ts';
+import { nodeVerdict } from './node-health.ts';
+import { type Collected, collectPages } from './pages.ts';
+import type { EnrichResult } from './plan.ts';
+import { podVerdict, selectContainer, troubleScore } from './pod-status.ts';
+
+export { nodeVerdict };
 
 export const SOURCE = 'enrich-node';
 
 export interface NodeEnrichOptions {
   timeBudgetMs: number;
   now?: Date;
-  /** Pods listed to sum requests and find troubled ones; default 500. */
+  /** Pods listed to sum requests and find troubled ones (pages of up to 250); default 500. */
   podLimit?: number;
   eventLimit?: number;
 }
 
 const CONDITION_ORDER = ['Ready', 'MemoryPressure', 'DiskPressure', 'PIDPressure', 'NetworkUnavailable'];
-const PRESSURE = ['MemoryPressure', 'DiskPressure', 'PIDPressure', 'NetworkUnavailable'];
+/** Node events worth a line even when the table is cut: reboots and OOM kills. */
+const NOTABLE =
+  /^(NodeNotReady|Rebooted|SystemOOM|OOMKilling|EvictionThresholdMet|NodeHasInsufficientMemory|NodeHasDiskPressure|FreeDiskSpaceFailed|ContainerGCFailed|ImageGCFailed|KernelOops)$/;
 
 /** The node an issue is about: the subject itself, or the node a pod subject runs on. */
 export function nodeOf(issue: Issue): string | undefined {
@@ -40,39 +48,40 @@ export async function enrichNode(
   issue: Issue,
   kube: KubeReader | undefined,
   opts: NodeEnrichOptions,
-): Promise<Enrichment> {
+): Promise<EnrichResult> {
   const name = nodeOf(issue);
-  if (!name)
-    return {
-      source: SOURCE,
-      blocks: [{ type: 'markdown', text: 'Not enriched: the issue does not name a node.' }],
-    };
-  const title = `Node ${name}`;
+  if (!name) {
+    const text = 'Not enriched: the issue does not name a node.';
+    return { enrichment: { source: SOURCE, blocks: [{ type: 'markdown', text }] } };
+  }
+  // On a pod or workload issue the node is context, not the subject: a short section only.
+  const short = issue.subject.kind !== 'Node';
+  const title = short ? `Node ${name} (where it runs)` : `Node ${name}`;
   if (!kube) {
-    return {
-      source: SOURCE,
-      title,
-      blocks: [{ type: 'markdown', text: 'No cluster access: node details and events were not gathered.' }],
-    };
+    const text = 'No cluster access: node details and events were not gathered.';
+    return { enrichment: { source: SOURCE, title, blocks: [{ type: 'markdown', text }] } };
   }
   const now = opts.now?.getTime() ?? Date.now();
-  const podLimit = opts.podLimit ?? 500;
   const budget = startBudget(opts.timeBudgetMs);
   try {
     const [nodeR, podsR, eventsR] = await Promise.all([
       attempt(budget.run((signal) => kube.readNode(name, { signal }))),
-      attempt(budget.run((signal) => kube.listPodsOnNode(name, { limit: podLimit, signal }))),
+      short
+        ? undefined
+        : attempt(collectPages(budget, (o) => kube.listPodsOnNode(name, o), opts.podLimit ?? 500)),
       // Node events live in `default` with an empty involvedObject.namespace.
-      attempt(budget.run((signal) => kube.listEvents('default', { name, kind: 'Node', signal }))),
+      attempt(collectPages(budget, (o) => kube.listEvents('default', { name, kind: 'Node', ...o }), 500)),
     ]);
     const notes: string[] = [];
     const blocks: Block[] = [];
     let verdict: string | undefined;
+    const pods = podsR?.ok ? podsR.value : undefined;
     if (nodeR.ok) {
       const node = nodeR.value;
       verdict = nodeVerdict(node, now);
-      blocks.push(nodeSummaryTable(node, now), conditionsTable(node, now));
-      blocks.push(capacityTable(node, podsR.ok ? podsR.value : undefined));
+      if (!short) blocks.push(nodeSummaryTable(node, now));
+      blocks.push(conditionsTable(node, now, short));
+      if (!short) blocks.push(capacityTable(node, pods));
       const taints = taintsTable(node, now);
       if (taints) blocks.push(taints);
     } else {
@@ -81,52 +90,33 @@ export async function enrichNode(
         verdict = `Node ${name} not found: it was removed from the cluster`;
       }
     }
-    if (podsR.ok) {
-      const troubled = troubledPods(podsR.value.items, now);
-      if (troubled.length > 0) {
-        blocks.push({ type: 'list', title: 'Pods on this node in trouble', items: troubled.slice(0, 10) });
-      }
-    } else {
-      notes.push(failureNote('list the pods on the node', podsR.error));
-    }
+    if (podsR?.ok) {
+      const table = nodePodsTable(podsR.value.items, now);
+      if (table) blocks.push(table);
+      if (podsR.value.error) notes.push(failureNote('list all pods on the node', podsR.value.error));
+    } else if (podsR) notes.push(failureNote('list the pods on the node', podsR.error));
     if (eventsR.ok) {
-      const table = eventsTable(eventsR.value, now, opts.eventLimit ?? 10);
+      const events = eventsR.value.items;
+      const notable = events.filter((e) => NOTABLE.test(e.reason ?? ''));
+      const oomKills = notable
+        .filter((e) => e.reason === 'OOMKilling' || e.reason === 'SystemOOM')
+        .reduce((n, e) => n + (e.count ?? e.series?.count ?? 1), 0);
+      if (oomKills > 0 && verdict) verdict = truncate(`${verdict}; ${oomKills} OOM kills on the node`, 300);
+      const table = eventsTable(short ? notable : events, now, short ? 5 : (opts.eventLimit ?? 10));
       if (table) blocks.push(table);
     } else {
       notes.push(failureNote('list events', eventsR.error));
     }
     blocks.push(...noteBlock(notes));
-    return verdict === undefined
-      ? { source: SOURCE, title, blocks }
-      : { source: SOURCE, title, verdict, blocks };
+    return {
+      enrichment:
+        verdict === undefined
+          ? { source: SOURCE, title, blocks }
+          : { source: SOURCE, title, verdict, blocks },
+    };
   } finally {
     budget.done();
   }
-}
-
-export function nodeVerdict(node: V1Node, now: number): string {
-  const name = node.metadata?.name ?? 'unknown';
-  const conds = node.status?.conditions ?? [];
-  const cordoned = node.spec?.unschedulable === true;
-  const ready = conds.find((c) => c.type === 'Ready');
-  if (ready?.status !== 'True') {
-    const since = toMillis(ready?.lastTransitionTime);
-    const detail = ready ? ` (${[ready.reason, ready.message].filter(Boolean).join(': ')})` : '';
-    return truncate(
-      `NotReady: node ${name} Ready=${ready?.status ?? 'missing'}${since === undefined ? '' : ` for ${formatDuration(now - since)}`}${detail}${cordoned ? ', cordoned' : ''}`,
-      300,
-    );
-  }
-  const pressing = conds.filter((c) => PRESSURE.includes(c.type) && c.status === 'True');
-  if (pressing.length > 0) {
-    const reasons = pressing.map((c) => c.reason).filter(Boolean);
-    return truncate(
-      `${pressing.map((c) => c.type).join(', ')}: node ${name} is Ready but reports ${pressing.map((c) => c.type).join(' and ')}${reasons.length ? ` (${reasons.join(', ')})` : ''}${cordoned ? ', cordoned' : ''}`,
-      300,
-    );
-  }
-  if (cordoned) return `Cordoned: node ${name} is Ready but unschedulable`;
-  return `Healthy: node ${name} is Ready with no pressure conditions`;
 }
 
 function nodeSummaryTable(node: V1Node, now: number): TableBlock {
@@ -151,7 +141,7 @@ function nodeSummaryTable(node: V1Node, now: number): TableBlock {
   return { type: 'table', title: 'Node', headers: ['Field', 'Value'], rows };
 }
 
-function conditionsTable(node: V1Node, now: number): TableBlock {
+function conditionsTable(node: V1Node, now: number, short: boolean): TableBlock {
   const rank = (t: string) => {
     const i = CONDITION_ORDER.indexOf(t);
     return i < 0 ? CONDITION_ORDER.length : i;
@@ -165,29 +155,32 @@ function conditionsTable(node: V1Node, now: number): TableBlock {
       c.type,
       c.status,
       c.reason ?? '',
-      truncate(c.message ?? '', 200),
+      truncate(c.message ?? '', short ? 100 : 200),
       ago(c.lastTransitionTime, now) ?? '',
     ]),
   };
 }
 
-/** Capacity, allocatable and the sum of requests of the pods still running there. */
-function capacityTable(node: V1Node, pods: Page<V1Pod> | undefined): TableBlock {
+const pct = (part: number, whole: number | undefined) =>
+  whole ? ` (${Math.round((part / whole) * 100)}%)` : '';
+
+/** Capacity, allocatable and the sum of requests of the pods still running there, as % of allocatable. */
+function capacityTable(node: V1Node, pods: Collected<V1Pod> | undefined): TableBlock {
   const cap = node.status?.capacity ?? {};
   const alloc = node.status?.allocatable ?? {};
   const active = pods?.items.filter((p) => p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed');
-  const sum = (res: string) =>
-    active?.reduce(
-      (total, p) =>
-        total +
-        (p.spec?.containers ?? []).reduce(
-          (s, c) => s + (parseQuantity(c.resources?.requests?.[res]) ?? 0),
-          0,
-        ),
-      0,
-    );
-  const atLeast = pods?.more ? '≥ ' : '';
+  const sum = { cpu: 0, memory: 0 };
+  for (const p of active ?? []) {
+    const r = podRequests(p);
+    sum.cpu += r.cpu;
+    sum.memory += r.memory;
+  }
+  const atLeast = pods && !pods.complete ? '≥ ' : '';
   const requested = (v: string) => (active ? `${atLeast}${v}` : 'unknown');
+  const allocCpu = parseQuantity(alloc.cpu);
+  const allocMem = parseQuantity(alloc.memory);
+  const allocPods = parseQuantity(alloc.pods);
+  const n = active?.length ?? 0;
   return {
     type: 'table',
     title: 'Capacity',
@@ -196,16 +189,16 @@ function capacityTable(node: V1Node, pods: Page<V1Pod> | undefined): TableBlock 
       [
         'cpu',
         formatCpu(parseQuantity(cap.cpu)),
-        formatCpu(parseQuantity(alloc.cpu)),
-        requested(formatCpu(sum('cpu'))),
+        formatCpu(allocCpu),
+        requested(`${formatCpu(sum.cpu)}${pct(sum.cpu, allocCpu)}`),
       ],
       [
         'memory',
         formatBytes(parseQuantity(cap.memory)),
-        formatBytes(parseQuantity(alloc.memory)),
-        requested(formatBytes(sum('memory'))),
+        formatBytes(allocMem),
+        requested(`${formatBytes(sum.memory)}${pct(sum.memory, allocMem)}`),
       ],
-      ['pods', cap.pods ?? '-', alloc.pods ?? '-', requested(String(active?.length ?? 0))],
+      ['pods', cap.pods ?? '-', alloc.pods ?? '-', requested(`${n}${pct(n, allocPods)}`)],
       [
         'ephemeral-storage',
         formatBytes(parseQuantity(cap['ephemeral-storage'])),
@@ -227,13 +220,28 @@ function taintsTable(node: V1Node, now: number): TableBlock | undefined {
   };
 }
 
-/** "payments/api-7d9f8b6c5d-x2x4q: CrashLoopBackOff: ..." for pods not running and ready. */
-function troubledPods(pods: V1Pod[], now: number): string[] {
-  return pods
-    .filter((p) => {
-      const phase = p.status?.phase;
-      if (phase === 'Succeeded') return false;
-      return phase !== 'Running' || (p.status?.containerStatuses ?? []).some((c) => !c.ready);
-    })
-    .map((p) => `${p.metadata?.namespace}/${p.metadata?.name}: ${podVerdict(p, selectContainer(p), now)}`);
+/** The node's pods that are not running and ready, most troubled first, capped. */
+function nodePodsTable(pods: V1Pod[], now: number, cap = 10): TableBlock | undefined {
+  const troubled = pods
+    .map((p) => ({ p, problem: podProblem(p), c: selectContainer(p) }))
+    .filter((x) => x.problem !== 'Healthy' && x.p.status?.phase !== 'Succeeded')
+    .map((x) => ({ ...x, score: x.c ? troubleScore(x.c) : 0, restarts: x.c?.status?.restartCount ?? 0 }))
+    .sort((a, b) => b.score - a.score || b.restarts - a.restarts);
+  if (troubled.length === 0) return undefined;
+  return {
+    type: 'table',
+    title:
+      troubled.length > cap
+        ? `Pods on this node in trouble (${cap} of ${troubled.length})`
+        : 'Pods on this node in trouble',
+    headers: ['Pod', 'Problem', 'Restarts', 'Detail'],
+    rows: troubled
+      .slice(0, cap)
+      .map((x) => [
+        `${x.p.metadata?.namespace}/${x.p.metadata?.name}`,
+        x.problem,
+        String(x.restarts),
+        truncate(podVerdict(x.p, x.c, now), 160),
+      ]),
+  };
 }

@@ -3,16 +3,18 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import type { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import type { AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import type {
   CallOptions,
   CoreV1Event,
   EventQuery,
   KubeReader,
+  ListOptions,
   LogOptions,
   Page,
-  PodListOptions,
   V1Pod,
+  Workload,
+  WorkloadKind,
 } from './api.ts';
 import { eventFieldSelector } from './api.ts';
 import { KubeApiError, type KubeErrorReason, reasonForCode } from './errors.ts';
@@ -68,12 +70,16 @@ export async function createKubeReader(opts: KubeReaderOptions = {}): Promise<Ku
   const mod = await loadClientModule();
   const timeoutMs = opts.timeoutMs ?? DEFAULT_KUBE_TIMEOUT_MS;
   let api: CoreV1Api;
+  let apps: AppsV1Api;
+  let batch: BatchV1Api;
   try {
     const kc: KubeConfig = new mod.KubeConfig();
     if (opts.kubeconfigPath !== undefined) kc.loadFromFile(opts.kubeconfigPath);
     else if (opts.inCluster) kc.loadFromCluster();
     else kc.loadFromDefault();
     api = kc.makeApiClient(mod.CoreV1Api);
+    apps = kc.makeApiClient(mod.AppsV1Api);
+    batch = kc.makeApiClient(mod.BatchV1Api);
   } catch (err) {
     throw new KubeApiError(0, 'ConfigError', 'could not load the cluster configuration', { cause: err });
   }
@@ -125,26 +131,57 @@ export async function createKubeReader(opts: KubeReaderOptions = {}): Promise<Ku
         ),
       ),
     listEvents: (namespace, q: EventQuery) =>
-      call(`list events of ${q.kind ?? 'object'} ${q.name}`, q, async (options): Promise<CoreV1Event[]> => {
-        const list = await api.listNamespacedEvent(
-          {
-            namespace,
-            fieldSelector: eventFieldSelector(q),
-            ...(q.limit === undefined ? {} : { limit: q.limit }),
-          },
-          options,
-        );
-        return list.items;
-      }),
+      call(
+        `list events of ${q.kind ?? 'object'} ${q.name}`,
+        q,
+        async (options): Promise<Page<CoreV1Event>> =>
+          page(
+            await api.listNamespacedEvent(
+              { namespace, fieldSelector: eventFieldSelector(q), ...pageParams(q) },
+              options,
+            ),
+          ),
+      ),
     readNode: (name, o) => call(`read node ${name}`, o, (options) => api.readNode({ name }, options)),
-    listPodsOnNode: (node, o?: PodListOptions) =>
-      call(`list pods on node ${node}`, o, async (options): Promise<Page<V1Pod>> => {
-        const list = await api.listPodForAllNamespaces(
-          { fieldSelector: `spec.nodeName=${node}`, ...(o?.limit === undefined ? {} : { limit: o.limit }) },
-          options,
-        );
-        return { items: list.items, more: Boolean(list.metadata?._continue) };
+    listPodsOnNode: (node, o?: ListOptions) =>
+      call(
+        `list pods on node ${node}`,
+        o,
+        async (options): Promise<Page<V1Pod>> =>
+          page(
+            await api.listPodForAllNamespaces(
+              { fieldSelector: `spec.nodeName=${node}`, ...pageParams(o) },
+              options,
+            ),
+          ),
+      ),
+    listPods: (namespace, labelSelector, o?: ListOptions) =>
+      call(
+        `list pods in ${namespace}`,
+        o,
+        async (options): Promise<Page<V1Pod>> =>
+          page(await api.listNamespacedPod({ namespace, labelSelector, ...pageParams(o) }, options)),
+      ),
+    readWorkload: (kind: WorkloadKind, namespace, name, o) =>
+      call(`read ${kind.toLowerCase()} ${namespace}/${name}`, o, (options): Promise<Workload> => {
+        const req = { namespace, name };
+        switch (kind) {
+          case 'Deployment':
+            return apps.readNamespacedDeployment(req, options);
+          case 'StatefulSet':
+            return apps.readNamespacedStatefulSet(req, options);
+          case 'DaemonSet':
+            return apps.readNamespacedDaemonSet(req, options);
+          case 'ReplicaSet':
+            return apps.readNamespacedReplicaSet(req, options);
+          case 'Job':
+            return batch.readNamespacedJob(req, options);
+        }
       }),
+    readPersistentVolumeClaim: (namespace, name, o) =>
+      call(`read persistentvolumeclaim ${namespace}/${name}`, o, (options) =>
+        api.readNamespacedPersistentVolumeClaim({ namespace, name }, options),
+      ),
   };
 }
 
@@ -162,6 +199,18 @@ export async function createKubeReaderFromEnv(
     : createKubeReader({ ...base, inCluster: true });
 }
 
+function pageParams(o: ListOptions | undefined): { limit?: number; _continue?: string } {
+  return {
+    ...(o?.limit === undefined ? {} : { limit: o.limit }),
+    ...(o?.continue === undefined ? {} : { _continue: o.continue }),
+  };
+}
+
+function page<T>(list: { items: T[]; metadata?: { _continue?: string } }): Page<T> {
+  const token = list.metadata?._continue;
+  return token ? { items: list.items, more: true, continue: token } : { items: list.items, more: false };
+}
+
 interface StatusBody {
   message?: string;
   reason?: string;
@@ -173,6 +222,7 @@ const KNOWN_REASONS = new Set<string>([
   'Unauthorized',
   'Forbidden',
   'NotFound',
+  'Expired',
   'TooManyRequests',
   'InternalError',
   'ServiceUnavailable',

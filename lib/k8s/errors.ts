@@ -8,6 +8,7 @@ export type KubeErrorReason =
   | 'Unauthorized'
   | 'Forbidden'
   | 'NotFound'
+  | 'Expired'
   | 'TooManyRequests'
   | 'InternalError'
   | 'ServiceUnavailable'
@@ -21,6 +22,8 @@ const REASON_BY_CODE: Record<number, KubeErrorReason> = {
   401: 'Unauthorized',
   403: 'Forbidden',
   404: 'NotFound',
+  // A list's continue token outlived etcd compaction: the list must start over.
+  410: 'Expired',
   429: 'TooManyRequests',
   500: 'InternalError',
   503: 'ServiceUnavailable',
