@@ -12,8 +12,9 @@ export const MATCHER = /^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\
 const Matcher = z.string().refine((s) => MATCHER.test(s), {
   message: 'expected a matcher like name="value", name!="value", name=~"regex" or name!~"regex"',
 });
+// A single value or a list; a single value is read as a one-item list, so errors name the item.
 const oneOrMany = <T extends z.ZodType>(t: T) =>
-  z.union([t, z.array(t)]).transform((v) => (Array.isArray(v) ? v : [v]));
+  z.preprocess((v) => (v === undefined || Array.isArray(v) ? v : [v]), z.array(t));
 const SeverityName = z.enum(SEVERITIES);
 
 const AlertTrigger = z.strictObject({
