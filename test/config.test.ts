@@ -48,7 +48,7 @@ test('config: invalid files give errors that name the path and the problem', (t)
   const cases: Array<[string, RegExp]> = [
     [
       'customWorkflows:\n  - name: x\n    triggers: [{ on: alert, severity: URGENT }]',
-      /customWorkflows\[0\]\.triggers\[0\]\.severity/,
+      /customWorkflows\[0\]\.triggers\[0\]\.severity\[0\]: Invalid option: expected one of "HIGH"/,
     ],
     [
       'workflows:\n  oomKiller:\n    podOomKillerEnricher: { enabled: "yes" }',
