@@ -10,9 +10,9 @@ import { Service } from '@kubernetes-models/knative/serving.knative.dev/v1/Servi
 import { ApiServerSource } from '@kubernetes-models/knative/sources.knative.dev/v1/ApiServerSource';
 import { SinkBinding } from '@kubernetes-models/knative/sources.knative.dev/v1/SinkBinding';
 import test from 'ava';
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
 import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
-import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
@@ -166,6 +166,13 @@ test('knative: RBAC grants the enrichers exactly read access to what they use, a
     { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },
     { apiGroups: [''], resources: ['events'], verbs: ['list'] },
     { apiGroups: [''], resources: ['nodes'], verbs: ['get'] },
+    { apiGroups: [''], resources: ['persistentvolumeclaims'], verbs: ['get'] },
+    {
+      apiGroups: ['apps'],
+      resources: ['deployments', 'statefulsets', 'daemonsets', 'replicasets'],
+      verbs: ['get'],
+    },
+    { apiGroups: ['batch'], resources: ['jobs'], verbs: ['get'] },
   ]);
   t.deepEqual(find(docs, 'ClusterRole', 'kubeincident-event-source').rules, [
     { apiGroups: [''], resources: ['events'], verbs: ['get', 'list', 'watch'] },
