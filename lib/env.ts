@@ -51,6 +51,27 @@ export const DispatchEnv = CommonEnv.extend({
   THREAD_TTL_SECONDS: positiveInt(14 * 24 * 3600),
 });
 
+/** k8s-event-ingest. Lists are comma-separated; a trailing `*` matches a prefix (`kube-*`). */
+export const EventIngestEnv = CommonEnv.extend({
+  REDIS_URL: optionalString,
+  MAX_EVENT_AGE_SECONDS: positiveInt(600),
+  /** Event types that become issues; pod failures count as Warning. */
+  EVENT_TYPES: z.string().default('Warning'),
+  EVENT_REASONS_INCLUDE: optionalString,
+  /** Warnings that are noise almost everywhere: resolv.conf limits, probe redirects. */
+  EVENT_REASONS_EXCLUDE: z.string().default('DNSConfigForming,ProbeWarning'),
+  EVENT_KINDS_INCLUDE: optionalString,
+  EVENT_KINDS_EXCLUDE: optionalString,
+  EVENT_NAMESPACES_INCLUDE: optionalString,
+  EVENT_NAMESPACES_EXCLUDE: optionalString,
+  /** Longest a (workload, reason) period lasts, and how long its counters and dedup marks live. */
+  EVENT_WINDOW_SECONDS: positiveInt(6 * 3600),
+  /** An image pull must keep failing this long before it is reported. */
+  IMAGE_PULL_GRACE_SECONDS: positiveInt(180),
+  /** A failed pod must stay Ready this long after its last restart to count as recovered. */
+  RECOVERY_STABLE_SECONDS: positiveInt(300),
+});
+
 export class ConfigError extends Error {}
 
 export function parseEnv<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEnv): z.infer<T> {

@@ -1,5 +1,6 @@
-// Kubernetes Warning Events (as ApiServerSource delivers them) to Issues. This first part maps
-// one Event to one Issue; storm folding and pod-state transitions build on it (k8s-event-ingest).
+// Kubernetes Events (core/v1 and events.k8s.io/v1, as ApiServerSource delivers them): parsing,
+// severity per reason, and the plain one-Event-one-Issue mapping. Storm folding and pod-state
+// transitions build on these in lib/ingest/.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { BadRequestError } from './errors.ts';
@@ -49,6 +50,10 @@ export function parseKubeEvent(data: unknown): KubeEvent {
 }
 
 const SEVERITY_BY_REASON: Record<string, Severity> = {
+  // Pod-state reasons (lib/ingest/signals.ts), shared with the Events that mean the same.
+  CrashLoopBackOff: 'HIGH',
+  OOMKilled: 'HIGH',
+  ImagePullBackOff: 'LOW',
   OOMKilling: 'HIGH',
   SystemOOM: 'HIGH',
   NodeNotReady: 'HIGH',
@@ -61,6 +66,10 @@ const SEVERITY_BY_REASON: Record<string, Severity> = {
   FailedMount: 'LOW',
   Unhealthy: 'LOW',
   FailedCreate: 'LOW',
+  NodeHasDiskPressure: 'HIGH',
+  NodeHasInsufficientMemory: 'HIGH',
+  FailedKillPod: 'LOW',
+  Preempted: 'LOW',
 };
 
 export function severityForReason(reason: string | undefined): Severity {
@@ -102,8 +111,9 @@ export function kubeEventToIssue(e: KubeEvent, opts: EventMappingOptions = {}): 
     return undefined;
   }
   const obj = e.regarding ?? e.involvedObject ?? {};
-  const reason = e.reason ?? 'Warning';
-  const kind = obj.kind ?? 'Unknown';
+  const reason = e.reason || 'Warning';
+  // An empty kind would fail the Issue schema (subject.kind has a minimum length).
+  const kind = obj.kind || 'Unknown';
   const subject: Subject = { kind };
   if (obj.name) subject.name = obj.name;
   if (obj.namespace) subject.namespace = obj.namespace;

@@ -1,35 +1,69 @@
-// k8s-event-ingest: ApiServerSource events in, Issues out. A Warning Event becomes an Issue
-// replied to the broker; everything else is acknowledged with no reply.
+// k8s-event-ingest: ApiServerSource events (Kubernetes Events and Pods) in, issues out. Repeats
+// and storms fold into one issue per (workload, reason) in Redis (lib/ingest); the issue is the
+// reply to the broker, and anything not worth one is acknowledged with no reply.
 import type { CloudEvent } from 'cloudevents';
-import { z } from 'zod';
-import { CommonEnv, parseEnv } from '../../lib/env.ts';
+import { EventIngestEnv, parseEnv } from '../../lib/env.ts';
 import { eventJson, issueEvent } from '../../lib/events.ts';
-import { kubeEventToIssue, parseKubeEvent } from '../../lib/kube-events.ts';
+import { filterFromSettings } from '../../lib/ingest/filter.ts';
+import { type IngestSettings, ingest } from '../../lib/ingest/ingest.ts';
+import { createLogger } from '../../lib/logger.ts';
 import type { FunctionModule, InvocationContext } from '../../lib/runtime/types.ts';
+import { createStore, type StateStore } from '../../lib/store/index.ts';
 
-const Env = CommonEnv.extend({ MAX_EVENT_AGE_SECONDS: z.coerce.number().int().positive().default(600) });
-const HANDLED = new Set(['dev.knative.apiserver.resource.add', 'dev.knative.apiserver.resource.update']);
+export interface IngestFunctionOptions {
+  /** The clock (tests). */
+  now?: () => Date;
+}
 
-export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
-  let config: z.infer<typeof Env>;
+export function create(
+  env: NodeJS.ProcessEnv = process.env,
+  opts: IngestFunctionOptions = {},
+): FunctionModule {
+  let store: StateStore | undefined;
+  let settings: IngestSettings;
   let source = '/kubeincident/k8s-event-ingest';
+  const now = opts.now ?? (() => new Date());
   return {
     init() {
-      config = parseEnv(Env, env);
-      if (config.CLUSTER_NAME)
-        source = `/kubeincident/${encodeURIComponent(config.CLUSTER_NAME)}/k8s-event-ingest`;
+      const c = parseEnv(EventIngestEnv, env);
+      const log = createLogger({ name: 'k8s-event-ingest', level: c.LOG_LEVEL });
+      if (c.CLUSTER_NAME) source = `/kubeincident/${encodeURIComponent(c.CLUSTER_NAME)}/k8s-event-ingest`;
+      settings = {
+        cluster: c.CLUSTER_NAME,
+        maxAgeSeconds: c.MAX_EVENT_AGE_SECONDS,
+        windowSeconds: Math.max(c.EVENT_WINDOW_SECONDS, c.MAX_EVENT_AGE_SECONDS),
+        imagePullGraceSeconds: c.IMAGE_PULL_GRACE_SECONDS,
+        recoveryStableSeconds: c.RECOVERY_STABLE_SECONDS,
+        filter: filterFromSettings(c),
+      };
+      store = createStore({ redisUrl: c.REDIS_URL, log });
     },
-    handle(ctx: InvocationContext, event: CloudEvent<unknown> | undefined) {
-      if (!event || !HANDLED.has(event.type)) return undefined;
-      const data = eventJson(event.data);
-      if ((data as { kind?: unknown } | null)?.kind !== 'Event') return undefined;
-      const issue = kubeEventToIssue(parseKubeEvent(data), {
-        cluster: config.CLUSTER_NAME,
-        maxAgeSeconds: config.MAX_EVENT_AGE_SECONDS,
-      });
-      if (!issue) return undefined;
-      ctx.log.info({ fingerprint: issue.fingerprint, reason: issue.labels.reason }, 'event issue created');
+    async handle(ctx: InvocationContext, event: CloudEvent<unknown> | undefined) {
+      if (!event || !store) return undefined;
+      const result = await ingest(
+        { type: event.type, data: eventJson(event.data) },
+        { store, now, settings, log: ctx.log },
+      );
+      if (!result.issue) {
+        ctx.log.debug({ skipped: result.skipped }, 'no issue');
+        return undefined;
+      }
+      const { issue } = result;
+      ctx.log.info(
+        {
+          fingerprint: issue.fingerprint,
+          reason: issue.labels.reason,
+          status: issue.status,
+          count: issue.occurrences?.count,
+          objects: issue.occurrences?.objects,
+          repeat: !result.fresh,
+        },
+        'kubernetes issue',
+      );
       return issueEvent(issue, source, ctx.traceparent);
+    },
+    async shutdown() {
+      await store?.close();
     },
   };
 }
@@ -37,3 +71,4 @@ export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
 const fn = create();
 export const init = fn.init;
 export const handle = fn.handle;
+export const shutdown = fn.shutdown;
