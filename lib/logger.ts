@@ -16,6 +16,9 @@ export const REDACT_PATHS = [
   '*.secret',
   'SLACK_BOT_TOKEN',
   '*.SLACK_BOT_TOKEN',
+  // ioredis reply errors carry the failed command: AUTH / HELLO ... AUTH hold the Redis password.
+  '*.command.args',
+  '*.cause.command.args',
 ];
 
 export interface LoggerOptions {
