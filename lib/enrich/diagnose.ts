@@ -90,7 +90,7 @@ export function diagnosePod(f: PodFacts): PodDiagnosis {
     verdict = truncate(`Evicted${where}: ${msg}`, 300);
     const items = [`Reason: ${pod.status.reason}`, `Message: ${msg}`];
     if (nodeLine) items.push(nodeLine);
-    const usage = /Container (\S+) was using (\S+), request is (\S+)/.exec(msg);
+    const usage = /Container (\S+) was using ([^,\s]+), request is ([^,\s]+)/.exec(msg);
     if (usage) {
       items.push(
         `Hint: container ${usage[1]} used ${formatBytes(parseQuantity(usage[2]))} against a ${usage[3]} request; the kubelet evicts pods furthest above their request first: raise the request to real use`,
