@@ -1,0 +1,206 @@
+// Enrichment latency per issue against the stand-in Kubernetes API (TLS) holding a 5,000-pod
+// cluster and a 10,000-event namespace: the shipped reads (field selectors, limit/continue pages)
+// next to the naive reads they replace (list everything, filter here), measured in the same run,
+// and the RSS of the enrich-pod and enrich-node bundles after enriching against that cluster.
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CloudEvent, HTTP } from 'cloudevents';
+import { enrichNode } from '../../lib/enrich/node.ts';
+import { enrichPod } from '../../lib/enrich/pod.ts';
+import type { Issue } from '../../lib/issue.ts';
+import type { KubeReader } from '../../lib/k8s/api.ts';
+import { createKubeReader } from '../../lib/k8s/client.ts';
+import { loadKubeFixtures, type Obj, startKubeStandin } from '../../test/support/kube-standin.ts';
+import { buildFunction } from '../build.ts';
+import { freePort, median, msSince, spawnServer, stop } from './procs.ts';
+
+const CLUSTER_PODS = 5000;
+const NAMESPACE_EVENTS = 10_000;
+const NODES = 100;
+
+function issue(subject: Issue['subject']): Issue {
+  return {
+    id: 'bench',
+    fingerprint: 'bench',
+    type: 'alert',
+    source: 'prometheus',
+    title: 'bench',
+    severity: 'HIGH',
+    status: 'firing',
+    subject,
+    labels: {},
+    annotations: {},
+    links: [],
+    startsAt: new Date().toISOString(),
+    enrichments: [],
+    plan: ['dispatch'],
+  };
+}
+
+/** A cluster of full-sized pods (copies of a real-shaped fixture) spread over nodes, and many events. */
+async function bigCluster(nodeFor: (i: number) => string) {
+  const f = await loadKubeFixtures();
+  const template = f.pods.find((p) => p.metadata.name === 'api-7d9f8b6c5d-x2x4q') as Obj;
+  const event = f.events.find((e) => e.reason === 'BackOff') as Obj;
+  const pods = [...f.pods];
+  for (let i = 0; i < CLUSTER_PODS; i++) {
+    const p = structuredClone(template);
+    p.metadata.name = `load-${i}`;
+    p.metadata.namespace = `ns-${i % 50}`;
+    p.metadata.uid = `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
+    p.spec.nodeName = nodeFor(i);
+    pods.push(p);
+  }
+  const events = [...f.events];
+  for (let i = 0; i < NAMESPACE_EVENTS; i++) {
+    const e = structuredClone(event);
+    e.metadata.name = `load-${i}.${i.toString(16)}`;
+    e.involvedObject.name = `load-pod-${i % 2000}`;
+    e.involvedObject.uid = `uid-${i % 2000}`;
+    events.push(e);
+  }
+  return { ...f, pods, events };
+}
+
+/** The reads as a naive enricher makes them: whole lists, filtered on this side. */
+async function naiveReader(kubeconfigPath: string, base: KubeReader): Promise<KubeReader> {
+  const mod = await import('@kubernetes/client-node');
+  const kc = new mod.KubeConfig();
+  kc.loadFromFile(kubeconfigPath);
+  const api = kc.makeApiClient(mod.CoreV1Api);
+  return {
+    ...base,
+    listEvents: async (namespace, q) => {
+      const all = await api.listNamespacedEvent({ namespace });
+      const items = all.items.filter(
+        (e) =>
+          e.involvedObject?.name === q.name && (q.kind === undefined || e.involvedObject?.kind === q.kind),
+      );
+      return { items, more: false };
+    },
+    listPodsOnNode: async (node) => {
+      const all = await api.listPodForAllNamespaces({});
+      return { items: all.items.filter((p) => p.spec?.nodeName === node), more: false };
+    },
+  };
+}
+
+async function timeRuns(runs: number, fn: () => Promise<unknown>): Promise<number> {
+  const ms: number[] = [];
+  await fn(); // warm the connection and the JIT
+  for (let i = 0; i < runs; i++) {
+    const t = process.hrtime.bigint();
+    await fn();
+    ms.push(msSince(t));
+  }
+  return median(ms);
+}
+
+function peakRssMiB(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : Number.NaN;
+}
+
+export async function benchEnrichment(opts: {
+  quick: boolean;
+}): Promise<Array<Record<string, string | number>>> {
+  const runs = opts.quick ? 3 : 7;
+  const rows: Array<Record<string, string | number>> = [];
+  const budget = { timeBudgetMs: 60_000 };
+  const logOpts = { logTailLines: 100, logLimitBytes: 65536 };
+
+  // 1. 5,000 pods over 100 nodes; a 10,000-event namespace.
+  const spread = await startKubeStandin(await bigCluster((i) => `node-${i % NODES}`));
+  const crowded = await startKubeStandin(await bigCluster(() => 'node-crowded'));
+  try {
+    const sets = [
+      {
+        name: `node issue, ${CLUSTER_PODS} pods on ${NODES} nodes`,
+        kube: spread,
+        node: 'node-7',
+        pod: undefined,
+      },
+      {
+        name: `node issue, all ${CLUSTER_PODS} pods on one node`,
+        kube: crowded,
+        node: 'node-crowded',
+        pod: undefined,
+      },
+      {
+        name: `pod issue, ${NAMESPACE_EVENTS}-event namespace`,
+        kube: crowded,
+        node: undefined,
+        pod: 'api-7d9f8b6c5d-x2x4q',
+      },
+    ];
+    for (const s of sets) {
+      const reader = await createKubeReader({ kubeconfigPath: s.kube.kubeconfigPath, timeoutMs: 60_000 });
+      const naive = await naiveReader(s.kube.kubeconfigPath, reader);
+      const run = (r: KubeReader) =>
+        s.pod
+          ? () =>
+              enrichPod(issue({ kind: 'Pod', name: s.pod, namespace: 'payments' }), r, {
+                ...budget,
+                ...logOpts,
+              })
+          : () => enrichNode(issue({ kind: 'Node', name: s.node as string }), r, budget);
+      const before = s.kube.requests.length;
+      const shipped = await timeRuns(runs, run(reader));
+      const requests = (s.kube.requests.length - before) / (runs + 1);
+      const plain = await timeRuns(runs, run(naive));
+      rows.push({
+        what: s.name,
+        'selectors+pages ms': Math.round(shipped),
+        'requests/issue': Math.round(requests * 10) / 10,
+        'whole lists ms': Math.round(plain),
+        'x faster': Math.round((plain / shipped) * 10) / 10,
+      });
+    }
+
+    // 2. The enrichers' RSS: production bundles enriching against the big cluster.
+    const dir = await mkdtemp(join(tmpdir(), 'kubeincident-bench-enrich-'));
+    try {
+      for (const fn of ['enrich-pod', 'enrich-node'] as const) {
+        const file = await buildFunction(fn, dir);
+        const port = freePort();
+        const s = await spawnServer(file, { KUBECONFIG: crowded.kubeconfigPath }, port);
+        const idle = peakRssMiB(s.child.pid);
+        const subject =
+          fn === 'enrich-pod'
+            ? { kind: 'Pod', name: 'api-7d9f8b6c5d-x2x4q', namespace: 'payments' }
+            : { kind: 'Node', name: 'node-crowded' };
+        const data = {
+          ...issue(subject),
+          plan: [fn === 'enrich-pod' ? 'enrichpod' : 'enrichnode', 'dispatch'],
+        };
+        for (let i = 0; i < runs; i++) {
+          const msg = HTTP.binary(
+            new CloudEvent({ type: 'dev.kubeincident.issue.created.v1', source: '/bench', data }),
+          );
+          const res = await fetch(`http://127.0.0.1:${port}/`, {
+            method: 'POST',
+            headers: msg.headers as Record<string, string>,
+            body: msg.body as string,
+          });
+          await res.arrayBuffer();
+          if (res.status >= 300) throw new Error(`${fn} answered ${res.status}`);
+        }
+        rows.push({
+          what: `${fn} bundle RSS (peak), ${fn === 'enrich-pod' ? `${NAMESPACE_EVENTS}-event namespace` : `${CLUSTER_PODS}-pod node, POD_LIMIT 500`}`,
+          'ready peak MiB': Math.round(idle * 10) / 10,
+          'after issues peak MiB': Math.round(peakRssMiB(s.child.pid) * 10) / 10,
+        });
+        await stop(s.child);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  } finally {
+    await spread.close();
+    await crowded.close();
+  }
+  return rows;
+}
