@@ -49,6 +49,19 @@ export const DispatchEnv = CommonEnv.extend({
   SLACK_TIMEOUT_MS: positiveInt(10_000),
   REDIS_URL: optionalString,
   THREAD_TTL_SECONDS: positiveInt(14 * 24 * 3600),
+  /** Calls per second per Slack channel, shared by all replicas through the store (Slack: ~1). */
+  SLACK_CHANNEL_RATE: z.coerce.number().positive().default(1),
+  /** Calls a channel may take back to back before the rate applies. */
+  SLACK_CHANNEL_BURST: positiveInt(4),
+  /** More new alerts than this of one group within STORM_WINDOW_SECONDS fold into a summary; 0 never folds. */
+  STORM_THRESHOLD: z.coerce.number().int().nonnegative().default(5),
+  STORM_WINDOW_SECONDS: positiveInt(60),
+  /** Labels that make a storm group (comma-separated); namespace falls back to the subject's. */
+  STORM_GROUP_BY: z.string().default('alertname,namespace'),
+  /** Least time between two edits of a storm summary (and batches of alerts into its thread). */
+  STORM_EDIT_INTERVAL_SECONDS: positiveInt(10),
+  /** A batch of more alerts than this goes into the summary's thread as a file. */
+  STORM_REPLY_LINES: positiveInt(20),
 });
 
 /** k8s-event-ingest. Lists are comma-separated; a trailing `*` matches a prefix (`kube-*`). */

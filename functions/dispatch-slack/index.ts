@@ -7,7 +7,9 @@ import { type ConfigSource, openFunctionConfig } from '../../lib/config/index.ts
 import { routeIssue } from '../../lib/config/route.ts';
 import type { DestinationConfig } from '../../lib/config/schema.ts';
 import type { Destination } from '../../lib/destination.ts';
+import { type ChannelBucket, createChannelBucket } from '../../lib/dispatch/channel-bucket.ts';
 import { dispatchIssue } from '../../lib/dispatch/dispatcher.ts';
+import type { StormOptions } from '../../lib/dispatch/storm.ts';
 import { DispatchEnv, parseEnv } from '../../lib/env.ts';
 import { BadRequestError } from '../../lib/errors.ts';
 import { EventTypes, type NotificationSent, occurrenceId, parseIssueData } from '../../lib/events.ts';
@@ -23,6 +25,8 @@ export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
   let fallback: DestinationConfig;
   let stateTtlSeconds: number;
   let slackTimeoutMs: number;
+  let bucket: ChannelBucket;
+  let storm: StormOptions | undefined;
   let log: Logger;
   let source = '/kubeincident/dispatch-slack';
   // One client per destination and channel; a changed token (config reload) makes a new one.
@@ -44,6 +48,7 @@ export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
         apiUrl: d.apiUrl,
         timeoutMs: slackTimeoutMs,
         log,
+        bucket,
       });
       destinations.set(key, dest);
     }
@@ -72,6 +77,19 @@ export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
         );
       }
       store = createStore({ redisUrl: c.REDIS_URL, log });
+      bucket = createChannelBucket(store, { perSecond: c.SLACK_CHANNEL_RATE, burst: c.SLACK_CHANNEL_BURST });
+      storm =
+        c.STORM_THRESHOLD > 0
+          ? {
+              threshold: c.STORM_THRESHOLD,
+              windowSeconds: c.STORM_WINDOW_SECONDS,
+              groupBy: c.STORM_GROUP_BY.split(',')
+                .map((l) => l.trim())
+                .filter(Boolean),
+              editIntervalMs: c.STORM_EDIT_INTERVAL_SECONDS * 1000,
+              replyLines: c.STORM_REPLY_LINES,
+            }
+          : undefined;
     },
     async handle(ctx: InvocationContext, event: CloudEvent<unknown> | undefined) {
       if (!event) throw new BadRequestError('expected an issue CloudEvent');
@@ -82,7 +100,13 @@ export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
       const deliveries: NotificationSent['deliveries'] = [];
       for (const r of routed) {
         const destination = destinationFor(r.destination, r.channel);
-        const result = await dispatchIssue(issue, { store, destination, stateTtlSeconds, log: ctx.log });
+        const result = await dispatchIssue(issue, {
+          store,
+          destination,
+          stateTtlSeconds,
+          storm,
+          log: ctx.log,
+        });
         if (result.ref) {
           deliveries.push({
             destination: destination.id,

@@ -9,6 +9,15 @@ import type { Logger } from '../logger.ts';
 import { threadKeys } from '../store/keys.ts';
 import type { Lock, StateStore } from '../store/store.ts';
 import {
+  canSummarize,
+  DEFAULT_STORM,
+  type FoldedMarker,
+  groupOf,
+  parseFoldedMarker,
+  type StormOptions,
+} from './storm.ts';
+import { type FoldResult, foldIntoGroup, isStorming } from './storm-dispatch.ts';
+import {
   decide,
   parseThreadState,
   pendingSteps,
@@ -32,7 +41,13 @@ export interface DispatchDeps {
   stateTtlSeconds?: number;
   /** Least time between root edits for changed repeat counts (default 30 s). */
   minUpdateIntervalMs?: number;
-  log?: Logger;
+  /**
+   * Storm folding; off when unset or when the destination cannot show summaries. New alerts of
+   * a storming group, and new alerts that meet a channel at its rate, become lines of one
+   * summary instead of threads of their own.
+   */
+  storm?: StormOptions | undefined;
+  log?: Logger | undefined;
 }
 
 export type DispatchAction = 'posted' | 'updated' | 'replied' | 'unchanged';
@@ -75,6 +90,8 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps): Promise<D
 
   let released = false;
   try {
+    const marker = parseFoldedMarker(value);
+    if (marker) return await foldedAgain(marker);
     const { state, lost } = parseThreadState(value);
     if (lost)
       log?.warn({ fingerprint: issue.fingerprint, key: keys.data }, 'unreadable thread state: new root');
@@ -97,13 +114,28 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps): Promise<D
         retryAfter: Math.max(1, Math.ceil(decision.retryAfterMs / 1000)),
       });
     }
+    // Only a brand-new firing alert may fold: an existing thread keeps its own story.
+    const group =
+      deps.storm && state === null && !lost && issue.status === 'firing' && canSummarize(destination)
+        ? groupOf(issue, deps.storm.groupBy)
+        : undefined;
+    if (group && deps.storm && (await isStorming(store, destination.id, group, deps.storm, now().getTime())))
+      return await fold(group);
     const draft = decision.draft;
     const pending = pendingSteps(draft, issue);
     if (pending.length === 0) return unchanged(draft, 'already delivered');
 
     const ran: Step[] = [];
     for (const [i, step] of pending.entries()) {
-      await runStep(step, draft, issue, destination);
+      try {
+        await runStep(step, draft, issue, destination);
+      } catch (err) {
+        // The channel is at its rate: waiting for a turn could outlast the broker's retries,
+        // while a line in the group's summary is shown at the summary's pace.
+        if (group && ran.length === 0 && step.kind === 'root' && err instanceof RateLimitedError)
+          return await fold(group);
+        throw err;
+      }
       ran.push(step);
       const last = i === pending.length - 1;
       await save(draft, step, last);
@@ -119,6 +151,69 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps): Promise<D
       : { action: actionOf(ran), status: draft.status };
   } finally {
     if (!released) await release();
+  }
+
+  function folded(r: FoldResult): DispatchResult {
+    const reason = r.changed ? 'folded into a storm summary' : 'already in a storm summary';
+    log?.debug({ fingerprint: issue.fingerprint, issueId: issue.id, reason }, 'folded');
+    return r.ref
+      ? { action: r.changed ? 'replied' : 'unchanged', ref: r.ref, status: issue.status, reason }
+      : { action: 'unchanged', status: issue.status, reason };
+  }
+
+  function foldDeps() {
+    // Only a destination that can summarize ever folded; a marker found for another is corrupt.
+    if (!canSummarize(destination))
+      throw new UnavailableError('storm summary on a destination without summaries');
+    return {
+      store,
+      destination,
+      // Folding turned off since: alerts already folded still finish in their summary.
+      storm: deps.storm ?? DEFAULT_STORM,
+      now,
+      stateTtlSeconds,
+      lockTtlMs: lock.ttlMs,
+      log,
+    };
+  }
+
+  /** A new alert becomes a line of its group's summary; its thread key remembers where it went. */
+  async function fold(labels: Record<string, string>): Promise<DispatchResult> {
+    const r = await foldIntoGroup(issue, labels, foldDeps());
+    const m: FoldedMarker = {
+      v: 1,
+      folded: 'storm',
+      labels,
+      status: issue.status,
+      firingSince: issue.startsAt,
+    };
+    const ok = await store.putAndUnlock(lock, keys.data, JSON.stringify(m), stateTtlSeconds);
+    released = true;
+    if (!ok) throw new UnavailableError('thread lock expired before the fold was recorded');
+    return deferIfAsked(r);
+  }
+
+  /** A later occurrence (repeat, resolution, re-fire) of an alert that went into a summary. */
+  async function foldedAgain(m: FoldedMarker): Promise<DispatchResult> {
+    if (Date.parse(issue.startsAt) < Date.parse(m.firingSince))
+      return { action: 'unchanged', status: m.status, reason: 'occurrence of an earlier firing period' };
+    const r = await foldIntoGroup(issue, m.labels, foldDeps());
+    if (m.status !== issue.status || m.firingSince !== issue.startsAt) {
+      const next: FoldedMarker = { ...m, status: issue.status, firingSince: issue.startsAt };
+      const ok = await store.putAndUnlock(lock, keys.data, JSON.stringify(next), stateTtlSeconds);
+      released = true;
+      if (!ok) throw new UnavailableError('thread lock expired before the fold was recorded');
+    }
+    return deferIfAsked(r);
+  }
+
+  function deferIfAsked(r: FoldResult): DispatchResult {
+    if (r.retryAfterMs !== undefined) {
+      throw new RateLimitedError('storm summary shown at a bounded rate: come back to show it', {
+        retryAfter: Math.max(1, Math.ceil(r.retryAfterMs / 1000)),
+      });
+    }
+    return folded(r);
   }
 
   function unchanged(s: ThreadDraft, reason: string): DispatchResult {

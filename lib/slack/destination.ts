@@ -3,12 +3,15 @@
 import type { LogLevel, Logger as SlackLogger, WebClient } from '@slack/web-api';
 import { cjsExports } from '../cjs.ts';
 import type { Destination, MessageRef, RootView, StatusReplyKind } from '../destination.ts';
+import type { ChannelBucket } from '../dispatch/channel-bucket.ts';
+import type { SummaryDestination, SummaryLine, SummaryView } from '../dispatch/storm.ts';
 import { DependencyError, RateLimitedError, UnavailableError } from '../errors.ts';
 import type { FileBlock, Issue } from '../issue.ts';
 import { type Logger, redactSecrets } from '../logger.ts';
 import type { SlackMessage } from './blocks.ts';
 import { renderDetails } from './render-details.ts';
 import { renderRoot, renderStatusReply, rootOverflowFiles } from './render-root.ts';
+import { renderSummary, renderSummaryLines, summaryLinesFile } from './render-summary.ts';
 import { escapeMrkdwn, oneLine, truncateEscaped } from './text.ts';
 
 export const DEFAULT_SLACK_API_URL = 'https://slack.com/api/';
@@ -21,6 +24,11 @@ export interface SlackDestinationOptions {
   apiUrl?: string | undefined;
   timeoutMs?: number | undefined;
   log?: Logger | undefined;
+  /**
+   * The channel's shared pace: taken before every call that shows something in the channel,
+   * and throws RateLimitedError (429 + Retry-After) when the channel is at its rate.
+   */
+  bucket?: ChannelBucket | undefined;
 }
 
 // Slack platform errors a retry can fix; everything else (bad token, unknown channel,
@@ -107,13 +115,14 @@ function quietLogger(log: Logger | undefined): SlackLogger {
   };
 }
 
-export class SlackDestination implements Destination {
+export class SlackDestination implements Destination, SummaryDestination {
   readonly id: string;
   readonly channel: string;
   readonly #token: string;
   readonly #apiUrl: string;
   readonly #timeoutMs: number;
   readonly #log: Logger | undefined;
+  readonly #bucket: ChannelBucket | undefined;
   #client: Promise<WebClient> | undefined;
 
   constructor(opts: SlackDestinationOptions) {
@@ -123,6 +132,7 @@ export class SlackDestination implements Destination {
     this.#apiUrl = opts.apiUrl || DEFAULT_SLACK_API_URL;
     this.#timeoutMs = opts.timeoutMs ?? 10_000;
     this.#log = opts.log;
+    this.#bucket = opts.bucket;
   }
 
   #getClient(): Promise<WebClient> {
@@ -141,8 +151,9 @@ export class SlackDestination implements Destination {
     return this.#client;
   }
 
-  async #call<T>(method: string, fn: (client: WebClient) => Promise<T>): Promise<T> {
+  async #call<T>(method: string, fn: (client: WebClient) => Promise<T>, channel = this.channel): Promise<T> {
     const client = await this.#getClient();
+    await this.#bucket?.take(channel);
     try {
       return await fn(client);
     } catch (err) {
@@ -174,10 +185,13 @@ export class SlackDestination implements Destination {
 
   async updateRoot(ref: MessageRef, view: RootView): Promise<void> {
     const { text, attachments } = renderRoot(view);
-    await this.#call('chat.update', (c) =>
-      c.chat.update({ channel: ref.channel, ts: ref.ts, text, attachments } as Parameters<
-        WebClient['chat']['update']
-      >[0]),
+    await this.#call(
+      'chat.update',
+      (c) =>
+        c.chat.update({ channel: ref.channel, ts: ref.ts, text, attachments } as Parameters<
+          WebClient['chat']['update']
+        >[0]),
+      ref.channel,
     );
   }
 
@@ -191,18 +205,61 @@ export class SlackDestination implements Destination {
     const files = filesToUpload(issue);
     for (let i = 0; i < files.length; i += FILES_PER_SHARE) {
       const batch = files.slice(i, i + FILES_PER_SHARE);
-      await this.#call('files.uploadV2', (c) =>
+      await this.#call(
+        'files.uploadV2',
+        (c) =>
+          c.filesUploadV2({
+            channel_id: ref.channel,
+            thread_ts: ref.ts,
+            file_uploads: batch.map((f) => ({
+              content: f.content,
+              filename: f.filename,
+              title: fileTitle(f),
+            })),
+          }),
+        ref.channel,
+      );
+    }
+  }
+
+  async postSummary(view: SummaryView): Promise<MessageRef> {
+    return this.#post(renderSummary(view));
+  }
+
+  async updateSummary(ref: MessageRef, view: SummaryView): Promise<void> {
+    const { text, attachments } = renderSummary(view);
+    await this.#call(
+      'chat.update',
+      (c) =>
+        c.chat.update({ channel: ref.channel, ts: ref.ts, text, attachments } as Parameters<
+          WebClient['chat']['update']
+        >[0]),
+      ref.channel,
+    );
+  }
+
+  async postSummaryLines(
+    ref: MessageRef,
+    view: SummaryView,
+    lines: SummaryLine[],
+    asFile: boolean,
+  ): Promise<void> {
+    if (lines.length === 0) return;
+    if (!asFile) {
+      await this.#post(renderSummaryLines(lines), ref.ts);
+      return;
+    }
+    const f = summaryLinesFile(lines, view);
+    await this.#call(
+      'files.uploadV2',
+      (c) =>
         c.filesUploadV2({
           channel_id: ref.channel,
           thread_ts: ref.ts,
-          file_uploads: batch.map((f) => ({
-            content: f.content,
-            filename: f.filename,
-            title: fileTitle(f),
-          })),
+          file_uploads: [{ content: f.content, filename: f.filename, title: escapeMrkdwn(f.title) }],
         }),
-      );
-    }
+      ref.channel,
+    );
   }
 
   async postStatusReply(ref: MessageRef, view: RootView, kind: StatusReplyKind): Promise<void> {

@@ -1,0 +1,183 @@
+// Storm folding, the effects: records an alert in its group's summary under the group's lock
+// and shows what changed (summary root posted or edited, new alerts into its thread) at a
+// bounded rate. When the summary may not change yet, exactly one delivery is deferred with
+// 429 + Retry-After (the broker brings it back to flush), the others are acknowledged: every
+// alert is already recorded, so nothing is lost and nothing sleeps in-process.
+import { randomUUID } from 'node:crypto';
+import type { Destination, MessageRef } from '../destination.ts';
+import { RateLimitedError, UnavailableError } from '../errors.ts';
+import type { Issue } from '../issue.ts';
+import type { Logger } from '../logger.ts';
+import type { Lock, StateStore } from '../store/store.ts';
+import {
+  type GroupState,
+  groupKeys,
+  isOver,
+  lineOf,
+  newGroup,
+  parseGroupState,
+  record,
+  type StormOptions,
+  type SummaryDestination,
+  summaryView,
+} from './storm.ts';
+
+/** How long a deferred flusher keeps the role past its Retry-After (the broker's retry horizon). */
+const PENDING_LEASE_MS = 150_000;
+const BUSY_RETRY_AFTER_SECONDS = 1;
+
+export interface FoldDeps {
+  store: StateStore;
+  destination: Destination & SummaryDestination;
+  storm: StormOptions;
+  now: () => Date;
+  stateTtlSeconds: number;
+  lockTtlMs: number;
+  log?: Logger | undefined;
+}
+
+export interface FoldResult {
+  /** The summary's root, once posted. */
+  ref?: MessageRef;
+  /** Set when this delivery must come back later to flush the summary (answer 429). */
+  retryAfterMs?: number;
+  /** False for a duplicate the group already knew. */
+  changed: boolean;
+}
+
+/** Counts a new alert of the group in the current window; true when the group is storming. */
+export async function isStorming(
+  store: StateStore,
+  destinationId: string,
+  labels: Record<string, string>,
+  storm: StormOptions,
+  nowMs: number,
+): Promise<boolean> {
+  const window = Math.floor(nowMs / (storm.windowSeconds * 1000));
+  const n = await store.increment(
+    `${groupKeys(destinationId, labels).count}:${window}`,
+    storm.windowSeconds * 2,
+  );
+  return n > storm.threshold;
+}
+
+export async function foldIntoGroup(
+  issue: Issue,
+  labels: Record<string, string>,
+  deps: FoldDeps,
+): Promise<FoldResult> {
+  const { store, destination, storm, log } = deps;
+  const keys = groupKeys(destination.id, labels);
+  const lock: Lock = { key: keys.lock, token: randomUUID(), ttlMs: deps.lockTtlMs };
+  const { locked, value } = await store.lockAndGet(lock, keys.data);
+  if (!locked)
+    throw new RateLimitedError('storm summary busy with another delivery', {
+      retryAfter: BUSY_RETRY_AFTER_SECONDS,
+    });
+  let released = false;
+  try {
+    const now = deps.now();
+    const nowIso = now.toISOString();
+    let g = parseGroupState(value);
+    if (value !== null && !g) log?.warn({ key: keys.data }, 'unreadable storm summary state: new summary');
+    if (!g || isOver(g, now.getTime(), storm.windowSeconds)) g = newGroup(labels, nowIso);
+    const changed = record(g, issue, nowIso);
+    const save = async (unlock: boolean) => {
+      const json = JSON.stringify(g);
+      const ok = unlock
+        ? await store.putAndUnlock(lock, keys.data, json, deps.stateTtlSeconds)
+        : await store.putLocked(lock, keys.data, json, deps.stateTtlSeconds);
+      if (!ok) throw new UnavailableError('lost the storm summary lock');
+    };
+
+    let waitMs: number | undefined;
+    try {
+      waitMs = await flush(g, deps, now, () => save(false));
+    } catch (err) {
+      // Whatever was shown before the failure is recorded; the redelivery continues from there.
+      released = true;
+      await save(true);
+      throw err;
+    }
+    let retryAfterMs: number | undefined;
+    if (waitMs === undefined) {
+      if (g.pendingBy !== undefined && g.posted === g.entries.length && g.version === g.shownVersion) {
+        delete g.pendingBy;
+        delete g.pendingUntil;
+      }
+    } else {
+      const leaseOver = g.pendingUntil === undefined || Date.parse(g.pendingUntil) < now.getTime();
+      if (g.pendingBy === undefined || g.pendingBy === issue.id || leaseOver) {
+        g.pendingBy = issue.id;
+        g.pendingUntil = new Date(now.getTime() + waitMs + PENDING_LEASE_MS).toISOString();
+        retryAfterMs = waitMs;
+      }
+    }
+    if (!changed && retryAfterMs === undefined && value !== null && JSON.stringify(g) === value) {
+      // A duplicate that changed nothing: release without rewriting the state.
+      released = true;
+      await store.unlock(lock);
+    } else {
+      released = true;
+      await save(true);
+    }
+    const result: FoldResult = { changed };
+    if (g.channel !== undefined && g.ts !== undefined) result.ref = { channel: g.channel, ts: g.ts };
+    if (retryAfterMs !== undefined) result.retryAfterMs = retryAfterMs;
+    return result;
+  } finally {
+    if (!released) await store.unlock(lock).catch(() => false);
+  }
+}
+
+/**
+ * Shows what the summary lacks: the root (posted at once), an edit and the new alerts (at most
+ * once per edit interval). Returns how long to wait when something is left to show.
+ */
+async function flush(
+  g: GroupState,
+  deps: FoldDeps,
+  now: Date,
+  checkpoint: () => Promise<void>,
+): Promise<number | undefined> {
+  const { destination, storm } = deps;
+  const stale = () => g.ts === undefined || g.version !== g.shownVersion || g.posted < g.entries.length;
+  if (!stale()) return undefined;
+  if (g.ts !== undefined && g.shownAt !== undefined) {
+    const wait = Date.parse(g.shownAt) + storm.editIntervalMs - now.getTime();
+    if (wait > 0) return wait;
+  }
+  try {
+    const view = summaryView(g);
+    if (g.channel === undefined || g.ts === undefined) {
+      const ref = await destination.postSummary(view);
+      g.channel = ref.channel;
+      g.ts = ref.ts;
+      g.shownVersion = g.version;
+      g.shownAt = now.toISOString();
+      await checkpoint();
+    } else if (g.version !== g.shownVersion) {
+      await destination.updateSummary({ channel: g.channel, ts: g.ts }, view);
+      g.shownVersion = g.version;
+      g.shownAt = now.toISOString();
+      await checkpoint();
+    }
+    if (g.posted < g.entries.length) {
+      const lines = g.entries.slice(g.posted).map(lineOf);
+      await destination.postSummaryLines(
+        { channel: g.channel, ts: g.ts },
+        view,
+        lines,
+        lines.length > storm.replyLines,
+      );
+      g.posted = g.entries.length;
+      g.shownAt = now.toISOString();
+      await checkpoint();
+    }
+  } catch (err) {
+    // The channel's bucket or Slack itself said wait: keep what is recorded, show it later.
+    if (err instanceof RateLimitedError) return Math.max(1000, (err.retryAfter ?? 1) * 1000);
+    throw err;
+  }
+  return stale() ? storm.editIntervalMs : undefined;
+}

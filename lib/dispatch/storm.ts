@@ -1,0 +1,250 @@
+// Storm folding, the pure part: which group an alert belongs to, the stored state of a group's
+// summary (every alert in it, what the summary and its thread already show) and the view the
+// destination renders. Effects (locks, Slack calls, deferrals) live in storm-dispatch.ts.
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import type { MessageRef } from '../destination.ts';
+import type { Issue, Severity } from '../issue.ts';
+
+export interface StormOptions {
+  /** More than this many new alerts of one group within the window fold into a summary. */
+  threshold: number;
+  windowSeconds: number;
+  /** Labels that make a group; `namespace` falls back to the subject's namespace. */
+  groupBy: string[];
+  /** Least time between two edits (and thread batches) of one summary. */
+  editIntervalMs: number;
+  /** A batch of more new alerts than this goes to the thread as a file, not a message. */
+  replyLines: number;
+}
+
+export const DEFAULT_STORM: StormOptions = {
+  threshold: 5,
+  windowSeconds: 60,
+  groupBy: ['alertname', 'namespace'],
+  editIntervalMs: 10_000,
+  replyLines: 20,
+};
+
+/** The group an issue folds into, or undefined when none of the grouping labels is set. */
+export function groupOf(issue: Issue, groupBy: readonly string[]): Record<string, string> | undefined {
+  const labels: Record<string, string> = {};
+  for (const name of groupBy) {
+    const v = issue.labels[name] ?? (name === 'namespace' ? issue.subject.namespace : undefined);
+    if (v) labels[name] = v;
+  }
+  return Object.keys(labels).length > 0 ? labels : undefined;
+}
+
+export interface GroupKeys {
+  data: string;
+  lock: string;
+  /** Counter of new alerts in the current window; `window` is appended. */
+  count: string;
+}
+
+export function groupKeys(destinationId: string, labels: Record<string, string>): GroupKeys {
+  const id = createHash('sha256')
+    .update(JSON.stringify(Object.entries(labels).sort()))
+    .digest('hex')
+    .slice(0, 20);
+  const tag = `{${destinationId.replace(/[{}]/g, '_')}|storm:${id}}`;
+  return { data: `ki:${tag}:group`, lock: `ki:${tag}:lock`, count: `ki:${tag}:count` };
+}
+
+/** One alert in a storm, kept compact: a storm of thousands is stored in one value. */
+const Entry = z.object({
+  /** fingerprint */
+  f: z.string(),
+  /** the object it is about (pod, node, ...) */
+  n: z.string(),
+  s: z.enum(['HIGH', 'LOW', 'INFO', 'DEBUG']),
+  st: z.enum(['firing', 'resolved']),
+  /** startsAt of its current firing, and when last seen */
+  a: z.string(),
+  z: z.string(),
+  t: z.string(),
+});
+export type Entry = z.infer<typeof Entry>;
+
+export const GroupState = z.object({
+  v: z.literal(1),
+  labels: z.record(z.string(), z.string()),
+  channel: z.string().optional(),
+  ts: z.string().optional(),
+  firstSeen: z.string(),
+  lastSeen: z.string(),
+  entries: z.array(Entry),
+  /** entries[0..posted) are already in the thread (a message or a file). */
+  posted: z.number().int().nonnegative(),
+  /** Bumped on every change; the summary is stale while shownVersion lags behind. */
+  version: z.number().int().nonnegative(),
+  shownVersion: z.number().int().nonnegative(),
+  shownAt: z.string().optional(),
+  /** The one delivery deferred to flush later (its broker retry brings it back), and until when. */
+  pendingBy: z.string().optional(),
+  pendingUntil: z.string().optional(),
+});
+export type GroupState = z.infer<typeof GroupState>;
+
+/** What a folded alert's own thread key holds: which summary it went into. */
+export const FoldedMarker = z.object({
+  v: z.literal(1),
+  folded: z.string(),
+  /** The group's labels as folded, so a resolution finds the same summary after a config change. */
+  labels: z.record(z.string(), z.string()),
+  status: z.enum(['firing', 'resolved']),
+  firingSince: z.string(),
+});
+export type FoldedMarker = z.infer<typeof FoldedMarker>;
+
+export function parseFoldedMarker(raw: string | null): FoldedMarker | undefined {
+  // Cheap test first: ordinary thread states never contain the field.
+  if (raw === null || !raw.includes('"folded"')) return undefined;
+  try {
+    const parsed = FoldedMarker.safeParse(JSON.parse(raw));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function parseGroupState(raw: string | null): GroupState | undefined {
+  if (raw === null) return undefined;
+  try {
+    const parsed = GroupState.safeParse(JSON.parse(raw));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const objectName = (issue: Issue): string =>
+  issue.subject.name ?? issue.labels.pod ?? issue.labels.instance ?? issue.fingerprint;
+
+export function newGroup(labels: Record<string, string>, now: string): GroupState {
+  return { v: 1, labels, firstSeen: now, lastSeen: now, entries: [], posted: 0, version: 0, shownVersion: 0 };
+}
+
+/**
+ * A storm whose alerts all resolved and that has been quiet for a window is over: the next
+ * storm of the same group gets a fresh summary instead of reviving an old message.
+ */
+export function isOver(g: GroupState, nowMs: number, windowSeconds: number): boolean {
+  return g.entries.every((e) => e.st === 'resolved') && Date.parse(g.lastSeen) + windowSeconds * 1000 < nowMs;
+}
+
+/**
+ * Records what `issue` says about its alert. Returns false when the group already knew it
+ * (a duplicate or redelivery): nothing to show.
+ */
+export function record(g: GroupState, issue: Issue, now: string): boolean {
+  const e = g.entries.find((x) => x.f === issue.fingerprint);
+  const seen = issue.endsAt && issue.status === 'resolved' ? issue.endsAt : now;
+  if (!e) {
+    g.entries.push({
+      f: issue.fingerprint,
+      n: objectName(issue),
+      s: issue.severity,
+      st: issue.status,
+      a: issue.startsAt,
+      z: seen,
+      t: issue.title,
+    });
+  } else {
+    const start = Date.parse(issue.startsAt);
+    if (start < Date.parse(e.a)) return false;
+    if (start === Date.parse(e.a) && (e.st === issue.status || e.st === 'resolved')) return false;
+    e.st = issue.status;
+    e.a = issue.startsAt;
+    e.z = seen;
+  }
+  if (seen > g.lastSeen) g.lastSeen = seen;
+  g.version += 1;
+  return true;
+}
+
+export interface SummaryView {
+  labels: Record<string, string>;
+  status: 'firing' | 'resolved';
+  severity: Severity;
+  total: number;
+  firing: number;
+  resolved: number;
+  firstSeen: string;
+  lastSeen: string;
+  /** [object, firing, resolved], most firing first. */
+  byObject: Array<[string, number, number]>;
+  bySeverity: Array<[Severity, number]>;
+  /** A title the alerts share (the first one's). */
+  title: string;
+}
+
+const RANK: Record<Severity, number> = { HIGH: 0, LOW: 1, INFO: 2, DEBUG: 3 };
+
+export function summaryView(g: GroupState): SummaryView {
+  const objects = new Map<string, [number, number]>();
+  const severities = new Map<Severity, number>();
+  let firing = 0;
+  for (const e of g.entries) {
+    const o = objects.get(e.n) ?? [0, 0];
+    if (e.st === 'firing') {
+      o[0] += 1;
+      firing += 1;
+    } else o[1] += 1;
+    objects.set(e.n, o);
+    severities.set(e.s, (severities.get(e.s) ?? 0) + 1);
+  }
+  const bySeverity = [...severities].sort((a, b) => RANK[a[0]] - RANK[b[0]]);
+  return {
+    labels: g.labels,
+    status: firing > 0 ? 'firing' : 'resolved',
+    severity: bySeverity[0]?.[0] ?? 'INFO',
+    total: g.entries.length,
+    firing,
+    resolved: g.entries.length - firing,
+    firstSeen: g.firstSeen,
+    lastSeen: g.lastSeen,
+    byObject: [...objects]
+      .map(([n, [f, r]]): [string, number, number] => [n, f, r])
+      .sort((a, b) => b[1] - a[1] || b[2] - a[2] || a[0].localeCompare(b[0])),
+    bySeverity,
+    title: g.entries[0]?.t ?? '',
+  };
+}
+
+/** One alert as a thread line (or a file line). */
+export interface SummaryLine {
+  object: string;
+  severity: Severity;
+  status: 'firing' | 'resolved';
+  since: string;
+  title: string;
+  fingerprint: string;
+}
+
+export const lineOf = (e: Entry): SummaryLine => ({
+  object: e.n,
+  severity: e.s,
+  status: e.st,
+  since: e.a,
+  title: e.t,
+  fingerprint: e.f,
+});
+
+/** A destination that can show storms; destinations without it never fold. */
+export interface SummaryDestination {
+  postSummary(view: SummaryView): Promise<MessageRef>;
+  updateSummary(ref: MessageRef, view: SummaryView): Promise<void>;
+  /** New alerts into the summary's thread: a message, or a file when `asFile`. */
+  postSummaryLines(ref: MessageRef, view: SummaryView, lines: SummaryLine[], asFile: boolean): Promise<void>;
+}
+
+export function canSummarize(d: object): d is SummaryDestination {
+  const s = d as Partial<SummaryDestination>;
+  return (
+    typeof s.postSummary === 'function' &&
+    typeof s.updateSummary === 'function' &&
+    typeof s.postSummaryLines === 'function'
+  );
+}
