@@ -8,6 +8,7 @@ import type { Issue } from '../issue.ts';
 import type { Logger } from '../logger.ts';
 import { threadKeys } from '../store/keys.ts';
 import type { Lock, StateStore } from '../store/store.ts';
+import { ChannelBusyError } from './channel-bucket.ts';
 import {
   canSummarize,
   DEFAULT_STORM,
@@ -130,9 +131,10 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps): Promise<D
       try {
         await runStep(step, draft, issue, destination);
       } catch (err) {
-        // The channel is at its rate: waiting for a turn could outlast the broker's retries,
-        // while a line in the group's summary is shown at the summary's pace.
-        if (group && ran.length === 0 && step.kind === 'root' && err instanceof RateLimitedError)
+        // Our bucket says the channel is at its rate: waiting for a turn could outlast the
+        // broker's retries, while a line in the group's summary is shown at the summary's pace.
+        // Slack's own 429 is different: it goes back to the broker with its Retry-After.
+        if (group && ran.length === 0 && step.kind === 'root' && err instanceof ChannelBusyError)
           return await fold(group);
         throw err;
       }

@@ -4,8 +4,18 @@
 import type { Destination, MessageRef, RootView, StatusReplyKind } from '../destination.ts';
 import { UnavailableError } from '../errors.ts';
 import type { Issue } from '../issue.ts';
+import type { ChannelBucket } from './channel-bucket.ts';
+import type { SummaryDestination, SummaryLine, SummaryView } from './storm.ts';
 
-export type DestinationMethod = 'postRoot' | 'updateRoot' | 'postDetails' | 'uploadFiles' | 'postStatusReply';
+export type DestinationMethod =
+  | 'postRoot'
+  | 'updateRoot'
+  | 'postDetails'
+  | 'uploadFiles'
+  | 'postStatusReply'
+  | 'postSummary'
+  | 'updateSummary'
+  | 'postSummaryLines';
 
 export interface RecordedCall {
   method: DestinationMethod;
@@ -14,6 +24,9 @@ export interface RecordedCall {
   issueId: string;
   view?: RootView;
   kind?: StatusReplyKind;
+  summary?: SummaryView;
+  lines?: SummaryLine[];
+  asFile?: boolean;
 }
 
 export interface Hold {
@@ -22,9 +35,11 @@ export interface Hold {
   release(): void;
 }
 
-export class RecordingDestination implements Destination {
+export class RecordingDestination implements Destination, SummaryDestination {
   readonly id: string;
   readonly channel: string;
+  /** Like SlackDestination's: taken before every call, so tests see the channel's pace. */
+  bucket: ChannelBucket | undefined;
   readonly calls: RecordedCall[] = [];
   readonly #failures = new Map<DestinationMethod, Error>();
   readonly #holds = new Map<DestinationMethod, { enter(): void; gate: Promise<void> }>();
@@ -92,7 +107,38 @@ export class RecordingDestination implements Destination {
     });
   }
 
+  async postSummary(view: SummaryView): Promise<MessageRef> {
+    await this.#enter('postSummary');
+    this.#seq += 1;
+    const ref = { channel: this.channel, ts: `1700000000.${String(this.#seq).padStart(6, '0')}` };
+    this.calls.push({ method: 'postSummary', ref, issueId: '', summary: structuredClone(view) });
+    return ref;
+  }
+
+  async updateSummary(ref: MessageRef, view: SummaryView): Promise<void> {
+    await this.#enter('updateSummary');
+    this.calls.push({ method: 'updateSummary', ref, issueId: '', summary: structuredClone(view) });
+  }
+
+  async postSummaryLines(
+    ref: MessageRef,
+    view: SummaryView,
+    lines: SummaryLine[],
+    asFile: boolean,
+  ): Promise<void> {
+    await this.#enter('postSummaryLines');
+    this.calls.push({
+      method: 'postSummaryLines',
+      ref,
+      issueId: '',
+      summary: structuredClone(view),
+      lines: structuredClone(lines),
+      asFile,
+    });
+  }
+
   async #enter(method: DestinationMethod): Promise<void> {
+    await this.bucket?.take(this.channel);
     const held = this.#holds.get(method);
     if (held) {
       this.#holds.delete(method);

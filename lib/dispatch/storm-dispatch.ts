@@ -131,8 +131,8 @@ export async function foldIntoGroup(
 }
 
 /**
- * Shows what the summary lacks: the root (posted at once), an edit and the new alerts (at most
- * once per edit interval). Returns how long to wait when something is left to show.
+ * Shows what the summary lacks: the root at once, then edits and batches of new alerts each at
+ * most once per edit interval. Returns how long to wait when something is left to show.
  */
 async function flush(
   g: GroupState,
@@ -141,12 +141,11 @@ async function flush(
   checkpoint: () => Promise<void>,
 ): Promise<number | undefined> {
   const { destination, storm } = deps;
-  const stale = () => g.ts === undefined || g.version !== g.shownVersion || g.posted < g.entries.length;
-  if (!stale()) return undefined;
-  if (g.ts !== undefined && g.shownAt !== undefined) {
-    const wait = Date.parse(g.shownAt) + storm.editIntervalMs - now.getTime();
-    if (wait > 0) return wait;
-  }
+  const t = now.getTime();
+  const waitFor = (at: string | undefined) =>
+    at === undefined ? 0 : Math.max(0, Date.parse(at) + storm.editIntervalMs - t);
+  const editWanted = () => g.version !== g.shownVersion;
+  const linesWanted = () => g.posted < g.entries.length;
   try {
     const view = summaryView(g);
     if (g.channel === undefined || g.ts === undefined) {
@@ -156,13 +155,13 @@ async function flush(
       g.shownVersion = g.version;
       g.shownAt = now.toISOString();
       await checkpoint();
-    } else if (g.version !== g.shownVersion) {
+    } else if (editWanted() && waitFor(g.shownAt) === 0) {
       await destination.updateSummary({ channel: g.channel, ts: g.ts }, view);
       g.shownVersion = g.version;
       g.shownAt = now.toISOString();
       await checkpoint();
     }
-    if (g.posted < g.entries.length) {
+    if (linesWanted() && waitFor(g.linesAt) === 0) {
       const lines = g.entries.slice(g.posted).map(lineOf);
       await destination.postSummaryLines(
         { channel: g.channel, ts: g.ts },
@@ -171,7 +170,7 @@ async function flush(
         lines.length > storm.replyLines,
       );
       g.posted = g.entries.length;
-      g.shownAt = now.toISOString();
+      g.linesAt = now.toISOString();
       await checkpoint();
     }
   } catch (err) {
@@ -179,5 +178,10 @@ async function flush(
     if (err instanceof RateLimitedError) return Math.max(1000, (err.retryAfter ?? 1) * 1000);
     throw err;
   }
-  return stale() ? storm.editIntervalMs : undefined;
+  const waits = [
+    ...(g.ts === undefined ? [0] : []),
+    ...(editWanted() ? [waitFor(g.shownAt)] : []),
+    ...(linesWanted() ? [waitFor(g.linesAt)] : []),
+  ];
+  return waits.length === 0 ? undefined : Math.max(1000, Math.min(...waits));
 }

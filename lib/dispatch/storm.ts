@@ -81,6 +81,8 @@ export const GroupState = z.object({
   version: z.number().int().nonnegative(),
   shownVersion: z.number().int().nonnegative(),
   shownAt: z.string().optional(),
+  /** When the last batch of alerts went into the thread. */
+  linesAt: z.string().optional(),
   /** The one delivery deferred to flush later (its broker retry brings it back), and until when. */
   pendingBy: z.string().optional(),
   pendingUntil: z.string().optional(),

@@ -8,6 +8,8 @@ export interface StandinCall {
   method: string;
   params: Record<string, unknown>;
   headers: IncomingHttpHeaders;
+  /** When the call arrived (Date.now()), for rate checks over recorded calls. */
+  at: number;
 }
 
 export interface StandinEdit {
@@ -306,7 +308,7 @@ export async function startSlackStandin(opts: StandinOptions = {}): Promise<Slac
         return send(200, { ok: false, error: 'invalid_json' });
       }
     } else params = parseForm(body.toString('utf8'));
-    calls.push({ method, params, headers: req.headers });
+    calls.push({ method, params, headers: req.headers, at: Date.now() });
 
     const fault = takeFault(method);
     if (fault && 'delayMs' in fault) await new Promise((r) => setTimeout(r, fault.delayMs));
