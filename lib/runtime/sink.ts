@@ -1,5 +1,9 @@
 // Sends CloudEvents to K_SINK (set by a SinkBinding or the local pipeline) in binary mode,
 // stamping K_CE_OVERRIDES extensions, and fails unless the sink accepted every event.
+// node:http with a keep-alive Agent rather than fetch: a 50-alert webhook is 50 requests to the
+// broker, and reusing sockets (no undici per-request overhead) roughly doubles what one core sends.
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { type CloudEvent, HTTP } from 'cloudevents';
 import { z } from 'zod';
 import { BadRequestError, UnavailableError } from '../errors.ts';
@@ -33,25 +37,41 @@ export function createSink(opts: {
 }): Sink {
   const extensions = opts.overrides ?? {};
   const timeoutMs = opts.timeoutMs ?? 10_000;
+  const url = new URL(opts.url);
+  const tls = url.protocol === 'https:';
+  const agent = tls
+    ? new HttpsAgent({ keepAlive: true, maxSockets: 64 })
+    : new HttpAgent({ keepAlive: true, maxSockets: 64 });
+  const send = (headers: Record<string, string>, body: string) =>
+    new Promise<IncomingMessage>((resolve, reject) => {
+      const req = (tls ? httpsRequest : httpRequest)(
+        url,
+        { method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } },
+        resolve,
+      );
+      req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+      req.on('error', reject);
+      req.end(body);
+    });
   const post = async (event: CloudEvent<unknown>) => {
     const stamped = Object.keys(extensions).length ? event.cloneWith(extensions, false) : event;
     const msg = HTTP.binary(stamped);
-    let res: Response;
+    let res: IncomingMessage;
     try {
-      res = await fetch(opts.url, {
-        method: 'POST',
-        headers: msg.headers as Record<string, string>,
-        body: typeof msg.body === 'string' ? msg.body : JSON.stringify(msg.body),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
+      res = await send(
+        msg.headers as Record<string, string>,
+        typeof msg.body === 'string' ? msg.body : JSON.stringify(msg.body),
+      );
+      // Drained so the socket goes back to the pool; the body itself is not used.
+      for await (const _ of res);
     } catch (err) {
       throw new UnavailableError('event sink unreachable', { cause: err });
     }
-    await res.arrayBuffer().catch(() => undefined);
-    if (res.status < 200 || res.status > 299) {
-      const retryAfter = Number(res.headers.get('retry-after'));
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status > 299) {
+      const retryAfter = Number(res.headers['retry-after']);
       throw new UnavailableError(
-        `event sink answered ${res.status}`,
+        `event sink answered ${status}`,
         Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfter } : {},
       );
     }
