@@ -6,7 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { startLocalBroker } from '../lib/broker/broker.ts';
-import { loadKnativeWiring, subscriberName } from '../lib/broker/triggers.ts';
+import { loadKnativeWiring, parseIsoDuration, subscriberName, withDelivery } from '../lib/broker/triggers.ts';
 import { FUNCTIONS, type FunctionName } from '../lib/functions.ts';
 import { createLogger } from '../lib/logger.ts';
 
@@ -25,7 +25,15 @@ const ports = new Map<Fn, number>();
 const children = new Map<Fn, ChildProcess>();
 let stopping = false;
 
-const { triggers } = await loadKnativeWiring();
+const wiring = await loadKnativeWiring();
+// Local-only knobs for tests and experiments: shorter backoff or fewer retries than the manifests.
+const deliveryPatch: { backoffDelayMs?: number; retry?: number } = {};
+if (env.LOCAL_BROKER_BACKOFF_DELAY)
+  deliveryPatch.backoffDelayMs = parseIsoDuration(env.LOCAL_BROKER_BACKOFF_DELAY);
+if (env.LOCAL_BROKER_RETRIES) deliveryPatch.retry = Number(env.LOCAL_BROKER_RETRIES);
+const triggers = Object.keys(deliveryPatch).length
+  ? withDelivery(wiring.triggers, deliveryPatch)
+  : wiring.triggers;
 const broker = await startLocalBroker({
   port: brokerPort,
   host,
@@ -120,7 +128,19 @@ try {
   await stop('startup failure');
 }
 const webhook = `http://${host}:${ports.get('alert-ingest')}/`;
-process.send?.({ type: 'ready', webhook, broker: broker.url, ports: Object.fromEntries(ports) });
+process.send?.({
+  type: 'ready',
+  webhook,
+  broker: broker.url,
+  ports: Object.fromEntries(ports),
+  pids: Object.fromEntries([...children].map(([n, c]) => [n, c.pid])),
+});
+// Tests ask for the current process ids (a function may have been restarted since).
+process.on('message', (m: { type?: string }) => {
+  if (m?.type === 'pids') {
+    process.send?.({ type: 'pids', pids: Object.fromEntries([...children].map(([n, c]) => [n, c.pid])) });
+  }
+});
 const lines = [
   'kubeincident pipeline is running',
   `  Alertmanager webhook: ${webhook}`,

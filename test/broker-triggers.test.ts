@@ -77,10 +77,12 @@ test('triggers: every event the pipeline emits is matched by at most one Trigger
   }
 });
 
-test('triggers: Retry-After is honoured on dispatch-slack only, capped by its retryAfterMax', async (t) => {
+test('triggers: Retry-After is honoured on dispatch-slack and k8s-event-ingest only, capped by their retryAfterMax', async (t) => {
   const { triggers } = await loadKnativeWiring();
   for (const tr of triggers) {
     if (tr.name === 'dispatch-slack') t.is(tr.delivery.retryAfterMaxMs, 120_000);
+    // k8s-event-ingest defers a pod's recovery with Retry-After until it has stayed Ready.
+    else if (tr.name === 'k8s-event-ingest') t.is(tr.delivery.retryAfterMaxMs, 600_000);
     else t.is(tr.delivery.retryAfterMaxMs, undefined, tr.name);
   }
 });

@@ -120,6 +120,7 @@ test('knative: kubectl kustomize renders every expected object into the kubeinci
     names,
     [
       'ApiServerSource/kubernetes-events',
+      'ApiServerSource/kubernetes-pods',
       'Broker/kubeincident',
       'Broker/kubeincident-dead-letters',
       'ClusterRole/kubeincident-enricher',
@@ -176,6 +177,7 @@ test('knative: RBAC grants the enrichers exactly read access to what they use, a
   ]);
   t.deepEqual(find(docs, 'ClusterRole', 'kubeincident-event-source').rules, [
     { apiGroups: [''], resources: ['events'], verbs: ['get', 'list', 'watch'] },
+    { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
     { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] },
   ]);
   const bindings = docs.filter((d) => d.kind === 'ClusterRoleBinding' || d.kind === 'RoleBinding');
@@ -317,8 +319,8 @@ test('knative: Triggers filter on valid keys, point at existing Services and dea
     });
     t.is(
       d.retryAfterMax !== undefined,
-      name === 'dispatch-slack',
-      `${name}: retryAfterMax only on dispatch-slack`,
+      name === 'dispatch-slack' || name === 'k8s-event-ingest',
+      `${name}: retryAfterMax only on dispatch-slack and k8s-event-ingest`,
     );
   }
   find(docs, 'Broker', 'kubeincident-dead-letters');

@@ -7,6 +7,8 @@ export interface RunningPipeline {
   webhook: string;
   broker: string;
   child: ChildProcess;
+  /** The current process id of each function (they are restarted when they die). */
+  pids(): Promise<Record<string, number>>;
   output(): string;
   stop(): Promise<void>;
 }
@@ -51,6 +53,16 @@ export async function startPipeline(env: NodeJS.ProcessEnv): Promise<RunningPipe
   return {
     ...ready,
     child,
+    pids: () =>
+      new Promise((resolvePids) => {
+        const onMessage = (m: { type?: string; pids?: Record<string, number> }) => {
+          if (m?.type !== 'pids' || !m.pids) return;
+          child.off('message', onMessage);
+          resolvePids(m.pids);
+        };
+        child.on('message', onMessage);
+        child.send({ type: 'pids' });
+      }),
     output: () => out,
     stop: () =>
       new Promise<void>((done) => {
