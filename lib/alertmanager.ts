@@ -2,6 +2,7 @@
 // Alertmanager versions add them, and rejecting them would lose alerts.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { planFor } from './enrich/plan.ts';
 import { BadRequestError } from './errors.ts';
 import { formatZodError, occurrenceId } from './events.ts';
 import { type Issue, type Link, type Stage, type Subject, severityFromLabel } from './issue.ts';
@@ -52,7 +53,8 @@ export function parseWebhook(body: unknown): AlertmanagerWebhook {
 
 /** Alertmanager's own fingerprint when sent, else a stable hash of the sorted label set. */
 export function alertFingerprint(alert: AlertmanagerAlert): string {
-  if (alert.fingerprint) return alert.fingerprint;
+  if (alert.fingerprint && alert.fingerprint.length <= 200) return alert.fingerprint;
+  if (alert.fingerprint) return createHash('sha256').update(alert.fingerprint).digest('hex').slice(0, 32);
   const h = createHash('sha256');
   for (const k of Object.keys(alert.labels).sort()) h.update(`${k}\u0000${alert.labels[k]}\u0000`);
   return h.digest('hex').slice(0, 16);
@@ -77,13 +79,28 @@ function hostOf(instance: string): string {
   return m?.[1] ?? instance;
 }
 
+/**
+ * Cuts to a length without splitting a surrogate pair, and replaces lone surrogates (valid in
+ * JSON, invalid in URLs): alert data never makes a mapped Issue invalid or a link throw.
+ */
+export function cap(value: string, max: number): string {
+  const s = value.toWellFormed();
+  if (s.length <= max) return s;
+  return s
+    .slice(0, max)
+    .toWellFormed()
+    .replace(/\uFFFD$/, '');
+}
+const capped = (v: string | undefined, max: number) => (v ? cap(v, max) : undefined);
+
 /** Infers what the alert is about from its labels: the narrowest object that is named. */
 export function inferSubject(labels: Record<string, string>): Subject {
-  const namespace = labels.namespace || labels.exported_namespace || undefined;
-  const node = labels.node || undefined;
-  const container = labels.container || undefined;
-  const base = (kind: string, name: string | undefined): Subject => {
+  const namespace = capped(labels.namespace || labels.exported_namespace, 63);
+  const node = capped(labels.node, 253);
+  const container = capped(labels.container, 253);
+  const base = (kind: string, rawName: string | undefined): Subject => {
     const s: Subject = { kind };
+    const name = capped(rawName, 253);
     if (name) s.name = name;
     if (namespace) s.namespace = namespace;
     if (node) s.node = node;
@@ -99,7 +116,7 @@ export function inferSubject(labels: Record<string, string>): Subject {
   // Node-exporter alerts name the node only through `instance` (host:port).
   const alertname = labels.alertname ?? '';
   if (labels.instance && /^(Node|KubeNode|Kubelet)/.test(alertname)) {
-    return { kind: 'Node', name: hostOf(labels.instance) };
+    return { kind: 'Node', name: cap(hostOf(labels.instance), 253) };
   }
   if (namespace) return base('Namespace', namespace);
   return { kind: 'Cluster' };
@@ -111,14 +128,27 @@ function silenceMatcherValue(v: string): string {
 
 /** Alertmanager UI link that opens "new silence" pre-filled with this alert's labels. */
 export function silenceLink(externalURL: string, labels: Record<string, string>): string {
-  const matchers = Object.keys(labels)
-    .sort()
-    .map((k) => `${k}="${silenceMatcherValue(labels[k] ?? '')}"`)
-    .join(',');
-  return `${externalURL.replace(/\/+$/, '')}/#/silences/new?filter=${encodeURIComponent(`{${matchers}}`)}`;
+  const base = `${externalURL.replace(/\/+$/, '')}/#/silences/new?filter=`;
+  const link = (keys: string[]) => {
+    const matchers = keys.map(
+      (k) => `${k.toWellFormed()}="${silenceMatcherValue((labels[k] ?? '').toWellFormed())}"`,
+    );
+    return `${base}${encodeURIComponent(`{${matchers.join(',')}}`)}`;
+  };
+  const all = link(Object.keys(labels).sort());
+  if (all.length <= MAX_LINK) return all;
+  // Too long for a link: the identifying labels still pre-fill a precise enough silence.
+  return link(
+    ['alertname', 'namespace', 'pod', 'container', 'node'].filter(
+      (k) => labels[k] !== undefined && labels[k].length < 200,
+    ),
+  );
 }
 
-const isHttpUrl = (u: string | undefined): u is string => !!u && /^https?:\/\//i.test(u) && u.length <= 4000;
+const MAX_LINK = 4000;
+
+const isHttpUrl = (u: string | undefined): u is string =>
+  !!u && /^https?:\/\//i.test(u) && u.length <= MAX_LINK;
 
 function linksFor(alert: AlertmanagerAlert, externalURL: string | undefined): Link[] {
   const links: Link[] = [];
@@ -140,19 +170,11 @@ export interface MappingOptions {
 }
 
 /**
- * Default plan: pods visit enrich-pod, nodes enrich-node, the rest go straight to dispatch. A
- * resolution needs no fresh diagnosis: it only edits the thread its firing started.
+ * Default plan: pods and workloads visit enrich-pod, nodes enrich-node, the rest go straight to
+ * dispatch. A resolution needs no fresh diagnosis: it only edits the thread its firing started.
  */
 export function defaultPlan(issue: Pick<Issue, 'subject' | 'status'>): Stage[] {
-  if (issue.status === 'resolved') return ['dispatch'];
-  switch (issue.subject.kind) {
-    case 'Pod':
-      return ['enrichpod', 'dispatch'];
-    case 'Node':
-      return ['enrichnode', 'dispatch'];
-    default:
-      return ['dispatch'];
-  }
+  return issue.status === 'resolved' ? ['dispatch'] : planFor(issue.subject);
 }
 
 function toIso(ts: string | undefined): string | undefined {
@@ -170,14 +192,14 @@ export function alertToIssue(
   const endsAt = alert.status === 'resolved' ? (toIso(alert.endsAt) ?? new Date().toISOString()) : undefined;
   const alertname = alert.labels.alertname ?? 'Alert';
   const description = alert.annotations.description ?? alert.annotations.message;
-  const cluster = alert.labels.cluster || opts.cluster || undefined;
+  const cluster = capped(alert.labels.cluster || opts.cluster, 200);
   const base: Omit<Issue, 'plan'> = {
     // A repeat of the same firing (same startsAt) or the same resolution keeps its id.
     id: occurrenceId('alert', fingerprint, alert.status, startsAt, endsAt ?? ''),
     fingerprint,
     type: 'alert',
     source: 'prometheus',
-    title: (alert.annotations.summary || alertname).slice(0, 1000),
+    title: cap(alert.annotations.summary || alertname, 1000),
     severity: severityFromLabel(alert.labels.severity),
     status: alert.status,
     subject: inferSubject(alert.labels),
@@ -187,7 +209,7 @@ export function alertToIssue(
     startsAt,
     enrichments: [],
   };
-  if (description) base.description = description.slice(0, 20000);
+  if (description) base.description = cap(description, 20000);
   if (cluster) base.cluster = cluster;
   if (endsAt) base.endsAt = endsAt;
   return { ...base, plan: (opts.plan ?? defaultPlan)(base) };
