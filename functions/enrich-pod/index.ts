@@ -2,6 +2,7 @@
 // then status, exit codes, resources, events and the (previous) container's redacted logs.
 // Sends the issue on to enrich-node when the pod's node is unhealthy.
 
+import { podOptionsFor } from '../../lib/enrich/actions.ts';
 import { nextStagesAfterPod } from '../../lib/enrich/plan.ts';
 import { enrichPod } from '../../lib/enrich/pod.ts';
 import { createEnricherFunction } from '../../lib/enricher-function.ts';
@@ -11,15 +12,18 @@ export function create(env: NodeJS.ProcessEnv = process.env) {
     {
       name: 'enrich-pod',
       stage: 'enrichpod',
-      enrich: (issue, kube, s) =>
-        enrichPod(issue, kube, {
+      enrich: (issue, kube, s) => {
+        // Per-issue choices from the configuration (Issue.actions) refine the function's settings.
+        const planned = podOptionsFor(issue, {
           logTailLines: s.logTailLines,
           logLimitBytes: s.logLimitBytes,
           timeBudgetMs: s.timeBudgetMs,
           eventLimit: s.eventLimit,
           podLimit: s.podLimit,
           redactPatterns: s.redactPatterns,
-        }),
+        });
+        return enrichPod(planned.issue, kube, planned.opts);
+      },
       nextStages: (_issue, result) => nextStagesAfterPod(result),
     },
     env,

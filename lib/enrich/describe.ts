@@ -138,7 +138,8 @@ export function eventTime(e: CoreV1Event): number {
 
 /** Warnings first, newest first, capped: the events an on-call engineer reads. */
 export function eventsTable(events: CoreV1Event[], now: number, cap = 10): TableBlock | undefined {
-  if (events.length === 0) return undefined;
+  // cap 0: the configuration turned event tables off (workflows.podTroubleshooting.podEvents).
+  if (events.length === 0 || cap <= 0) return undefined;
   const sorted = [...events].sort((a, b) => {
     const wa = a.type === 'Warning' ? 0 : 1;
     const wb = b.type === 'Warning' ? 0 : 1;

@@ -14,6 +14,10 @@ export interface LogSettings {
   logLimitBytes: number;
   /** Patterns of secrets to redact (lib/enrich/redact.ts); none means nothing is redacted. */
   redactPatterns?: readonly RegExp[];
+  /** False when the configuration turned pod logs off for this issue. */
+  logsEnabled?: boolean;
+  /** False reads the current instance even after a restart (a workflow's `previous: false`). */
+  preferPrevious?: boolean;
 }
 
 export interface LogRequest {
@@ -37,6 +41,7 @@ export async function readLogs(
   opts: LogSettings,
 ): Promise<LogResult> {
   const { namespace, name, pod, selected } = req;
+  if (opts.logsEnabled === false) return {};
   // Without the pod object the only container we can ask for is the one the issue names.
   const container = selected?.name ?? (pod ? undefined : req.named);
   if (container === undefined) return pod ? { note: 'No logs: the pod has no containers.' } : {};
@@ -56,7 +61,7 @@ export async function readLogs(
       note: `No logs: container ${container} is gone (${st.state.terminated.reason ?? 'terminated'}).`,
     };
   }
-  const previous = selected ? hasPreviousInstance(selected) : false;
+  const previous = selected ? hasPreviousInstance(selected) && opts.preferPrevious !== false : false;
   // The kubelet applies limitBytes to the START of the tail, which would cut off the crash at its
   // end: ask for more than the cap, and when even that is cut, ask again for fewer lines.
   const serverLimit = opts.logLimitBytes * 4;

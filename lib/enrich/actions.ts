@@ -1,0 +1,23 @@
+// What the configuration decided at ingest (Issue.actions) applied to enrich-pod's options:
+// logs on or off, how many lines, which instance and container; event tables on or off.
+import type { Issue } from '../issue.ts';
+import type { PodEnrichOptions } from './investigate.ts';
+
+export function podOptionsFor(
+  issue: Issue,
+  base: PodEnrichOptions,
+): { issue: Issue; opts: PodEnrichOptions } {
+  const a = issue.actions;
+  if (!a) return { issue, opts: base };
+  const opts: PodEnrichOptions = { ...base };
+  let subject = issue.subject;
+  if (a.podLogs === false) opts.logsEnabled = false;
+  else if (a.podLogs) {
+    if (a.podLogs.tail !== undefined) opts.logTailLines = a.podLogs.tail;
+    if (a.podLogs.previous === false) opts.preferPrevious = false;
+    // A workflow naming a container wins over the most troubled one, like a container label does.
+    if (a.podLogs.container) subject = { ...subject, container: a.podLogs.container };
+  }
+  if (a.podEvents === false) opts.eventLimit = 0;
+  return { issue: subject === issue.subject ? issue : { ...issue, subject }, opts };
+}

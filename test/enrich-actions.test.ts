@@ -1,0 +1,65 @@
+// The configuration's per-issue choices (Issue.actions, decided at ingest) shape what enrich-pod
+// gathers: logs off, a different tail, the current instance, no events table.
+import test from 'ava';
+import { podOptionsFor } from '../lib/enrich/actions.ts';
+import { enrichPod, type PodEnrichOptions } from '../lib/enrich/pod.ts';
+import type { Actions, Enrichment, FileBlock } from '../lib/issue.ts';
+import { createKubeReader } from '../lib/k8s/client.ts';
+import { makeIssue } from './support/issue-factory.ts';
+import { type KubeStandin, startKubeStandin } from './support/kube-standin.ts';
+
+const OPTS: PodEnrichOptions = {
+  logTailLines: 100,
+  logLimitBytes: 16 * 1024,
+  timeBudgetMs: 4000,
+  now: new Date('2026-03-10T12:00:00Z'),
+};
+
+let kube: KubeStandin;
+test.before(async () => {
+  kube = await startKubeStandin();
+});
+test.after.always(() => kube?.close());
+
+async function run(actions: Actions | undefined): Promise<Enrichment> {
+  const issue = makeIssue({
+    subject: { kind: 'Pod', name: 'api-7d9f8b6c5d-x2x4q', namespace: 'payments' },
+    ...(actions ? { actions } : {}),
+  });
+  const planned = podOptionsFor(issue, OPTS);
+  const reader = await createKubeReader({ kubeconfigPath: kube.kubeconfigPath });
+  return (await enrichPod(planned.issue, reader, planned.opts)).enrichment;
+}
+const file = (e: Enrichment) => e.blocks.find((b): b is FileBlock => b.type === 'file');
+const logRequests = () => kube.requests.filter((r) => r.path.endsWith('/log'));
+
+test.serial('enrich-pod actions: without actions the previous container log is attached', async (t) => {
+  const e = await run(undefined);
+  t.regex(file(e)?.title ?? '', /previous instance.*last 100 lines/);
+});
+
+test.serial('enrich-pod actions: logs turned off read no log at all', async (t) => {
+  const before = logRequests().length;
+  const e = await run({ podLogs: false });
+  t.is(file(e), undefined);
+  t.is(logRequests().length, before, 'no log request reached the API');
+  t.truthy(e.verdict, 'the diagnosis is still there');
+});
+
+test.serial('enrich-pod actions: a workflow tail and current instance are honoured', async (t) => {
+  const e = await run({ podLogs: { tail: 20, previous: false } });
+  t.regex(file(e)?.title ?? '', /current instance.*last 20 lines/);
+  const last = logRequests().at(-1);
+  const query = new URLSearchParams(last?.query ?? '');
+  t.is(query.get('tailLines'), '20');
+  t.not(query.get('previous'), 'true');
+});
+
+test.serial('enrich-pod actions: events turned off leave out the events table', async (t) => {
+  const withEvents = await run(undefined);
+  const without = await run({ podEvents: false });
+  const hasEvents = (e: Enrichment) =>
+    e.blocks.some((b) => b.type === 'table' && /event/i.test(b.title ?? ''));
+  t.true(hasEvents(withEvents));
+  t.false(hasEvents(without));
+});
