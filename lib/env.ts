@@ -59,7 +59,7 @@ export const DispatchEnv = CommonEnv.extend({
   /** Labels that make a storm group (comma-separated); namespace falls back to the subject's. */
   STORM_GROUP_BY: z.string().default('alertname,namespace'),
   /** Least time between two edits of a storm summary (and batches of alerts into its thread). */
-  STORM_EDIT_INTERVAL_SECONDS: positiveInt(10),
+  STORM_EDIT_INTERVAL_SECONDS: positiveInt(30),
   /** A batch of more alerts than this goes into the summary's thread as a file. */
   STORM_REPLY_LINES: positiveInt(20),
 });

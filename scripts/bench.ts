@@ -1,9 +1,12 @@
 // `npm run bench`: every figure next to a baseline measured in the same run on this machine.
 //   1. cold start per function bundle (spawn -> readiness, spawn -> first event handled) and
 //      idle RSS, against a bare node:http server and the stock faas-js-runtime;
-//   2. alert-ingest alerts/second (batches of 1 and 50, a real sink answering 202) against a
-//      bare node:http server reading and answering the same requests.
-// `npm run bench -- --json` prints one JSON document instead of the table.
+//   2. RSS after 10,000 events per function;
+//   3. alert-ingest alerts/second (batches of 1 and 50, a real sink answering 202) against a
+//      bare node:http server reading and answering the same requests;
+//   4. the sections in scripts/bench/: the Redis path, pipeline latency and the storm, and the
+//      enrichment, Event and Redis-memory figures; each a list of rows with its own baseline.
+// `npm run bench -- --json` prints one JSON document instead of the tables.
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,12 +16,18 @@ import { startKubeStandin } from '../test/support/kube-standin.ts';
 import { startRedisServer } from '../test/support/redis-server.ts';
 import { startSlackStandin } from '../test/support/slack-standin.ts';
 import { writeBaselines } from './bench/baselines.ts';
+import { benchEnrichment } from './bench/enrich.ts';
+import { benchEvents } from './bench/events.ts';
+import { benchLatency, benchStorm } from './bench/pipeline.ts';
 import { freePort, load, median, msSince, rssMiB, spawnServer, stop } from './bench/procs.ts';
+import { benchRedisMemory } from './bench/redis-memory.ts';
+import { benchRedisPath } from './bench/redis-path.ts';
 import { buildFunction, FUNCTIONS } from './build.ts';
 
 const json = process.argv.includes('--json');
 const quick = process.argv.includes('--quick');
 const RUNS = quick ? 2 : 5;
+const EVENTS = quick ? 2000 : 10_000;
 const LOAD_SECONDS = quick ? 2 : 5;
 const root = resolve(import.meta.dirname, '..');
 const say = (s: string) => {
@@ -79,6 +88,22 @@ const warningEvent = () => ({
 function ceRequest(type: string, data: unknown): RequestInit {
   const msg = HTTP.binary(new CloudEvent({ type, source: '/bench', data }));
   return { method: 'POST', headers: msg.headers as Record<string, string>, body: msg.body as string };
+}
+
+/** Sends `EVENTS` requests (16 in flight) and reads the RSS once the process has settled. */
+async function rssAfter(port: number, pid: number | undefined, request: () => RequestInit): Promise<number> {
+  let left = EVENTS;
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (left-- > 0) {
+        const res = await fetch(`http://127.0.0.1:${port}/`, request());
+        await res.arrayBuffer();
+        if (res.status >= 300) throw new Error(`answered ${res.status} under load`);
+      }
+    }),
+  );
+  await new Promise((r) => setTimeout(r, 500));
+  return rssMiB(pid);
 }
 
 interface ColdStart {
@@ -169,6 +194,27 @@ try {
     );
   }
 
+  say(`RSS after ${EVENTS} events per function ...`);
+  const afterEvents = new Map<string, number>();
+  const barePort = freePort();
+  const bareSrv = await spawnServer(base.bare, {}, barePort, '/');
+  afterEvents.set(bare.name, await rssAfter(barePort, bareSrv.child.pid, () => fnRequest('alert-ingest')));
+  await stop(bareSrv.child);
+  for (const fn of FUNCTIONS) {
+    const port = freePort();
+    // Dispatch at full speed: Slack's pace and storm folding are measured in the storm section.
+    const env = {
+      ...fnEnv[fn],
+      SLACK_CHANNEL_RATE: '1000000',
+      SLACK_CHANNEL_BURST: '1000000',
+      STORM_THRESHOLD: '0',
+    };
+    const s = await spawnServer(bundles.get(fn) as string, env, port, undefined, dir);
+    let i = 0;
+    afterEvents.set(fn, await rssAfter(port, s.child.pid, () => fnRequest(fn, i++)));
+    await stop(s.child);
+  }
+
   say(`alert-ingest throughput (${LOAD_SECONDS} s per figure, 16 connections) ...`);
   const throughput: Array<{
     batch: number;
@@ -208,6 +254,28 @@ try {
   }
   await stop(sink.child);
 
+  // Sections measured by their own modules, each with its baseline in the same run.
+  const sections: Array<
+    [string, (o: { quick: boolean }) => Promise<Array<Record<string, string | number>>>]
+  > = [
+    ['Redis path (dispatch decisions vs redis-benchmark)', benchRedisPath],
+    ['End-to-end latency through the local pipeline', benchLatency],
+    ['Storm folded to Slack’s rate', benchStorm],
+    ['Enrichment', benchEnrichment],
+    ['Kubernetes Events', benchEvents],
+    ['Redis memory', benchRedisMemory],
+  ];
+  const extra: Record<string, Array<Record<string, string | number>>> = {};
+  for (const [title, run] of sections) {
+    say(`${title} ...`);
+    try {
+      extra[title] = await run({ quick });
+    } catch (err) {
+      // One broken section must not hide the others' figures.
+      extra[title] = [{ error: String((err as Error)?.message ?? err).slice(0, 300) }];
+    }
+  }
+
   const result = {
     machine: { node: process.version, cpus: (await import('node:os')).cpus().length, runs: RUNS },
     coldStart: {
@@ -222,17 +290,43 @@ try {
         readyRatio: s.readyMs / bare.readyMs,
         firstEventRatio: s.firstEventMs / bare.firstEventMs,
         rssRatio: s.rssMiB / bare.rssMiB,
+        rssAfterEventsMiB: afterEvents.get(s.name),
+        rssAfterEventsRatio:
+          (afterEvents.get(s.name) ?? Number.NaN) / (afterEvents.get(bare.name) ?? Number.NaN),
       })),
+      events: EVENTS,
+      bareRssAfterEventsMiB: afterEvents.get(bare.name),
     },
     alertIngestThroughput: throughput,
+    sections: extra,
   };
   if (json) {
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } else {
     const f = (n: number, d = 0) => n.toFixed(d);
     const rows = [
-      ['what', 'ready ms', 'x bare', 'first event ms', 'x bare', 'idle RSS MiB', 'x bare'],
-      [bare.name, f(bare.readyMs), '1.00', f(bare.firstEventMs), '1.00', f(bare.rssMiB, 1), '1.00'],
+      [
+        'what',
+        'ready ms',
+        'x bare',
+        'first event ms',
+        'x bare',
+        'idle RSS MiB',
+        'x bare',
+        `RSS after ${EVENTS} events MiB`,
+        'x bare',
+      ],
+      [
+        bare.name,
+        f(bare.readyMs),
+        '1.00',
+        f(bare.firstEventMs),
+        '1.00',
+        f(bare.rssMiB, 1),
+        '1.00',
+        f(afterEvents.get(bare.name) ?? Number.NaN, 1),
+        '1.00',
+      ],
       [
         faas.name,
         f(faas.readyMs),
@@ -241,6 +335,8 @@ try {
         f(faas.firstEventMs / bare.firstEventMs, 2),
         f(faas.rssMiB, 1),
         f(faas.rssMiB / bare.rssMiB, 2),
+        '',
+        '',
       ],
       ...starts.map((s) => [
         s.name,
@@ -250,6 +346,8 @@ try {
         f(s.firstEventMs / bare.firstEventMs, 2),
         f(s.rssMiB, 1),
         f(s.rssMiB / bare.rssMiB, 2),
+        f(afterEvents.get(s.name) ?? Number.NaN, 1),
+        f((afterEvents.get(s.name) ?? Number.NaN) / (afterEvents.get(bare.name) ?? Number.NaN), 2),
       ]),
     ];
     const tp = [
@@ -269,6 +367,11 @@ try {
     console.log(table(rows));
     console.log('');
     console.log(table(tp));
+    for (const [title, rows] of Object.entries(extra)) {
+      const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+      console.log(`\n${title}\n`);
+      console.log(table([cols, ...rows.map((r) => cols.map((c) => String(r[c] ?? '')))]));
+    }
   }
 } finally {
   await Promise.allSettled([redis.stop(), slack.close(), kube.close()]);

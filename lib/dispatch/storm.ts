@@ -22,7 +22,7 @@ export const DEFAULT_STORM: StormOptions = {
   threshold: 5,
   windowSeconds: 60,
   groupBy: ['alertname', 'namespace'],
-  editIntervalMs: 10_000,
+  editIntervalMs: 30_000,
   replyLines: 20,
 };
 

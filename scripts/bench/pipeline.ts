@@ -1,0 +1,241 @@
+// Through the whole local pipeline (npm start: alert-ingest -> broker -> enrichers -> dispatch,
+// real redis-server, stand-in Slack that timestamps every call):
+//   latency: webhook -> Slack root post, p50/p99 at 100 alerts/second, next to a bare node:http
+//            round trip at the same rate;
+//   storm:   10,000 alerts in 60 s over 50 alert names, 500 pods, 5 channels -> Slack calls,
+//            the busiest channel's calls/second, and alerts accounted for in Slack.
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import { startPipeline } from '../../test/support/pipeline.ts';
+import { startRedisServer } from '../../test/support/redis-server.ts';
+import { type SlackStandin, startSlackStandin } from '../../test/support/slack-standin.ts';
+import { msSince } from './procs.ts';
+
+const CHANNELS = ['C0STORM0', 'C0STORM1', 'C0STORM2', 'C0STORM3', 'C0STORM4'];
+const ROUTES = `routes:\n  - destinations: [default]\n    channelFromLabel: slack_channel\n`;
+
+function alert(token: string, name: string, pod: string, ns: string, channel: string) {
+  const now = new Date().toISOString();
+  return {
+    status: 'firing',
+    labels: { alertname: name, namespace: ns, pod, severity: 'warning', slack_channel: channel },
+    // The token rides in the summary (the title) so Slack's messages can be matched to alerts.
+    annotations: { summary: `bench alert ${token}` },
+    startsAt: now,
+    endsAt: '0001-01-01T00:00:00Z',
+    generatorURL: 'http://prometheus.local/graph',
+    fingerprint: token,
+  };
+}
+
+const webhook = (alerts: unknown[]) =>
+  JSON.stringify({
+    version: '4',
+    groupKey: '{}:{}',
+    truncatedAlerts: 0,
+    status: 'firing',
+    receiver: 'kubeincident',
+    groupLabels: {},
+    commonLabels: {},
+    commonAnnotations: {},
+    externalURL: 'http://alertmanager.local',
+    alerts,
+  });
+
+const post = async (url: string, body: string) => {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  await res.arrayBuffer();
+  if (!res.ok) throw new Error(`webhook answered ${res.status}`);
+};
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
+};
+
+/** Everything Slack shows, as one string per message or file, to find alert tokens in. */
+function shown(slack: SlackStandin): string[] {
+  const out: string[] = [];
+  for (const list of slack.messages.values())
+    for (const m of list) out.push(JSON.stringify([m.text, m.blocks, m.attachments, m.edits]));
+  for (const f of slack.files) if (f.completed) out.push(f.content ?? '');
+  return out;
+}
+
+async function withPipeline<T>(
+  env: NodeJS.ProcessEnv,
+  fn: (webhookUrl: string, slack: SlackStandin) => Promise<T>,
+): Promise<T> {
+  const redis = await startRedisServer();
+  const slack = await startSlackStandin({ channels: CHANNELS });
+  const dir = resolve(import.meta.dirname, '../../.local');
+  const configFile = resolve(dir, `bench-config-${process.pid}.yaml`);
+  const deadLetters = resolve(dir, `bench-dead-${process.pid}.jsonl`);
+  await writeFile(configFile, ROUTES);
+  await rm(deadLetters, { force: true });
+  let pipeline: Awaited<ReturnType<typeof startPipeline>> | undefined;
+  try {
+    pipeline = await startPipeline({
+      REDIS_URL: redis.url,
+      SLACK_BOT_TOKEN: slack.token,
+      SLACK_CHANNEL: CHANNELS[0],
+      SLACK_API_URL: slack.url,
+      CONFIG_FILE: configFile,
+      DEAD_LETTER_FILE: deadLetters,
+      LOG_LEVEL: 'error',
+      ...env,
+    });
+    const result = await fn(pipeline.webhook, slack);
+    const dead = await readFile(deadLetters, 'utf8').catch(() => '');
+    return Object.assign(result as object, { deadLettered: dead.split('\n').filter(Boolean).length }) as T;
+  } finally {
+    await pipeline?.stop();
+    await Promise.allSettled([slack.close(), redis.stop(), rm(configFile, { force: true })]);
+  }
+}
+
+/** A bare node:http round trip at the same rate: what the machine's loopback HTTP costs. */
+async function bareLatency(perSecond: number, seconds: number): Promise<number[]> {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.end('{}'));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  const lat: number[] = [];
+  const sends: Promise<void>[] = [];
+  for (let i = 0; i < perSecond * seconds; i++) {
+    const t = process.hrtime.bigint();
+    sends.push(post(url, webhook([])).then(() => void lat.push(msSince(t))));
+    await new Promise((r) => setTimeout(r, 1000 / perSecond));
+  }
+  await Promise.all(sends);
+  server.close();
+  return lat;
+}
+
+export async function benchLatency(opts: {
+  quick: boolean;
+}): Promise<Array<Record<string, string | number>>> {
+  const seconds = opts.quick ? 5 : 15;
+  const rate = 100;
+  // Rate shaping and folding off: this measures the pipeline, not Slack's pace.
+  const env = { SLACK_CHANNEL_RATE: '100000', SLACK_CHANNEL_BURST: '100000', STORM_THRESHOLD: '0' };
+  const r = await withPipeline(env, async (url, slack) => {
+    const sentAt = new Map<string, number>();
+    const sends: Promise<void>[] = [];
+    for (let i = 0; i < rate * seconds; i++) {
+      const token = `lat${String(i).padStart(6, '0')}`;
+      sentAt.set(token, Date.now());
+      sends.push(
+        post(
+          url,
+          webhook([alert(token, `BenchLatency${i % 50}`, `pod-${i}`, 'bench', CHANNELS[0] as string)]),
+        ),
+      );
+      await new Promise((res) => setTimeout(res, 1000 / rate));
+    }
+    await Promise.all(sends);
+    const deadline = Date.now() + 60_000;
+    const lat = new Map<string, number>();
+    while (lat.size < sentAt.size && Date.now() < deadline) {
+      for (const c of slack.calls) {
+        if (c.method !== 'chat.postMessage' || c.params.thread_ts) continue;
+        const token = /bench alert (lat\d{6})/.exec(JSON.stringify(c.params))?.[1];
+        const sent = token ? sentAt.get(token) : undefined;
+        if (token && sent !== undefined && !lat.has(token)) lat.set(token, c.at - sent);
+      }
+      await new Promise((res) => setTimeout(res, 500));
+    }
+    return { lat: [...lat.values()], sent: sentAt.size };
+  });
+  const bare = await bareLatency(rate, Math.min(seconds, 5));
+  return [
+    {
+      what: `webhook -> Slack root, ${rate} alerts/s for ${seconds} s`,
+      'p50 ms': Math.round(pct(r.lat, 50)),
+      'p99 ms': Math.round(pct(r.lat, 99)),
+      'bare p50 ms': Number(pct(bare, 50).toFixed(1)),
+      'bare p99 ms': Number(pct(bare, 99).toFixed(1)),
+      'x bare p50': Number((pct(r.lat, 50) / pct(bare, 50)).toFixed(1)),
+      delivered: `${r.lat.length}/${r.sent}`,
+    },
+  ];
+}
+
+export async function benchStorm(opts: { quick: boolean }): Promise<Array<Record<string, string | number>>> {
+  const total = opts.quick ? 2000 : 10_000;
+  const seconds = opts.quick ? 20 : 60;
+  const tickMs = 100;
+  const r = await withPipeline({}, async (url, slack) => {
+    const tokens: string[] = [];
+    const started = Date.now();
+    const sends: Promise<void>[] = [];
+    const perTick = Math.ceil(total / ((seconds * 1000) / tickMs));
+    for (let i = 0; i < total; ) {
+      const batch = [];
+      for (let k = 0; k < perTick && i < total; k++, i++) {
+        const pod = i % 500;
+        // Distinct (alert name, pod) pairs: 10,000 different alerts, no duplicates.
+        const name = (Math.floor(i / 500) + i) % 50;
+        const ns = pod % 5;
+        const token = `st${String(i).padStart(6, '0')}`;
+        tokens.push(token);
+        batch.push(alert(token, `BenchStorm${name}`, `pod-${pod}`, `ns-${ns}`, CHANNELS[ns] as string));
+      }
+      sends.push(post(url, webhook(batch)));
+      const due = started + (tokens.length / total) * seconds * 1000;
+      await new Promise((res) => setTimeout(res, Math.max(0, due - Date.now())));
+    }
+    await Promise.all(sends);
+    // Drained once every alert shows, or Slack has been quiet for 60 s (deferred summaries come
+    // back on the broker's exponential retries), or at a cap that keeps the bench in its budget.
+    const cap = Date.now() + (opts.quick ? 120_000 : 300_000);
+    while (Date.now() < cap) {
+      const last = slack.calls.at(-1)?.at ?? 0;
+      if (Date.now() - last > 60_000) break;
+      const text = shown(slack).join('\n');
+      if (tokens.every((t) => text.includes(t))) break;
+      await new Promise((res) => setTimeout(res, 5000));
+    }
+    const channelOf = (c: (typeof slack.calls)[number]) =>
+      c.method === 'chat.postMessage' || c.method === 'chat.update'
+        ? String(c.params.channel)
+        : c.method === 'files.completeUploadExternal'
+          ? String(c.params.channel_id)
+          : undefined;
+    const visible = slack.calls.filter((c) => channelOf(c) !== undefined);
+    const end = visible.at(-1)?.at ?? Date.now();
+    const runSeconds = (end - started) / 1000;
+    let busiest = 0;
+    let peak = 0;
+    for (const ch of CHANNELS) {
+      const times = visible.filter((c) => channelOf(c) === ch).map((c) => c.at);
+      busiest = Math.max(busiest, times.length / runSeconds);
+      for (let a = 0, b = 0; b < times.length; b++) {
+        while ((times[b] as number) - (times[a] as number) >= 1000) a++;
+        peak = Math.max(peak, b - a + 1);
+      }
+    }
+    const text = shown(slack).join('\n');
+    const found = tokens.filter((t) => text.includes(t)).length;
+    return { calls: visible.length, runSeconds, busiest, peak, found, sent: tokens.length };
+  });
+  return [
+    {
+      what: `storm: ${r.sent} alerts in ${seconds} s, 50 names, 500 pods, 5 channels`,
+      'slack calls': r.calls,
+      'without folding': r.sent,
+      'x without': Number((r.calls / r.sent).toFixed(3)),
+      'run s': Math.round(r.runSeconds),
+      'busiest channel calls/s': Number(r.busiest.toFixed(2)),
+      'x Slack 1/s': Number(r.busiest.toFixed(2)),
+      'peak calls in 1 s': r.peak,
+      'alerts in Slack': `${r.found}/${r.sent}`,
+      lost: r.sent - r.found,
+      'dead-lettered': (r as unknown as { deadLettered: number }).deadLettered,
+    },
+  ];
+}

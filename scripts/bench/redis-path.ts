@@ -1,0 +1,114 @@
+// The Redis path of dispatch: thread/dedup decisions per second through lib/dispatch against a
+// real redis-server, next to redis-benchmark on the same server, and Redis round trips per
+// alert counted by a wrapper around the store (every StateStore call is one round trip).
+import { execFileSync } from 'node:child_process';
+import { createChannelBucket } from '../../lib/dispatch/channel-bucket.ts';
+import { dispatchIssue } from '../../lib/dispatch/dispatcher.ts';
+import { RecordingDestination } from '../../lib/dispatch/recording-destination.ts';
+import type { Issue } from '../../lib/issue.ts';
+import { RedisStore } from '../../lib/store/redis.ts';
+import type { StateStore } from '../../lib/store/store.ts';
+import { makeIssue } from '../../test/support/issue-factory.ts';
+import { startRedisServer } from '../../test/support/redis-server.ts';
+import { msSince } from './procs.ts';
+
+export function countRoundTrips(store: StateStore): { store: StateStore; count: () => number } {
+  let n = 0;
+  const counted = new Proxy(store, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver);
+      if (typeof v !== 'function' || prop === 'close') return v;
+      return (...args: unknown[]) => {
+        n++;
+        return (v as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  return { store: counted, count: () => n };
+}
+
+/** Runs `fn` over `items` with `concurrency` in flight; returns items per second. */
+async function rate<T>(items: T[], concurrency: number, fn: (item: T) => Promise<unknown>): Promise<number> {
+  let next = 0;
+  const started = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < items.length) await fn(items[next++] as T);
+    }),
+  );
+  return items.length / (msSince(started) / 1000);
+}
+
+function redisBenchmark(port: number, requests: number): { set: number; get: number } {
+  const out = execFileSync(
+    'redis-benchmark',
+    [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-t',
+      'set,get',
+      '-n',
+      String(requests),
+      '-c',
+      '50',
+      '-q',
+      '--csv',
+    ],
+    { encoding: 'utf8' },
+  );
+  const rps = (name: string) => Number(new RegExp(`"${name}","([0-9.]+)"`).exec(out)?.[1] ?? Number.NaN);
+  return { set: rps('SET'), get: rps('GET') };
+}
+
+export async function benchRedisPath(opts: {
+  quick: boolean;
+}): Promise<Array<Record<string, string | number>>> {
+  const alerts = opts.quick ? 2000 : 10_000;
+  const redis = await startRedisServer();
+  const raw = new RedisStore(redis.url);
+  try {
+    const { store, count } = countRoundTrips(raw);
+    // Destinations that record instead of calling Slack: what is measured is the store path.
+    const destination = new RecordingDestination('C0BENCH');
+    // A bucket wide enough never to refuse: its one INCR per Slack call is part of the path.
+    destination.bucket = createChannelBucket(store, { perSecond: 1e6, burst: 1e6 });
+    const issues: Issue[] = Array.from({ length: alerts }, (_, i) =>
+      makeIssue({ fingerprint: `bench-${i}`, labels: { alertname: `A${i}`, namespace: 'ns' } }),
+    );
+    const deps = { store, destination };
+    const before = count();
+    const newRate = await rate(issues, 50, (i) => dispatchIssue(i, deps));
+    const newTrips = (count() - before) / alerts;
+    destination.calls.length = 0;
+    const dupStart = count();
+    // Alertmanager's repeats and HA duplicates: the common case under load.
+    const dupRate = await rate(issues, 50, (i) => dispatchIssue(i, deps));
+    const dupTrips = (count() - dupStart) / alerts;
+    if (destination.calls.length !== 0) throw new Error('a duplicate reached the destination');
+    const rb = redisBenchmark(redis.port, opts.quick ? 50_000 : 200_000);
+    const perOp = (rb.set + rb.get) / 2;
+    return [
+      {
+        what: 'duplicate alert (dedup decision)',
+        'decisions/s': Math.round(dupRate),
+        'round trips/alert': Number(dupTrips.toFixed(2)),
+        'redis ops/s': Math.round(dupRate * dupTrips),
+        'redis-benchmark ops/s': Math.round(perOp),
+        'x redis-benchmark': Number(((dupRate * dupTrips) / perOp).toFixed(2)),
+      },
+      {
+        what: 'new alert (lock, state, bucket, unlock)',
+        'decisions/s': Math.round(newRate),
+        'round trips/alert': Number(newTrips.toFixed(2)),
+        'redis ops/s': Math.round(newRate * newTrips),
+        'redis-benchmark ops/s': Math.round(perOp),
+        'x redis-benchmark': Number(((newRate * newTrips) / perOp).toFixed(2)),
+      },
+    ];
+  } finally {
+    await raw.close();
+    await redis.stop();
+  }
+}
