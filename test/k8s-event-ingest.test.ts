@@ -119,3 +119,40 @@ test('k8s-event-ingest: with Redis, repeats fold across a restart of the functio
   t.is(resolved.event.issuestatus, 'resolved');
   t.is(resolved.issue.fingerprint, a.issue.fingerprint);
 });
+
+test('k8s-event-ingest: the configuration silences event issues, runs event workflows, and can turn event handling off', async (t) => {
+  const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const dir = await mkdtemp(join(tmpdir(), 'events-config-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const silenced = join(dir, 'silenced.yaml');
+  await writeFile(silenced, 'silences: [{ name: no-backoff, matchers: [\'reason="CrashLoopBackOff"\'] }]');
+  const workflow = join(dir, 'workflow.yaml');
+  await writeFile(
+    workflow,
+    'customWorkflows:\n  - name: pod-events\n    triggers: [{ on: event, kind: Pod }]\n    actions: [{ mention: { groups: [S0ONCALL] } }, { podLogs: { tail: 42 } }]',
+  );
+  const off = join(dir, 'off.yaml');
+  await writeFile(off, 'workflows: { eventHandling: { enabled: false } }');
+
+  const plain = await startIngest(t, {}, { now: 0 });
+  const { issue } = await reply(await post(plain.url, fixture('event-backoff-add')));
+  const reason = issue.labels.reason ?? '';
+  t.truthy(reason);
+
+  await writeFile(silenced, `silences: [{ name: quiet, matchers: ['reason="${reason}"'] }]`);
+  const s = await startIngest(t, { CONFIG_FILE: silenced }, { now: 0 });
+  const res = await post(s.url, fixture('event-backoff-add'));
+  t.is(res.status, 204, 'silenced: acknowledged with no reply');
+  t.true(s.logs.lines.some((l) => l.msg === 'event issue silenced' && l.silence === 'quiet'));
+
+  const w = await startIngest(t, { CONFIG_FILE: workflow }, { now: 0 });
+  const planned = (await reply(await post(w.url, fixture('event-backoff-add')))).issue;
+  t.deepEqual(planned.actions?.workflows, ['pod-events']);
+  t.deepEqual(planned.actions?.mentions, { users: [], groups: ['S0ONCALL'] });
+  t.deepEqual(planned.actions?.podLogs, { tail: 42 });
+
+  const o = await startIngest(t, { CONFIG_FILE: off }, { now: 0 });
+  t.is((await post(o.url, fixture('event-backoff-add'))).status, 204);
+});

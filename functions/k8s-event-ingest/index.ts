@@ -2,11 +2,14 @@
 // and storms fold into one issue per (workload, reason) in Redis (lib/ingest); the issue is the
 // reply to the broker, and anything not worth one is acknowledged with no reply.
 import type { CloudEvent } from 'cloudevents';
+import { type ConfigSource, openFunctionConfig } from '../../lib/config/index.ts';
+import { planIssue } from '../../lib/config/plan.ts';
 import { EventIngestEnv, parseEnv } from '../../lib/env.ts';
 import { eventJson, issueEvent } from '../../lib/events.ts';
 import { filterFromSettings } from '../../lib/ingest/filter.ts';
 import { type IngestSettings, ingest } from '../../lib/ingest/ingest.ts';
 import { createLogger } from '../../lib/logger.ts';
+import { defaultRegistry } from '../../lib/runtime/metrics.ts';
 import type { FunctionModule, InvocationContext } from '../../lib/runtime/types.ts';
 import { createStore, type StateStore } from '../../lib/store/index.ts';
 
@@ -20,11 +23,16 @@ export function create(
   opts: IngestFunctionOptions = {},
 ): FunctionModule {
   let store: StateStore | undefined;
+  let config: ConfigSource | undefined;
   let settings: IngestSettings;
+  const silencedTotal = defaultRegistry.counter(
+    'kubeincident_issues_silenced_total',
+    'Issues not sent on because a configured silence matched, by silence.',
+  );
   let source = '/kubeincident/k8s-event-ingest';
   const now = opts.now ?? (() => new Date());
   return {
-    init() {
+    async init() {
       const c = parseEnv(EventIngestEnv, env);
       const log = createLogger({ name: 'k8s-event-ingest', level: c.LOG_LEVEL });
       if (c.CLUSTER_NAME) source = `/kubeincident/${encodeURIComponent(c.CLUSTER_NAME)}/k8s-event-ingest`;
@@ -37,6 +45,7 @@ export function create(
         filter: filterFromSettings(c),
       };
       store = createStore({ redisUrl: c.REDIS_URL, log });
+      config = await openFunctionConfig(c, env, log);
     },
     async handle(ctx: InvocationContext, event: CloudEvent<unknown> | undefined) {
       if (!event || !store) return undefined;
@@ -48,7 +57,25 @@ export function create(
         ctx.log.debug({ skipped: result.skipped }, 'no issue');
         return undefined;
       }
-      const { issue } = result;
+      const cfg = config?.current();
+      if (cfg && !cfg.workflows.eventHandling.enabled) {
+        ctx.log.debug('event handling is turned off in the configuration');
+        return undefined;
+      }
+      const planned = cfg ? planIssue(result.issue, cfg, { now: now() }) : { issue: result.issue };
+      if (planned.silenced) {
+        silencedTotal.inc({ silence: planned.silenced });
+        ctx.log.info(
+          { fingerprint: result.issue.fingerprint, silence: planned.silenced },
+          'event issue silenced',
+        );
+        return undefined;
+      }
+      // Repeats of a period go straight to dispatch (ingest planned that): they only update the
+      // thread's counts, with no second round of enrichment.
+      const repeat = result.issue.plan.length === 1 && result.issue.plan[0] === 'dispatch';
+      const base = planned.issue ?? result.issue;
+      const issue = repeat ? { ...base, plan: result.issue.plan } : base;
       ctx.log.info(
         {
           fingerprint: issue.fingerprint,
@@ -63,6 +90,7 @@ export function create(
       return issueEvent(issue, source, ctx.traceparent);
     },
     async shutdown() {
+      config?.close();
       await store?.close();
     },
   };
