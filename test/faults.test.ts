@@ -1,0 +1,223 @@
+// Fault injection on the running pipeline: each scenario drives alerts through it, breaks one
+// part, and checks what the stand-in Slack received: one root per alert, every firing and
+// resolution reflected, none missing, none posted twice. Each scenario logs its report.
+import test, { type ExecutionContext } from 'ava';
+import { Redis } from 'ioredis';
+import {
+  type AlertSpec,
+  CHANNEL,
+  type FaultEnv,
+  makeAlerts,
+  type Report,
+  sendWebhook,
+  settle,
+  startFaultEnv,
+} from './support/faults.ts';
+import { eventually } from './support/pipeline.ts';
+
+async function scenario(
+  t: ExecutionContext,
+  name: string,
+  env: NodeJS.ProcessEnv,
+  run: (e: FaultEnv, alerts: AlertSpec[]) => Promise<void>,
+  opts: { alerts?: number } = {},
+): Promise<Report> {
+  const e = await startFaultEnv(env);
+  t.teardown(() => e.stop());
+  const alerts = makeAlerts(name, opts.alerts ?? 6);
+  try {
+    await run(e, alerts);
+  } catch (err) {
+    t.log(e.pipeline.output().slice(-4000));
+    throw err;
+  }
+  const report = await settle(e, alerts, true);
+  t.log(
+    `${name}: events in ${report.eventsIn}, messages out ${report.messagesOut}, lost ${report.lost.length}, duplicated ${report.duplicated.length}, unresolved ${report.unresolved.length}, dead-lettered ${report.deadLettered}`,
+  );
+  if (report.lost.length || report.duplicated.length || report.unresolved.length)
+    t.log(e.pipeline.output().slice(-6000));
+  t.deepEqual(report.lost, [], 'no alert missing');
+  t.deepEqual(report.duplicated, [], 'no alert posted twice');
+  t.deepEqual(report.unresolved, [], 'every resolution reflected');
+  return report;
+}
+
+const fireThenResolve = async (e: FaultEnv, alerts: AlertSpec[]) => {
+  await sendWebhook(e.pipeline.webhook, alerts, 'firing');
+  await waitForRoots(e, alerts);
+  await sendWebhook(e.pipeline.webhook, alerts, 'resolved');
+};
+
+async function waitForRoots(e: FaultEnv, alerts: AlertSpec[]) {
+  await eventually(
+    'roots posted',
+    () => {
+      const roots = (e.slack.messages.get(CHANNEL) ?? []).filter((m) => !m.thread_ts);
+      return alerts.every((a) => roots.some((m) => JSON.stringify(m.attachments).includes(a.marker)))
+        ? true
+        : undefined;
+    },
+    60_000,
+  );
+}
+
+test.serial(
+  'faults: every event delivered twice and resolutions before firings change nothing visible',
+  async (t) => {
+    await scenario(t, 'dup', {}, async (e, alerts) => {
+      const [early, rest] = [alerts.slice(0, 2), alerts.slice(2)];
+      // Reordered: two alerts resolve before their firing arrives.
+      await sendWebhook(e.pipeline.webhook, early, 'resolved');
+      await Promise.all([
+        sendWebhook(e.pipeline.webhook, rest, 'firing'),
+        sendWebhook(e.pipeline.webhook, rest, 'firing'),
+      ]);
+      await sendWebhook(e.pipeline.webhook, early, 'firing');
+      await waitForRoots(e, alerts);
+      await Promise.all([
+        sendWebhook(e.pipeline.webhook, rest, 'resolved'),
+        sendWebhook(e.pipeline.webhook, rest, 'resolved'),
+      ]);
+    });
+  },
+);
+
+test.serial(
+  'faults: a storm of Slack 429s with Retry-After delays messages but loses and doubles none',
+  async (t) => {
+    await scenario(t, 'rl', {}, async (e, alerts) => {
+      e.slack.injectFault('chat.postMessage', { status: 429, retryAfter: 1 }, 6);
+      e.slack.injectFault('chat.update', { status: 429, retryAfter: 1 }, 3);
+      await fireThenResolve(e, alerts);
+    });
+  },
+);
+
+test.serial(
+  'faults: Slack 5xx, transient ok:false errors and slow edits are retried through the broker',
+  async (t) => {
+    await scenario(t, 'sx', {}, async (e, alerts) => {
+      e.slack.injectFault('chat.postMessage', { status: 503 }, 3);
+      e.slack.injectFault('chat.postMessage', { error: 'internal_error' }, 2);
+      e.slack.injectFault('chat.update', { delayMs: 2500 }, 2);
+      await fireThenResolve(e, alerts);
+    });
+  },
+);
+
+test.serial(
+  'faults: a file upload failing after the message was posted is retried without a second root',
+  async (t) => {
+    await scenario(t, 'up', {}, async (e, alerts) => {
+      e.slack.injectFault('files.completeUploadExternal', { status: 500 }, 3);
+      await fireThenResolve(e, alerts);
+      await eventually('every crash log uploaded', () =>
+        e.slack.files.filter((f) => f.completed && f.content?.includes('exiting with code 1')).length >=
+        alerts.length
+          ? true
+          : undefined,
+      );
+      t.pass();
+    });
+  },
+);
+
+test.serial(
+  'faults: Redis down for a while: deliveries fail with 503 and succeed once it is back',
+  async (t) => {
+    await scenario(t, 'rd', {}, async (e, alerts) => {
+      await e.redis.stop();
+      const sending = sendWebhook(e.pipeline.webhook, alerts, 'firing');
+      await new Promise((r) => setTimeout(r, 1500));
+      await e.redis.restart();
+      await sending;
+      await waitForRoots(e, alerts);
+      await sendWebhook(e.pipeline.webhook, alerts, 'resolved');
+    });
+  },
+);
+
+test.serial(
+  'faults: a slow Redis (clients paused) and a full Redis (maxmemory) only delay delivery',
+  async (t) => {
+    await scenario(t, 'rs', {}, async (e, alerts) => {
+      const admin = new Redis(e.redis.url, { lazyConnect: true });
+      t.teardown(() => admin.quit().catch(() => undefined));
+      await admin.connect();
+      await admin.call('CLIENT', 'PAUSE', '2000', 'ALL');
+      await sendWebhook(e.pipeline.webhook, alerts.slice(0, 3), 'firing');
+      const used = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))?.[1]);
+      await admin.config('SET', 'maxmemory-policy', 'noeviction');
+      await admin.config('SET', 'maxmemory', String(used + 1024));
+      await admin.set('filler', 'x'.repeat(4096)).catch(() => undefined);
+      await sendWebhook(e.pipeline.webhook, alerts.slice(3), 'firing');
+      await new Promise((r) => setTimeout(r, 1500));
+      await admin.config('SET', 'maxmemory', '0');
+      await waitForRoots(e, alerts);
+      await sendWebhook(e.pipeline.webhook, alerts, 'resolved');
+    });
+  },
+);
+
+test.serial(
+  'faults: the Kubernetes API down, slow, or forbidding logs never holds a message back',
+  async (t) => {
+    const report = await scenario(t, 'k8', {}, async (e, alerts) => {
+      e.kube.setFault(/\/log/, { status: 403 });
+      e.kube.setFault(/\/events/, { delayMs: 3000 });
+      await sendWebhook(e.pipeline.webhook, alerts.slice(0, 3), 'firing');
+      await e.kube.close();
+      await sendWebhook(e.pipeline.webhook, alerts.slice(3), 'firing');
+      await waitForRoots(e, alerts);
+      await sendWebhook(e.pipeline.webhook, alerts, 'resolved');
+    });
+    t.is(report.deadLettered, 0);
+  },
+);
+
+test.serial(
+  'faults: dispatch-slack killed (SIGKILL) mid-event is restarted and the event retried',
+  async (t) => {
+    await scenario(t, 'kl', {}, async (e, alerts) => {
+      // Hold a file upload open, kill the function while it waits, and let the broker retry.
+      e.slack.injectFault('files.completeUploadExternal', { delayMs: 4000 }, 1);
+      const sending = sendWebhook(e.pipeline.webhook, alerts, 'firing');
+      await eventually('an upload in flight', () =>
+        e.slack.calls.some((c) => c.method === 'files.completeUploadExternal') ? true : undefined,
+      );
+      const before = await e.pipeline.pids();
+      process.kill(before['dispatch-slack'] as number, 'SIGKILL');
+      await sending;
+      await eventually('dispatch-slack restarted', async () => {
+        const now = await e.pipeline.pids();
+        return now['dispatch-slack'] && now['dispatch-slack'] !== before['dispatch-slack'] ? true : undefined;
+      });
+      await waitForRoots(e, alerts);
+      await sendWebhook(e.pipeline.webhook, alerts, 'resolved');
+    });
+  },
+);
+
+test.serial(
+  'faults: the broker not answering makes the webhook fail with 5xx until it is back (Alertmanager retries)',
+  async (t) => {
+    await scenario(t, 'bk', {}, async (e, alerts) => {
+      // Freezing the pipeline's main process freezes the broker ingress (the functions run on).
+      e.pipeline.child.kill('SIGSTOP');
+      const res = await fetch(e.pipeline.webhook, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ version: '4', status: 'firing', alerts: [] }),
+      }).catch(() => undefined);
+      t.truthy(res, 'alert-ingest itself still answers');
+      const sending = sendWebhook(e.pipeline.webhook, alerts, 'firing');
+      await new Promise((r) => setTimeout(r, 2500));
+      e.pipeline.child.kill('SIGCONT');
+      const retries = await sending;
+      t.true(retries >= 1, 'the webhook was refused at least once, so Alertmanager would retry');
+      await waitForRoots(e, alerts);
+      await sendWebhook(e.pipeline.webhook, alerts, 'resolved');
+    });
+  },
+);
