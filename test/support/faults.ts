@@ -122,6 +122,11 @@ export async function startFaultEnv(
       DEAD_LETTER_FILE: deadLetterFile,
       LOCAL_BROKER_BACKOFF_DELAY: 'PT0.1S',
       LOCAL_BROKER_RETRIES: '12',
+      // The per-channel rate and storm folding have their own tests (dispatch-rate, storm-folding);
+      // here every alert must keep its own thread so the invariants can be read per alert.
+      SLACK_CHANNEL_RATE: '50',
+      SLACK_CHANNEL_BURST: '100',
+      STORM_THRESHOLD: '0',
       ...env,
     });
     stops.push(() => pipeline.stop());
