@@ -184,3 +184,11 @@ test('k8s client: loading the enrichers and the adapter does not load @kubernete
   });
   t.deepEqual(JSON.parse(out.trim().split('\n').at(-1) ?? '{}'), { before: false, after: true });
 });
+
+test('k8s client: requests share one pooled connection instead of a new agent (and TLS handshake) each', async (t) => {
+  const standin = await startKubeStandin();
+  t.teardown(() => standin.close());
+  const reader = await createKubeReader({ kubeconfigPath: standin.kubeconfigPath });
+  for (let i = 0; i < 20; i++) await reader.readPod('payments', 'api-7d9f8b6c5d-x2x4q');
+  t.true(standin.connections() <= 2, `${standin.connections()} TLS connections for 20 sequential reads`);
+});

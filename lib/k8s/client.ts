@@ -65,6 +65,25 @@ function loadClientModule(): Promise<ClientModule> {
   return modulePromise;
 }
 
+/**
+ * client-node 2.x builds a new undici Agent (its own connection pool and TLS handshake) for
+ * every request and never closes it: an enricher's memory grew by hundreds of MiB over a few
+ * thousand issues. One Agent per cluster, user and TLS settings is reused instead.
+ */
+function shareDispatcher(kc: KubeConfig): void {
+  const target = kc as unknown as { createDispatcher?: (cluster: unknown, opts: unknown) => unknown };
+  const original = target.createDispatcher;
+  if (typeof original !== 'function') return;
+  const cache = new Map<string, unknown>();
+  target.createDispatcher = (cluster: unknown, agentOptions: unknown) => {
+    const key = JSON.stringify([cluster, agentOptions], (_k, v) =>
+      Buffer.isBuffer(v) ? v.toString('base64') : v,
+    );
+    if (!cache.has(key)) cache.set(key, original.call(kc, cluster, agentOptions));
+    return cache.get(key);
+  };
+}
+
 /** Builds the real adapter; rejects with a KubeApiError (ConfigError) when the config is unusable. */
 export async function createKubeReader(opts: KubeReaderOptions = {}): Promise<KubeReader> {
   const mod = await loadClientModule();
@@ -77,6 +96,7 @@ export async function createKubeReader(opts: KubeReaderOptions = {}): Promise<Ku
     if (opts.kubeconfigPath !== undefined) kc.loadFromFile(opts.kubeconfigPath);
     else if (opts.inCluster) kc.loadFromCluster();
     else kc.loadFromDefault();
+    shareDispatcher(kc);
     api = kc.makeApiClient(mod.CoreV1Api);
     apps = kc.makeApiClient(mod.AppsV1Api);
     batch = kc.makeApiClient(mod.BatchV1Api);

@@ -46,6 +46,8 @@ export interface KubeStandin {
   caPem: string;
   token: string;
   requests: RecordedRequest[];
+  /** TLS connections accepted so far: a client that pools connections opens few. */
+  connections(): number;
   setFault(path: RegExp, fault: Fault): void;
   clearFaults(): void;
   close(): Promise<void>;
@@ -147,6 +149,10 @@ export async function startKubeStandin(opts: StandinOptions = {}): Promise<KubeS
       timers.add(t);
     } else answer();
   });
+  let connections = 0;
+  server.on('secureConnection', () => {
+    connections++;
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   const url = `https://127.0.0.1:${port}`;
@@ -159,6 +165,7 @@ export async function startKubeStandin(opts: StandinOptions = {}): Promise<KubeS
     caPem: tls.caCert,
     token,
     requests,
+    connections: () => connections,
     setFault: (path, fault) => {
       faults.unshift({ path, ...fault });
     },
