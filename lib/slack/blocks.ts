@@ -26,21 +26,25 @@ export interface SlackMessage {
   attachments?: SlackAttachment[];
 }
 
+// Slack refuses a block whose text is empty (invalid_blocks), and escaping drops control
+// characters: text made only of them would lose the whole message. A dash stands in.
+const nonEmpty = (text: string) => (text.trim() === '' ? '–' : text);
+
 export const header = (escaped: string): SlackBlock => ({
   type: 'header',
-  text: { type: 'plain_text', text: escaped },
+  text: { type: 'plain_text', text: nonEmpty(escaped) },
 });
 export const section = (mrkdwn: string): SlackBlock => ({
   type: 'section',
-  text: { type: 'mrkdwn', text: mrkdwn },
+  text: { type: 'mrkdwn', text: nonEmpty(mrkdwn) },
 });
 export const fields = (items: string[]): SlackBlock => ({
   type: 'section',
-  fields: items.map((text) => ({ type: 'mrkdwn', text })),
+  fields: items.map((text) => ({ type: 'mrkdwn', text: nonEmpty(text) })),
 });
 export const context = (mrkdwn: string): SlackBlock => ({
   type: 'context',
-  elements: [{ type: 'mrkdwn', text: mrkdwn }],
+  elements: [{ type: 'mrkdwn', text: nonEmpty(mrkdwn) }],
 });
 export const divider = (): SlackBlock => ({ type: 'divider' });
 
