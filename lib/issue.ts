@@ -129,6 +129,10 @@ export const Actions = z.object({
   podInvestigator: z.boolean().optional(),
   podEvents: z.boolean().optional(),
   nodeStatus: z.boolean().optional(),
+  /** Pod diagnoses whose evidence the configuration turned off. */
+  disabledDiagnoses: z.array(z.enum(['imagePullBackoff', 'evicted', 'pending', 'oomKiller'])).optional(),
+  /** False leaves an OOM-killed container's logs out. */
+  attachOomLogs: z.boolean().optional(),
   /** Only IDs from the configuration: nothing in an alert can make the agent ping anyone else. */
   mentions: z.object({ users: z.array(SlackId), groups: z.array(SlackId) }).optional(),
   /** Custom workflows that matched, in order (for the log and metrics). */

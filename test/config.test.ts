@@ -292,11 +292,25 @@ test('config: an invalid file at start is refused with the path of the problem',
 
 test('config: every YAML example in the README configuration section parses', async (t) => {
   const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
-  const section = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('## Events you can subscribe to'));
+  const section = readme.slice(
+    readme.indexOf('## Configuration'),
+    readme.indexOf('## Events you can subscribe to'),
+  );
   const blocks = [...section.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
   t.true(blocks.length >= 1);
   for (const block of blocks) {
     const c = parseConfig(block, env);
     t.true(c.customWorkflows.length + c.routes.length + c.silences.length > 0);
   }
+});
+
+test('config: switched-off diagnoses and OOM logs travel with the issue', (t) => {
+  const c = parseConfig(
+    'workflows:\n  podTroubleshooting:\n    evicted: {enabled: false}\n    pending: {enabled: false}\n  oomKiller:\n    podOomKillerEnricher: {enabled: true, attachLogs: false}',
+    {},
+  );
+  const a = planIssue(alert({ namespace: 'web' }), c).issue?.actions;
+  t.deepEqual(a?.disabledDiagnoses, ['evicted', 'pending']);
+  t.is(a?.attachOomLogs, false);
+  t.is(planIssue(alert({ namespace: 'web' }), DEFAULT_CONFIG).issue?.actions?.disabledDiagnoses, undefined);
 });

@@ -65,3 +65,38 @@ test('dispatch: the root says how often and how many objects, escaped', (t) => {
   t.regex(json, /12 objects affected: checkout-1, checkout-&lt;!here&gt; \+10 more/);
   t.false(json.includes('<!here>'));
 });
+
+test('dispatch: when a folded repeat posted the root first, the enriched first occurrence still adds its details', async (t) => {
+  const store = new MemoryStore();
+  const destination = new RecordingDestination();
+  const deps = { store, destination, now: () => new Date(at(1)), minUpdateIntervalMs: 60_000 };
+  // The repeat (count 2, straight from ingest) overtakes the first occurrence held up in enrich-pod.
+  t.is((await dispatchIssue(repeat(2, 0.5), deps)).action, 'posted');
+  const enriched = makeIssue({
+    id: 'event-rv-1',
+    fingerprint: 'backoff-checkout',
+    occurrences: { count: 1, lastSeen: at(0) },
+    enrichments: [
+      { source: 'enrich-pod', verdict: 'CrashLoopBackOff', blocks: [{ type: 'markdown', text: 'why' }] },
+    ],
+  });
+  await dispatchIssue(enriched, deps);
+  t.is(destination.callsOf('postRoot').length, 1, 'no second root');
+  t.is(destination.callsOf('postDetails').length, 1, 'the details reached the thread');
+  await dispatchIssue(enriched, deps);
+  t.is(destination.callsOf('postDetails').length, 1, 'once');
+});
+
+test('dispatch: a resolution without a thread marks its root as continuing a lost one only when the alert is old', async (t) => {
+  const store = new MemoryStore();
+  const destination = new RecordingDestination();
+  const now = new Date(at(60));
+  const deps = { store, destination, now: () => now };
+  const old = makeIssue({ fingerprint: 'old', status: 'resolved', startsAt: at(0), endsAt: at(59) });
+  const recent = makeIssue({ fingerprint: 'recent', status: 'resolved', startsAt: at(58), endsAt: at(59) });
+  await dispatchIssue(old, deps);
+  await dispatchIssue(recent, deps);
+  const roots = destination.callsOf('postRoot');
+  t.is(roots[0]?.view?.continuesEarlier, true, 'started an hour ago: its thread state was lost');
+  t.is(roots[1]?.view?.continuesEarlier, undefined, 'started two minutes ago: a reordered delivery');
+});

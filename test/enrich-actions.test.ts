@@ -63,3 +63,35 @@ test.serial('enrich-pod actions: events turned off leave out the events table', 
   t.true(hasEvents(withEvents));
   t.false(hasEvents(without));
 });
+
+async function runOn(name: string, actions: Actions | undefined): Promise<Enrichment> {
+  const issue = makeIssue({
+    subject: { kind: 'Pod', name, namespace: 'payments' },
+    ...(actions ? { actions } : {}),
+  });
+  const planned = podOptionsFor(issue, OPTS);
+  const reader = await createKubeReader({ kubeconfigPath: kube.kubeconfigPath });
+  return (await enrichPod(planned.issue, reader, planned.opts)).enrichment;
+}
+
+test.serial(
+  'enrich-pod actions: oomKiller attachLogs off leaves the OOM-killed container logs out',
+  async (t) => {
+    t.truthy(file(await runOn('worker-5c8d7f9b4-k7wzp', undefined)), 'logs by default');
+    const e = await runOn('worker-5c8d7f9b4-k7wzp', { attachOomLogs: false });
+    t.is(file(e), undefined);
+    t.regex(e.verdict ?? '', /OOMKilled/);
+  },
+);
+
+test.serial(
+  'enrich-pod actions: a diagnosis turned off keeps its verdict but not its evidence',
+  async (t) => {
+    const on = await runOn('worker-5c8d7f9b4-k7wzp', undefined);
+    const off = await runOn('worker-5c8d7f9b4-k7wzp', { disabledDiagnoses: ['oomKiller'] });
+    const text = (e: Enrichment) => JSON.stringify(e.blocks);
+    t.regex(text(on), /memory limit|Hint/i);
+    t.notRegex(text(off), /Hint:/);
+    t.is(off.verdict, on.verdict);
+  },
+);

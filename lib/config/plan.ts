@@ -140,6 +140,15 @@ export function planIssue(issue: Issue, config: Config, opts: { now?: Date } = {
   ) {
     actions.nodeStatus = false;
   }
+  const pt = wf.podTroubleshooting;
+  const disabled = [
+    ...(pt.imagePullBackoff.enabled ? [] : (['imagePullBackoff'] as const)),
+    ...(pt.evicted.enabled ? [] : (['evicted'] as const)),
+    ...(pt.pending.enabled ? [] : (['pending'] as const)),
+    ...(wf.oomKiller.podOomKillerEnricher.enabled ? [] : (['oomKiller'] as const)),
+  ];
+  if (disabled.length) actions.disabledDiagnoses = disabled;
+  if (!wf.oomKiller.podOomKillerEnricher.attachLogs) actions.attachOomLogs = false;
   const enrichments: Enrichment[] = [];
   const add = (e: Enrichment | undefined) => {
     if (e && !enrichments.some((x) => x.source === e.source && x.title === e.title)) enrichments.push(e);

@@ -88,6 +88,9 @@ export interface DecideContext {
 
 export const DEFAULT_MIN_UPDATE_INTERVAL_MS = 30_000;
 
+/** A resolution without a thread whose alert started this long ago is taken as state lost. */
+export const ORPHAN_AGE_MS = 10 * 60_000;
+
 function occurrencesChanged(next: Occurrences, shown: Occurrences | undefined): boolean {
   return !shown || next.count !== shown.count || (next.objects ?? 0) !== (shown.objects ?? 0);
 }
@@ -167,7 +170,11 @@ export function decide(state: ThreadState | null, issue: Issue, ctx: DecideConte
     if (resolved) draft.resolvedAt = endsAt;
     // Firing since before the state TTL window: the thread existed and its state expired.
     const expired = time(issue.startsAt) < ctx.now.getTime() - ctx.stateTtlSeconds * 1000;
-    if (lost || expired) draft.continuesEarlier = true;
+    // A resolution with no thread, of an alert that started long ago, most likely had its thread
+    // state lost (Redis restarted without persistence): say so rather than look like a new alert.
+    // A resolution merely overtaking its firing (reordered delivery) is recent and not marked.
+    const orphaned = resolved && time(issue.startsAt) < ctx.now.getTime() - ORPHAN_AGE_MS;
+    if (lost || expired || orphaned) draft.continuesEarlier = true;
     return { kind: 'apply', draft };
   }
 
@@ -179,6 +186,19 @@ export function decide(state: ThreadState | null, issue: Issue, ctx: DecideConte
     if (!resolved || state.status === 'resolved') {
       // Repeat, HA duplicate or redelivery: only steps this occurrence planned and has not finished,
       // plus an edit of the root when a folded repeat count moved and the last edit is old enough.
+      // The period's root was posted by a repeat that carried no enrichments (a folded Kubernetes
+      // Event overtook the enriched first occurrence): the details still belong in the thread.
+      if (
+        !resolved &&
+        state.status === 'firing' &&
+        issue.enrichments.length > 0 &&
+        !state.steps.some((s) => s.kind === 'details')
+      ) {
+        return {
+          kind: 'apply',
+          draft: { ...state, steps: capSteps([...state.steps, ...enrichmentSteps(issue)]) },
+        };
+      }
       const occ = issue.occurrences;
       if (!resolved && state.status === 'firing' && occ && occurrencesChanged(occ, state.occurrences)) {
         return repeatDecision(state, issue, occ, ctx);

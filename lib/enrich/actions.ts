@@ -1,5 +1,6 @@
 // What the configuration decided at ingest (Issue.actions) applied to enrich-pod's options:
-// logs on or off, how many lines, which instance and container; event tables on or off.
+// logs on or off, how many lines, which instance and container; event tables on or off; which
+// diagnoses show their evidence; whether an OOM kill attaches logs.
 import type { Issue } from '../issue.ts';
 import type { PodEnrichOptions } from './investigate.ts';
 
@@ -19,5 +20,7 @@ export function podOptionsFor(
     if (a.podLogs.container) subject = { ...subject, container: a.podLogs.container };
   }
   if (a.podEvents === false) opts.eventLimit = 0;
+  if (a.disabledDiagnoses?.length) opts.disabledDiagnoses = new Set(a.disabledDiagnoses);
+  if (a.attachOomLogs === false) opts.attachOomLogs = false;
   return { issue: subject === issue.subject ? issue : { ...issue, subject }, opts };
 }

@@ -20,6 +20,24 @@ export interface PodEnrichOptions extends LogSettings {
   podLimit?: number;
   /** Unhealthy pods of a workload looked into in depth (events, logs); default 3. */
   investigate?: number;
+  /**
+   * Diagnoses the configuration turned off (workflows.podTroubleshooting / oomKiller): their
+   * evidence is left out; the verdict still names the pod's state.
+   */
+  disabledDiagnoses?: ReadonlySet<DiagnosisCategory>;
+  /** False leaves an OOM-killed container's logs out (oomKiller.podOomKillerEnricher.attachLogs). */
+  attachOomLogs?: boolean;
+}
+
+export type DiagnosisCategory = 'imagePullBackoff' | 'evicted' | 'pending' | 'oomKiller';
+
+/** Which configuration switch covers a pod's problem. */
+export function categoryOf(problem: string): DiagnosisCategory | undefined {
+  if (problem === 'ImagePullBackOff' || problem === 'ErrImagePull') return 'imagePullBackoff';
+  if (problem === 'Evicted') return 'evicted';
+  if (problem === 'Unschedulable' || problem === 'Pending') return 'pending';
+  if (problem === 'OOMKilled') return 'oomKiller';
+  return undefined;
 }
 
 /** Events read per object at most; field selectors keep this far below in practice. */
@@ -105,12 +123,16 @@ export async function investigatePod(
     else notes.push(failureNote('read a PersistentVolumeClaim', r.error));
   }
   const node = nodeR?.ok ? nodeR.value : undefined;
-  const diagnosis = diagnosePod({ pod, events, node, claims, container, now: ctx.now });
+  const found = diagnosePod({ pod, events, node, claims, container, now: ctx.now });
+  const category = categoryOf(found.problem);
+  const diagnosis =
+    category && ctx.opts.disabledDiagnoses?.has(category) ? { ...found, evidence: [] } : found;
+  const skipLogs = found.problem === 'OOMKilled' && ctx.opts.attachOomLogs === false;
   const logs = await readLogs(
     ctx.kube,
     ctx.budget,
     { namespace, name, pod, selected: diagnosis.selected, named: container },
-    ctx.opts,
+    skipLogs ? { ...ctx.opts, logsEnabled: false } : ctx.opts,
   );
   if (logs.note) notes.push(logs.note);
   return {
