@@ -221,3 +221,45 @@ test.serial(
     });
   },
 );
+
+test.serial(
+  'faults: Redis state lost (restart without persistence): a resolution says it continues an earlier thread, nothing is dropped',
+  async (t) => {
+    const e = await startFaultEnv({});
+    t.teardown(() => e.stop());
+    // Alerts that started long ago, as a lost thread's alerts typically have.
+    const alerts = makeAlerts('sl', 4).map((a) => ({
+      ...a,
+      startsAt: new Date(Date.now() - 60 * 60_000).toISOString(),
+    }));
+    await sendWebhook(e.pipeline.webhook, alerts, 'firing');
+    await waitForRoots(e, alerts);
+    const admin = new Redis(e.redis.url, { lazyConnect: true });
+    t.teardown(() => admin.quit().catch(() => undefined));
+    await admin.connect();
+    await admin.flushall();
+    await sendWebhook(e.pipeline.webhook, alerts, 'resolved');
+    const roots = () => (e.slack.messages.get(CHANNEL) ?? []).filter((m) => !m.thread_ts);
+    await eventually('a resolved root per alert', () =>
+      alerts.every((a) =>
+        roots().some(
+          (m) =>
+            JSON.stringify(m.attachments).includes(a.marker) &&
+            /RESOLVED/.test(JSON.stringify(m.attachments)),
+        ),
+      )
+        ? true
+        : undefined,
+    );
+    for (const a of alerts) {
+      const mine = roots().filter((m) => JSON.stringify(m.attachments).includes(a.marker));
+      t.is(mine.length, 2, `${a.marker}: the original root and the continuation`);
+      t.regex(
+        JSON.stringify(mine[1]?.attachments),
+        /Continues an earlier thread/,
+        `${a.marker}: the second root says why it exists`,
+      );
+    }
+    t.log(`state loss: events in ${alerts.length * 2}, roots ${roots().length}, each continuation marked`);
+  },
+);
