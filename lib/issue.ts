@@ -133,6 +133,14 @@ export const Actions = z.object({
   disabledDiagnoses: z.array(z.enum(['imagePullBackoff', 'evicted', 'pending', 'oomKiller'])).optional(),
   /** False leaves an OOM-killed container's logs out. */
   attachOomLogs: z.boolean().optional(),
+  /** enrich-node sections switched off (workflows.nodeHealth). */
+  nodeSections: z
+    .object({
+      status: z.boolean().optional(),
+      allocatable: z.boolean().optional(),
+      runningPods: z.boolean().optional(),
+    })
+    .optional(),
   /** Only IDs from the configuration: nothing in an alert can make the agent ping anyone else. */
   mentions: z.object({ users: z.array(SlackId), groups: z.array(SlackId) }).optional(),
   /** Custom workflows that matched, in order (for the log and metrics). */

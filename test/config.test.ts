@@ -314,3 +314,13 @@ test('config: switched-off diagnoses and OOM logs travel with the issue', (t) =>
   t.is(a?.attachOomLogs, false);
   t.is(planIssue(alert({ namespace: 'web' }), DEFAULT_CONFIG).issue?.actions?.disabledDiagnoses, undefined);
 });
+
+test('config: nodeHealth switches become enrich-node sections on the issue', (t) => {
+  const c = parseConfig('workflows:\n  nodeHealth:\n    nodeRunningPods: {enabled: false}', {});
+  t.deepEqual(
+    planIssue(makeIssue({ subject: { kind: 'Node', name: 'n1' } }), c).issue?.actions?.nodeSections,
+    {
+      runningPods: false,
+    },
+  );
+});

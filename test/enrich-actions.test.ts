@@ -2,6 +2,7 @@
 // gathers: logs off, a different tail, the current instance, no events table.
 import test from 'ava';
 import { podOptionsFor } from '../lib/enrich/actions.ts';
+import { enrichNode } from '../lib/enrich/node.ts';
 import { enrichPod, type PodEnrichOptions } from '../lib/enrich/pod.ts';
 import type { Actions, Enrichment, FileBlock } from '../lib/issue.ts';
 import { createKubeReader } from '../lib/k8s/client.ts';
@@ -93,5 +94,44 @@ test.serial(
     t.regex(text(on), /memory limit|Hint/i);
     t.notRegex(text(off), /Hint:/);
     t.is(off.verdict, on.verdict);
+  },
+);
+
+test.serial(
+  'enrich-pod actions: the pod investigator switched off leaves out its tables, not the verdict or logs',
+  async (t) => {
+    const e = await runOn('api-7d9f8b6c5d-x2x4q', { podInvestigator: false });
+    const titles = e.blocks.filter((b) => b.type === 'table').map((b) => (b.type === 'table' ? b.title : ''));
+    t.false(
+      titles.some((x) => /container|resource|pod/i.test(x ?? '')),
+      titles.join(', '),
+    );
+    t.truthy(file(e));
+    t.regex(e.verdict ?? '', /CrashLoopBackOff/);
+  },
+);
+
+test.serial(
+  'enrich-node sections: status, allocatable and running pods follow the nodeHealth switches',
+  async (t) => {
+    const reader = await createKubeReader({ kubeconfigPath: kube.kubeconfigPath });
+    const issue = makeIssue({ subject: { kind: 'Node', name: 'worker-1' } });
+    const titles = async (sections?: { status?: boolean; allocatable?: boolean; runningPods?: boolean }) =>
+      (
+        await enrichNode(issue, reader, {
+          timeBudgetMs: 4000,
+          now: OPTS.now as Date,
+          ...(sections ? { sections } : {}),
+        })
+      ).enrichment.blocks
+        .map((b) => (b.type === 'table' ? b.title : undefined))
+        .filter(Boolean)
+        .join('|');
+    const all = await titles();
+    t.regex(all, /Conditions/);
+    t.regex(all, /Capacity/);
+    const off = await titles({ status: false, allocatable: false, runningPods: false });
+    t.notRegex(off, /Conditions|Capacity/);
+    t.true(off.length < all.length);
   },
 );

@@ -1,6 +1,7 @@
 // enrich-node: node conditions, capacity, taints and kubelet facts for issues about a node, and a
 // short section on the node of a pod issue that enrich-pod found unhealthy.
 
+import { nodeSectionsFor } from '../../lib/enrich/actions.ts';
 import { enrichNode } from '../../lib/enrich/node.ts';
 import { createEnricherFunction } from '../../lib/enricher-function.ts';
 
@@ -9,12 +10,15 @@ export function create(env: NodeJS.ProcessEnv = process.env) {
     {
       name: 'enrich-node',
       stage: 'enrichnode',
-      enrich: (issue, kube, s) =>
-        enrichNode(issue, kube, {
+      enrich: (issue, kube, s) => {
+        const sections = nodeSectionsFor(issue);
+        return enrichNode(issue, kube, {
           timeBudgetMs: s.timeBudgetMs,
           eventLimit: s.eventLimit,
           podLimit: s.podLimit,
-        }),
+          ...(sections ? { sections } : {}),
+        });
+      },
     },
     env,
   );

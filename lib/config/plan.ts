@@ -149,6 +149,14 @@ export function planIssue(issue: Issue, config: Config, opts: { now?: Date } = {
   ];
   if (disabled.length) actions.disabledDiagnoses = disabled;
   if (!wf.oomKiller.podOomKillerEnricher.attachLogs) actions.attachOomLogs = false;
+  const nh = wf.nodeHealth;
+  if (!nh.nodeStatus.enabled || !nh.nodeAllocatable.enabled || !nh.nodeRunningPods.enabled) {
+    actions.nodeSections = {
+      ...(nh.nodeStatus.enabled ? {} : { status: false }),
+      ...(nh.nodeAllocatable.enabled ? {} : { allocatable: false }),
+      ...(nh.nodeRunningPods.enabled ? {} : { runningPods: false }),
+    };
+  }
   const enrichments: Enrichment[] = [];
   const add = (e: Enrichment | undefined) => {
     if (e && !enrichments.some((x) => x.source === e.source && x.title === e.title)) enrichments.push(e);

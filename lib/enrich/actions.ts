@@ -3,6 +3,7 @@
 // diagnoses show their evidence; whether an OOM kill attaches logs.
 import type { Issue } from '../issue.ts';
 import type { PodEnrichOptions } from './investigate.ts';
+import type { NodeEnrichOptions } from './node.ts';
 
 export function podOptionsFor(
   issue: Issue,
@@ -22,5 +23,11 @@ export function podOptionsFor(
   if (a.podEvents === false) opts.eventLimit = 0;
   if (a.disabledDiagnoses?.length) opts.disabledDiagnoses = new Set(a.disabledDiagnoses);
   if (a.attachOomLogs === false) opts.attachOomLogs = false;
+  if (a.podInvestigator === false) opts.investigator = false;
   return { issue: subject === issue.subject ? issue : { ...issue, subject }, opts };
+}
+
+/** enrich-node's sections from the configuration's nodeHealth switches. */
+export function nodeSectionsFor(issue: Issue): NodeEnrichOptions['sections'] {
+  return issue.actions?.nodeSections;
 }

@@ -27,6 +27,8 @@ export interface PodEnrichOptions extends LogSettings {
   disabledDiagnoses?: ReadonlySet<DiagnosisCategory>;
   /** False leaves an OOM-killed container's logs out (oomKiller.podOomKillerEnricher.attachLogs). */
   attachOomLogs?: boolean;
+  /** False leaves out the status, containers and resources tables (podInvestigator switched off). */
+  investigator?: boolean;
 }
 
 export type DiagnosisCategory = 'imagePullBackoff' | 'evicted' | 'pending' | 'oomKiller';

@@ -32,6 +32,12 @@ export interface NodeEnrichOptions {
   /** Pods listed to sum requests and find troubled ones (pages of up to 250); default 500. */
   podLimit?: number;
   eventLimit?: number;
+  /** Sections the configuration switched off (workflows.nodeHealth). */
+  sections?: {
+    status?: boolean | undefined;
+    allocatable?: boolean | undefined;
+    runningPods?: boolean | undefined;
+  };
 }
 
 const CONDITION_ORDER = ['Ready', 'MemoryPressure', 'DiskPressure', 'PIDPressure', 'NetworkUnavailable'];
@@ -66,7 +72,7 @@ export async function enrichNode(
   try {
     const [nodeR, podsR, eventsR] = await Promise.all([
       attempt(budget.run((signal) => kube.readNode(name, { signal }))),
-      short
+      short || (opts.sections?.runningPods === false && opts.sections?.allocatable === false)
         ? undefined
         : attempt(collectPages(budget, (o) => kube.listPodsOnNode(name, o), opts.podLimit ?? 500)),
       // Node events live in `default` with an empty involvedObject.namespace.
@@ -79,10 +85,11 @@ export async function enrichNode(
     if (nodeR.ok) {
       const node = nodeR.value;
       verdict = nodeVerdict(node, now);
-      if (!short) blocks.push(nodeSummaryTable(node, now));
-      blocks.push(conditionsTable(node, now, short));
-      if (!short) blocks.push(capacityTable(node, pods));
-      const taints = taintsTable(node, now);
+      const status = opts.sections?.status !== false;
+      if (!short && status) blocks.push(nodeSummaryTable(node, now));
+      if (status) blocks.push(conditionsTable(node, now, short));
+      if (!short && opts.sections?.allocatable !== false) blocks.push(capacityTable(node, pods));
+      const taints = status ? taintsTable(node, now) : undefined;
       if (taints) blocks.push(taints);
     } else {
       notes.push(failureNote('read the node', nodeR.error));
@@ -91,7 +98,7 @@ export async function enrichNode(
       }
     }
     if (podsR?.ok) {
-      const table = nodePodsTable(podsR.value.items, now);
+      const table = opts.sections?.runningPods === false ? undefined : nodePodsTable(podsR.value.items, now);
       if (table) blocks.push(table);
       if (podsR.value.error) notes.push(failureNote('list all pods on the node', podsR.value.error));
     } else if (podsR) notes.push(failureNote('list the pods on the node', podsR.error));

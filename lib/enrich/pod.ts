@@ -89,7 +89,11 @@ async function enrichOnePod(
   const pod = podR.value;
   const inv = await investigatePod(ctx, pod, issue.subject.container, eventsR);
   blocks.push(...inv.diagnosis.evidence);
-  blocks.push(podSummaryTable(pod, ctx.now), containersTable(pod, ctx.now), resourcesTable(pod));
+  // The pod investigator's tables (status, containers, resources) can be switched off in the
+  // configuration; the verdict, evidence, events and logs stay.
+  if (ctx.opts.investigator !== false) {
+    blocks.push(podSummaryTable(pod, ctx.now), containersTable(pod, ctx.now), resourcesTable(pod));
+  }
   const table = eventsTable(inv.events, ctx.now, ctx.opts.eventLimit ?? 10);
   if (table) blocks.push(table);
   blocks.push(...noteBlock(inv.notes));
