@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { alertToIssue, parseWebhook } from '../lib/alertmanager.ts';
 import { BadRequestError } from '../lib/errors.ts';
 import { Issue } from '../lib/issue.ts';
-import { hostileLabels, hostileText, isoTime, NUM_RUNS } from './support/arbitraries.ts';
+import { hostileLabels, hostileText, isoTime, NUM_RUNS, thrown } from './support/arbitraries.ts';
 
 const alert = fc.record(
   {
@@ -35,16 +35,6 @@ const payload = fc.record(
   },
   { requiredKeys: ['alerts'] },
 );
-
-/** Runs `fn` and returns what it threw, or undefined. */
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-    return undefined;
-  } catch (err) {
-    return err;
-  }
-}
 
 test('parseWebhook: any JSON value either parses or is refused with a BadRequestError', (t) => {
   fc.assert(

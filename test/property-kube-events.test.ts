@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { BadRequestError } from '../lib/errors.ts';
 import { Issue } from '../lib/issue.ts';
 import { kubeEventToIssue, parseKubeEvent } from '../lib/kube-events.ts';
-import { hostileText, isoTime, NUM_RUNS } from './support/arbitraries.ts';
+import { hostileText, isoTime, NUM_RUNS, thrown } from './support/arbitraries.ts';
 
 // Kubernetes caps names at 253 and namespaces at 63; everything else is free text.
 const name = hostileText.map((s) => s.slice(0, 253).toWellFormed());
@@ -56,15 +56,6 @@ const kubeEvent = fc.record(
   },
   { requiredKeys: ['kind', 'metadata'] },
 );
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-    return undefined;
-  } catch (err) {
-    return err;
-  }
-}
 
 test('parseKubeEvent: any value either parses or is refused with a BadRequestError', (t) => {
   fc.assert(

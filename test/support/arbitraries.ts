@@ -99,3 +99,13 @@ export function unescapedControl(text: string, allowedUrls: ReadonlySet<string>)
   }
   return undefined;
 }
+
+/** Runs `fn` and returns what it threw, or undefined. */
+export function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+    return undefined;
+  } catch (err) {
+    return err;
+  }
+}
