@@ -164,7 +164,12 @@ test('alertmanager: links that are not http(s) are dropped, not rendered', (t) =
 });
 
 test('alertmanager: a label set too long for a link still gets a silence link on its identifying labels', (t) => {
-  const url = silenceLink('http://am:9093', { alertname: 'X', namespace: 'ns', pod: 'p-1', image: 'i'.repeat(5000) });
+  const url = silenceLink('http://am:9093', {
+    alertname: 'X',
+    namespace: 'ns',
+    pod: 'p-1',
+    image: 'i'.repeat(5000),
+  });
   t.true(url.length <= 4000);
   t.is(decodeURIComponent(url.split('filter=')[1] ?? ''), '{alertname="X",namespace="ns",pod="p-1"}');
 });

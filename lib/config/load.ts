@@ -84,15 +84,15 @@ function crossCheck(config: Config): string[] {
       }
     });
   }
-  config.silences.forEach((s, i) =>
+  config.silences.forEach((s, i) => {
     (s.windows ?? []).forEach((w, j) => {
       try {
         new Intl.DateTimeFormat('en-US', { timeZone: w.timezone });
       } catch {
         problems.push(`silences[${i}].windows[${j}].timezone: unknown time zone "${w.timezone}"`);
       }
-    }),
-  );
+    });
+  });
   return problems;
 }
 
