@@ -6,6 +6,11 @@ import type { Issue, Occurrences } from './issue.ts';
 export interface MessageRef {
   channel: string;
   ts: string;
+  /**
+   * The thread this message lives in, when it is itself a reply: an issue linked into another
+   * issue's thread (an alert and an Event about the same workload) owns a reply, not a root.
+   */
+  threadTs?: string;
 }
 
 /** What the root message shows; re-rendered on every status change of the thread. */
@@ -25,6 +30,8 @@ export interface RootView {
   continuesEarlier?: boolean;
   /** Repeats folded into this thread (Event counts, grouped storms), as last shown. */
   occurrences?: Occurrences;
+  /** Set when this issue joined the thread of a related issue from another source. */
+  linked?: boolean;
 }
 
 export type StatusReplyKind = 'resolved' | 'refired';
@@ -34,6 +41,11 @@ export interface Destination {
   readonly id: string;
   /** Posts the root message of a new thread. */
   postRoot(view: RootView): Promise<MessageRef>;
+  /**
+   * Posts the issue's own message as a reply in a related issue's thread (same workload, other
+   * source); it is then edited in place like a root. Destinations without it never link.
+   */
+  postLinked?(thread: MessageRef, view: RootView): Promise<MessageRef>;
   /** Re-renders the root message in place (color, status line, "resolved after"). */
   updateRoot(ref: MessageRef, view: RootView): Promise<void>;
   /** Posts the enrichment details (tables, text) as a reply in the thread, never broadcast. */

@@ -124,6 +124,12 @@ export class TerminalDestination implements Destination {
     ];
   }
 
+  async postLinked(thread: MessageRef, view: RootView): Promise<MessageRef> {
+    const ref = { channel: 'terminal', ts: this.#nextTs(), threadTs: thread.ts };
+    this.#write(this.#thread(thread, ['(same workload, another source)', ...this.#box(view, ref, 'posted')]));
+    return ref;
+  }
+
   async postRoot(view: RootView): Promise<MessageRef> {
     const ref = { channel: 'terminal', ts: this.#nextTs() };
     this.#write(['', ...this.#box(view, ref, 'posted')]);

@@ -9,6 +9,7 @@ import type { Logger } from '../logger.ts';
 import { threadKeys } from '../store/keys.ts';
 import type { Lock, StateStore } from '../store/store.ts';
 import { ChannelBusyError } from './channel-bucket.ts';
+import { findLink } from './correlation.ts';
 import {
   canSummarize,
   DEFAULT_STORM,
@@ -62,11 +63,19 @@ export interface DispatchResult {
   reason?: string;
 }
 
-const refOf = (d: { channel?: string; ts?: string }): MessageRef | undefined =>
-  d.channel !== undefined && d.ts !== undefined ? { channel: d.channel, ts: d.ts } : undefined;
+const refOf = (d: {
+  channel?: string | undefined;
+  ts?: string | undefined;
+  threadTs?: string | undefined;
+}): MessageRef | undefined => {
+  if (d.channel === undefined || d.ts === undefined) return undefined;
+  return d.threadTs === undefined
+    ? { channel: d.channel, ts: d.ts }
+    : { channel: d.channel, ts: d.ts, threadTs: d.threadTs };
+};
 
 function actionOf(ran: Step[]): DispatchAction {
-  if (ran.some((s) => s.kind === 'root')) return 'posted';
+  if (ran.some((s) => s.kind === 'root' || s.kind === 'link')) return 'posted';
   if (ran.some((s) => s.kind === 'update')) return 'updated';
   return ran.length > 0 ? 'replied' : 'unchanged';
 }
@@ -122,7 +131,20 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps): Promise<D
         : undefined;
     if (group && deps.storm && (await isStorming(store, destination.id, group, deps.storm, now().getTime())))
       return await fold(group);
-    const draft = decision.draft;
+    let draft = decision.draft;
+    // A new firing thread may belong in a related issue's thread (same workload, other source).
+    if (state === null && !lost && issue.status === 'firing' && destination.postLinked) {
+      const link = await findLink(store, destination.id, issue, stateTtlSeconds, now().getTime());
+      if (link) {
+        draft = {
+          ...draft,
+          channel: link.thread.channel,
+          threadTs: link.thread.ts,
+          linkedTo: link.fingerprint,
+          steps: draft.steps.map((s) => (s.kind === 'root' ? { ...s, kind: 'link' } : s)),
+        };
+      }
+    }
     const pending = pendingSteps(draft, issue);
     if (pending.length === 0) return unchanged(draft, 'already delivered');
 
@@ -260,6 +282,14 @@ async function runStep(
   if (step.kind === 'root') {
     const ref = await destination.postRoot(view);
     draft.channel = ref.channel;
+    draft.ts = ref.ts;
+    return;
+  }
+  if (step.kind === 'link') {
+    if (!destination.postLinked || draft.channel === undefined || draft.threadTs === undefined) {
+      throw new Error(`step ${step.id} links without a thread to join`);
+    }
+    const ref = await destination.postLinked({ channel: draft.channel, ts: draft.threadTs }, view);
     draft.ts = ref.ts;
     return;
   }

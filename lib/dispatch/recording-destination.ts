@@ -9,6 +9,7 @@ import type { SummaryDestination, SummaryLine, SummaryView } from './storm.ts';
 
 export type DestinationMethod =
   | 'postRoot'
+  | 'postLinked'
   | 'updateRoot'
   | 'postDetails'
   | 'uploadFiles'
@@ -78,6 +79,18 @@ export class RecordingDestination implements Destination, SummaryDestination {
     this.#seq += 1;
     const ref = { channel: this.channel, ts: `1700000000.${String(this.#seq).padStart(6, '0')}` };
     this.calls.push({ method: 'postRoot', ref, issueId: view.issue.id, view: structuredClone(view) });
+    return ref;
+  }
+
+  async postLinked(thread: MessageRef, view: RootView): Promise<MessageRef> {
+    await this.#enter('postLinked');
+    this.#seq += 1;
+    const ref = {
+      channel: thread.channel,
+      ts: `1700000000.${String(this.#seq).padStart(6, '0')}`,
+      threadTs: thread.ts,
+    };
+    this.calls.push({ method: 'postLinked', ref, issueId: view.issue.id, view: structuredClone(view) });
     return ref;
   }
 

@@ -5,7 +5,15 @@ import { z } from 'zod';
 import type { RootView } from '../destination.ts';
 import { type Issue, Occurrences } from '../issue.ts';
 
-export const StepKind = z.enum(['root', 'update', 'reply-resolved', 'reply-refired', 'details', 'files']);
+export const StepKind = z.enum([
+  'root',
+  'link',
+  'update',
+  'reply-resolved',
+  'reply-refired',
+  'details',
+  'files',
+]);
 export type StepKind = z.infer<typeof StepKind>;
 
 export const Step = z.object({
@@ -22,6 +30,9 @@ export const ThreadState = z.object({
   v: z.literal(1),
   channel: z.string(),
   ts: z.string(),
+  /** Set when this issue's message is a reply in a related issue's thread (see correlation.ts). */
+  threadTs: z.string().optional(),
+  linkedTo: z.string().optional(),
   status: z.enum(['firing', 'resolved']),
   /** startsAt of the current firing period: every occurrence is compared against it. */
   firingSince: z.string(),
@@ -265,6 +276,7 @@ export function viewOf(draft: ThreadDraft, issue: Issue): RootView {
   };
   if (draft.resolvedAt !== undefined) view.resolvedAt = draft.resolvedAt;
   if (draft.continuesEarlier) view.continuesEarlier = true;
+  if (draft.linkedTo) view.linked = true;
   const occ = issue.occurrences ?? draft.occurrences;
   if (occ) view.occurrences = occ;
   return view;

@@ -183,6 +183,12 @@ export class SlackDestination implements Destination, SummaryDestination {
     return this.#post({ text, attachments });
   }
 
+  async postLinked(thread: MessageRef, view: RootView): Promise<MessageRef> {
+    const { text, attachments } = renderRoot({ ...view, linked: true });
+    const ref = await this.#post({ text, attachments }, thread.ts);
+    return { ...ref, threadTs: thread.ts };
+  }
+
   async updateRoot(ref: MessageRef, view: RootView): Promise<void> {
     const { text, attachments } = renderRoot(view);
     await this.#call(
@@ -198,7 +204,7 @@ export class SlackDestination implements Destination, SummaryDestination {
   async postDetails(ref: MessageRef, issue: Issue): Promise<void> {
     if (issue.enrichments.length === 0) return;
     const { text, blocks } = renderDetails(issue);
-    await this.#post({ text, blocks }, ref.ts);
+    await this.#post({ text, blocks }, ref.threadTs ?? ref.ts);
   }
 
   async uploadFiles(ref: MessageRef, issue: Issue): Promise<void> {
@@ -210,7 +216,7 @@ export class SlackDestination implements Destination, SummaryDestination {
         (c) =>
           c.filesUploadV2({
             channel_id: ref.channel,
-            thread_ts: ref.ts,
+            thread_ts: ref.threadTs ?? ref.ts,
             file_uploads: batch.map((f) => ({
               content: f.content,
               filename: f.filename,
@@ -263,7 +269,7 @@ export class SlackDestination implements Destination, SummaryDestination {
   }
 
   async postStatusReply(ref: MessageRef, view: RootView, kind: StatusReplyKind): Promise<void> {
-    await this.#post(renderStatusReply(view, kind), ref.ts);
+    await this.#post(renderStatusReply(view, kind), ref.threadTs ?? ref.ts);
   }
 }
 

@@ -190,6 +190,9 @@ function rootBlocks(view: RootView, scale: number, overflow: Overflow): SlackBlo
   blocks.push(section(statusLine(view)));
   const repeats = occurrencesLine(view);
   if (repeats) blocks.push(context(repeats));
+  if (view.linked) {
+    blocks.push(context(':link: Same workload as this thread: reported here too, from another source.'));
+  }
   if (view.continuesEarlier) {
     blocks.push(
       context(

@@ -1,0 +1,87 @@
+// Cross-source threading: an alert and a Kubernetes Event about the same workload (a crash-
+// looping pod seen by Prometheus and by the kubelet) share one Slack thread. The first thread of
+// a workload is recorded per destination; an issue from the OTHER source that starts while that
+// thread is firing posts its own message as a reply there. Issues of the same source keep their
+// own threads (two different alerts stay two messages).
+import type { MessageRef } from '../destination.ts';
+import { RateLimitedError } from '../errors.ts';
+import { groupKey, workloadOfObject } from '../ingest/workload.ts';
+import type { Issue } from '../issue.ts';
+import { threadKeys } from '../store/keys.ts';
+import type { StateStore } from '../store/store.ts';
+
+/** Kinds whose issues can be about the same running workload. */
+const KINDS = new Set(['Pod', 'Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job']);
+/** How long a thread that is being opened holds the workload for its own source. */
+const CLAIM_MS = 30_000;
+
+export interface CorrelationRecord {
+  source: Issue['source'];
+  /** The thread that opened first for the workload; its own state says where it is. */
+  fingerprint: string;
+  /** Until then a thread still without its root is being opened, not abandoned. */
+  claimUntil: number;
+}
+
+/** `cluster|namespace/workload`, or undefined for issues that are not about a workload. */
+export function correlationKey(issue: Pick<Issue, 'subject' | 'cluster'>): string | undefined {
+  const s = issue.subject;
+  if (!KINDS.has(s.kind) || !s.name || !s.namespace) return undefined;
+  return `${issue.cluster ?? ''}|${groupKey(workloadOfObject(s.kind, s.name, s.namespace))}`;
+}
+
+const recordKey = (destinationId: string, key: string) => `ki:{${destinationId}|corr:${key}}:thread`;
+
+function parse(raw: string | null): CorrelationRecord | undefined {
+  if (!raw) return undefined;
+  try {
+    return JSON.parse(raw) as CorrelationRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface LinkTarget {
+  thread: MessageRef;
+  fingerprint: string;
+}
+
+/**
+ * For a brand-new firing thread: the related thread to join, or undefined to open its own. The
+ * first thread of a workload claims it (one SET NX: the only extra round trip on the usual path);
+ * the claim names its fingerprint, and that thread's own state says where it is and whether it
+ * still fires. While another source's first thread is still being opened, a retryable 429 keeps
+ * the two from both posting a root.
+ */
+export async function findLink(
+  store: StateStore,
+  destinationId: string,
+  issue: Issue,
+  ttlSeconds: number,
+  now: number,
+): Promise<LinkTarget | undefined> {
+  const key = correlationKey(issue);
+  if (!key) return undefined;
+  const rk = recordKey(destinationId, key);
+  const mine: CorrelationRecord = {
+    source: issue.source,
+    fingerprint: issue.fingerprint,
+    claimUntil: now + CLAIM_MS,
+  };
+  if (await store.setIfAbsent(rk, JSON.stringify(mine), ttlSeconds)) return undefined;
+  const rec = parse(await store.get(rk));
+  if (!rec || rec.source === issue.source || rec.fingerprint === issue.fingerprint) return undefined;
+  const raw = await store.get(threadKeys(destinationId, rec.fingerprint).data);
+  const primary = raw
+    ? (JSON.parse(raw) as { status?: string; channel?: string; ts?: string; threadTs?: string })
+    : undefined;
+  if (primary?.status === 'firing' && primary.channel && primary.ts && !primary.threadTs) {
+    return { thread: { channel: primary.channel, ts: primary.ts }, fingerprint: rec.fingerprint };
+  }
+  if (!primary?.ts && rec.claimUntil > now) {
+    throw new RateLimitedError('a related thread for this workload is being opened', { retryAfter: 2 });
+  }
+  // The related thread resolved (or was never opened): this one becomes the workload's thread.
+  await store.put(rk, JSON.stringify(mine), ttlSeconds);
+  return undefined;
+}
