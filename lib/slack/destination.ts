@@ -189,8 +189,9 @@ export class SlackDestination implements Destination, SummaryDestination {
     return { ...ref, threadTs: thread.ts };
   }
 
-  async updateRoot(ref: MessageRef, view: RootView): Promise<void> {
-    const { text, attachments } = renderRoot(view);
+  /** Edits a message in place (a root, a linked reply or a storm summary). */
+  async #update(ref: MessageRef, message: SlackMessage): Promise<void> {
+    const { text, attachments } = message;
     await this.#call(
       'chat.update',
       (c) =>
@@ -199,6 +200,10 @@ export class SlackDestination implements Destination, SummaryDestination {
         >[0]),
       ref.channel,
     );
+  }
+
+  async updateRoot(ref: MessageRef, view: RootView): Promise<void> {
+    await this.#update(ref, renderRoot(view));
   }
 
   async postDetails(ref: MessageRef, issue: Issue): Promise<void> {
@@ -233,15 +238,7 @@ export class SlackDestination implements Destination, SummaryDestination {
   }
 
   async updateSummary(ref: MessageRef, view: SummaryView): Promise<void> {
-    const { text, attachments } = renderSummary(view);
-    await this.#call(
-      'chat.update',
-      (c) =>
-        c.chat.update({ channel: ref.channel, ts: ref.ts, text, attachments } as Parameters<
-          WebClient['chat']['update']
-        >[0]),
-      ref.channel,
-    );
+    await this.#update(ref, renderSummary(view));
   }
 
   async postSummaryLines(
