@@ -1,51 +1,31 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import test from 'ava';
-import { type AlertmanagerWebhook, alertToIssue } from '../lib/alertmanager.ts';
 import type { RootView } from '../lib/destination.ts';
 import { DependencyError, RateLimitedError, UnavailableError } from '../lib/errors.ts';
 import type { Issue } from '../lib/issue.ts';
 import { SlackDestination } from '../lib/slack/destination.ts';
 import { COLORS } from '../lib/slack/render-root.ts';
+import { crashLoopIssue } from './support/crashloop-webhook.ts';
 import { type SlackStandin, startSlackStandin } from './support/slack-standin.ts';
 
 // A KubeContainerOOMKilled-style alert as Alertmanager 0.27 posts it.
 function issueFixture(): Issue {
-  const payload: AlertmanagerWebhook = {
-    version: '4',
-    groupKey: '{}:{alertname="KubePodCrashLooping"}',
-    truncatedAlerts: 0,
-    status: 'firing',
-    receiver: 'kube-incident-agent',
-    groupLabels: { alertname: 'KubePodCrashLooping' },
-    commonLabels: {},
-    commonAnnotations: {},
-    externalURL: 'http://alertmanager.monitoring.svc:9093',
-    alerts: [
-      {
-        status: 'firing',
-        labels: {
-          alertname: 'KubePodCrashLooping',
-          container: 'api',
-          namespace: 'shop',
-          pod: 'checkout-7d9f8b6c5-x2x9q',
-          severity: 'critical',
-        },
-        annotations: {
-          description:
-            'Pod shop/checkout-7d9f8b6c5-x2x9q (api) is in waiting state (reason: "CrashLoopBackOff").',
-          summary: 'Pod is crash looping.',
-        },
-        startsAt: '2024-11-22T03:58:07.123Z',
-        endsAt: '0001-01-01T00:00:00Z',
-        generatorURL: 'http://prometheus.monitoring.svc:9090/graph?g0.expr=up',
-        fingerprint: '4f8a1c2b3d4e5f60',
-      },
-    ],
-  };
-  const alert = payload.alerts[0];
-  if (!alert) throw new Error('fixture has no alert');
-  const issue = alertToIssue(alert, payload, { cluster: 'prod-eu-1' });
+  const issue = crashLoopIssue({
+    labels: {
+      alertname: 'KubePodCrashLooping',
+      container: 'api',
+      namespace: 'shop',
+      pod: 'checkout-7d9f8b6c5-x2x9q',
+      severity: 'critical',
+    },
+    annotations: {
+      description:
+        'Pod shop/checkout-7d9f8b6c5-x2x9q (api) is in waiting state (reason: "CrashLoopBackOff").',
+      summary: 'Pod is crash looping.',
+    },
+    generatorURL: 'http://prometheus.monitoring.svc:9090/graph?g0.expr=up',
+  });
   issue.enrichments = [
     {
       source: 'enrich-pod',
