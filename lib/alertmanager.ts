@@ -1,7 +1,7 @@
 // Alertmanager webhook (payload version 4) to Issues. Unknown fields are accepted: newer
 // Alertmanager versions add them, and rejecting them would lose alerts.
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { planFor } from './enrich/plan.ts';
 import { BadRequestError } from './errors.ts';
 import { formatZodError, occurrenceId } from './events.ts';

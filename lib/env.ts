@@ -1,5 +1,5 @@
 // Environment settings shared by the functions, parsed once with zod at start-up.
-import { z } from 'zod';
+import * as z from 'zod';
 import { formatZodError } from './events.ts';
 
 const optionalString = z

@@ -2,7 +2,7 @@
 // Users subscribe their own functions to these; each type's `data` has a published JSON Schema.
 import { createHash } from 'node:crypto';
 import { CloudEvent } from 'cloudevents';
-import { z } from 'zod';
+import * as z from 'zod';
 import { BadRequestError } from './errors.ts';
 import { Issue, type Stage } from './issue.ts';
 

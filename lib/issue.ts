@@ -1,6 +1,6 @@
 // The Issue: the one structured record every stage reads and writes. Schemas are the source of
 // truth; TypeScript types and the published JSON Schemas are both derived from them.
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const SEVERITIES = ['HIGH', 'LOW', 'INFO', 'DEBUG'] as const;
 export const Severity = z.enum(SEVERITIES);

@@ -2,7 +2,7 @@
 // severity per reason, and the plain one-Event-one-Issue mapping. Storm folding and pod-state
 // transitions build on these in lib/ingest/.
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { BadRequestError } from './errors.ts';
 import { formatZodError, occurrenceId } from './events.ts';
 import type { Issue, Severity, Stage, Subject } from './issue.ts';

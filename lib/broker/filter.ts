@@ -1,7 +1,7 @@
 // Knative Trigger filter semantics (`filter.attributes` and the `filters[]` dialects), applied to
 // the flat map of an event's context attributes and extensions. Invalid filters fail at load.
 import type { CloudEvent } from 'cloudevents';
-import { z } from 'zod';
+import * as z from 'zod';
 import { BadRequestError } from '../errors.ts';
 
 /** Knative's attribute-name rule for filter keys (also the CloudEvents extension-name rule). */

@@ -3,7 +3,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import { BadRequestError } from '../errors.ts';
 import { formatZodError } from '../events.ts';
 import { AttributesFilter, InvalidFilterError, SubscriptionsApiFilter, validateFilters } from './filter.ts';

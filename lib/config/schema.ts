@@ -1,7 +1,7 @@
 // The operator's configuration file (one YAML document, mounted from a ConfigMap): built-in
 // workflows switched on and tuned, custom workflows, silences, destinations and routes.
 // The zod schema is the source of truth; the committed JSON Schema is generated from it.
-import { z } from 'zod';
+import * as z from 'zod';
 import { SEVERITIES } from '../issue.ts';
 
 const toggle = <T extends z.ZodRawShape>(shape: T) =>

@@ -2,7 +2,7 @@
 // summary (every alert in it, what the summary and its thread already show) and the view the
 // destination renders. Effects (locks, Slack calls, deferrals) live in storm-dispatch.ts.
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { MessageRef } from '../destination.ts';
 import type { Issue, Severity } from '../issue.ts';
 

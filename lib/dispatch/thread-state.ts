@@ -1,7 +1,7 @@
 // The stored state of one thread (destination x fingerprint) and the pure decision of what an
 // arriving issue changes in it. Side effects are planned as steps with ids, so a redelivery after
 // a partial failure recomputes the same plan and runs only what is not yet done.
-import { z } from 'zod';
+import * as z from 'zod';
 import type { RootView } from '../destination.ts';
 import { type Issue, Occurrences } from '../issue.ts';
 

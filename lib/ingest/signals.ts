@@ -1,7 +1,7 @@
 // What is worth an issue in one ApiServerSource delivery: a Warning Event, or a failure transition
 // read from a Pod's state (new crash, new OOM kill, image pull stuck past a grace period, eviction).
 // Each signal carries an occurrence key that the same input always reproduces (redelivery-safe).
-import { z } from 'zod';
+import * as z from 'zod';
 import { BadRequestError } from '../errors.ts';
 import { formatZodError } from '../events.ts';
 import type { Severity } from '../issue.ts';

@@ -5,7 +5,7 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { type CloudEvent, HTTP } from 'cloudevents';
-import { z } from 'zod';
+import * as z from 'zod';
 import { BadRequestError, UnavailableError } from '../errors.ts';
 
 const Overrides = z.object({ extensions: z.record(z.string(), z.string()).optional() });
