@@ -2,7 +2,7 @@
 import type { Logger } from '../logger.ts';
 import { type ConfigSource, openConfig } from './load.ts';
 
-export { type ConfigSource, DEFAULT_CONFIG, parseConfig } from './load.ts';
+export { type ConfigSource, DEFAULT_CONFIG } from './load.ts';
 export type { Config } from './schema.ts';
 
 export function openFunctionConfig(
