@@ -6,7 +6,8 @@
 //      bare node:http server reading and answering the same requests;
 //   4. the sections in scripts/bench/: the Redis path, pipeline latency and the storm, and the
 //      enrichment, Event and Redis-memory figures; each a list of rows with its own baseline.
-// `npm run bench -- --json` prints one JSON document instead of the tables.
+// `npm run bench -- --json` prints one JSON document instead of the tables; `-- --only cold`
+// runs section 1 alone (cold start and idle RSS), for repeated start-up measurements.
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -26,6 +27,10 @@ import { buildFunction, FUNCTIONS } from './build.ts';
 
 const json = process.argv.includes('--json');
 const quick = process.argv.includes('--quick');
+const onlyAt = process.argv.indexOf('--only');
+const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
+if (only !== undefined && only !== 'cold') throw new Error(`--only takes "cold", not ${only}`);
+const coldOnly = only === 'cold';
 const RUNS = quick ? 2 : 5;
 const EVENTS = quick ? 2000 : 10_000;
 const LOAD_SECONDS = quick ? 2 : 5;
@@ -194,13 +199,15 @@ try {
     );
   }
 
-  say(`RSS after ${EVENTS} events per function ...`);
   const afterEvents = new Map<string, number>();
-  const barePort = freePort();
-  const bareSrv = await spawnServer(base.bare, {}, barePort, '/');
-  afterEvents.set(bare.name, await rssAfter(barePort, bareSrv.child.pid, () => fnRequest('alert-ingest')));
-  await stop(bareSrv.child);
-  for (const fn of FUNCTIONS) {
+  if (!coldOnly) {
+    say(`RSS after ${EVENTS} events per function ...`);
+    const barePort = freePort();
+    const bareSrv = await spawnServer(base.bare, {}, barePort, '/');
+    afterEvents.set(bare.name, await rssAfter(barePort, bareSrv.child.pid, () => fnRequest('alert-ingest')));
+    await stop(bareSrv.child);
+  }
+  for (const fn of coldOnly ? [] : FUNCTIONS) {
     const port = freePort();
     // Dispatch at full speed: Slack's pace and storm folding are measured in the storm section.
     const env = {
@@ -215,14 +222,14 @@ try {
     await stop(s.child);
   }
 
-  say(`alert-ingest throughput (${LOAD_SECONDS} s per figure, 16 connections) ...`);
+  if (!coldOnly) say(`alert-ingest throughput (${LOAD_SECONDS} s per figure, 16 connections) ...`);
   const throughput: Array<{
     batch: number;
     ingestAlertsPerSec: number;
     bareAlertsPerSec: number;
     ratio: number;
   }> = [];
-  for (const batch of [1, 50]) {
+  for (const batch of coldOnly ? [] : [1, 50]) {
     const body = batchOf(batch);
     const post = (port: number) => () =>
       fetch(`http://127.0.0.1:${port}/`, {
@@ -266,7 +273,7 @@ try {
     ['Redis memory', benchRedisMemory],
   ];
   const extra: Record<string, Array<Record<string, string | number>>> = {};
-  for (const [title, run] of sections) {
+  for (const [title, run] of coldOnly ? [] : sections) {
     say(`${title} ...`);
     try {
       extra[title] = await run({ quick });
@@ -365,8 +372,10 @@ try {
     };
     console.log(`Node ${process.version}, ${result.machine.cpus} CPUs, median of ${RUNS} runs\n`);
     console.log(table(rows));
-    console.log('');
-    console.log(table(tp));
+    if (!coldOnly) {
+      console.log('');
+      console.log(table(tp));
+    }
     for (const [title, rows] of Object.entries(extra)) {
       const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
       console.log(`\n${title}\n`);
