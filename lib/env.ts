@@ -49,10 +49,13 @@ export const DispatchEnv = CommonEnv.extend({
   SLACK_TIMEOUT_MS: positiveInt(10_000),
   REDIS_URL: optionalString,
   THREAD_TTL_SECONDS: positiveInt(14 * 24 * 3600),
-  /** Calls per second per Slack channel, shared by all replicas through the store (Slack: ~1). */
-  SLACK_CHANNEL_RATE: z.coerce.number().positive().default(1),
+  /**
+   * Calls per second per Slack channel, shared by all replicas through the store. Slack allows
+   * about 1; 0.9 leaves room for the burst so the average over a minute stays under 1.
+   */
+  SLACK_CHANNEL_RATE: z.coerce.number().positive().default(0.9),
   /** Calls a channel may take back to back before the rate applies. */
-  SLACK_CHANNEL_BURST: positiveInt(4),
+  SLACK_CHANNEL_BURST: positiveInt(3),
   /** More new alerts than this of one group within STORM_WINDOW_SECONDS fold into a summary; 0 never folds. */
   STORM_THRESHOLD: z.coerce.number().int().nonnegative().default(5),
   STORM_WINDOW_SECONDS: positiveInt(60),

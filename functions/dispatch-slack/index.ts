@@ -8,8 +8,9 @@ import { routeIssue } from '../../lib/config/route.ts';
 import type { DestinationConfig } from '../../lib/config/schema.ts';
 import type { Destination } from '../../lib/destination.ts';
 import { type ChannelBucket, createChannelBucket } from '../../lib/dispatch/channel-bucket.ts';
-import { dispatchIssue } from '../../lib/dispatch/dispatcher.ts';
-import type { StormOptions } from '../../lib/dispatch/storm.ts';
+import { DEFAULT_LOCK_TTL_MS, dispatchIssue } from '../../lib/dispatch/dispatcher.ts';
+import { canSummarize, type StormOptions } from '../../lib/dispatch/storm.ts';
+import { createStormFlusher, type StormFlusher } from '../../lib/dispatch/storm-flusher.ts';
 import { DispatchEnv, parseEnv } from '../../lib/env.ts';
 import { BadRequestError } from '../../lib/errors.ts';
 import { EventTypes, type NotificationSent, occurrenceId, parseIssueData } from '../../lib/events.ts';
@@ -27,6 +28,7 @@ export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
   let slackTimeoutMs: number;
   let bucket: ChannelBucket;
   let storm: StormOptions | undefined;
+  let flusher: StormFlusher | undefined;
   let log: Logger;
   let source = '/kubeincident/dispatch-slack';
   // One client per destination and channel; a changed token (config reload) makes a new one.
@@ -90,6 +92,13 @@ export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
               replyLines: c.STORM_REPLY_LINES,
             }
           : undefined;
+      flusher = createStormFlusher({
+        store,
+        storm: () => storm,
+        stateTtlSeconds,
+        lockTtlMs: DEFAULT_LOCK_TTL_MS,
+        log,
+      });
     },
     async handle(ctx: InvocationContext, event: CloudEvent<unknown> | undefined) {
       if (!event) throw new BadRequestError('expected an issue CloudEvent');
@@ -105,6 +114,9 @@ export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
           destination,
           stateTtlSeconds,
           storm,
+          onStormPending: canSummarize(destination)
+            ? (labels, inMs) => flusher?.schedule(destination, labels, inMs)
+            : undefined,
           log: ctx.log,
         });
         if (result.ref) {
@@ -137,6 +149,7 @@ export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
       });
     },
     async shutdown() {
+      await flusher?.close();
       config?.close();
       await store?.close();
     },

@@ -10,7 +10,8 @@ export interface ChannelRate {
   burst: number;
 }
 
-export const DEFAULT_CHANNEL_RATE: ChannelRate = { perSecond: 1, burst: 4 };
+/** Under Slack's ~1/s with room for the burst: any minute averages at most 0.9 + 3/60 = 0.95. */
+export const DEFAULT_CHANNEL_RATE: ChannelRate = { perSecond: 0.9, burst: 3 };
 
 export interface ChannelBucket {
   /** Takes one call's worth for `channel`, or throws RateLimitedError with the wait (Retry-After). */

@@ -49,6 +49,11 @@ export interface DispatchDeps {
    * summary instead of threads of their own.
    */
   storm?: StormOptions | undefined;
+  /**
+   * Told when a storm summary has something left to show and how soon it may: a flusher in the
+   * process shows it then, ahead of the one delivery deferred for it (the durable fallback).
+   */
+  onStormPending?: ((labels: Record<string, string>, inMs: number) => void) | undefined;
   log?: Logger | undefined;
 }
 
@@ -214,7 +219,7 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps): Promise<D
     const ok = await store.putAndUnlock(lock, keys.data, JSON.stringify(m), stateTtlSeconds);
     released = true;
     if (!ok) throw new UnavailableError('thread lock expired before the fold was recorded');
-    return deferIfAsked(r);
+    return deferIfAsked(r, labels);
   }
 
   /** A later occurrence (repeat, resolution, re-fire) of an alert that went into a summary. */
@@ -228,10 +233,11 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps): Promise<D
       released = true;
       if (!ok) throw new UnavailableError('thread lock expired before the fold was recorded');
     }
-    return deferIfAsked(r);
+    return deferIfAsked(r, m.labels);
   }
 
-  function deferIfAsked(r: FoldResult): DispatchResult {
+  function deferIfAsked(r: FoldResult, labels: Record<string, string>): DispatchResult {
+    if (r.pendingMs !== undefined) deps.onStormPending?.(labels, r.pendingMs);
     if (r.retryAfterMs !== undefined) {
       throw new RateLimitedError('storm summary shown at a bounded rate: come back to show it', {
         retryAfter: Math.max(1, Math.ceil(r.retryAfterMs / 1000)),

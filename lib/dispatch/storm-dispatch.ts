@@ -36,11 +36,18 @@ export interface FoldDeps {
   log?: Logger | undefined;
 }
 
+/** What flushing a group needs: any destination able to show summaries. */
+export type FlushDeps = Omit<FoldDeps, 'destination'> & {
+  destination: SummaryDestination & Pick<Destination, 'id'>;
+};
+
 export interface FoldResult {
   /** The summary's root, once posted. */
   ref?: MessageRef;
   /** Set when this delivery must come back later to flush the summary (answer 429). */
   retryAfterMs?: number;
+  /** Set whenever something is left to show, and how soon it may be shown (for a flusher). */
+  pendingMs?: number;
   /** False for a duplicate the group already knew. */
   changed: boolean;
 }
@@ -124,7 +131,47 @@ export async function foldIntoGroup(
     const result: FoldResult = { changed };
     if (g.channel !== undefined && g.ts !== undefined) result.ref = { channel: g.channel, ts: g.ts };
     if (retryAfterMs !== undefined) result.retryAfterMs = retryAfterMs;
+    if (waitMs !== undefined) result.pendingMs = waitMs;
     return result;
+  } finally {
+    if (!released) await store.unlock(lock).catch(() => false);
+  }
+}
+
+/**
+ * Shows what a group's summary lacks without a new alert: the work a deferred delivery would
+ * do when it comes back, done as soon as the summary may change. Returns how long to wait
+ * before the next try, or undefined when the summary shows everything (or is gone).
+ */
+export async function flushGroup(
+  labels: Record<string, string>,
+  deps: FlushDeps,
+): Promise<number | undefined> {
+  const { store } = deps;
+  const keys = groupKeys(deps.destination.id, labels);
+  const lock: Lock = { key: keys.lock, token: randomUUID(), ttlMs: deps.lockTtlMs };
+  const { locked, value } = await store.lockAndGet(lock, keys.data);
+  if (!locked) return BUSY_RETRY_AFTER_SECONDS * 1000;
+  let released = false;
+  try {
+    const g = parseGroupState(value);
+    if (!g) return undefined;
+    const before = JSON.stringify(g);
+    const save = async (unlock: boolean) => {
+      const ok = unlock
+        ? await store.putAndUnlock(lock, keys.data, JSON.stringify(g), deps.stateTtlSeconds)
+        : await store.putLocked(lock, keys.data, JSON.stringify(g), deps.stateTtlSeconds);
+      if (!ok) throw new UnavailableError('lost the storm summary lock');
+    };
+    let waitMs: number | undefined;
+    try {
+      waitMs = await flush(g, deps, deps.now(), () => save(false));
+    } finally {
+      released = true;
+      if (JSON.stringify(g) === before) await store.unlock(lock);
+      else await save(true);
+    }
+    return waitMs;
   } finally {
     if (!released) await store.unlock(lock).catch(() => false);
   }
@@ -136,7 +183,7 @@ export async function foldIntoGroup(
  */
 async function flush(
   g: GroupState,
-  deps: FoldDeps,
+  deps: { destination: SummaryDestination; storm: StormOptions },
   now: Date,
   checkpoint: () => Promise<void>,
 ): Promise<number | undefined> {
@@ -155,12 +202,9 @@ async function flush(
       g.shownVersion = g.version;
       g.shownAt = now.toISOString();
       await checkpoint();
-    } else if (editWanted() && waitFor(g.shownAt) === 0) {
-      await destination.updateSummary({ channel: g.channel, ts: g.ts }, view);
-      g.shownVersion = g.version;
-      g.shownAt = now.toISOString();
-      await checkpoint();
     }
+    // New alerts first: with the channel at its rate, a line makes an alert visible while an
+    // edit only refreshes counts.
     if (linesWanted() && waitFor(g.linesAt) === 0) {
       const lines = g.entries.slice(g.posted).map(lineOf);
       await destination.postSummaryLines(
@@ -171,6 +215,12 @@ async function flush(
       );
       g.posted = g.entries.length;
       g.linesAt = now.toISOString();
+      await checkpoint();
+    }
+    if (editWanted() && waitFor(g.shownAt) === 0) {
+      await destination.updateSummary({ channel: g.channel, ts: g.ts }, view);
+      g.shownVersion = g.version;
+      g.shownAt = now.toISOString();
       await checkpoint();
     }
   } catch (err) {

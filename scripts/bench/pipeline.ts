@@ -221,12 +221,24 @@ export async function benchStorm(opts: { quick: boolean }): Promise<Array<Record
     }
     const text = shown(slack).join('\n');
     const found = tokens.filter((t) => text.includes(t)).length;
-    return { calls: visible.length, runSeconds, busiest, peak, found, sent: tokens.length };
+    const count = (m: string) => visible.filter((c) => c.method === m).length;
+    return {
+      calls: visible.length,
+      posts: count('chat.postMessage'),
+      edits: count('chat.update'),
+      files: count('files.completeUploadExternal'),
+      runSeconds,
+      busiest,
+      peak,
+      found,
+      sent: tokens.length,
+    };
   });
   return [
     {
       what: `storm: ${r.sent} alerts in ${seconds} s, 50 names, 500 pods, 5 channels`,
       'slack calls': r.calls,
+      'posts/edits/files': `${r.posts}/${r.edits}/${r.files}`,
       'without folding': r.sent,
       'x without': Number((r.calls / r.sent).toFixed(3)),
       'run s': Math.round(r.runSeconds),
