@@ -154,6 +154,17 @@ for (const b of backends) {
     t.is(await store.get('dedup:1'), 'first');
   });
 
+  test(name('claim creates once, then answers with the holder and never overwrites'), async (t) => {
+    const { store } = await b.open();
+    t.is(await store.claim('claim:1', 'first', 60), null, 'created by this call');
+    t.is(await store.claim('claim:1', 'second', 60), 'first', 'held: the holder is returned');
+    t.is(await store.get('claim:1'), 'first');
+    await store.put('claim:short', 'old', 1);
+    await sleep(1_200);
+    t.is(await store.claim('claim:short', 'new', 60), null, 'an expired claim counts as absent');
+    t.is(await store.get('claim:short'), 'new');
+  });
+
   test(name('increment counts up from 1 per key'), async (t) => {
     const { store } = await b.open();
     t.is(await store.increment('c:a', 60), 1);

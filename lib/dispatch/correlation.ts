@@ -48,7 +48,7 @@ export interface LinkTarget {
 
 /**
  * For a brand-new firing thread: the related thread to join, or undefined to open its own. The
- * first thread of a workload claims it (one SET NX: the only extra round trip on the usual path);
+ * first thread of a workload claims it (SET NX returning the holder: the only extra round trip);
  * the claim names its fingerprint, and that thread's own state says where it is and whether it
  * still fires. While another source's first thread is still being opened, a retryable 429 keeps
  * the two from both posting a root.
@@ -68,8 +68,9 @@ export async function findLink(
     fingerprint: issue.fingerprint,
     claimUntil: now + CLAIM_MS,
   };
-  if (await store.setIfAbsent(rk, JSON.stringify(mine), ttlSeconds)) return undefined;
-  const rec = parse(await store.get(rk));
+  const held = await store.claim(rk, JSON.stringify(mine), ttlSeconds);
+  if (held === null) return undefined;
+  const rec = parse(held);
   if (!rec || rec.source === issue.source || rec.fingerprint === issue.fingerprint) return undefined;
   const raw = await store.get(threadKeys(destinationId, rec.fingerprint).data);
   const primary = raw

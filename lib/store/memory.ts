@@ -71,6 +71,14 @@ export class MemoryStore implements StateStore {
     return true;
   }
 
+  async claim(key: string, value: string, ttlSeconds: number): Promise<string | null> {
+    assertTtl(ttlSeconds, 'ttlSeconds');
+    const held = this.#read(key);
+    if (held !== null) return held;
+    this.#write(key, value, ttlSeconds * 1000);
+    return null;
+  }
+
   async increment(key: string, ttlSeconds: number): Promise<number> {
     assertTtl(ttlSeconds, 'ttlSeconds');
     const entry = this.#live(key);

@@ -48,6 +48,11 @@ return 1`,
     lua: `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 return redis.call('DEL', KEYS[1])`,
   },
+  kiClaim: {
+    numberOfKeys: 1,
+    lua: `if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return false end
+return redis.call('GET', KEYS[1])`,
+  },
   // The TTL check (not just n == 1) also repairs a counter that somehow lost its TTL.
   kiIncrement: {
     numberOfKeys: 1,
@@ -64,6 +69,7 @@ interface ScriptedClient extends RedisClient {
   kiPutAndUnlock(lock: string, data: string, ...args: Arg[]): Promise<number>;
   kiUnlock(lock: string, token: string): Promise<number>;
   kiIncrement(key: string, ttlSeconds: number): Promise<number>;
+  kiClaim(key: string, value: string, ttlSeconds: number): Promise<string | null>;
 }
 
 // Reply errors a retry can fix: memory pressure, loading, failover, cluster resharding.
@@ -202,6 +208,11 @@ export class RedisStore implements StateStore {
       'setIfAbsent',
       async (c) => (await c.set(this.#k(key), value, 'EX', ttlSeconds, 'NX')) === 'OK',
     );
+  }
+
+  async claim(key: string, value: string, ttlSeconds: number): Promise<string | null> {
+    assertTtl(ttlSeconds, 'ttlSeconds');
+    return this.#run('claim', (c) => c.kiClaim(this.#k(key), value, ttlSeconds));
   }
 
   async increment(key: string, ttlSeconds: number): Promise<number> {

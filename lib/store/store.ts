@@ -39,6 +39,11 @@ export interface StateStore {
   put(key: string, value: string, ttlSeconds: number): Promise<void>;
   /** SET NX: true when this call created the key (first sight of a dedup key). */
   setIfAbsent(key: string, value: string, ttlSeconds: number): Promise<boolean>;
+  /**
+   * SET NX that also reads: null when this call created the key, else the value that holds it
+   * (one round trip for "claim it, or tell me who has it").
+   */
+  claim(key: string, value: string, ttlSeconds: number): Promise<string | null>;
   /** Adds 1 and returns the new count; the TTL is set when the key is created (fixed window). */
   increment(key: string, ttlSeconds: number): Promise<number>;
   close(): Promise<void>;
