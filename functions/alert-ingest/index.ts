@@ -89,6 +89,7 @@ export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
     },
     shutdown() {
       config?.close();
+      (sink as Sink | undefined)?.close();
     },
   };
 }
