@@ -1,13 +1,37 @@
 // Builds one self-contained bundle per function into dist/<name>/ (index.mjs plus lazily
 // loaded chunks): it starts with `node dist/<name>/index.mjs` and needs no node_modules.
 import { rm } from 'node:fs/promises';
+import { builtinModules } from 'node:module';
 import { resolve } from 'node:path';
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 import { FUNCTIONS } from '../lib/functions.ts';
 
 export { FUNCTIONS };
 
 const root = resolve(import.meta.dirname, '..');
+
+const BUILTIN = new RegExp(`^(node:.*|${builtinModules.map((m) => m.replace(/[/]/g, '\\/')).join('|')})$`);
+
+/**
+ * Node built-ins reach the bundle through require() (the banner's createRequire), not as ESM
+ * imports. Node builds an ES module facade of a built-in by reading every export, and that runs
+ * lazy getters: `import 'node:http'` reads http.WebSocket, which loads undici (~13 MiB RSS and
+ * ~10 ms of start-up for a server that never opens a WebSocket); util and fs cost ~3 MiB each.
+ */
+const builtinsViaRequire: Plugin = {
+  name: 'builtins-via-require',
+  setup(b) {
+    b.onResolve({ filter: BUILTIN }, (args) =>
+      args.namespace === 'builtin'
+        ? { path: args.path, external: true }
+        : { path: args.path, namespace: 'builtin' },
+    );
+    b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      loader: 'js',
+    }));
+  },
+};
 
 export async function buildFunction(name: string, outRoot = resolve(root, 'dist')): Promise<string> {
   const outdir = resolve(outRoot, name);
@@ -37,6 +61,7 @@ export async function buildFunction(name: string, outRoot = resolve(root, 'dist'
     sourcemap: 'linked',
     legalComments: 'linked',
     logLevel: 'warning',
+    plugins: [builtinsViaRequire],
     // Bundled CommonJS packages still call require() for Node built-ins.
     banner: {
       js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
