@@ -7,7 +7,7 @@ import { type ConfigSource, openFunctionConfig } from '../../lib/config/index.ts
 import { planIssue } from '../../lib/config/plan.ts';
 import { AlertIngestEnv, parseEnv } from '../../lib/env.ts';
 import { MethodNotAllowedError, NotFoundError } from '../../lib/errors.ts';
-import { issueEvent } from '../../lib/events.ts';
+import { issueEventMessage } from '../../lib/events.ts';
 import type { Issue } from '../../lib/issue.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { defaultRegistry } from '../../lib/runtime/metrics.ts';
@@ -80,7 +80,7 @@ export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
           ctx.log.info({ alertname: alert.labels.alertname, silence: planned.silenced }, 'alert silenced');
         } else if (planned.issue) issues.push(planned.issue);
       }
-      await sink.send(issues.map((i) => issueEvent(i, source, ctx.traceparent)));
+      await sink.send(issues.map((i) => issueEventMessage(i, source, ctx.traceparent)));
       ctx.log.info(
         { alerts: issues.length, silenced, receiver: payload.receiver, groupKey: payload.groupKey },
         'alerts accepted',
