@@ -1,5 +1,6 @@
 // Where a dispatched issue ends up: a Slack channel or the terminal. The dispatcher's thread
 // and dedup logic talks only to this interface; each destination renders for itself.
+import type { ChannelBucket } from './dispatch/channel-bucket.ts';
 import type { Issue, Occurrences } from './issue.ts';
 
 /** A posted root message: Slack's channel ID and message `ts` (the thread key). */
@@ -36,16 +37,26 @@ export interface RootView {
 
 export type StatusReplyKind = 'resolved' | 'refired';
 
+export interface PostOptions {
+  /** The channel's token for this call was already taken (see Destination.pace). */
+  tokenTaken?: boolean;
+}
+
 export interface Destination {
   /** Stable identity used in state keys: `slack:<channel>` or `terminal`. */
   readonly id: string;
+  /**
+   * The channel pace this destination draws a token from before each call, so a new thread's
+   * root token can be taken in the same store round trip as its lock. Unset: no pacing.
+   */
+  readonly pace?: { bucket: ChannelBucket; channel: string } | undefined;
   /** Posts the root message of a new thread. */
-  postRoot(view: RootView): Promise<MessageRef>;
+  postRoot(view: RootView, opts?: PostOptions): Promise<MessageRef>;
   /**
    * Posts the issue's own message as a reply in a related issue's thread (same workload, other
    * source); it is then edited in place like a root. Destinations without it never link.
    */
-  postLinked?(thread: MessageRef, view: RootView): Promise<MessageRef>;
+  postLinked?(thread: MessageRef, view: RootView, opts?: PostOptions): Promise<MessageRef>;
   /** Re-renders the root message in place (color, status line, "resolved after"). */
   updateRoot(ref: MessageRef, view: RootView): Promise<void>;
   /** Posts the enrichment details (tables, text) as a reply in the thread, never broadcast. */

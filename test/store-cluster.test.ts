@@ -67,8 +67,15 @@ const lock = (key: string): Lock => ({ key, token: randomUUID(), ttlMs: 30_000 }
 async function threadLifecycle(store: StateStore, fingerprint: string): Promise<void> {
   const keys = threadKeys('slack:C0ALERTS', fingerprint);
   const l = lock(keys.lock);
-  const first = await store.lockAndGet(l, keys.data);
+  // A new thread's extras live under other hash tags, on other shards: counted all the same.
+  const first = await store.openThread(l, keys.data, {
+    storm: { key: `ki:{storm|${fingerprint}}:count`, ttlSeconds: 60, threshold: 5 },
+    claim: { key: `ki:{corr|${fingerprint}}:thread`, value: fingerprint, ttlSeconds: 60 },
+    bucket: { key: `ki:{bucket|${fingerprint}}:1`, ttlSeconds: 60 },
+  });
   if (!first.locked || first.value !== null) throw new Error('fresh thread should lock and be empty');
+  if (first.stormCount !== 1 || first.claimHolder !== null || first.bucketCount !== 1)
+    throw new Error(`new thread extras not applied: ${JSON.stringify(first)}`);
   if (!(await store.putLocked(l, keys.data, '{"steps":["root"]}', 3600))) throw new Error('putLocked lost');
   if ((await store.lockAndGet(lock(keys.lock), keys.data)).locked) throw new Error('second lock taken');
   if (!(await store.putAndUnlock(l, keys.data, '{"steps":["root","details"]}', 3600)))
@@ -110,7 +117,11 @@ test('redis cluster: threads on every shard lock, write and release through the 
   await Promise.all(fingerprints.map((fp) => threadLifecycle(store as RedisStore, fp)));
 
   const { total, perNode, noTtl } = await keysWithoutTtl(cluster);
-  t.is(total, fingerprints.length * 4, 'data, edit, dedup and count keys per thread (locks released)');
+  t.is(
+    total,
+    fingerprints.length * 7,
+    'data, edit, dedup, count, storm count, claim and bucket keys per thread (locks released)',
+  );
   t.true(
     perNode.every((n) => n > 0),
     `keys on every master: ${perNode.join(', ')}`,

@@ -154,6 +154,103 @@ for (const b of backends) {
     t.is(await store.get('dedup:1'), 'first');
   });
 
+  test(
+    name(
+      "openThread adds a new thread's storm count, claim and token to its lock, and nothing for a known one",
+    ),
+    async (t) => {
+      const { store } = await b.open();
+      const extras = {
+        storm: { key: 'ki:{g}:count', ttlSeconds: 60, threshold: 1 },
+        claim: { key: 'ki:{w}:claim', value: 'fp-1', ttlSeconds: 60 },
+        bucket: { key: 'ki:{c}:bucket', ttlSeconds: 60 },
+      };
+      const first = lock('ki:{n}:lock');
+      t.deepEqual(await store.openThread(first, 'ki:{n}:thread', extras), {
+        locked: true,
+        value: null,
+        stormCount: 1,
+        claimHolder: null,
+        bucketCount: 1,
+      });
+      t.is(await store.get('ki:{w}:claim'), 'fp-1');
+      t.deepEqual(
+        await store.openThread(lock('ki:{n}:lock'), 'ki:{n}:thread', extras),
+        { locked: false, value: null },
+        'locked by another delivery: nothing counted',
+      );
+      t.true(await store.unlock(first));
+      t.deepEqual(
+        await store.openThread(lock('ki:{n}:lock'), 'ki:{n}:thread', {
+          ...extras,
+          claim: { ...extras.claim, value: 'fp-2' },
+        }),
+        { locked: true, value: null, stormCount: 2 },
+        'past the storm threshold: no claim and no token',
+      );
+      await store.put('ki:{k}:thread', 'state', 60);
+      t.deepEqual(await store.openThread(lock('ki:{k}:lock'), 'ki:{k}:thread', extras), {
+        locked: true,
+        value: 'state',
+      });
+      t.is(await store.increment('ki:{c}:bucket', 60), 2, 'only the first open took a token');
+      t.is(await store.increment('ki:{g}:count', 60), 3, 'the known thread was not counted');
+      const noStorm = { claim: { ...extras.claim, value: 'fp-3' }, bucket: extras.bucket };
+      t.deepEqual(await store.openThread(lock('ki:{m}:lock'), 'ki:{m}:thread', noStorm), {
+        locked: true,
+        value: null,
+        claimHolder: 'fp-1',
+        bucketCount: 3,
+      });
+      t.deepEqual(await store.openThread(lock('ki:{e}:lock'), 'ki:{e}:thread', {}), {
+        locked: true,
+        value: null,
+      });
+    },
+  );
+
+  test(
+    name(
+      'openThread with peek gives the lock back at once only for a settled thread at that status and period',
+    ),
+    async (t) => {
+      const { store } = await b.open();
+      const settled = JSON.stringify({
+        status: 'firing',
+        firingSince: 'T1',
+        steps: [{ id: 'root', done: true }],
+      });
+      const open = JSON.stringify({
+        status: 'firing',
+        firingSince: 'T1',
+        steps: [{ id: 'root', done: false }],
+      });
+      await store.put('ki:{s}:thread', settled, 60);
+      await store.put('ki:{o}:thread', open, 60);
+      const peek = { status: 'firing', firingSince: 'T1' };
+      const a = await store.openThread(lock('ki:{s}:lock'), 'ki:{s}:thread', { peek });
+      t.deepEqual(a, { locked: true, value: settled, released: true });
+      t.true((await store.lockAndGet(lock('ki:{s}:lock'), 'ki:{s}:thread')).locked, 'the lock is free again');
+      const b2 = await store.openThread(lock('ki:{o}:lock'), 'ki:{o}:thread', { peek });
+      t.deepEqual(b2, { locked: true, value: open }, 'a step still to run keeps the lock');
+      await store.put('ki:{r}:thread', settled, 60);
+      for (const other of [
+        { status: 'resolved', firingSince: 'T1' },
+        { status: 'firing', firingSince: 'T2' },
+      ]) {
+        const l = lock('ki:{r}:lock');
+        t.deepEqual(await store.openThread(l, 'ki:{r}:thread', { peek: other }), {
+          locked: true,
+          value: settled,
+        });
+        t.true(await store.unlock(l));
+      }
+      await store.put('ki:{x}:thread', '{"folded":"storm","status":"firing","firingSince":"T1"}', 60);
+      const m = await store.openThread(lock('ki:{x}:lock'), 'ki:{x}:thread', { peek });
+      t.false(m.released === true, 'a folded marker (no steps) keeps the lock');
+    },
+  );
+
   test(name('claim creates once, then answers with the holder and never overwrites'), async (t) => {
     const { store } = await b.open();
     t.is(await store.claim('claim:1', 'first', 60), null, 'created by this call');

@@ -13,9 +13,20 @@ export interface ChannelRate {
 /** Under Slack's ~1/s with room for the burst: any minute averages at most 0.9 + 3/60 = 0.95. */
 export const DEFAULT_CHANNEL_RATE: ChannelRate = { perSecond: 0.9, burst: 3 };
 
+export interface BucketWindow {
+  /** The counter of the current window; a call may go when its INCR is at most `burst`. */
+  key: string;
+  ttlSeconds: number;
+  burst: number;
+  /** The error for a call refused in this window (Retry-After until the next one). */
+  refuse(): ChannelBusyError;
+}
+
 export interface ChannelBucket {
   /** Takes one call's worth for `channel`, or throws RateLimitedError with the wait (Retry-After). */
   take(channel: string): Promise<void>;
+  /** The current window, for a caller that increments it itself (StateStore.openThread). */
+  window(channel: string): BucketWindow;
 }
 
 /**
@@ -34,14 +45,22 @@ export function createChannelBucket(
   const windowMs = (rate.burst / rate.perSecond) * 1000;
   // The key only has to outlive its window; a second more covers clock skew between replicas.
   const ttlSeconds = Math.ceil(windowMs / 1000) + 1;
+  const window = (channel: string): BucketWindow => {
+    const t = now();
+    const w = Math.floor(t / windowMs);
+    return {
+      key: `ki:{bucket|${channel.replace(/[{}]/g, '_')}}:${w}`,
+      ttlSeconds,
+      burst: rate.burst,
+      refuse: () => new ChannelBusyError(channel, Math.max(1, Math.ceil(((w + 1) * windowMs - t) / 1000))),
+    };
+  };
   return {
+    window,
     async take(channel) {
-      const t = now();
-      const window = Math.floor(t / windowMs);
-      const n = await store.increment(`ki:{bucket|${channel.replace(/[{}]/g, '_')}}:${window}`, ttlSeconds);
-      if (n <= rate.burst) return;
-      const waitMs = (window + 1) * windowMs - t;
-      throw new ChannelBusyError(channel, Math.max(1, Math.ceil(waitMs / 1000)));
+      const w = window(channel);
+      const n = await store.increment(w.key, w.ttlSeconds);
+      if (n > w.burst) throw w.refuse();
     },
   };
 }

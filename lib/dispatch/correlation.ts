@@ -47,30 +47,42 @@ export interface LinkTarget {
 }
 
 /**
- * For a brand-new firing thread: the related thread to join, or undefined to open its own. The
- * first thread of a workload claims it (SET NX returning the holder: the only extra round trip);
- * the claim names its fingerprint, and that thread's own state says where it is and whether it
- * still fires. While another source's first thread is still being opened, a retryable 429 keeps
- * the two from both posting a root.
+ * The claim a brand-new firing thread makes on its workload (undefined when it is not about
+ * one): the first thread of a workload records its fingerprint; the claim goes to the store in
+ * the same round trip as the thread's lock (StateStore.openThread).
  */
-export async function findLink(
-  store: StateStore,
+export function linkClaim(
   destinationId: string,
   issue: Issue,
   ttlSeconds: number,
   now: number,
-): Promise<LinkTarget | undefined> {
+): { key: string; value: string; ttlSeconds: number } | undefined {
   const key = correlationKey(issue);
   if (!key) return undefined;
-  const rk = recordKey(destinationId, key);
   const mine: CorrelationRecord = {
     source: issue.source,
     fingerprint: issue.fingerprint,
     claimUntil: now + CLAIM_MS,
   };
-  const held = await store.claim(rk, JSON.stringify(mine), ttlSeconds);
-  if (held === null) return undefined;
-  const rec = parse(held);
+  return { key: recordKey(destinationId, key), value: JSON.stringify(mine), ttlSeconds };
+}
+
+/**
+ * What the claim found: null (this thread claimed the workload) or the holder's record. The
+ * thread to join when the holder is the other source's thread and still fires; undefined to
+ * open its own. While another source's first thread is still being opened, a retryable 429
+ * keeps the two from both posting a root.
+ */
+export async function resolveLink(
+  store: StateStore,
+  destinationId: string,
+  claim: { key: string; value: string; ttlSeconds: number },
+  holder: string | null,
+  issue: Issue,
+  now: number,
+): Promise<LinkTarget | undefined> {
+  if (holder === null) return undefined;
+  const rec = parse(holder);
   if (!rec || rec.source === issue.source || rec.fingerprint === issue.fingerprint) return undefined;
   const raw = await store.get(threadKeys(destinationId, rec.fingerprint).data);
   const primary = raw
@@ -83,6 +95,20 @@ export async function findLink(
     throw new RateLimitedError('a related thread for this workload is being opened', { retryAfter: 2 });
   }
   // The related thread resolved (or was never opened): this one becomes the workload's thread.
-  await store.put(rk, JSON.stringify(mine), ttlSeconds);
+  await store.put(claim.key, claim.value, claim.ttlSeconds);
   return undefined;
+}
+
+/** linkClaim + claim + resolveLink, for a caller that did not claim with its lock. */
+export async function findLink(
+  store: StateStore,
+  destinationId: string,
+  issue: Issue,
+  ttlSeconds: number,
+  now: number,
+): Promise<LinkTarget | undefined> {
+  const claim = linkClaim(destinationId, issue, ttlSeconds, now);
+  if (!claim) return undefined;
+  const holder = await store.claim(claim.key, claim.value, claim.ttlSeconds);
+  return resolveLink(store, destinationId, claim, holder, issue, now);
 }

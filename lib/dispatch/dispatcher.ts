@@ -7,9 +7,9 @@ import { RateLimitedError, UnavailableError } from '../errors.ts';
 import type { Issue } from '../issue.ts';
 import type { Logger } from '../logger.ts';
 import { threadKeys } from '../store/keys.ts';
-import type { Lock, StateStore } from '../store/store.ts';
+import type { Lock, OpenThreadExtras, StateStore } from '../store/store.ts';
 import { ChannelBusyError } from './channel-bucket.ts';
-import { findLink } from './correlation.ts';
+import { linkClaim, resolveLink } from './correlation.ts';
 import {
   canSummarize,
   DEFAULT_STORM,
@@ -18,7 +18,7 @@ import {
   parseFoldedMarker,
   type StormOptions,
 } from './storm.ts';
-import { type FoldResult, foldIntoGroup, isStorming } from './storm-dispatch.ts';
+import { type FoldResult, foldIntoGroup, stormCounter } from './storm-dispatch.ts';
 import {
   decide,
   parseThreadState,
@@ -91,16 +91,47 @@ function actionOf(ran: Step[]): DispatchAction {
  * error from the destination propagates after the finished steps are recorded, so the
  * redelivery runs only the missing ones.
  */
-export async function dispatchIssue(issue: Issue, deps: DispatchDeps): Promise<DispatchResult> {
+export async function dispatchIssue(issue: Issue, deps: DispatchDeps, peek = true): Promise<DispatchResult> {
   const { store, destination, log } = deps;
   const now = deps.now ?? (() => new Date());
   const stateTtlSeconds = deps.stateTtlSeconds ?? DEFAULT_STATE_TTL_SECONDS;
   const keys = threadKeys(destination.id, issue.fingerprint);
   const lock: Lock = { key: keys.lock, token: randomUUID(), ttlMs: deps.lockTtlMs ?? DEFAULT_LOCK_TTL_MS };
 
-  const { locked, value } = await store.lockAndGet(lock, keys.data);
+  // What a brand-new firing thread needs besides its lock (storm count, workload claim, the
+  // root's channel token) rides in the same round trip; the store skips it for a known thread.
+  const startMs = now().getTime();
+  const firing = issue.status === 'firing';
+  const groupLabels =
+    deps.storm && firing && canSummarize(destination) ? groupOf(issue, deps.storm.groupBy) : undefined;
+  const extras: OpenThreadExtras = {};
+  if (groupLabels && deps.storm)
+    extras.storm = stormCounter(destination.id, groupLabels, deps.storm, startMs);
+  if (firing && destination.postLinked)
+    extras.claim = linkClaim(destination.id, issue, stateTtlSeconds, startMs);
+  const window = firing ? destination.pace?.bucket.window(destination.pace.channel) : undefined;
+  if (window) extras.bucket = { key: window.key, ttlSeconds: window.ttlSeconds };
+  // The likely duplicate (a settled thread at this status and period) costs one round trip.
+  if (peek) extras.peek = { status: issue.status, firingSince: issue.startsAt };
+
+  const opened = await store.openThread(lock, keys.data, extras);
+  const { locked, value } = opened;
   if (!locked) {
     throw new RateLimitedError('thread busy with another delivery', { retryAfter: BUSY_RETRY_AFTER_SECONDS });
+  }
+
+  const decideCtx = () =>
+    deps.minUpdateIntervalMs === undefined
+      ? { now: now(), stateTtlSeconds }
+      : { now: now(), stateTtlSeconds, minUpdateIntervalMs: deps.minUpdateIntervalMs };
+  if (opened.released) {
+    // The store gave the lock back: fine for a duplicate, anything else re-opens with it.
+    const { state } = parseThreadState(value);
+    const decision = state ? decide(state, issue, decideCtx()) : undefined;
+    if (decision?.kind === 'ignore') return unchanged(decision.state, decision.reason);
+    if (decision?.kind === 'apply' && pendingSteps(decision.draft, issue).length === 0)
+      return unchanged(decision.draft, 'already delivered');
+    return dispatchIssue(issue, deps, false);
   }
 
   let released = false;
@@ -110,14 +141,7 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps): Promise<D
     const { state, lost } = parseThreadState(value);
     if (lost)
       log?.warn({ fingerprint: issue.fingerprint, key: keys.data }, 'unreadable thread state: new root');
-    const decision = decide(
-      state,
-      issue,
-      deps.minUpdateIntervalMs === undefined
-        ? { now: now(), stateTtlSeconds }
-        : { now: now(), stateTtlSeconds, minUpdateIntervalMs: deps.minUpdateIntervalMs },
-      lost,
-    );
+    const decision = decide(state, issue, decideCtx(), lost);
     if (decision.kind === 'ignore') {
       return unchanged(decision.state, decision.reason);
     }
@@ -129,17 +153,14 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps): Promise<D
         retryAfter: Math.max(1, Math.ceil(decision.retryAfterMs / 1000)),
       });
     }
-    // Only a brand-new firing alert may fold: an existing thread keeps its own story.
-    const group =
-      deps.storm && state === null && !lost && issue.status === 'firing' && canSummarize(destination)
-        ? groupOf(issue, deps.storm.groupBy)
-        : undefined;
-    if (group && deps.storm && (await isStorming(store, destination.id, group, deps.storm, now().getTime())))
-      return await fold(group);
+    // Only a brand-new firing alert may fold (the store counted it only when the thread was
+    // new): an existing thread keeps its own story.
+    const group = state === null && !lost && opened.stormCount !== undefined ? groupLabels : undefined;
+    if (group && extras.storm && (opened.stormCount ?? 0) > extras.storm.threshold) return await fold(group);
     let draft = decision.draft;
     // A new firing thread may belong in a related issue's thread (same workload, other source).
-    if (state === null && !lost && issue.status === 'firing' && destination.postLinked) {
-      const link = await findLink(store, destination.id, issue, stateTtlSeconds, now().getTime());
+    if (state === null && !lost && extras.claim && opened.claimHolder !== undefined) {
+      const link = await resolveLink(store, destination.id, extras.claim, opened.claimHolder, issue, startMs);
       if (link) {
         draft = {
           ...draft,
@@ -150,13 +171,22 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps): Promise<D
         };
       }
     }
+    // The root's token, when the store took it with the lock: taken, or the channel is full.
+    const rootToken =
+      window && opened.bucketCount !== undefined
+        ? opened.bucketCount <= window.burst
+          ? ('taken' as const)
+          : window.refuse()
+        : undefined;
     const pending = pendingSteps(draft, issue);
     if (pending.length === 0) return unchanged(draft, 'already delivered');
 
     const ran: Step[] = [];
     for (const [i, step] of pending.entries()) {
       try {
-        await runStep(step, draft, issue, destination);
+        const opening = ran.length === 0 && (step.kind === 'root' || step.kind === 'link');
+        if (opening && rootToken instanceof ChannelBusyError) throw rootToken;
+        await runStep(step, draft, issue, destination, opening && rootToken === 'taken');
       } catch (err) {
         // Our bucket says the channel is at its rate: waiting for a turn could outlast the
         // broker's retries, while a line in the group's summary is shown at the summary's pace.
@@ -283,10 +313,12 @@ async function runStep(
   draft: ThreadDraft,
   issue: Issue,
   destination: Destination,
+  tokenTaken: boolean,
 ): Promise<void> {
   const view = viewOf(draft, issue);
+  const opts = tokenTaken ? { tokenTaken } : undefined;
   if (step.kind === 'root') {
-    const ref = await destination.postRoot(view);
+    const ref = await destination.postRoot(view, opts);
     draft.channel = ref.channel;
     draft.ts = ref.ts;
     return;
@@ -295,7 +327,7 @@ async function runStep(
     if (!destination.postLinked || draft.channel === undefined || draft.threadTs === undefined) {
       throw new Error(`step ${step.id} links without a thread to join`);
     }
-    const ref = await destination.postLinked({ channel: draft.channel, ts: draft.threadTs }, view);
+    const ref = await destination.postLinked({ channel: draft.channel, ts: draft.threadTs }, view, opts);
     draft.ts = ref.ts;
     return;
   }

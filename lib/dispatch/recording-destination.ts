@@ -1,7 +1,7 @@
 // A Destination that records every call instead of talking to Slack: the dispatcher's tests and
 // dry runs use it. It can fail a chosen call once, or hold one until released, to replay
 // partial failures and races deterministically.
-import type { Destination, MessageRef, RootView, StatusReplyKind } from '../destination.ts';
+import type { Destination, MessageRef, PostOptions, RootView, StatusReplyKind } from '../destination.ts';
 import { UnavailableError } from '../errors.ts';
 import type { Issue } from '../issue.ts';
 import type { ChannelBucket } from './channel-bucket.ts';
@@ -46,7 +46,11 @@ export class RecordingDestination implements Destination, SummaryDestination {
   readonly #holds = new Map<DestinationMethod, { enter(): void; gate: Promise<void> }>();
   #seq = 0;
 
-  constructor(channel = 'C0TESTCHAN') {
+  /** Copies of what each call showed; off where only the calls matter (benchmarks). */
+  readonly #keep: boolean;
+
+  constructor(channel = 'C0TESTCHAN', opts: { keepViews?: boolean } = {}) {
+    this.#keep = opts.keepViews ?? true;
     this.channel = channel;
     this.id = `slack:${channel}`;
   }
@@ -74,29 +78,34 @@ export class RecordingDestination implements Destination, SummaryDestination {
     return this.calls.filter((c) => c.method === method);
   }
 
-  async postRoot(view: RootView): Promise<MessageRef> {
-    await this.#enter('postRoot');
+  /** Like SlackDestination's: the bucket, so a dispatcher can take a root's token ahead. */
+  get pace(): { bucket: ChannelBucket; channel: string } | undefined {
+    return this.bucket ? { bucket: this.bucket, channel: this.channel } : undefined;
+  }
+
+  async postRoot(view: RootView, opts?: PostOptions): Promise<MessageRef> {
+    await this.#enter('postRoot', opts?.tokenTaken);
     this.#seq += 1;
     const ref = { channel: this.channel, ts: `1700000000.${String(this.#seq).padStart(6, '0')}` };
-    this.calls.push({ method: 'postRoot', ref, issueId: view.issue.id, view: structuredClone(view) });
+    this.calls.push({ method: 'postRoot', ref, issueId: view.issue.id, view: this.#copy(view) });
     return ref;
   }
 
-  async postLinked(thread: MessageRef, view: RootView): Promise<MessageRef> {
-    await this.#enter('postLinked');
+  async postLinked(thread: MessageRef, view: RootView, opts?: PostOptions): Promise<MessageRef> {
+    await this.#enter('postLinked', opts?.tokenTaken);
     this.#seq += 1;
     const ref = {
       channel: thread.channel,
       ts: `1700000000.${String(this.#seq).padStart(6, '0')}`,
       threadTs: thread.ts,
     };
-    this.calls.push({ method: 'postLinked', ref, issueId: view.issue.id, view: structuredClone(view) });
+    this.calls.push({ method: 'postLinked', ref, issueId: view.issue.id, view: this.#copy(view) });
     return ref;
   }
 
   async updateRoot(ref: MessageRef, view: RootView): Promise<void> {
     await this.#enter('updateRoot');
-    this.calls.push({ method: 'updateRoot', ref, issueId: view.issue.id, view: structuredClone(view) });
+    this.calls.push({ method: 'updateRoot', ref, issueId: view.issue.id, view: this.#copy(view) });
   }
 
   async postDetails(ref: MessageRef, issue: Issue): Promise<void> {
@@ -115,7 +124,7 @@ export class RecordingDestination implements Destination, SummaryDestination {
       method: 'postStatusReply',
       ref,
       issueId: view.issue.id,
-      view: structuredClone(view),
+      view: this.#copy(view),
       kind,
     });
   }
@@ -124,13 +133,13 @@ export class RecordingDestination implements Destination, SummaryDestination {
     await this.#enter('postSummary');
     this.#seq += 1;
     const ref = { channel: this.channel, ts: `1700000000.${String(this.#seq).padStart(6, '0')}` };
-    this.calls.push({ method: 'postSummary', ref, issueId: '', summary: structuredClone(view) });
+    this.calls.push({ method: 'postSummary', ref, issueId: '', summary: this.#copy(view) });
     return ref;
   }
 
   async updateSummary(ref: MessageRef, view: SummaryView): Promise<void> {
     await this.#enter('updateSummary');
-    this.calls.push({ method: 'updateSummary', ref, issueId: '', summary: structuredClone(view) });
+    this.calls.push({ method: 'updateSummary', ref, issueId: '', summary: this.#copy(view) });
   }
 
   async postSummaryLines(
@@ -144,14 +153,18 @@ export class RecordingDestination implements Destination, SummaryDestination {
       method: 'postSummaryLines',
       ref,
       issueId: '',
-      summary: structuredClone(view),
-      lines: structuredClone(lines),
+      summary: this.#copy(view),
+      lines: this.#copy(lines),
       asFile,
     });
   }
 
-  async #enter(method: DestinationMethod): Promise<void> {
-    await this.bucket?.take(this.channel);
+  #copy<T>(value: T): T {
+    return this.#keep ? structuredClone(value) : value;
+  }
+
+  async #enter(method: DestinationMethod, tokenTaken = false): Promise<void> {
+    if (!tokenTaken) await this.bucket?.take(this.channel);
     const held = this.#holds.get(method);
     if (held) {
       this.#holds.delete(method);

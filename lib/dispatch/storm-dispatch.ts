@@ -52,20 +52,19 @@ export interface FoldResult {
   changed: boolean;
 }
 
-/** Counts a new alert of the group in the current window; true when the group is storming. */
-export async function isStorming(
-  store: StateStore,
+/** The counter of new alerts of a group in the current window, and past what it storms. */
+export function stormCounter(
   destinationId: string,
   labels: Record<string, string>,
   storm: StormOptions,
   nowMs: number,
-): Promise<boolean> {
+): { key: string; ttlSeconds: number; threshold: number } {
   const window = Math.floor(nowMs / (storm.windowSeconds * 1000));
-  const n = await store.increment(
-    `${groupKeys(destinationId, labels).count}:${window}`,
-    storm.windowSeconds * 2,
-  );
-  return n > storm.threshold;
+  return {
+    key: `${groupKeys(destinationId, labels).count}:${window}`,
+    ttlSeconds: storm.windowSeconds * 2,
+    threshold: storm.threshold,
+  };
 }
 
 export async function foldIntoGroup(

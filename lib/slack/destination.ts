@@ -2,7 +2,7 @@
 // ours at this boundary. The client is loaded on first use, since it is heavy on cold start.
 import type { LogLevel, Logger as SlackLogger, WebClient } from '@slack/web-api';
 import { cjsExports } from '../cjs.ts';
-import type { Destination, MessageRef, RootView, StatusReplyKind } from '../destination.ts';
+import type { Destination, MessageRef, PostOptions, RootView, StatusReplyKind } from '../destination.ts';
 import type { ChannelBucket } from '../dispatch/channel-bucket.ts';
 import type { SummaryDestination, SummaryLine, SummaryView } from '../dispatch/storm.ts';
 import { DependencyError, RateLimitedError, UnavailableError } from '../errors.ts';
@@ -123,6 +123,7 @@ export class SlackDestination implements Destination, SummaryDestination {
   readonly #timeoutMs: number;
   readonly #log: Logger | undefined;
   readonly #bucket: ChannelBucket | undefined;
+  readonly pace: { bucket: ChannelBucket; channel: string } | undefined;
   #client: Promise<WebClient> | undefined;
 
   constructor(opts: SlackDestinationOptions) {
@@ -133,6 +134,7 @@ export class SlackDestination implements Destination, SummaryDestination {
     this.#timeoutMs = opts.timeoutMs ?? 10_000;
     this.#log = opts.log;
     this.#bucket = opts.bucket;
+    this.pace = opts.bucket ? { bucket: opts.bucket, channel: opts.channel } : undefined;
   }
 
   #getClient(): Promise<WebClient> {
@@ -151,9 +153,14 @@ export class SlackDestination implements Destination, SummaryDestination {
     return this.#client;
   }
 
-  async #call<T>(method: string, fn: (client: WebClient) => Promise<T>, channel = this.channel): Promise<T> {
+  async #call<T>(
+    method: string,
+    fn: (client: WebClient) => Promise<T>,
+    channel = this.channel,
+    tokenTaken = false,
+  ): Promise<T> {
     const client = await this.#getClient();
-    await this.#bucket?.take(channel);
+    if (!tokenTaken) await this.#bucket?.take(channel);
     try {
       return await fn(client);
     } catch (err) {
@@ -161,31 +168,35 @@ export class SlackDestination implements Destination, SummaryDestination {
     }
   }
 
-  async #post(message: SlackMessage, threadTs?: string): Promise<MessageRef> {
-    const res = await this.#call('chat.postMessage', (c) =>
-      c.chat.postMessage({
-        channel: this.channel,
-        text: message.text,
-        ...(message.blocks ? { blocks: message.blocks } : {}),
-        ...(message.attachments ? { attachments: message.attachments } : {}),
-        ...(threadTs ? { thread_ts: threadTs } : {}),
-        // Previews of alert links (Grafana, Alertmanager) would bury the alert under cards.
-        unfurl_links: false,
-        unfurl_media: false,
-      } as Parameters<WebClient['chat']['postMessage']>[0]),
+  async #post(message: SlackMessage, threadTs?: string, opts?: PostOptions): Promise<MessageRef> {
+    const res = await this.#call(
+      'chat.postMessage',
+      (c) =>
+        c.chat.postMessage({
+          channel: this.channel,
+          text: message.text,
+          ...(message.blocks ? { blocks: message.blocks } : {}),
+          ...(message.attachments ? { attachments: message.attachments } : {}),
+          ...(threadTs ? { thread_ts: threadTs } : {}),
+          // Previews of alert links (Grafana, Alertmanager) would bury the alert under cards.
+          unfurl_links: false,
+          unfurl_media: false,
+        } as Parameters<WebClient['chat']['postMessage']>[0]),
+      this.channel,
+      opts?.tokenTaken,
     );
     if (typeof res.ts !== 'string') throw new DependencyError('slack chat.postMessage: answer without ts');
     return { channel: typeof res.channel === 'string' ? res.channel : this.channel, ts: res.ts };
   }
 
-  postRoot(view: RootView): Promise<MessageRef> {
+  postRoot(view: RootView, opts?: PostOptions): Promise<MessageRef> {
     const { text, attachments } = renderRoot(view);
-    return this.#post({ text, attachments });
+    return this.#post({ text, attachments }, undefined, opts);
   }
 
-  async postLinked(thread: MessageRef, view: RootView): Promise<MessageRef> {
+  async postLinked(thread: MessageRef, view: RootView, opts?: PostOptions): Promise<MessageRef> {
     const { text, attachments } = renderRoot({ ...view, linked: true });
-    const ref = await this.#post({ text, attachments }, thread.ts);
+    const ref = await this.#post({ text, attachments }, thread.ts, opts);
     return { ...ref, threadTs: thread.ts };
   }
 

@@ -1,7 +1,15 @@
 // In-process StateStore for local runs and tests without Redis (REDIS_URL unset). Same contract
 // as the Redis adapter, TTLs included; state dies with the process and is not shared.
 import { DependencyError } from '../errors.ts';
-import { assertTtl, type Lock, type LockAndGet, type StateStore } from './store.ts';
+import {
+  assertTtl,
+  type Lock,
+  type LockAndGet,
+  type OpenThread,
+  type OpenThreadExtras,
+  openThreadInSteps,
+  type StateStore,
+} from './store.ts';
 
 interface Entry {
   value: string;
@@ -24,6 +32,10 @@ export class MemoryStore implements StateStore {
     this.#timer = setInterval(() => this.#sweep(), opts.sweepIntervalMs ?? 60_000);
     // A sweep timer must never be what keeps a function's process alive.
     this.#timer.unref();
+  }
+
+  openThread(lock: Lock, dataKey: string, extras: OpenThreadExtras): Promise<OpenThread> {
+    return openThreadInSteps(this, lock, dataKey, extras);
   }
 
   async lockAndGet(lock: Lock, dataKey: string): Promise<LockAndGet> {

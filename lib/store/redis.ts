@@ -7,7 +7,15 @@ import { cjsExports } from '../cjs.ts';
 import { DependencyError, UnavailableError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { parseRedisUrl, type RedisTarget } from './redis-url.ts';
-import { assertTtl, type Lock, type LockAndGet, type StateStore } from './store.ts';
+import {
+  assertTtl,
+  type Lock,
+  type LockAndGet,
+  type OpenThread,
+  type OpenThreadExtras,
+  openThreadInSteps,
+  type StateStore,
+} from './store.ts';
 
 export interface RedisStoreOptions {
   /** Upper bound for one command, and for waiting on a (re)connecting client. Default 1000. */
@@ -48,6 +56,51 @@ return 1`,
     lua: `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 return redis.call('DEL', KEYS[1])`,
   },
+  // lockAndGet plus a new thread's extras, or for a known thread that is settled at the given
+  // status and firing period, the lock given back at once (2). KEYS: lock, data, storm counter,
+  // claim, bucket (a missing one is passed as the data key and skipped by its flag). Spans keys of several hash
+  // tags, so it runs only where there are no shards (single server, Sentinel).
+  kiOpenThread: {
+    numberOfKeys: 5,
+    lua: `local ok = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
+local v = redis.call('GET', KEYS[2])
+if not ok then return {0, v} end
+if v then
+  if ARGV[11] == '1' then
+    local okj, s = pcall(cjson.decode, v)
+    if okj and type(s) == 'table' and type(s.steps) == 'table' and s.status == ARGV[12]
+      and s.firingSince == ARGV[13] then
+      local settled = true
+      for _, step in ipairs(s.steps) do
+        if type(step) ~= 'table' or step.done ~= true then settled = false end
+      end
+      if settled then
+        redis.call('DEL', KEYS[1])
+        return {2, v}
+      end
+    end
+  end
+  return {1, v}
+end
+local function incr(key, ttl)
+  local n = redis.call('INCR', key)
+  if redis.call('TTL', key) < 0 then redis.call('EXPIRE', key, ttl) end
+  return n
+end
+local storm = -1
+if ARGV[3] == '1' then
+  storm = incr(KEYS[3], ARGV[4])
+  if storm > tonumber(ARGV[5]) then return {1, false, storm, 0, false, -1} end
+end
+local claimed, holder = 0, false
+if ARGV[6] == '1' then
+  if redis.call('SET', KEYS[4], ARGV[7], 'NX', 'EX', ARGV[8]) then claimed = 1
+  else claimed = 2; holder = redis.call('GET', KEYS[4]) end
+end
+local bucket = -1
+if ARGV[9] == '1' then bucket = incr(KEYS[5], ARGV[10]) end
+return {1, false, storm, claimed, holder, bucket}`,
+  },
   kiClaim: {
     numberOfKeys: 1,
     lua: `if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return false end
@@ -70,6 +123,7 @@ interface ScriptedClient extends RedisClient {
   kiUnlock(lock: string, token: string): Promise<number>;
   kiIncrement(key: string, ttlSeconds: number): Promise<number>;
   kiClaim(key: string, value: string, ttlSeconds: number): Promise<string | null>;
+  kiOpenThread(...args: Arg[]): Promise<[number, string | null, number?, number?, (string | null)?, number?]>;
 }
 
 // Reply errors a retry can fix: memory pressure, loading, failover, cluster resharding.
@@ -90,6 +144,7 @@ export class RedisStore implements StateStore {
   readonly #client: Promise<ScriptedClient>;
   readonly #prefix: string;
   readonly #timeoutMs: number;
+  readonly #sharded: boolean;
   #readyWait: Promise<void> | undefined;
   #closed = false;
 
@@ -98,6 +153,7 @@ export class RedisStore implements StateStore {
       throw new RangeError('keyPrefix must not contain "{": it would replace the hash tag');
     const target = parseRedisUrl(url);
     this.#prefix = opts.keyPrefix ?? '';
+    this.#sharded = target.mode === 'cluster';
     this.#timeoutMs = opts.commandTimeoutMs ?? 1000;
     // The import is lazy (cold start) but starts now, overlapping the connect with other init.
     this.#client = this.#connect(target, opts);
@@ -168,6 +224,47 @@ export class RedisStore implements StateStore {
         lock.ttlMs,
       );
       return { locked: locked === 1, value: value ?? null };
+    });
+  }
+
+  async openThread(lock: Lock, dataKey: string, extras: OpenThreadExtras): Promise<OpenThread> {
+    // Cluster: the extras' keys live on other shards, where no script may reach them.
+    if (this.#sharded) return openThreadInSteps(this, lock, dataKey, extras);
+    assertTtl(lock.ttlMs, 'lock ttlMs');
+    const { storm, claim, bucket, peek } = extras;
+    if (storm) assertTtl(storm.ttlSeconds, 'storm ttlSeconds');
+    if (claim) assertTtl(claim.ttlSeconds, 'claim ttlSeconds');
+    if (bucket) assertTtl(bucket.ttlSeconds, 'bucket ttlSeconds');
+    return this.#run('openThread', async (c) => {
+      const data = this.#k(dataKey);
+      const r = await c.kiOpenThread(
+        this.#k(lock.key),
+        data,
+        storm ? this.#k(storm.key) : data,
+        claim ? this.#k(claim.key) : data,
+        bucket ? this.#k(bucket.key) : data,
+        lock.token,
+        lock.ttlMs,
+        storm ? '1' : '0',
+        storm?.ttlSeconds ?? 0,
+        storm?.threshold ?? 0,
+        claim ? '1' : '0',
+        claim?.value ?? '',
+        claim?.ttlSeconds ?? 0,
+        bucket ? '1' : '0',
+        bucket?.ttlSeconds ?? 0,
+        peek ? '1' : '0',
+        peek?.status ?? '',
+        peek?.firingSince ?? '',
+      );
+      const out: OpenThread = { locked: r[0] >= 1, value: r[1] ?? null };
+      if (r[0] === 2) out.released = true;
+      if (!out.locked || out.value !== null) return out;
+      if (storm) out.stormCount = Number(r[2]);
+      if (r[3] === 1) out.claimHolder = null;
+      else if (r[3] === 2) out.claimHolder = r[4] ?? '';
+      if (bucket && Number(r[5]) >= 0) out.bucketCount = Number(r[5]);
+      return out;
     });
   }
 

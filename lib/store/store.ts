@@ -19,6 +19,77 @@ export interface LockAndGet {
 }
 
 /**
+ * What a brand-new thread needs besides its lock, done in the same round trip as lockAndGet
+ * when the data key turns out empty (and skipped otherwise): each is an increment or a claim.
+ */
+export interface OpenThreadExtras {
+  /** The storm group's counter for the current window; past `threshold` the rest is skipped. */
+  storm?: { key: string; ttlSeconds: number; threshold: number } | undefined;
+  /** The workload claim for cross-source threading (StateStore.claim). */
+  claim?: { key: string; value: string; ttlSeconds: number } | undefined;
+  /** One token from the channel's bucket window (StateStore.increment). */
+  bucket?: { key: string; ttlSeconds: number } | undefined;
+  /**
+   * For a known thread: give the lock back at once when its state is settled (every step
+   * done) at this status and firing period, the likely duplicate, so the caller needs no
+   * second round trip to unlock. The caller re-opens if it finds work after all.
+   */
+  peek?: { status: string; firingSince: string } | undefined;
+}
+
+/** True when a stored thread state has every step done at this status and firing period. */
+export function settledAt(raw: string, peek: { status: string; firingSince: string }): boolean {
+  try {
+    const s = JSON.parse(raw) as { status?: unknown; firingSince?: unknown; steps?: unknown };
+    return (
+      Array.isArray(s.steps) &&
+      s.status === peek.status &&
+      s.firingSince === peek.firingSince &&
+      s.steps.every((x) => (x as { done?: unknown }).done === true)
+    );
+  } catch {
+    return false;
+  }
+}
+
+export interface OpenThread extends LockAndGet {
+  /** The lock was taken and already given back: the thread was settled (extras.peek). */
+  released?: boolean;
+  /** Only when locked, the data key was empty and the extra was asked for: */
+  stormCount?: number;
+  /** null: this call claimed it; otherwise the holder's value. */
+  claimHolder?: string | null;
+  bucketCount?: number;
+}
+
+/**
+ * openThread for stores without one script that spans keys (memory, Redis Cluster where the
+ * keys live on different shards): the same steps, one call each.
+ */
+export async function openThreadInSteps(
+  store: StateStore,
+  lock: Lock,
+  dataKey: string,
+  extras: OpenThreadExtras,
+): Promise<OpenThread> {
+  const got = await store.lockAndGet(lock, dataKey);
+  if (got.locked && got.value !== null && extras.peek && settledAt(got.value, extras.peek)) {
+    await store.unlock(lock);
+    return { ...got, released: true };
+  }
+  if (!got.locked || got.value !== null) return got;
+  const out: OpenThread = { ...got };
+  if (extras.storm) {
+    out.stormCount = await store.increment(extras.storm.key, extras.storm.ttlSeconds);
+    if (out.stormCount > extras.storm.threshold) return out;
+  }
+  if (extras.claim)
+    out.claimHolder = await store.claim(extras.claim.key, extras.claim.value, extras.claim.ttlSeconds);
+  if (extras.bucket) out.bucketCount = await store.increment(extras.bucket.key, extras.bucket.ttlSeconds);
+  return out;
+}
+
+/**
  * Every write carries a TTL: nothing the agent stores lives forever. Keys that an operation
  * touches together (a lock and its data) must share a Redis Cluster hash tag: see keys.ts.
  * Failures of the backing store are thrown as UnavailableError (retryable, 503).
@@ -26,6 +97,12 @@ export interface LockAndGet {
 export interface StateStore {
   /** Takes the lock if free (SET NX) and reads dataKey: one round trip. */
   lockAndGet(lock: Lock, dataKey: string): Promise<LockAndGet>;
+  /**
+   * lockAndGet, and when the lock was taken and dataKey is empty, the extras in order (storm
+   * count, then unless that is past its threshold the claim and the bucket token): one round
+   * trip on a single Redis server or Sentinel.
+   */
+  openThread(lock: Lock, dataKey: string, extras: OpenThreadExtras): Promise<OpenThread>;
   /**
    * Writes dataKey only while `lock` is still held by its token, and renews the lock's TTL.
    * Returns false (and writes nothing) when the lock was lost.
