@@ -6,7 +6,8 @@
 //      bare node:http server reading and answering the same requests;
 //   4. the sections in scripts/bench/: the Redis path, pipeline latency and the storm, and the
 //      enrichment, Event and Redis-memory figures; each a list of rows with its own baseline.
-// `npm run bench -- --json` prints one JSON document instead of the tables; `-- --only cold`
+// `npm run bench -- --json` prints one JSON document instead of the tables; `-- --only ingest`
+// runs section 3 alone (alert-ingest throughput, scripts/bench/ingest.ts); `-- --only cold`
 // runs section 1 alone (cold start and idle RSS), for repeated start-up measurements.
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -19,8 +20,9 @@ import { startSlackStandin } from '../test/support/slack-standin.ts';
 import { writeBaselines } from './bench/baselines.ts';
 import { benchEnrichment } from './bench/enrich.ts';
 import { benchEvents } from './bench/events.ts';
+import { benchIngestThroughput } from './bench/ingest.ts';
 import { benchLatency, benchStorm } from './bench/pipeline.ts';
-import { freePort, load, median, msSince, rssMiB, spawnServer, stop } from './bench/procs.ts';
+import { freePort, median, msSince, rssMiB, spawnServer, stop } from './bench/procs.ts';
 import { benchRedisMemory } from './bench/redis-memory.ts';
 import { benchRedisPath } from './bench/redis-path.ts';
 import { buildFunction, FUNCTIONS } from './build.ts';
@@ -29,8 +31,10 @@ const json = process.argv.includes('--json');
 const quick = process.argv.includes('--quick');
 const onlyAt = process.argv.indexOf('--only');
 const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
-if (only !== undefined && only !== 'cold') throw new Error(`--only takes "cold", not ${only}`);
+if (only !== undefined && only !== 'cold' && only !== 'ingest')
+  throw new Error(`--only takes "cold" or "ingest", not ${only}`);
 const coldOnly = only === 'cold';
+const ingestOnly = only === 'ingest';
 const RUNS = quick ? 2 : 5;
 const EVENTS = quick ? 2000 : 10_000;
 const LOAD_SECONDS = quick ? 2 : 5;
@@ -186,13 +190,21 @@ try {
     }
   };
 
-  say(`cold start and memory (${RUNS} runs each, median) ...`);
-  const bare = await coldStart('bare node:http', base.bare, {}, undefined, '/');
-  const faas = await coldStart('faas-js-runtime (no-op handle)', base.faas, {}, () =>
-    ceRequest('dev.bench.v1', {}),
-  );
+  const notRun = (name: string): ColdStart => ({
+    name,
+    readyMs: Number.NaN,
+    firstEventMs: Number.NaN,
+    rssMiB: Number.NaN,
+  });
+  if (!ingestOnly) say(`cold start and memory (${RUNS} runs each, median) ...`);
+  const bare = ingestOnly
+    ? notRun('bare node:http')
+    : await coldStart('bare node:http', base.bare, {}, undefined, '/');
+  const faas = ingestOnly
+    ? notRun('faas-js-runtime (no-op handle)')
+    : await coldStart('faas-js-runtime (no-op handle)', base.faas, {}, () => ceRequest('dev.bench.v1', {}));
   const starts: ColdStart[] = [];
-  for (const fn of FUNCTIONS) {
+  for (const fn of ingestOnly ? [] : FUNCTIONS) {
     // Run from the bundle's own directory, far from any node_modules: it must be self-contained.
     starts.push(
       await coldStart(fn, bundles.get(fn) as string, fnEnv[fn] ?? {}, () => fnRequest(fn), undefined, dir),
@@ -200,14 +212,14 @@ try {
   }
 
   const afterEvents = new Map<string, number>();
-  if (!coldOnly) {
+  if (!coldOnly && !ingestOnly) {
     say(`RSS after ${EVENTS} events per function ...`);
     const barePort = freePort();
     const bareSrv = await spawnServer(base.bare, {}, barePort, '/');
     afterEvents.set(bare.name, await rssAfter(barePort, bareSrv.child.pid, () => fnRequest('alert-ingest')));
     await stop(bareSrv.child);
   }
-  for (const fn of coldOnly ? [] : FUNCTIONS) {
+  for (const fn of coldOnly || ingestOnly ? [] : FUNCTIONS) {
     const port = freePort();
     // Dispatch at full speed: Slack's pace and storm folding are measured in the storm section.
     const env = {
@@ -223,42 +235,17 @@ try {
   }
 
   if (!coldOnly) say(`alert-ingest throughput (${LOAD_SECONDS} s per figure, 16 connections) ...`);
-  const throughput: Array<{
-    batch: number;
-    ingestAlertsPerSec: number;
-    bareAlertsPerSec: number;
-    ratio: number;
-  }> = [];
-  for (const batch of coldOnly ? [] : [1, 50]) {
-    const body = batchOf(batch);
-    const post = (port: number) => () =>
-      fetch(`http://127.0.0.1:${port}/`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body,
+  const throughput = coldOnly
+    ? []
+    : await benchIngestThroughput({
+        bundle: bundles.get('alert-ingest') as string,
+        bare: base.bare,
+        cwd: dir,
+        sink: { url: K_SINK, pid: sink.child.pid },
+        webhookOf: batchOf,
+        seconds: LOAD_SECONDS,
+        rounds: quick ? 1 : 3,
       });
-    const barePort = freePort();
-    const b = await spawnServer(base.bare, {}, barePort, '/');
-    const bareRun = await load(post(barePort), { seconds: LOAD_SECONDS, concurrency: 16 });
-    await stop(b.child);
-    const ingestPort = freePort();
-    const s = await spawnServer(
-      bundles.get('alert-ingest') as string,
-      { K_SINK },
-      ingestPort,
-      undefined,
-      dir,
-    );
-    const run = await load(post(ingestPort), { seconds: LOAD_SECONDS, concurrency: 16 });
-    await stop(s.child);
-    if (run.errors) throw new Error(`alert-ingest answered ${run.errors} errors under load`);
-    throughput.push({
-      batch,
-      ingestAlertsPerSec: run.rps * batch,
-      bareAlertsPerSec: bareRun.rps * batch,
-      ratio: run.rps / bareRun.rps,
-    });
-  }
   await stop(sink.child);
 
   // Sections measured by their own modules, each with its baseline in the same run.
@@ -273,7 +260,7 @@ try {
     ['Redis memory', benchRedisMemory],
   ];
   const extra: Record<string, Array<Record<string, string | number>>> = {};
-  for (const [title, run] of coldOnly ? [] : sections) {
+  for (const [title, run] of coldOnly || ingestOnly ? [] : sections) {
     say(`${title} ...`);
     try {
       extra[title] = await run({ quick });
@@ -357,13 +344,23 @@ try {
         f((afterEvents.get(s.name) ?? Number.NaN) / (afterEvents.get(bare.name) ?? Number.NaN), 2),
       ]),
     ];
+    const pct = (share: number) => `${f(share * 100)}%`;
     const tp = [
-      ['alerts per request', 'alert-ingest alerts/s', 'bare node:http alerts/s', 'ratio'],
+      [
+        'alerts per request',
+        'alert-ingest alerts/s',
+        'bare node:http alerts/s',
+        'ratio',
+        'CPU: alert-ingest / sink / client',
+        'CPU: bare / client',
+      ],
       ...throughput.map((t) => [
         String(t.batch),
         f(t.ingestAlertsPerSec),
         f(t.bareAlertsPerSec),
         f(t.ratio, 2),
+        `${pct(t.cpu.ingest)} / ${pct(t.cpu.sink)} / ${pct(t.cpu.client)}`,
+        `${pct(t.bareCpu.bare)} / ${pct(t.bareCpu.client)}`,
       ]),
     ];
     const table = (r: string[][]) => {
@@ -371,10 +368,12 @@ try {
       return r.map((row) => `| ${row.map((c, i) => c.padEnd(w[i] as number)).join(' | ')} |`).join('\n');
     };
     console.log(`Node ${process.version}, ${result.machine.cpus} CPUs, median of ${RUNS} runs\n`);
-    console.log(table(rows));
+    if (!ingestOnly) console.log(`${table(rows)}\n`);
     if (!coldOnly) {
-      console.log('');
       console.log(table(tp));
+      console.log(
+        `\n${quick ? 'One round' : 'Median of 3 rounds'} of ${LOAD_SECONDS} s per figure, 16 keep-alive connections from a raw-socket load client in the bench process. Every process shares the ${result.machine.cpus} CPUs; alert-ingest also drives the sink, a bare node:http process answering 202 to each of its one-request-per-alert events. CPU columns: share of one CPU each process used during the run.`,
+      );
     }
     for (const [title, rows] of Object.entries(extra)) {
       const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];

@@ -68,29 +68,3 @@ export function median(xs: number[]): number {
   const mid = Math.floor(s.length / 2);
   return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
-
-/** Keeps `concurrency` requests in flight for `seconds`; returns completed requests per second. */
-export async function load(
-  send: () => Promise<Response>,
-  opts: { seconds: number; concurrency: number },
-): Promise<{ rps: number; errors: number }> {
-  const end = Date.now() + opts.seconds * 1000;
-  let done = 0;
-  let errors = 0;
-  const started = process.hrtime.bigint();
-  await Promise.all(
-    Array.from({ length: opts.concurrency }, async () => {
-      while (Date.now() < end) {
-        try {
-          const res = await send();
-          await res.arrayBuffer();
-          if (res.ok) done++;
-          else errors++;
-        } catch {
-          errors++;
-        }
-      }
-    }),
-  );
-  return { rps: done / (msSince(started) / 1000), errors };
-}
