@@ -1,6 +1,6 @@
 // Alertmanager webhook (payload version 4) to Issues. Unknown fields are accepted: newer
 // Alertmanager versions add them, and rejecting them would lose alerts.
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import * as z from 'zod';
 import { planFor } from './enrich/plan.ts';
 import { BadRequestError } from './errors.ts';
@@ -54,7 +54,7 @@ export function parseWebhook(body: unknown): AlertmanagerWebhook {
 /** Alertmanager's own fingerprint when sent, else a stable hash of the sorted label set. */
 export function alertFingerprint(alert: AlertmanagerAlert): string {
   if (alert.fingerprint && alert.fingerprint.length <= 200) return alert.fingerprint;
-  if (alert.fingerprint) return createHash('sha256').update(alert.fingerprint).digest('hex').slice(0, 32);
+  if (alert.fingerprint) return hash('sha256', alert.fingerprint, 'hex').slice(0, 32);
   const h = createHash('sha256');
   for (const k of Object.keys(alert.labels).sort()) h.update(`${k}\u0000${alert.labels[k]}\u0000`);
   return h.digest('hex').slice(0, 16);

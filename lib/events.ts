@@ -1,6 +1,6 @@
 // CloudEvent types the agent emits and the extension attributes Knative Triggers filter on.
 // Users subscribe their own functions to these; each type's `data` has a published JSON Schema.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { CloudEvent } from 'cloudevents';
 import * as z from 'zod';
 import { BadRequestError } from './errors.ts';
@@ -49,7 +49,8 @@ export function issueExtensions(issue: Issue): IssueExtensions {
 
 /** A deterministic id: a redelivered or re-sent occurrence keeps its id (dedupe on source + id). */
 export function occurrenceId(...parts: string[]): string {
-  return createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 32);
+  // One-shot hash(): same digest as createHash().update().digest(), without a Hash object per call.
+  return hash('sha256', parts.join('\u0000'), 'hex').slice(0, 32);
 }
 
 export const NotificationSent = z.object({
