@@ -1,13 +1,14 @@
 // The real client-node adapter against the TLS stand-in API server: requests on the wire,
 // Status errors mapped to KubeApiError, per-call timeouts, and "is there a cluster at all".
 import { execFileSync } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { createKubeReader, createKubeReaderFromEnv, detectClusterAccess } from '../lib/k8s/client.ts';
 import { isKubeApiError, type KubeApiError } from '../lib/k8s/errors.ts';
+import { createRestKubeReader, inClusterRest } from '../lib/k8s/rest.ts';
 import { type KubeStandin, startKubeStandin } from './support/kube-standin.ts';
 
 let kube: KubeStandin;
@@ -163,26 +164,74 @@ test('k8s client: KUBECONFIG in the given env selects the stand-in, whatever pro
   t.true(node?.spec?.unschedulable);
 });
 
-test('k8s client: loading the enrichers and the adapter does not load @kubernetes/client-node', (t) => {
+/** The stand-in's kubeconfig with its token handed out by an exec credential plugin instead. */
+async function execKubeconfig(standin: KubeStandin): Promise<string> {
+  const credential = JSON.stringify({
+    apiVersion: 'client.authentication.k8s.io/v1',
+    kind: 'ExecCredential',
+    status: { token: standin.token },
+  });
+  const exec = [
+    '    exec:',
+    '      apiVersion: client.authentication.k8s.io/v1',
+    `      command: ${JSON.stringify(process.execPath)}`,
+    `      args: ["-e", ${JSON.stringify(`process.stdout.write(${JSON.stringify(credential)})`)}]`,
+    '      interactiveMode: Never',
+  ].join('\n');
+  const config = (await readFile(standin.kubeconfigPath, 'utf8')).replace(/^ {4}token: .*$/m, exec);
+  const path = join(tmpdir(), `kubeconfig-exec-${process.pid}`);
+  await writeFile(path, config, { mode: 0o600 });
+  return path;
+}
+
+test('k8s client: only kubeconfigs that need it (an exec plugin here) load @kubernetes/client-node', async (t) => {
   // A fresh process records every module it resolves; type-only imports must leave no trace.
   const script = `
     import { registerHooks } from 'node:module';
     const seen = [];
+    const loaded = () => seen.some((s) => s.includes('@kubernetes/client-node'));
     registerHooks({ resolve(spec, ctx, next) { seen.push(spec); return next(spec, ctx); } });
     await import('./lib/k8s/client.ts');
     await import('./lib/enrich/pod.ts');
     await import('./lib/enrich/node.ts');
-    const before = seen.some((s) => s.includes('@kubernetes/client-node'));
+    const before = loaded();
     const { createKubeReader } = await import('./lib/k8s/client.ts');
     await createKubeReader({ kubeconfigPath: process.argv[1] }).catch(() => {});
-    const after = seen.some((s) => s.includes('@kubernetes/client-node'));
-    console.log(JSON.stringify({ before, after }));
+    const token = loaded();
+    await createKubeReader({ kubeconfigPath: process.argv[2] }).catch(() => {});
+    console.log(JSON.stringify({ before, token, exec: loaded() }));
   `;
-  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script, kube.kubeconfigPath], {
-    cwd: fileURLToPath(new URL('..', import.meta.url)),
-    encoding: 'utf8',
-  });
-  t.deepEqual(JSON.parse(out.trim().split('\n').at(-1) ?? '{}'), { before: false, after: true });
+  const out = execFileSync(
+    process.execPath,
+    ['--input-type=module', '-e', script, kube.kubeconfigPath, await execKubeconfig(kube)],
+    { cwd: fileURLToPath(new URL('..', import.meta.url)), encoding: 'utf8' },
+  );
+  t.deepEqual(JSON.parse(out.trim().split('\n').at(-1) ?? '{}'), { before: false, token: false, exec: true });
+});
+
+test('k8s client: a kubeconfig with an exec plugin reads through @kubernetes/client-node', async (t) => {
+  const reader = await createKubeReader({ kubeconfigPath: await execKubeconfig(kube) });
+  const pod = await reader.readPod('payments', CRASH);
+  t.is(pod.metadata?.uid, '3f6c2a8e-9b1d-4c57-a0e2-7d5b9f14c6a3');
+  const missing = (await t.throwsAsync(reader.readPod('payments', 'nope'))) as KubeApiError;
+  t.is(missing.reason, 'NotFound');
+});
+
+test('k8s client: in the cluster, the service account token, CA and KUBERNETES_SERVICE_* are used', async (t) => {
+  const dir = join(tmpdir(), `serviceaccount-${process.pid}`);
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'token'), `${kube.token}\n`);
+  await writeFile(join(dir, 'ca.crt'), kube.caPem);
+  const { port } = new URL(kube.url);
+  const cluster = inClusterRest({ KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: port }, dir);
+  t.is(cluster.server, `https://127.0.0.1:${port}`);
+  const node = await createRestKubeReader(cluster, 5000).readNode('worker-2');
+  t.true(node.spec?.unschedulable);
+  t.is(kube.requests.at(-1)?.authorization, `Bearer ${kube.token}`);
+  t.is(
+    inClusterRest({ KUBERNETES_SERVICE_HOST: 'fd00::1', KUBERNETES_SERVICE_PORT: '443' }, dir).server,
+    'https://[fd00::1]:443',
+  );
 });
 
 test('k8s client: requests share one pooled connection instead of a new agent (and TLS handshake) each', async (t) => {

@@ -1,5 +1,7 @@
-// The real KubeReader over @kubernetes/client-node. The library is imported lazily inside the
-// factory: it costs ~0.8 s and ~130 MB to load, which no cold start should pay before it must.
+// The real KubeReader: plain HTTPS GETs (rest.ts) for the service account and for kubeconfigs
+// with a token or client certificate; @kubernetes/client-node for the kubeconfigs only it
+// understands (exec plugins, auth providers, proxies). The library is imported lazily: it
+// costs ~150 ms and ~40 MiB to load, which no cold start should pay before it must.
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -17,7 +19,15 @@ import type {
   WorkloadKind,
 } from './api.ts';
 import { eventFieldSelector } from './api.ts';
-import { KubeApiError, type KubeErrorReason, reasonForCode } from './errors.ts';
+import {
+  formatSeconds,
+  KNOWN_STATUS_REASONS,
+  KubeApiError,
+  type KubeErrorReason,
+  parseStatus,
+  reasonForCode,
+} from './errors.ts';
+import { createRestKubeReader, inClusterRest, kubeconfigRest } from './rest.ts';
 
 type ClientModule = typeof import('@kubernetes/client-node');
 
@@ -85,7 +95,21 @@ function shareDispatcher(kc: KubeConfig): void {
 }
 
 /** Builds the real adapter; rejects with a KubeApiError (ConfigError) when the config is unusable. */
-export async function createKubeReader(opts: KubeReaderOptions = {}): Promise<KubeReader> {
+export async function createKubeReader(
+  opts: KubeReaderOptions & { env?: NodeJS.ProcessEnv } = {},
+): Promise<KubeReader> {
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_KUBE_TIMEOUT_MS;
+  const rest =
+    opts.kubeconfigPath !== undefined
+      ? await kubeconfigRest(opts.kubeconfigPath)
+      : opts.inCluster
+        ? inClusterRest(opts.env ?? process.env)
+        : undefined;
+  return rest ? createRestKubeReader(rest, timeoutMs) : createClientNodeReader(opts);
+}
+
+/** The adapter over @kubernetes/client-node, for what rest.ts does not handle. */
+export async function createClientNodeReader(opts: KubeReaderOptions = {}): Promise<KubeReader> {
   const mod = await loadClientModule();
   const timeoutMs = opts.timeoutMs ?? DEFAULT_KUBE_TIMEOUT_MS;
   let api: CoreV1Api;
@@ -216,7 +240,7 @@ export async function createKubeReaderFromEnv(
   const base = opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs };
   return access.mode === 'kubeconfig'
     ? createKubeReader({ ...base, kubeconfigPath: access.path })
-    : createKubeReader({ ...base, inCluster: true });
+    : createKubeReader({ ...base, inCluster: true, ...(opts.env ? { env: opts.env } : {}) });
 }
 
 function pageParams(o: ListOptions | undefined): { limit?: number; _continue?: string } {
@@ -230,24 +254,6 @@ function page<T>(list: { items: T[]; metadata?: { _continue?: string } }): Page<
   const token = list.metadata?._continue;
   return token ? { items: list.items, more: true, continue: token } : { items: list.items, more: false };
 }
-
-interface StatusBody {
-  message?: string;
-  reason?: string;
-  code?: number;
-}
-
-const KNOWN_REASONS = new Set<string>([
-  'BadRequest',
-  'Unauthorized',
-  'Forbidden',
-  'NotFound',
-  'Expired',
-  'TooManyRequests',
-  'InternalError',
-  'ServiceUnavailable',
-  'Timeout',
-]);
 
 /** Maps whatever client-node or undici threw into a KubeApiError; the original stays as `cause`. */
 export function toKubeApiError(
@@ -265,7 +271,7 @@ export function toKubeApiError(
     const code = (err as unknown as { code: number }).code;
     const status = parseStatus((err as { body: unknown }).body);
     const reason: KubeErrorReason =
-      status?.reason !== undefined && KNOWN_REASONS.has(status.reason)
+      status?.reason !== undefined && KNOWN_STATUS_REASONS.has(status.reason)
         ? (status.reason as KubeErrorReason)
         : reasonForCode(code);
     return new KubeApiError(code, reason, `${what}: ${reason} (${code})`, {
@@ -279,17 +285,6 @@ export function toKubeApiError(
   return new KubeApiError(0, 'Unknown', `${what}: unexpected error`, { cause: err });
 }
 
-function parseStatus(body: unknown): StatusBody | undefined {
-  if (typeof body === 'object' && body !== null) return body as StatusBody;
-  if (typeof body !== 'string' || body.length === 0) return undefined;
-  try {
-    const parsed: unknown = JSON.parse(body);
-    return typeof parsed === 'object' && parsed !== null ? (parsed as StatusBody) : undefined;
-  } catch {
-    return { message: body.slice(0, 500) };
-  }
-}
-
 /** undici reports "fetch failed" with the socket or TLS error as its cause. */
 function networkCode(err: unknown): string | undefined {
   let cur: unknown = err;
@@ -299,8 +294,4 @@ function networkCode(err: unknown): string | undefined {
     cur = cur.cause;
   }
   return err instanceof TypeError && err.message === 'fetch failed' ? 'fetch failed' : undefined;
-}
-
-function formatSeconds(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000}s` : `${(ms / 1000).toFixed(1)}s`;
 }

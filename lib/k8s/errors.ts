@@ -76,3 +76,38 @@ export function describeKubeError(err: unknown): string {
     }
   }
 }
+
+/** The Status reasons taken from an API server's answer as they are; others map by code. */
+export const KNOWN_STATUS_REASONS = new Set<string>([
+  'BadRequest',
+  'Unauthorized',
+  'Forbidden',
+  'NotFound',
+  'Expired',
+  'TooManyRequests',
+  'InternalError',
+  'ServiceUnavailable',
+  'Timeout',
+]);
+
+export interface StatusBody {
+  message?: string;
+  reason?: string;
+  code?: number;
+}
+
+/** The metav1.Status of an error answer (raw JSON text or already parsed). */
+export function parseStatus(body: unknown): StatusBody | undefined {
+  if (typeof body === 'object' && body !== null) return body as StatusBody;
+  if (typeof body !== 'string' || body.length === 0) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(body);
+    return typeof parsed === 'object' && parsed !== null ? (parsed as StatusBody) : undefined;
+  } catch {
+    return { message: body.slice(0, 500) };
+  }
+}
+
+export function formatSeconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${(ms / 1000).toFixed(1)}s`;
+}
