@@ -1,21 +1,32 @@
-// The round-trip budget the Redis path is benchmarked against: a duplicate alert costs two
-// store calls (lockAndGet, unlock); a new one four (its workload claim and the channel bucket).
+// The round-trip budget the Redis path is benchmarked against: a new alert costs two store calls
+// (openThread with its storm count, workload claim and channel token; then the write that
+// releases the lock), a duplicate one (openThread gives the lock back at once). A resolution
+// makes two Slack calls, each with its token and its recorded step.
 import test from 'ava';
 import { createChannelBucket } from '../lib/dispatch/channel-bucket.ts';
 import { dispatchIssue } from '../lib/dispatch/dispatcher.ts';
 import { RecordingDestination } from '../lib/dispatch/recording-destination.ts';
+import { DEFAULT_STORM } from '../lib/dispatch/storm.ts';
 import { MemoryStore } from '../lib/store/memory.ts';
 import { countRoundTrips } from '../scripts/bench/redis-path.ts';
 import { makeIssue } from './support/issue-factory.ts';
 
-test('bench: a duplicate alert costs two store round trips, a new one four with the workload claim and the channel bucket', async (t) => {
+test('bench: a new alert costs two store round trips, a duplicate one, with storm folding, the workload claim and the channel bucket on', async (t) => {
   const { store, count } = countRoundTrips(new MemoryStore());
   const destination = new RecordingDestination();
   destination.bucket = createChannelBucket(store, { perSecond: 100, burst: 100 });
+  const deps = { store, destination, storm: DEFAULT_STORM };
   const issue = makeIssue();
-  await dispatchIssue(issue, { store, destination });
-  t.is(count(), 4, 'lockAndGet, the workload claim, the bucket, putAndUnlock');
-  await dispatchIssue(issue, { store, destination });
-  t.is(count() - 4, 2, 'lockAndGet, unlock');
-  t.is(destination.calls.length, 1);
+  await dispatchIssue(issue, deps);
+  t.is(count(), 2, 'openThread, putAndUnlock');
+  await dispatchIssue(issue, deps);
+  t.is(count() - 2, 1, 'openThread (the settled thread gives its lock back at once)');
+  t.is(destination.calls.length, 1, 'one root, and the duplicate called Slack for nothing');
+  const resolved = makeIssue({ status: 'resolved', endsAt: new Date().toISOString() });
+  await dispatchIssue(resolved, deps);
+  t.is(
+    count() - 3,
+    5,
+    'a resolution: openThread keeps the lock (status changed), then a token and a write per Slack call (root edit, reply)',
+  );
 });
