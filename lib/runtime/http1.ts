@@ -40,6 +40,8 @@ interface Job {
   reject: (e: Error) => void;
   /** A request that met a kept-alive socket the server had already closed goes once more. */
   retried: boolean;
+  /** `timeoutMs` after post(): time spent queued behind other requests counts too. */
+  deadline: number;
 }
 
 interface Conn {
@@ -123,10 +125,13 @@ export function createHttp1Client(url: URL, opts: Http1Options = {}): Http1Clien
     c.response = undefined;
     c.buf = undefined;
     c.socket.ref();
-    c.timer = setTimeout(() => {
-      c.timedOut = true;
-      c.socket.destroy(new Error(`no answer within ${timeoutMs} ms`));
-    }, timeoutMs);
+    c.timer = setTimeout(
+      () => {
+        c.timedOut = true;
+        c.socket.destroy(new Error(`no answer within ${timeoutMs} ms`));
+      },
+      Math.max(1, job.deadline - Date.now()),
+    );
     if (NON_ASCII.test(job.head)) {
       c.socket.write(Buffer.concat([Buffer.from(job.head, 'latin1'), Buffer.from(job.body, 'utf8')]));
     } else {
@@ -136,12 +141,23 @@ export function createHttp1Client(url: URL, opts: Http1Options = {}): Http1Clien
 
   const dispatch = (job: Job) => {
     const now = Date.now();
+    if (now >= job.deadline) return job.reject(new Error(`no answer within ${timeoutMs} ms`));
     for (let c = idle.pop(); c; c = idle.pop()) {
       if (c.expiresAt > now && !c.socket.destroyed) return start(c, job);
       c.socket.destroy();
     }
     if (open < maxSockets) return start(connect(), job);
     queue.push(job);
+  };
+
+  /** The first queued request still within its deadline; the ones past it fail. */
+  const nextJob = (): Job | undefined => {
+    const now = Date.now();
+    for (let job = queue.shift(); job; job = queue.shift()) {
+      if (now < job.deadline) return job;
+      job.reject(new Error(`no answer within ${timeoutMs} ms`));
+    }
+    return undefined;
   };
 
   const finish = (c: Conn) => {
@@ -154,7 +170,7 @@ export function createHttp1Client(url: URL, opts: Http1Options = {}): Http1Clien
     c.buf = undefined;
     if (!c.keepAlive || leftover || closed) c.socket.destroy();
     else {
-      const next = queue.shift();
+      const next = nextJob();
       if (next) start(c, next);
       else {
         c.socket.unref();
@@ -184,7 +200,7 @@ export function createHttp1Client(url: URL, opts: Http1Options = {}): Http1Clien
       } else job.reject(c.error ?? new Error('connection closed before the response'));
     }
     // A queued request gets the socket slot this one freed.
-    const next = queue.shift();
+    const next = nextJob();
     if (next) dispatch(next);
   };
 
@@ -289,7 +305,7 @@ export function createHttp1Client(url: URL, opts: Http1Options = {}): Http1Clien
       return new Promise<Http1Response>((resolve, reject) => {
         if (closed) return reject(new Error('client closed'));
         const head = requestHead(path, host, headers, Buffer.byteLength(body));
-        dispatch({ head, body, resolve, reject, retried: false });
+        dispatch({ head, body, resolve, reject, retried: false, deadline: Date.now() + timeoutMs });
       });
     },
     close() {
