@@ -60,8 +60,32 @@ export async function stop(child: ChildProcess): Promise<void> {
 }
 
 // Below Linux's ephemeral range (32768+), where outgoing sockets would collide, from a random start.
+// Ports something already listens on (other services on the machine) are skipped.
 let nextPort = 20000 + Math.floor(Math.random() * 10000);
-export const freePort = () => nextPort++;
+export function freePort(): number {
+  const busy = listeningPorts();
+  while (busy.has(nextPort)) nextPort++;
+  return nextPort++;
+}
+
+/** TCP ports in LISTEN state, from /proc/net/tcp{,6} (empty where /proc is not Linux's). */
+function listeningPorts(): Set<number> {
+  const ports = new Set<number>();
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // local_address is HEXIP:HEXPORT; state 0A is LISTEN.
+      if (f[3] === '0A') ports.add(Number.parseInt(f[1]?.split(':')[1] ?? '', 16));
+    }
+  }
+  return ports;
+}
 
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
