@@ -9,7 +9,7 @@ import { matchesLabel, parseMatcher } from '../lib/config/match.ts';
 import { parseConfig } from '../lib/config/parse.ts';
 import { planIssue, renderTemplate } from '../lib/config/plan.ts';
 import { routeIssue } from '../lib/config/route.ts';
-import type { DestinationConfig } from '../lib/config/schema.ts';
+import { Config, type DestinationConfig } from '../lib/config/schema.ts';
 import { inWindow, silencedBy } from '../lib/config/silence.ts';
 import type { Issue } from '../lib/issue.ts';
 import { makeIssue } from './support/issue-factory.ts';
@@ -40,6 +40,8 @@ test('config: the example in config/ parses, with ${ENV} substituted', async (t)
 });
 
 test('config: an empty file means the built-in defaults', (t) => {
+  // DEFAULT_CONFIG is written out (lib/config/defaults.ts) so no file means no schema to build.
+  t.deepEqual(Config.parse({}), DEFAULT_CONFIG);
   t.deepEqual(parseConfig('', {}), DEFAULT_CONFIG);
   t.true(DEFAULT_CONFIG.workflows.alertEnrichment.defaultEnricher.enabled);
   t.true(DEFAULT_CONFIG.workflows.oomKiller.podOomKillerEnricher.attachLogs);

@@ -7,11 +7,12 @@ import { watch } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import type { Logger } from '../logger.ts';
-import { Config } from './schema.ts';
+import { DEFAULT_CONFIG } from './defaults.ts';
+import type { Config } from './schema.ts';
 
 export class ConfigFileError extends Error {}
 
-export const DEFAULT_CONFIG: Config = Config.parse({});
+export { DEFAULT_CONFIG };
 
 export interface ConfigSourceOptions {
   /** The file; unset means the built-in defaults and nothing to watch. */

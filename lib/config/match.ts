@@ -1,7 +1,10 @@
 // Matching issues against the configuration: Alertmanager-style label matchers, workflow
 // triggers and route conditions. Regexes are anchored, as Alertmanager anchors them.
 import type { Issue } from '../issue.ts';
-import { MATCHER, type RouteMatch, type Trigger } from './schema.ts';
+import type { RouteMatch, Trigger } from './schema.ts';
+
+/** A label matcher in Alertmanager's syntax: name="v", name!="v", name=~"re", name!~"re". */
+export const MATCHER = /^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*$/;
 
 export interface LabelMatcher {
   name: string;

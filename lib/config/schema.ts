@@ -3,12 +3,11 @@
 // The zod schema is the source of truth; the committed JSON Schema is generated from it.
 import * as z from 'zod';
 import { SEVERITIES } from '../issue.ts';
+import { MATCHER } from './match.ts';
 
 const toggle = <T extends z.ZodRawShape>(shape: T) =>
   z.strictObject({ enabled: z.boolean().default(true), ...shape }).prefault({} as never);
 
-/** A label matcher in Alertmanager's syntax: name="v", name!="v", name=~"re", name!~"re". */
-export const MATCHER = /^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*$/;
 const Matcher = z.string().refine((s) => MATCHER.test(s), {
   message: 'expected a matcher like name="value", name!="value", name=~"regex" or name!~"regex"',
 });

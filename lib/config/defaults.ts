@@ -1,0 +1,66 @@
+// The configuration without a file: what Config.parse({}) yields, written out so a function
+// without CONFIG_FILE never builds the configuration's zod schema (a test keeps the two equal).
+import type { Config } from './schema.ts';
+
+export const DEFAULT_CONFIG: Config = {
+  workflows: {
+    alertEnrichment: {
+      defaultEnricher: {
+        enabled: true,
+        alertAnnotationsEnrichment: true,
+      },
+      alertExplanation: {
+        enabled: true,
+        overrides: {},
+      },
+      template: {
+        enabled: true,
+      },
+    },
+    podTroubleshooting: {
+      podInvestigator: {
+        enabled: true,
+      },
+      podLogs: {
+        enabled: true,
+        tailLines: 100,
+      },
+      podEvents: {
+        enabled: true,
+      },
+      imagePullBackoff: {
+        enabled: true,
+      },
+      evicted: {
+        enabled: true,
+      },
+      pending: {
+        enabled: true,
+      },
+    },
+    oomKiller: {
+      podOomKillerEnricher: {
+        enabled: true,
+        attachLogs: true,
+      },
+    },
+    nodeHealth: {
+      nodeStatus: {
+        enabled: true,
+      },
+      nodeAllocatable: {
+        enabled: true,
+      },
+      nodeRunningPods: {
+        enabled: true,
+      },
+    },
+    eventHandling: {
+      enabled: true,
+    },
+  },
+  customWorkflows: [],
+  silences: [],
+  destinations: [],
+  routes: [],
+};
