@@ -57,6 +57,12 @@ export interface Destination {
    * source); it is then edited in place like a root. Destinations without it never link.
    */
   postLinked?(thread: MessageRef, view: RootView, opts?: PostOptions): Promise<MessageRef>;
+  /**
+   * The root this destination posted for `fingerprint` since `since` (epoch seconds), found in
+   * the channel's history: after a post whose answer was lost (timeout), the retry adopts it
+   * instead of posting a second root. Undefined when not found; destinations without it repost.
+   */
+  findRoot?(fingerprint: string, since: number): Promise<MessageRef | undefined>;
   /** Re-renders the root message in place (color, status line, "resolved after"). */
   updateRoot(ref: MessageRef, view: RootView): Promise<void>;
   /** Posts the enrichment details (tables, text) as a reply in the thread, never broadcast. */

@@ -71,8 +71,14 @@ export class RateLimitedError extends AppError {
 
 /** A dependency is unavailable or slow (Redis, the sink, Slack 5xx): 503, retried. */
 export class UnavailableError extends AppError {
-  constructor(message: string, options?: AppErrorOptions) {
+  /**
+   * The request may have reached the dependency and taken effect before the failure (a
+   * timeout, a dropped connection, a 5xx): a retry should check before doing it again.
+   */
+  readonly maybeApplied: boolean;
+  constructor(message: string, options?: AppErrorOptions & { maybeApplied?: boolean }) {
     super(503, message, true, options);
+    this.maybeApplied = options?.maybeApplied ?? false;
   }
 }
 

@@ -151,6 +151,79 @@ for (const b of backends) {
   });
 
   test(
+    name('a root Slack posted but whose answer was lost is found and adopted, never posted twice'),
+    async (t) => {
+      const { destination, deps: base } = setup(b.open);
+      let clock = Date.now();
+      const deps = { ...base, now: () => new Date(clock) };
+      destination.failAfterNext('postRoot');
+      await t.throwsAsync(dispatchIssue(enriched(), deps), { instanceOf: UnavailableError });
+      t.is(destination.callsOf('postRoot').length, 1, 'Slack has the root');
+      const early = await t.throwsAsync(dispatchIssue(enriched(), deps), { instanceOf: RateLimitedError });
+      t.true(
+        (early?.retryAfter ?? 0) >= 9,
+        'a retry at once is told to come back when a slow post has landed',
+      );
+      clock += 10_000;
+      const again = await dispatchIssue(enriched(), deps);
+      t.is(destination.callsOf('postRoot').length, 1, 'no second root');
+      t.is(again.ref?.ts, destination.callsOf('postRoot')[0]?.ref.ts, 'the thread is the one Slack has');
+      t.deepEqual(
+        destination.calls.map((c) => c.method),
+        ['postRoot', 'postDetails', 'uploadFiles'],
+        'adopted as planned, and the rest of the thread follows',
+      );
+      t.is((await dispatchIssue(resolvedOf(enriched()), deps)).action, 'updated');
+      t.is(destination.callsOf('postRoot').length, 1);
+    },
+  );
+
+  test(
+    name(
+      'a resolution that adopts a lost firing root edits it and replies; the firing then adds its details',
+    ),
+    async (t) => {
+      const { destination, deps: base } = setup(b.open);
+      let clock = Date.now();
+      const deps = { ...base, now: () => new Date(clock) };
+      const firing = enriched();
+      destination.failAfterNext('postRoot');
+      await t.throwsAsync(dispatchIssue(firing, deps), { instanceOf: UnavailableError });
+      clock += 10_000;
+      t.is((await dispatchIssue(resolvedOf(firing), deps)).action, 'updated');
+      t.is((await dispatchIssue(firing, deps)).action, 'replied');
+      t.deepEqual(
+        destination.calls.map((c) => [c.method, c.kind]),
+        [
+          ['postRoot', undefined],
+          ['updateRoot', undefined],
+          ['postStatusReply', 'resolved'],
+          ['postDetails', undefined],
+          ['uploadFiles', undefined],
+        ],
+      );
+    },
+  );
+
+  test(
+    name('a lost answer where Slack posted nothing: the retry looks, finds nothing and posts once'),
+    async (t) => {
+      const { destination, deps: base } = setup(b.open);
+      let clock = Date.now();
+      const deps = { ...base, now: () => new Date(clock) };
+      destination.failNext('postRoot', new UnavailableError('timeout (test)', { maybeApplied: true }));
+      await t.throwsAsync(dispatchIssue(enriched(), deps), { instanceOf: UnavailableError });
+      t.is(destination.calls.length, 0);
+      clock += 10_000;
+      t.is((await dispatchIssue(enriched(), deps)).action, 'posted');
+      t.deepEqual(
+        destination.calls.map((c) => c.method),
+        ['postRoot', 'postDetails', 'uploadFiles'],
+      );
+    },
+  );
+
+  test(
     name('the resolved reply failing: the redelivery replies without editing the root again'),
     async (t) => {
       const { destination, deps } = setup(b.open);

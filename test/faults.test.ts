@@ -107,6 +107,17 @@ test.serial(
 );
 
 test.serial(
+  'faults: Slack posting a root but answering after the client gave up leaves one root, not two',
+  async (t) => {
+    await scenario(t, 'lost', {}, async (e, alerts) => {
+      // Past SLACK_TIMEOUT_MS (1.5 s): the stand-in still posts, the answer finds no one.
+      e.slack.injectFault('chat.postMessage', { delayMs: 2500 }, 3);
+      await fireThenResolve(e, alerts);
+    });
+  },
+);
+
+test.serial(
   'faults: a file upload failing after the message was posted is retried without a second root',
   async (t) => {
     await scenario(t, 'up', {}, async (e, alerts) => {

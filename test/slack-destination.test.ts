@@ -174,6 +174,40 @@ test('slack destination: a request slower than the timeout becomes UnavailableEr
   await t.throwsAsync(dest.postRoot(view(issueFixture())), { instanceOf: UnavailableError });
 });
 
+test('slack destination: a root whose answer timed out is marked maybe-applied and found again by its fingerprint', async (t) => {
+  const slack = await startSlackStandin();
+  t.teardown(() => slack.close());
+  const dest = new SlackDestination({
+    token: slack.token,
+    channel: 'C0ALERTS',
+    apiUrl: slack.url,
+    timeoutMs: 200,
+  });
+  const since = Math.floor(Date.now() / 1000) - 60;
+  const issue = issueFixture();
+  slack.injectFault('chat.postMessage', { delayMs: 600 });
+  const err = await t.throwsAsync(dest.postRoot(view(issue)), { instanceOf: UnavailableError });
+  t.true(err?.maybeApplied, 'a timeout may have posted');
+  await new Promise((r) => setTimeout(r, 700));
+  const posted = slack.messages.get('C0ALERTS')?.[0];
+  t.truthy(posted, 'the stand-in posted it after the client gave up');
+  t.deepEqual(await dest.findRoot(issue.fingerprint, since), { channel: 'C0ALERTS', ts: posted?.ts });
+  t.is(await dest.findRoot('another-fingerprint', since), undefined);
+  t.is(
+    await dest.findRoot(issue.fingerprint, Math.floor(Date.now() / 1000) + 5),
+    undefined,
+    'older than `since`',
+  );
+  // A reply carrying the same fingerprint is not a root.
+  await dest.postDetails({ channel: 'C0ALERTS', ts: posted?.ts as string }, issue);
+  const history = slack.calls.filter((c) => c.method === 'conversations.history');
+  t.true(
+    history.every((c) => c.params.include_all_metadata === 'true' || c.params.include_all_metadata === true),
+  );
+  slack.injectFault('conversations.history', { error: 'missing_scope' });
+  await t.throwsAsync(dest.findRoot(issue.fingerprint, since), { instanceOf: DependencyError });
+});
+
 test('slack destination: unknown channel, update of a missing message and a bad token become DependencyError naming the Slack code', async (t) => {
   const slack = await startSlackStandin();
   t.teardown(() => slack.close());

@@ -3,7 +3,7 @@
 // under at-least-once delivery: a per-thread lock plus resumable steps recorded in the store.
 import { randomUUID } from 'node:crypto';
 import type { Destination, MessageRef } from '../destination.ts';
-import { RateLimitedError, UnavailableError } from '../errors.ts';
+import { DependencyError, RateLimitedError, UnavailableError } from '../errors.ts';
 import type { Issue } from '../issue.ts';
 import type { Logger } from '../logger.ts';
 import { threadKeys } from '../store/keys.ts';
@@ -25,6 +25,7 @@ import {
   pendingSteps,
   type Step,
   type ThreadDraft,
+  ThreadState,
   viewOf,
 } from './thread-state.ts';
 
@@ -32,6 +33,33 @@ export const DEFAULT_LOCK_TTL_MS = 30_000;
 export const DEFAULT_STATE_TTL_SECONDS = 14 * 24 * 3600;
 /** Seconds a delivery that found the thread locked is told to wait (Retry-After). */
 export const BUSY_RETRY_AFTER_SECONDS = 1;
+/** How far before a lost root post its lookup starts (clock skew between us and Slack). */
+const ROOT_LOOKBACK_SECONDS = 60;
+/** A slow post can still land after the client gave up: look only once this has passed. */
+const ROOT_SETTLE_MS = 10_000;
+
+/** What a thread key holds after a root post whose answer was lost. */
+interface RootAttemptMarker {
+  v: 1;
+  /** since: epoch seconds from which the destination's history may hold that root; lookAt:
+   * epoch ms before which a retry is told to come back (the post may still be landing). */
+  rootAttempt: { since: number; lookAt: number };
+  /** The thread as planned when the root was posted: adopted with the root found. */
+  draft: ThreadDraft;
+}
+
+function parseRootAttempt(raw: string | null): RootAttemptMarker | undefined {
+  if (raw === null || !raw.includes('"rootAttempt"')) return undefined;
+  try {
+    const m = JSON.parse(raw) as Partial<RootAttemptMarker>;
+    const a = m.rootAttempt;
+    if (!a || !Number.isFinite(a.since) || !Number.isFinite(a.lookAt)) return undefined;
+    if (typeof m.draft !== 'object' || m.draft === null || !Array.isArray(m.draft.steps)) return undefined;
+    return m as RootAttemptMarker;
+  } catch {
+    return undefined;
+  }
+}
 
 export interface DispatchDeps {
   store: StateStore;
@@ -138,11 +166,20 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps, peek = tru
   try {
     const marker = parseFoldedMarker(value);
     if (marker) return await foldedAgain(marker);
-    const { state, lost } = parseThreadState(value);
+    // A root post whose answer was lost: adopt that root if Slack has it, else start over.
+    const attempt = parseRootAttempt(value);
+    let { state, lost } = attempt ? { state: null, lost: false } : parseThreadState(value);
+    let adopted = false;
+    if (attempt) {
+      state = await adoptEarlierRoot(attempt);
+      adopted = state !== null;
+      lost = false;
+    }
     if (lost)
       log?.warn({ fingerprint: issue.fingerprint, key: keys.data }, 'unreadable thread state: new root');
     const decision = decide(state, issue, decideCtx(), lost);
     if (decision.kind === 'ignore') {
+      if (adopted) await keep(decision.state);
       return unchanged(decision.state, decision.reason);
     }
     if (decision.kind === 'defer') {
@@ -179,7 +216,10 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps, peek = tru
           : window.refuse()
         : undefined;
     const pending = pendingSteps(draft, issue);
-    if (pending.length === 0) return unchanged(draft, 'already delivered');
+    if (pending.length === 0) {
+      if (adopted) await keep(draft);
+      return unchanged(draft, 'already delivered');
+    }
 
     const ran: Step[] = [];
     for (const [i, step] of pending.entries()) {
@@ -193,6 +233,17 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps, peek = tru
         // Slack's own 429 is different: it goes back to the broker with its Retry-After.
         if (group && ran.length === 0 && step.kind === 'root' && err instanceof ChannelBusyError)
           return await fold(group);
+        // Slack may have posted the root although its answer was lost: remember to look first.
+        if (ran.length === 0 && step.kind === 'root' && err instanceof UnavailableError && err.maybeApplied) {
+          const since = attempt?.rootAttempt.since ?? Math.floor(startMs / 1000) - ROOT_LOOKBACK_SECONDS;
+          const mark: RootAttemptMarker = {
+            v: 1,
+            rootAttempt: { since, lookAt: now().getTime() + ROOT_SETTLE_MS },
+            draft,
+          };
+          await store.putAndUnlock(lock, keys.data, JSON.stringify(mark), stateTtlSeconds);
+          released = true;
+        }
         throw err;
       }
       ran.push(step);
@@ -274,6 +325,40 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps, peek = tru
       });
     }
     return folded(r);
+  }
+
+  /**
+   * The thread as the lost attempt planned it, with the root Slack has (null: not found, post
+   * afresh). Until a slow post may have landed, the delivery is told to come back (429).
+   */
+  async function adoptEarlierRoot(m: RootAttemptMarker): Promise<ThreadState | null> {
+    if (!destination.findRoot) return null;
+    const wait = m.rootAttempt.lookAt - now().getTime();
+    if (wait > 0)
+      throw new RateLimitedError('an earlier root post may still be landing: look for it later', {
+        retryAfter: Math.ceil(wait / 1000),
+      });
+    let found: MessageRef | undefined;
+    try {
+      found = await destination.findRoot(issue.fingerprint, m.rootAttempt.since);
+    } catch (err) {
+      // Cannot look (no history scope, not in the channel): post, as before this check existed.
+      if (!(err instanceof DependencyError)) throw err;
+      log?.warn({ err, fingerprint: issue.fingerprint }, 'cannot look for an earlier root: posting');
+    }
+    if (!found) return null;
+    const steps = m.draft.steps.map((s) => (s.kind === 'root' ? { ...s, done: true } : s));
+    const parsed = ThreadState.safeParse({ ...m.draft, channel: found.channel, ts: found.ts, steps });
+    if (!parsed.success) return null;
+    log?.info({ fingerprint: issue.fingerprint, ...found }, 'adopted the root an earlier attempt posted');
+    return parsed.data;
+  }
+
+  /** Records an adopted thread when this delivery has nothing else to do in it. */
+  async function keep(d: ThreadDraft): Promise<void> {
+    const ok = await store.putAndUnlock(lock, keys.data, JSON.stringify(d), stateTtlSeconds);
+    released = true;
+    if (!ok) throw new UnavailableError('thread lock expired before the adopted root was recorded');
   }
 
   function unchanged(s: ThreadDraft, reason: string): DispatchResult {

@@ -23,6 +23,7 @@ export interface RecordedCall {
   /** The thread the call went to; for postRoot, the ref it returned. */
   ref: MessageRef;
   issueId: string;
+  fingerprint?: string;
   view?: RootView;
   kind?: StatusReplyKind;
   summary?: SummaryView;
@@ -43,6 +44,7 @@ export class RecordingDestination implements Destination, SummaryDestination {
   bucket: ChannelBucket | undefined;
   readonly calls: RecordedCall[] = [];
   readonly #failures = new Map<DestinationMethod, Error>();
+  readonly #failuresAfter = new Map<DestinationMethod, Error>();
   readonly #holds = new Map<DestinationMethod, { enter(): void; gate: Promise<void> }>();
   #seq = 0;
 
@@ -58,6 +60,22 @@ export class RecordingDestination implements Destination, SummaryDestination {
   /** The next call of `method` throws `err` (by default a retryable UnavailableError), then it recovers. */
   failNext(method: DestinationMethod, err: Error = new UnavailableError(`${method} failed (test)`)): void {
     this.#failures.set(method, err);
+  }
+
+  /**
+   * The next call of `method` takes effect (is recorded) and then throws `err`: the answer of a
+   * Slack call that timed out after Slack had done it.
+   */
+  failAfterNext(
+    method: DestinationMethod,
+    err: Error = new UnavailableError(`${method} answer lost (test)`, { maybeApplied: true }),
+  ): void {
+    this.#failuresAfter.set(method, err);
+  }
+
+  async findRoot(fingerprint: string, _since: number): Promise<MessageRef | undefined> {
+    const c = this.calls.find((x) => x.method === 'postRoot' && x.fingerprint === fingerprint);
+    return c?.ref;
   }
 
   /** The next call of `method` waits until released. */
@@ -87,7 +105,14 @@ export class RecordingDestination implements Destination, SummaryDestination {
     await this.#enter('postRoot', opts?.tokenTaken);
     this.#seq += 1;
     const ref = { channel: this.channel, ts: `1700000000.${String(this.#seq).padStart(6, '0')}` };
-    this.calls.push({ method: 'postRoot', ref, issueId: view.issue.id, view: this.#copy(view) });
+    this.calls.push({
+      method: 'postRoot',
+      ref,
+      issueId: view.issue.id,
+      fingerprint: view.issue.fingerprint,
+      view: this.#copy(view),
+    });
+    this.#after('postRoot');
     return ref;
   }
 
@@ -161,6 +186,14 @@ export class RecordingDestination implements Destination, SummaryDestination {
 
   #copy<T>(value: T): T {
     return this.#keep ? structuredClone(value) : value;
+  }
+
+  #after(method: DestinationMethod): void {
+    const err = this.#failuresAfter.get(method);
+    if (err) {
+      this.#failuresAfter.delete(method);
+      throw err;
+    }
   }
 
   async #enter(method: DestinationMethod, tokenTaken = false): Promise<void> {

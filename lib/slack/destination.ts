@@ -69,12 +69,15 @@ export function mapSlackError(err: unknown, method: string): Error {
     case 'slack_webapi_http_error': {
       const status = typeof e.statusCode === 'number' ? e.statusCode : 0;
       if (status >= 500 || status === 408) {
-        return new UnavailableError(`slack ${method}: HTTP ${status}`, { cause: err });
+        return new UnavailableError(`slack ${method}: HTTP ${status}`, { cause: err, maybeApplied: true });
       }
       return new DependencyError(`slack ${method}: HTTP ${status}`, { cause: err });
     }
     case 'slack_webapi_request_error':
-      return new UnavailableError(`slack ${method}: request failed (network or timeout)`, { cause: err });
+      return new UnavailableError(`slack ${method}: request failed (network or timeout)`, {
+        cause: err,
+        maybeApplied: true,
+      });
     case 'slack_webapi_platform_error': {
       const code = redactSecrets(String(e.data?.error ?? 'unknown_error')).slice(0, 100);
       if (TRANSIENT.has(code)) return new UnavailableError(`slack ${method}: ${code}`, { cause: err });
@@ -113,6 +116,13 @@ function quietLogger(log: Logger | undefined): SlackLogger {
     getLevel: () => level,
     setName: () => {},
   };
+}
+
+/** Slack message metadata on every root: which alert it is, for findRoot. */
+const ROOT_EVENT_TYPE = 'kubeincident_issue';
+interface RootMetadata {
+  event_type: string;
+  event_payload: { fingerprint: string; issue_id: string };
 }
 
 export class SlackDestination implements Destination, SummaryDestination {
@@ -168,7 +178,12 @@ export class SlackDestination implements Destination, SummaryDestination {
     }
   }
 
-  async #post(message: SlackMessage, threadTs?: string, opts?: PostOptions): Promise<MessageRef> {
+  async #post(
+    message: SlackMessage,
+    threadTs?: string,
+    opts?: PostOptions,
+    metadata?: RootMetadata,
+  ): Promise<MessageRef> {
     const res = await this.#call(
       'chat.postMessage',
       (c) =>
@@ -177,6 +192,7 @@ export class SlackDestination implements Destination, SummaryDestination {
           text: message.text,
           ...(message.blocks ? { blocks: message.blocks } : {}),
           ...(message.attachments ? { attachments: message.attachments } : {}),
+          ...(metadata ? { metadata } : {}),
           ...(threadTs ? { thread_ts: threadTs } : {}),
           // Previews of alert links (Grafana, Alertmanager) would bury the alert under cards.
           unfurl_links: false,
@@ -191,7 +207,39 @@ export class SlackDestination implements Destination, SummaryDestination {
 
   postRoot(view: RootView, opts?: PostOptions): Promise<MessageRef> {
     const { text, attachments } = renderRoot(view);
-    return this.#post({ text, attachments }, undefined, opts);
+    // Invisible to people; lets a retry whose first answer was lost find this root (findRoot).
+    const metadata: RootMetadata = {
+      event_type: ROOT_EVENT_TYPE,
+      event_payload: { fingerprint: view.issue.fingerprint, issue_id: view.issue.id },
+    };
+    return this.#post({ text, attachments }, undefined, opts, metadata);
+  }
+
+  async findRoot(fingerprint: string, since: number): Promise<MessageRef | undefined> {
+    // Reading history is paced by Slack per method (Tier 3), not by the channel's post rate.
+    const client = await this.#getClient();
+    let res: Awaited<ReturnType<WebClient['conversations']['history']>>;
+    try {
+      res = await client.conversations.history({
+        channel: this.channel,
+        oldest: since.toFixed(6),
+        limit: 200,
+        include_all_metadata: true,
+      });
+    } catch (err) {
+      throw mapSlackError(err, 'conversations.history');
+    }
+    for (const m of res.messages ?? []) {
+      const md = m.metadata as { event_type?: string; event_payload?: Record<string, unknown> } | undefined;
+      if (
+        m.ts &&
+        !m.thread_ts &&
+        md?.event_type === ROOT_EVENT_TYPE &&
+        md.event_payload?.fingerprint === fingerprint
+      )
+        return { channel: this.channel, ts: m.ts };
+    }
+    return undefined;
   }
 
   async postLinked(thread: MessageRef, view: RootView, opts?: PostOptions): Promise<MessageRef> {

@@ -24,6 +24,7 @@ export interface StandinMessage {
   thread_ts?: string;
   text?: string;
   blocks?: unknown[];
+  metadata?: { event_type: string; event_payload: unknown };
   attachments?: unknown[];
   reply_broadcast?: boolean;
   /** Every parameter of the post, as Slack received it (link_names, parse, ...). */
@@ -155,14 +156,15 @@ export async function startSlackStandin(opts: StandinOptions = {}): Promise<Slac
   const messages = new Map<string, StandinMessage[]>();
   const files: StandinFile[] = [];
   const faults: Array<{ method: string; fault: Fault; left: number }> = [];
-  const epoch = 1732242000;
-  let counter = 0;
+  // Like Slack's, a ts is the post's epoch time with microseconds, unique in the workspace:
+  // history lookups (conversations.history's `oldest`) filter on it.
+  let lastUs = 0;
   let fileCounter = 0;
   let base = '';
 
   const nextTs = () => {
-    counter += 1;
-    return `${epoch + Math.floor((counter * 100) / 1_000_000)}.${String((counter * 100) % 1_000_000).padStart(6, '0')}`;
+    lastUs = Math.max(Date.now() * 1000, lastUs + 1);
+    return `${Math.floor(lastUs / 1e6)}.${String(lastUs % 1e6).padStart(6, '0')}`;
   };
   const find = (channel: string, ts: string) => messages.get(channel)?.find((m) => m.ts === ts);
   const asMessage = (m: StandinMessage) => ({
@@ -211,10 +213,34 @@ export async function startSlackStandin(opts: StandinOptions = {}): Promise<Slac
         if (Array.isArray(p.blocks)) m.blocks = p.blocks;
         if (Array.isArray(p.attachments)) m.attachments = p.attachments;
         if (p.reply_broadcast === true || p.reply_broadcast === 'true') m.reply_broadcast = true;
+        if (p.metadata !== undefined) {
+          const md = p.metadata as { event_type?: unknown; event_payload?: unknown };
+          if (typeof md !== 'object' || md === null || typeof md.event_type !== 'string')
+            return { ok: false, error: 'invalid_metadata_format' };
+          m.metadata = { event_type: md.event_type, event_payload: md.event_payload ?? {} };
+        }
         const list = messages.get(channel) ?? [];
         list.push(m);
         messages.set(channel, list);
         return { ok: true, channel, ts: m.ts, message: asMessage(m) };
+      }
+      case 'conversations.history': {
+        // Top-level messages only, newest first, from `oldest` (exclusive), like Slack's.
+        const channel = str('channel');
+        if (!channel || !channels.has(channel)) return { ok: false, error: 'channel_not_found' };
+        const oldest = Number(str('oldest') ?? '0');
+        const limit = Math.min(Number(str('limit') ?? '100') || 100, 999);
+        const withMeta = p.include_all_metadata === true || p.include_all_metadata === 'true';
+        const list = (messages.get(channel) ?? [])
+          .filter((m) => !m.thread_ts && Number(m.ts) > oldest)
+          .reverse();
+        return {
+          ok: true,
+          messages: list
+            .slice(0, limit)
+            .map((m) => ({ ...asMessage(m), ...(withMeta && m.metadata ? { metadata: m.metadata } : {}) })),
+          has_more: list.length > limit,
+        };
       }
       case 'chat.update': {
         const channel = str('channel');
