@@ -139,7 +139,10 @@ async function coldStart(
     ready.push(s.readyMs);
     const res = await fetch(`http://127.0.0.1:${port}/`, request?.() ?? { method: 'POST', body: '{}' });
     await res.arrayBuffer();
-    if (res.status >= 300) throw new Error(`${name}: first event answered ${res.status}`);
+    if (res.status >= 300) {
+      await stop(s.child); // not left running after the bench gives up
+      throw new Error(`${name}: first event answered ${res.status}`);
+    }
     first.push(msSince(s.spawnedAt));
     await new Promise((r) => setTimeout(r, 300));
     rss.push(rssMiB(s.child.pid));
