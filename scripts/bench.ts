@@ -22,7 +22,7 @@ import { benchEnrichment } from './bench/enrich.ts';
 import { benchEvents } from './bench/events.ts';
 import { benchIngestThroughput } from './bench/ingest.ts';
 import { benchLatency, benchStorm } from './bench/pipeline.ts';
-import { freePort, median, msSince, rssMiB, spawnServer, stop } from './bench/procs.ts';
+import { deployedEnv, freePort, median, msSince, rssMiB, spawnServer, stop } from './bench/procs.ts';
 import { benchRedisMemory } from './bench/redis-memory.ts';
 import { benchRedisPath } from './bench/redis-path.ts';
 import { buildFunction, FUNCTIONS } from './build.ts';
@@ -163,12 +163,14 @@ try {
   const base = await writeBaselines(dir);
   const sink = await spawnServer(base.bare, { STATUS: '202' }, sinkPort, '/');
   const K_SINK = `http://127.0.0.1:${sinkPort}/`;
+  // Each bundle runs with what its Knative Service sets for Node (the heap cap), as deployed.
   const fnEnv: Record<string, NodeJS.ProcessEnv> = {
-    'alert-ingest': { K_SINK },
-    'k8s-event-ingest': {},
-    'enrich-pod': { KUBECONFIG: kube.kubeconfigPath },
-    'enrich-node': { KUBECONFIG: kube.kubeconfigPath },
+    'alert-ingest': { ...deployedEnv('alert-ingest'), K_SINK },
+    'k8s-event-ingest': { ...deployedEnv('k8s-event-ingest') },
+    'enrich-pod': { ...deployedEnv('enrich-pod'), KUBECONFIG: kube.kubeconfigPath },
+    'enrich-node': { ...deployedEnv('enrich-node'), KUBECONFIG: kube.kubeconfigPath },
     'dispatch-slack': {
+      ...deployedEnv('dispatch-slack'),
       REDIS_URL: redis.url,
       SLACK_BOT_TOKEN: slack.token,
       SLACK_CHANNEL: 'C0ALERTS',

@@ -14,7 +14,7 @@ import type { KubeReader } from '../../lib/k8s/api.ts';
 import { createKubeReader } from '../../lib/k8s/client.ts';
 import { loadKubeFixtures, type Obj, startKubeStandin } from '../../test/support/kube-standin.ts';
 import { buildFunction } from '../build.ts';
-import { freePort, median, msSince, spawnServer, stop } from './procs.ts';
+import { deployedEnv, freePort, median, msSince, spawnServer, stop } from './procs.ts';
 
 const CLUSTER_PODS = 5000;
 const NAMESPACE_EVENTS = 10_000;
@@ -166,7 +166,7 @@ export async function benchEnrichment(opts: {
       for (const fn of ['enrich-pod', 'enrich-node'] as const) {
         const file = await buildFunction(fn, dir);
         const port = freePort();
-        const s = await spawnServer(file, { KUBECONFIG: crowded.kubeconfigPath }, port);
+        const s = await spawnServer(file, { ...deployedEnv(fn), KUBECONFIG: crowded.kubeconfigPath }, port);
         const idle = peakRssMiB(s.child.pid);
         const subject =
           fn === 'enrich-pod'

@@ -12,7 +12,7 @@
 // say what each process used, as a share of one CPU, so the sink's part is visible.
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { freePort, median, spawnServer, stop } from './procs.ts';
+import { deployedEnv, freePort, median, spawnServer, stop } from './procs.ts';
 
 export interface IngestThroughput {
   batch: number;
@@ -151,7 +151,13 @@ export async function benchIngestThroughput(opts: {
       await stop(b.child);
 
       const port = freePort();
-      const s = await spawnServer(opts.bundle, { K_SINK: opts.sink.url }, port, undefined, opts.cwd);
+      const s = await spawnServer(
+        opts.bundle,
+        { ...deployedEnv('alert-ingest'), K_SINK: opts.sink.url },
+        port,
+        undefined,
+        opts.cwd,
+      );
       const s0 = cpuSeconds(opts.sink.pid);
       c0 = [cpuSeconds(s.child.pid), ownCpuSeconds()] as const;
       const run = await rawLoad(port, request, { seconds: opts.seconds, concurrency });

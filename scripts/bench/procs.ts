@@ -1,6 +1,8 @@
 // Process helpers for the benchmarks: spawn a server, time it to readiness, read its RSS.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 
 export interface Started {
   child: ChildProcess;
@@ -91,4 +93,20 @@ export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
   return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+/**
+ * The environment a function's Knative Service gives its process that changes how Node runs
+ * (NODE_OPTIONS), so bundles are measured as deployed.
+ */
+export function deployedEnv(fn: string): NodeJS.ProcessEnv {
+  const file = resolve(import.meta.dirname, '../../knative/services', `${fn}.yaml`);
+  const doc = parseYaml(readFileSync(file, 'utf8')) as {
+    spec?: {
+      template?: { spec?: { containers?: Array<{ env?: Array<{ name: string; value?: string }> }> } };
+    };
+  };
+  const env = doc.spec?.template?.spec?.containers?.[0]?.env ?? [];
+  const nodeOptions = env.find((e) => e.name === 'NODE_OPTIONS')?.value;
+  return nodeOptions ? { NODE_OPTIONS: nodeOptions } : {};
 }
