@@ -1,5 +1,6 @@
 // Environment settings shared by the functions, parsed once with zod at start-up.
 import * as z from 'zod';
+import { DEFAULT_CHANNEL_RATE } from './dispatch/channel-bucket.ts';
 import { formatZodError } from './events.ts';
 
 const optionalString = z
@@ -49,13 +50,10 @@ export const DispatchEnv = CommonEnv.extend({
   SLACK_TIMEOUT_MS: positiveInt(10_000),
   REDIS_URL: optionalString,
   THREAD_TTL_SECONDS: positiveInt(14 * 24 * 3600),
-  /**
-   * Calls per second per Slack channel, shared by all replicas through the store. Slack allows
-   * about 1; 0.9 leaves room for the burst so the average over a minute stays under 1.
-   */
-  SLACK_CHANNEL_RATE: z.coerce.number().positive().default(0.9),
+  /** Calls per second per Slack channel, shared by all replicas through the store (see the default's note). */
+  SLACK_CHANNEL_RATE: z.coerce.number().positive().default(DEFAULT_CHANNEL_RATE.perSecond),
   /** Calls a channel may take back to back before the rate applies. */
-  SLACK_CHANNEL_BURST: positiveInt(3),
+  SLACK_CHANNEL_BURST: positiveInt(DEFAULT_CHANNEL_RATE.burst),
   /** More new alerts than this of one group within STORM_WINDOW_SECONDS fold into a summary; 0 never folds. */
   STORM_THRESHOLD: z.coerce.number().int().nonnegative().default(5),
   STORM_WINDOW_SECONDS: positiveInt(60),

@@ -10,6 +10,7 @@ import { threadKeys } from '../lib/store/keys.ts';
 import { MemoryStore } from '../lib/store/memory.ts';
 import { RedisStore } from '../lib/store/redis.ts';
 import type { StateStore } from '../lib/store/store.ts';
+import { countRoundTrips } from '../scripts/bench/redis-path.ts';
 import { at, makeIssue, oomEnrichment, resolvedOf } from './support/issue-factory.ts';
 import { type RedisServer, startRedisServer } from './support/redis-server.ts';
 
@@ -62,22 +63,6 @@ function setup(open: () => Opened) {
   opened.push(o.store);
   const destination = new RecordingDestination();
   return { ...o, destination, deps: { store: o.store, destination } };
-}
-
-/** Counts store calls: each is one round trip on Redis (scripts bundle the multi-key work). */
-function counting(store: StateStore): { store: StateStore; calls: string[] } {
-  const calls: string[] = [];
-  const wrapped = new Proxy(store, {
-    get(target, prop, receiver) {
-      const v = Reflect.get(target, prop, receiver);
-      if (typeof v !== 'function') return v;
-      return (...args: unknown[]) => {
-        calls.push(String(prop));
-        return v.apply(target, args);
-      };
-    },
-  });
-  return { store: wrapped, calls };
 }
 
 const enriched = (over: Parameters<typeof makeIssue>[0] = {}) =>
@@ -317,7 +302,7 @@ for (const b of backends) {
     name('a new thread costs one store round trip before its writes, a duplicate one in all'),
     async (t) => {
       const { store: inner, destination } = setup(b.open);
-      const { store, calls } = counting(inner);
+      const { store, calls } = countRoundTrips(inner);
       await dispatchIssue(enriched(), { store, destination });
       // A new thread's workload claim rides with its lock; each later step is one fenced write.
       t.deepEqual(calls, ['openThread', 'putLocked', 'putLocked', 'putAndUnlock']);

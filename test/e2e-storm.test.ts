@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { eventually, type RunningPipeline, startPipeline } from './support/pipeline.ts';
-import { startSlackStandin } from './support/slack-standin.ts';
+import { shownText, startSlackStandin } from './support/slack-standin.ts';
 
 const CHANNEL = 'C0STORM';
 const startsAt = new Date(Date.now() - 60_000).toISOString();
@@ -62,17 +62,10 @@ test('e2e storm: one summary for the group shows every folded alert, then the re
   };
   for (let i = 0; i < 40; i += 10) await post(webhook('firing', i, i + 10));
 
-  const shown = () => {
-    const out: string[] = [];
-    for (const m of slack.messages.get(CHANNEL) ?? [])
-      out.push(JSON.stringify([m.text, m.blocks, m.attachments]));
-    for (const f of slack.files) if (f.completed) out.push(f.content ?? '');
-    return out.join('\n');
-  };
   const tokens = Array.from({ length: 40 }, (_, i) => `tok${String(i).padStart(3, '0')}`);
   await eventually(
     'every alert visible in Slack',
-    () => (tokens.every((tok) => shown().includes(tok)) ? true : undefined),
+    () => (tokens.every((tok) => shownText(slack).includes(tok)) ? true : undefined),
     45_000,
   );
   const roots = (slack.messages.get(CHANNEL) ?? []).filter((m) => !m.thread_ts);

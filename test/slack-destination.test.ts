@@ -56,13 +56,13 @@ function view(issue: Issue, over: Partial<RootView> = {}): RootView {
   return { issue, status: 'firing', firingSince: issue.startsAt, firingCount: 1, verdicts: [], ...over };
 }
 
-async function setup(): Promise<{ slack: SlackStandin; dest: SlackDestination }> {
+async function setup(timeoutMs = 2000): Promise<{ slack: SlackStandin; dest: SlackDestination }> {
   const slack = await startSlackStandin();
   const dest = new SlackDestination({
     token: slack.token,
     channel: 'C0ALERTS',
     apiUrl: slack.url,
-    timeoutMs: 2000,
+    timeoutMs,
   });
   return { slack, dest };
 }
@@ -162,27 +162,15 @@ test('slack destination: HTTP 500 and transient Slack errors become UnavailableE
 });
 
 test('slack destination: a request slower than the timeout becomes UnavailableError', async (t) => {
-  const slack = await startSlackStandin();
+  const { slack, dest } = await setup(100);
   t.teardown(() => slack.close());
-  const dest = new SlackDestination({
-    token: slack.token,
-    channel: 'C0ALERTS',
-    apiUrl: slack.url,
-    timeoutMs: 100,
-  });
   slack.injectFault('chat.postMessage', { delayMs: 1500 });
   await t.throwsAsync(dest.postRoot(view(issueFixture())), { instanceOf: UnavailableError });
 });
 
 test('slack destination: a root whose answer timed out is marked maybe-applied and found again by its fingerprint', async (t) => {
-  const slack = await startSlackStandin();
+  const { slack, dest } = await setup(200);
   t.teardown(() => slack.close());
-  const dest = new SlackDestination({
-    token: slack.token,
-    channel: 'C0ALERTS',
-    apiUrl: slack.url,
-    timeoutMs: 200,
-  });
   const since = Math.floor(Date.now() / 1000) - 60;
   const issue = issueFixture();
   slack.injectFault('chat.postMessage', { delayMs: 600 });

@@ -98,17 +98,3 @@ export async function resolveLink(
   await store.put(claim.key, claim.value, claim.ttlSeconds);
   return undefined;
 }
-
-/** linkClaim + claim + resolveLink, for a caller that did not claim with its lock. */
-export async function findLink(
-  store: StateStore,
-  destinationId: string,
-  issue: Issue,
-  ttlSeconds: number,
-  now: number,
-): Promise<LinkTarget | undefined> {
-  const claim = linkClaim(destinationId, issue, ttlSeconds, now);
-  if (!claim) return undefined;
-  const holder = await store.claim(claim.key, claim.value, claim.ttlSeconds);
-  return resolveLink(store, destinationId, claim, holder, issue, now);
-}

@@ -67,6 +67,22 @@ export function stormCounter(
   };
 }
 
+/** Writes a group's state under its lock (releasing it when `unlock`); throws when the lock was lost. */
+function saver(
+  deps: Pick<FoldDeps, 'store' | 'stateTtlSeconds'>,
+  lock: Lock,
+  key: string,
+  state: () => GroupState,
+): (unlock: boolean) => Promise<void> {
+  return async (unlock) => {
+    const json = JSON.stringify(state());
+    const ok = unlock
+      ? await deps.store.putAndUnlock(lock, key, json, deps.stateTtlSeconds)
+      : await deps.store.putLocked(lock, key, json, deps.stateTtlSeconds);
+    if (!ok) throw new UnavailableError('lost the storm summary lock');
+  };
+}
+
 export async function foldIntoGroup(
   issue: Issue,
   labels: Record<string, string>,
@@ -88,13 +104,8 @@ export async function foldIntoGroup(
     if (value !== null && !g) log?.warn({ key: keys.data }, 'unreadable storm summary state: new summary');
     if (!g || isOver(g, now.getTime(), storm.windowSeconds)) g = newGroup(labels, nowIso);
     const changed = record(g, issue, nowIso);
-    const save = async (unlock: boolean) => {
-      const json = JSON.stringify(g);
-      const ok = unlock
-        ? await store.putAndUnlock(lock, keys.data, json, deps.stateTtlSeconds)
-        : await store.putLocked(lock, keys.data, json, deps.stateTtlSeconds);
-      if (!ok) throw new UnavailableError('lost the storm summary lock');
-    };
+    const group = g;
+    const save = saver(deps, lock, keys.data, () => group);
 
     let waitMs: number | undefined;
     try {
@@ -156,12 +167,7 @@ export async function flushGroup(
     const g = parseGroupState(value);
     if (!g) return undefined;
     const before = JSON.stringify(g);
-    const save = async (unlock: boolean) => {
-      const ok = unlock
-        ? await store.putAndUnlock(lock, keys.data, JSON.stringify(g), deps.stateTtlSeconds)
-        : await store.putLocked(lock, keys.data, JSON.stringify(g), deps.stateTtlSeconds);
-      if (!ok) throw new UnavailableError('lost the storm summary lock');
-    };
+    const save = saver(deps, lock, keys.data, () => g);
     let waitMs: number | undefined;
     try {
       waitMs = await flush(g, deps, deps.now(), () => save(false));

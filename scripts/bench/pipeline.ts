@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { startPipeline } from '../../test/support/pipeline.ts';
 import { startRedisServer } from '../../test/support/redis-server.ts';
-import { type SlackStandin, startSlackStandin } from '../../test/support/slack-standin.ts';
+import { type SlackStandin, shownText, startSlackStandin } from '../../test/support/slack-standin.ts';
 import { msSince } from './procs.ts';
 
 const CHANNELS = ['C0STORM0', 'C0STORM1', 'C0STORM2', 'C0STORM3', 'C0STORM4'];
@@ -54,15 +54,6 @@ const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
 };
-
-/** Everything Slack shows, as one string per message or file, to find alert tokens in. */
-function shown(slack: SlackStandin): string[] {
-  const out: string[] = [];
-  for (const list of slack.messages.values())
-    for (const m of list) out.push(JSON.stringify([m.text, m.blocks, m.attachments, m.edits]));
-  for (const f of slack.files) if (f.completed) out.push(f.content ?? '');
-  return out;
-}
 
 async function withPipeline<T>(
   env: NodeJS.ProcessEnv,
@@ -196,7 +187,7 @@ export async function benchStorm(opts: { quick: boolean }): Promise<Array<Record
     while (Date.now() < cap) {
       const last = slack.calls.at(-1)?.at ?? 0;
       if (Date.now() - last > 60_000) break;
-      const text = shown(slack).join('\n');
+      const text = shownText(slack);
       if (tokens.every((t) => text.includes(t))) break;
       await new Promise((res) => setTimeout(res, 5000));
     }
@@ -219,7 +210,7 @@ export async function benchStorm(opts: { quick: boolean }): Promise<Array<Record
         peak = Math.max(peak, b - a + 1);
       }
     }
-    const text = shown(slack).join('\n');
+    const text = shownText(slack);
     const found = tokens.filter((t) => text.includes(t)).length;
     const count = (m: string) => visible.filter((c) => c.method === m).length;
     return {

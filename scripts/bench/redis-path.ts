@@ -12,19 +12,24 @@ import { makeIssue } from '../../test/support/issue-factory.ts';
 import { startRedisServer } from '../../test/support/redis-server.ts';
 import { median, msSince } from './procs.ts';
 
-export function countRoundTrips(store: StateStore): { store: StateStore; count: () => number } {
-  let n = 0;
+/** Wraps a store so every call (one round trip on Redis) is named in `calls`, in order. */
+export function countRoundTrips(store: StateStore): {
+  store: StateStore;
+  count: () => number;
+  calls: string[];
+} {
+  const calls: string[] = [];
   const counted = new Proxy(store, {
     get(target, prop, receiver) {
       const v = Reflect.get(target, prop, receiver);
       if (typeof v !== 'function' || prop === 'close') return v;
       return (...args: unknown[]) => {
-        n++;
+        calls.push(String(prop));
         return (v as (...a: unknown[]) => unknown).apply(target, args);
       };
     },
   });
-  return { store: counted, count: () => n };
+  return { store: counted, count: () => calls.length, calls };
 }
 
 /** Runs `fn` over `items` with `concurrency` in flight; returns items per second. */

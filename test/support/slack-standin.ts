@@ -149,6 +149,15 @@ export function messageError(p: Record<string, unknown>): string | undefined {
   return undefined;
 }
 
+/** Everything Slack shows (every message with its earlier versions, every shared file), to find text in. */
+export function shownText(slack: SlackStandin): string {
+  const out: string[] = [];
+  for (const list of slack.messages.values())
+    for (const m of list) out.push(JSON.stringify([m.text, m.blocks, m.attachments, m.edits]));
+  for (const f of slack.files) if (f.completed) out.push(f.content ?? '');
+  return out.join('\n');
+}
+
 export async function startSlackStandin(opts: StandinOptions = {}): Promise<SlackStandin> {
   const token = opts.token ?? 'xoxb-1111-2222-standinTOKENsecret';
   const channels = new Set(opts.channels ?? ['C0ALERTS']);
