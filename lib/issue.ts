@@ -1,6 +1,7 @@
 // The Issue: the one structured record every stage reads and writes. Schemas are the source of
 // truth; TypeScript types and the published JSON Schemas are both derived from them.
 import * as z from 'zod';
+import { own } from './own.ts';
 
 export const SEVERITIES = ['HIGH', 'LOW', 'INFO', 'DEBUG'] as const;
 export const Severity = z.enum(SEVERITIES);
@@ -188,7 +189,7 @@ const SEVERITY_BY_LABEL: Record<string, Severity> = {
 /** Maps a `severity` label to the Issue severity; anything unknown or missing is INFO. */
 export function severityFromLabel(value: string | undefined): Severity {
   if (value === undefined) return 'INFO';
-  return SEVERITY_BY_LABEL[value.trim().toLowerCase()] ?? 'INFO';
+  return own(SEVERITY_BY_LABEL, value.trim().toLowerCase()) ?? 'INFO';
 }
 
 /** Removes the head of the plan once a stage has run, keeping STAGES order (no loops). */

@@ -6,6 +6,7 @@ import * as z from 'zod';
 import { BadRequestError } from './errors.ts';
 import { formatZodError, occurrenceId } from './events.ts';
 import type { Issue, Severity, Stage, Subject } from './issue.ts';
+import { own } from './own.ts';
 
 const ObjectRef = z.looseObject({
   kind: z.string().optional(),
@@ -73,7 +74,7 @@ const SEVERITY_BY_REASON: Record<string, Severity> = {
 };
 
 export function severityForReason(reason: string | undefined): Severity {
-  return (reason && SEVERITY_BY_REASON[reason]) || 'LOW';
+  return (reason && own(SEVERITY_BY_REASON, reason)) || 'LOW';
 }
 
 /** The newest time the event was seen, across the fields the two Event APIs use. */

@@ -2,6 +2,7 @@
 // apply, which stages it must visit, and the enrichments that need no cluster (default,
 // template, explanation). The decisions travel with the issue to the enrichers and dispatcher.
 import type { Actions, Block, Enrichment, Issue, Stage } from '../issue.ts';
+import { own } from '../own.ts';
 import { EXPLANATIONS } from './explanations.ts';
 import { triggerMatches } from './match.ts';
 import type { Action, Config } from './schema.ts';
@@ -53,7 +54,7 @@ function defaultEnrichment(issue: Issue): Enrichment | undefined {
 function explanationEnrichment(issue: Issue, config: Config): Enrichment | undefined {
   const name = issue.labels.alertname;
   if (!name) return undefined;
-  const e = config.workflows.alertEnrichment.alertExplanation.overrides[name] ?? EXPLANATIONS[name];
+  const e = own(config.workflows.alertEnrichment.alertExplanation.overrides, name) ?? own(EXPLANATIONS, name);
   if (!e) return undefined;
   const blocks: Block[] = [{ type: 'markdown', text: e.explanation }];
   if (e.nextSteps.length) blocks.push({ type: 'list', title: 'Next steps', items: e.nextSteps });
