@@ -282,6 +282,13 @@ test('config: a changed file takes effect without a restart; an invalid one keep
   t.is(source.current().silences[0]?.name, 'second', 'the invalid file did not replace the running config');
   const line = logs.lines.find((l) => l.msg === 'invalid configuration: keeping the previous one');
   t.regex(String(line?.problem), /silences\[0\]\.severities\[0\]/);
+  // Caught mid-rewrite (truncated, not yet written): the running config stays, then the new one.
+  await writeFile(file, '');
+  t.false(await source.reload(), 'an empty file is not taken');
+  t.is(source.current().silences[0]?.name, 'second');
+  await writeFile(file, 'silences: [{ name: third, severities: [DEBUG] }]');
+  await source.reload();
+  t.is(source.current().silences[0]?.name, 'third');
 });
 
 test('config: an invalid file at start is refused with the path of the problem', async (t) => {

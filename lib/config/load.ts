@@ -70,6 +70,12 @@ export async function openConfig(opts: ConfigSourceOptions = {}): Promise<Config
       try {
         const next = await read();
         if (!next || next.hash === digest) return false;
+        // An empty file is one being rewritten in place (truncated, then written: editors,
+        // `cp`, `writeFile`), not a request for the defaults (write `{}` for those): read on.
+        if (next.text.trim() === '') {
+          opts.log?.warn({ file }, 'configuration file is empty: keeping the previous one');
+          return false;
+        }
         digest = next.hash;
         try {
           config = parseConfig(next.text, env);
