@@ -27,7 +27,54 @@ const builtinsViaRequire: Plugin = {
         : { path: args.path, namespace: 'builtin' },
     );
     b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({
-      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      contents: LOADED_ON_USE.has(args.path.replace(/^node:/, ''))
+        ? onFirstUse(args.path)
+        : `module.exports = require(${JSON.stringify(args.path)});`,
+      loader: 'js',
+    }));
+  },
+};
+
+/**
+ * Built-ins loaded when first used rather than when a package requires them. ioredis requires
+ * node:tls at load for rediss:// connections; node:tls brings OpenSSL's set-up, ~8 MiB of RSS
+ * and ~9 ms of start-up, which a plain redis:// connection never needs. Anything that does use
+ * them (a TLS connection, an https request) loads them at that moment.
+ */
+const LOADED_ON_USE = new Set(['tls', 'https']);
+
+/** A stand-in module that loads the built-in at its first use, then forwards everything to it. */
+function onFirstUse(id: string): string {
+  return `let m;
+const load = () => (m ??= require(${JSON.stringify(id)}));
+module.exports = new Proxy({}, {
+  // Interop helpers ask this before anything else; a built-in is never an ES module.
+  get: (_, k) => (k === '__esModule' ? undefined : load()[k]),
+  has: (_, k) => k in load(),
+  ownKeys: () => Reflect.ownKeys(load()),
+  getOwnPropertyDescriptor: (_, k) => {
+    const d = Reflect.getOwnPropertyDescriptor(load(), k);
+    return d && { ...d, configurable: true };
+  },
+});`;
+}
+
+/**
+ * The CloudEvents SDK's own HTTP transport (`httpTransport`, for its emitter) requires node:http
+ * and node:https when the package loads, and node:https brings node:tls and OpenSSL's set-up:
+ * ~8 MiB of RSS and ~9 ms of start-up in every function. We never call it (lib/runtime/sink.ts
+ * sends events), so the bundle carries a stand-in that says so if anything ever does.
+ */
+const CE_TRANSPORT = /[\\/]cloudevents[\\/]dist[\\/]transport[\\/]http[\\/]index\.js$/;
+const withoutCloudEventsTransport: Plugin = {
+  name: 'without-cloudevents-transport',
+  setup(b) {
+    b.onLoad({ filter: CE_TRANSPORT }, () => ({
+      contents: [
+        'exports.httpTransport = function httpTransport() {',
+        "  throw new Error('the CloudEvents SDK transport is not bundled: events go out through lib/runtime/sink.ts');",
+        '};',
+      ].join('\n'),
       loader: 'js',
     }));
   },
@@ -61,7 +108,7 @@ export async function buildFunction(name: string, outRoot = resolve(root, 'dist'
     sourcemap: 'linked',
     legalComments: 'linked',
     logLevel: 'warning',
-    plugins: [builtinsViaRequire],
+    plugins: [builtinsViaRequire, withoutCloudEventsTransport],
     // Bundled CommonJS packages still call require() for Node built-ins.
     banner: {
       js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",

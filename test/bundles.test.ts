@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { CloudEvent as CE, type CloudEvent, HTTP } from 'cloudevents';
 import { buildFunction } from '../scripts/build.ts';
@@ -15,11 +16,13 @@ import { startRedisServer } from './support/redis-server.ts';
 import { startRecordingSink } from './support/sink.ts';
 import { startSlackStandin } from './support/slack-standin.ts';
 
+const PROBE = fileURLToPath(new URL('./support/module-probe.cjs', import.meta.url));
+
 async function startBundle(
   file: string,
   env: NodeJS.ProcessEnv,
 ): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [file], {
+  const child = spawn(process.execPath, ['-r', PROBE, file], {
     cwd: dirname(file),
     env: { PATH: '/usr/bin:/bin', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
@@ -32,6 +35,22 @@ async function startBundle(
   });
   return { url: `http://127.0.0.1:${port}/`, child };
 }
+
+/** The built-ins a running bundle has loaded (Node's moduleLoadList), asked over IPC. */
+function loadedModules(child: ChildProcess): Promise<string[]> {
+  return new Promise((resolve) => {
+    const onMessage = (m: { type?: string; list?: string[] }) => {
+      if (m?.type !== 'modules') return;
+      child.off('message', onMessage);
+      resolve(m.list ?? []);
+    };
+    child.on('message', onMessage);
+    child.send({ type: 'modules' });
+  });
+}
+
+// What an in-cluster ingest never needs: its sink and Redis are plain http and redis://.
+const UNNEEDED = /^NativeModule (tls|https|http2|internal\/deps\/undici\/undici)$/;
 
 const postEvent = (url: string, event: CloudEvent<unknown>) => {
   const msg = HTTP.binary(event);
@@ -68,10 +87,10 @@ test('bundles: every function bundle starts with node alone and handles a real e
     const s = await startBundle(await buildFunction(name, out), env);
     children.push(s.child);
     t.is((await fetch(`${s.url}health/readiness`)).status, 200, `${name} ready`);
-    return s.url;
+    return s;
   };
 
-  const ingest = await start('alert-ingest', { K_SINK: sink.url });
+  const { url: ingest, child: ingestChild } = await start('alert-ingest', { K_SINK: sink.url });
   const webhook = readFileSync(
     new URL('./fixtures/alertmanager/crashlooping-firing.json', import.meta.url),
     'utf8',
@@ -83,12 +102,17 @@ test('bundles: every function bundle starts with node alone and handles a real e
   });
   t.is(res.status, 200);
   t.is(sink.requests.length, 2);
+  t.deepEqual(
+    (await loadedModules(ingestChild)).filter((m) => UNNEEDED.test(m)),
+    [],
+    'an http sink loads no TLS',
+  );
 
   const podIssue = makeIssue({
     subject: { kind: 'Pod', name: 'api-7d9f8b6c5d-x2x4q', namespace: 'payments', container: 'app' },
     plan: ['enrichpod', 'dispatch'],
   });
-  const enrichPod = await start('enrich-pod', { KUBECONFIG: kube.kubeconfigPath });
+  const { url: enrichPod } = await start('enrich-pod', { KUBECONFIG: kube.kubeconfigPath });
   const enriched = await postEvent(
     enrichPod,
     new CE({ type: 'dev.kubeincident.issue.created.v1', source: '/t', data: podIssue }),
@@ -104,7 +128,7 @@ test('bundles: every function bundle starts with node alone and handles a real e
     'the Kubernetes client chunk loaded and fetched the previous logs',
   );
 
-  const enrichNode = await start('enrich-node', { KUBECONFIG: kube.kubeconfigPath });
+  const { url: enrichNode } = await start('enrich-node', { KUBECONFIG: kube.kubeconfigPath });
   const nodeIssue = makeIssue({
     subject: { kind: 'Node', name: 'worker-1' },
     plan: ['enrichnode', 'dispatch'],
@@ -116,7 +140,7 @@ test('bundles: every function bundle starts with node alone and handles a real e
   t.is(nodeRes.status, 200);
   t.is((await replyOf(nodeRes)).nextstage, 'dispatch');
 
-  const events = await start('k8s-event-ingest', {});
+  const { url: events, child: eventsChild } = await start('k8s-event-ingest', { REDIS_URL: redis.url });
   const now = new Date().toISOString();
   const warning = {
     apiVersion: 'v1',
@@ -142,8 +166,13 @@ test('bundles: every function bundle starts with node alone and handles a real e
   );
   t.is(evRes.status, 200);
   t.is((await replyOf(evRes)).nextstage, 'enrichpod');
+  t.deepEqual(
+    (await loadedModules(eventsChild)).filter((m) => UNNEEDED.test(m)),
+    [],
+    'ioredis over redis:// loads no TLS',
+  );
 
-  const dispatch = await start('dispatch-slack', {
+  const { url: dispatch } = await start('dispatch-slack', {
     REDIS_URL: redis.url,
     SLACK_BOT_TOKEN: slack.token,
     SLACK_CHANNEL: 'C0ALERTS',
