@@ -9,6 +9,7 @@ import { DependencyError, RateLimitedError, UnavailableError } from '../errors.t
 import type { FileBlock, Issue } from '../issue.ts';
 import { type Logger, redactSecrets } from '../logger.ts';
 import type { SlackMessage } from './blocks.ts';
+import { slackFetch } from './fetch.ts';
 import { renderDetails } from './render-details.ts';
 import { renderRoot, renderStatusReply, rootOverflowFiles } from './render-root.ts';
 import { renderSummary, renderSummaryLines, summaryLinesFile } from './render-summary.ts';
@@ -158,6 +159,8 @@ export class SlackDestination implements Destination, SummaryDestination {
           rejectRateLimitedCalls: true,
           timeout: this.#timeoutMs,
           logger: quietLogger(this.#log),
+          // node:https rather than undici's global fetch (lib/slack/fetch.ts says why).
+          fetch: slackFetch,
         }),
     );
     return this.#client;

@@ -212,7 +212,7 @@ interface Certificates {
 }
 
 /** A throwaway CA and a server certificate for 127.0.0.1, as a cluster's own CA would issue. */
-async function makeCertificates(dir: string): Promise<Certificates> {
+export async function makeCertificates(dir: string): Promise<Certificates> {
   const f = (name: string) => join(dir, name);
   const args = (fixed: string, ...rest: string[]) => [...fixed.split(' '), ...rest];
   const ec = '-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes';
