@@ -189,8 +189,10 @@ export function decide(state: ThreadState | null, issue: Issue, ctx: DecideConte
     return { kind: 'apply', draft };
   }
 
-  const start = time(issue.startsAt);
-  const since = time(state.firingSince);
+  // The same text is the same instant: a duplicate (the common case under load) parses nothing.
+  const samePeriodText = issue.startsAt === state.firingSince;
+  const start = samePeriodText ? 0 : time(issue.startsAt);
+  const since = samePeriodText ? 0 : time(state.firingSince);
   if (start < since) return { kind: 'ignore', reason: 'occurrence of an earlier firing period', state };
 
   if (start === since) {
