@@ -14,7 +14,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CloudEvent, HTTP } from 'cloudevents';
-import { startKubeStandin } from '../test/support/kube-standin.ts';
+import { makeCertificates, startKubeStandin } from '../test/support/kube-standin.ts';
 import { startRedisServer } from '../test/support/redis-server.ts';
 import { startSlackStandin } from '../test/support/slack-standin.ts';
 import { writeBaselines } from './bench/baselines.ts';
@@ -153,7 +153,9 @@ async function coldStart(
 
 const dir = await mkdtemp(join(tmpdir(), 'kubeincident-bench-'));
 const redis = await startRedisServer();
-const slack = await startSlackStandin();
+// Slack is https, as slack.com is: dispatch-slack's figures include the TLS every real call pays.
+const slackCerts = await makeCertificates(dir);
+const slack = await startSlackStandin({ tls: { key: slackCerts.serverKey, cert: slackCerts.serverCert } });
 const kube = await startKubeStandin();
 const sinkPort = freePort();
 try {
@@ -175,6 +177,7 @@ try {
       SLACK_BOT_TOKEN: slack.token,
       SLACK_CHANNEL: 'C0ALERTS',
       SLACK_API_URL: slack.url,
+      NODE_EXTRA_CA_CERTS: slackCerts.caPath,
     },
   };
   const fnRequest = (fn: string, i = 0): RequestInit => {

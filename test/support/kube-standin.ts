@@ -207,6 +207,8 @@ current-context: standin
 
 interface Certificates {
   caCert: string;
+  /** The CA certificate's file (for NODE_EXTRA_CA_CERTS). */
+  caPath: string;
   serverKey: string;
   serverCert: string;
 }
@@ -246,6 +248,7 @@ export async function makeCertificates(dir: string): Promise<Certificates> {
   await run('openssl', args('x509 -req -CAcreateserial -days 2', ...sign, '-extfile', f('server.ext')));
   return {
     caCert: await readFile(f('ca.crt'), 'utf8'),
+    caPath: f('ca.crt'),
     serverKey: await readFile(f('server.key'), 'utf8'),
     serverCert: await readFile(f('server.crt'), 'utf8'),
   };

@@ -2,6 +2,7 @@
 // message limits with Slack's error codes, and records every call. Node builtins only, so the
 // end-to-end test can point child processes at it through SLACK_API_URL.
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 export interface StandinCall {
@@ -54,6 +55,8 @@ export type Fault =
 export interface StandinOptions {
   token?: string;
   channels?: string[];
+  /** Serve https with this key and certificate, as slack.com does (the client must trust its CA). */
+  tls?: { key: string; cert: string };
 }
 
 export interface SlackStandin {
@@ -372,14 +375,15 @@ export async function startSlackStandin(opts: StandinOptions = {}): Promise<Slac
     return send(200, handleApi(method, params));
   }
 
-  const server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     serve(req, res).catch((err: unknown) => {
       res.writeHead(500, { 'content-type': 'text/plain' });
       res.end(String(err));
     });
-  });
+  };
+  const server = opts.tls ? createTlsServer(opts.tls, onRequest) : createServer(onRequest);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  base = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}/`;
 
   return {
     url: `${base}api/`,
