@@ -94,6 +94,10 @@ for (const b of backends) {
     }
     // An HA twin whose id differs but whose firing period is the same.
     t.is((await dispatchIssue(enriched({ id: 'ha-twin-occurrence' }), deps)).action, 'unchanged');
+    // The same instant written differently (another sender's formatting) is the same period.
+    const sameInstant = new Date(T0).toISOString().replace('Z', '+00:00');
+    t.not(sameInstant, T0);
+    t.is((await dispatchIssue(enriched({ startsAt: sameInstant }), deps)).action, 'unchanged');
     t.is(destination.calls.length, 3);
   });
 
