@@ -65,6 +65,12 @@ receivers:
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
+  // A missing binary is an 'error' event: thrown below as a plain failure (so the test's
+  // teardown still stops what it started), never an uncaught exception.
+  let spawnError: Error | undefined;
+  child.on('error', (err) => {
+    spawnError = err;
+  });
   child.stdout?.on('data', (c: Buffer) => {
     log += c.toString();
   });
@@ -73,6 +79,10 @@ receivers:
   });
   const deadline = Date.now() + 20_000;
   for (;;) {
+    if (spawnError)
+      throw new Error(
+        `cannot start ${opts.binary ?? 'prometheus-alertmanager'} (bash .ci/run installs it): ${spawnError.message}`,
+      );
     if (child.exitCode !== null) throw new Error(`alertmanager exited: ${log.slice(-2000)}`);
     try {
       if ((await fetch(`${url}/-/ready`)).ok) break;
