@@ -15,8 +15,8 @@ const BUILTIN = new RegExp(`^(node:.*|${builtinModules.map((m) => m.replace(/[/]
 /**
  * Node built-ins reach the bundle through require() (the banner's createRequire), not as ESM
  * imports. Node builds an ES module facade of a built-in by reading every export, and that runs
- * lazy getters: `import 'node:http'` reads http.WebSocket, which loads undici (~13 MiB RSS and
- * ~10 ms of start-up for a server that never opens a WebSocket); util and fs cost ~3 MiB each.
+ * lazy getters: `import 'node:http'` reads http.WebSocket, which loads undici into a server
+ * that never opens a WebSocket; the facades of util and fs cost memory the same way.
  */
 const builtinsViaRequire: Plugin = {
   name: 'builtins-via-require',
@@ -37,8 +37,8 @@ const builtinsViaRequire: Plugin = {
 
 /**
  * Built-ins loaded when first used rather than when a package requires them. ioredis requires
- * node:tls at load for rediss:// connections; node:tls brings OpenSSL's set-up, ~8 MiB of RSS
- * and ~9 ms of start-up, which a plain redis:// connection never needs. Anything that does use
+ * node:tls at load for rediss:// connections; node:tls brings OpenSSL's set-up, which a plain
+ * redis:// connection never needs. Anything that does use
  * them (a TLS connection, an https request) loads them at that moment.
  */
 const LOADED_ON_USE = new Set(['tls', 'https']);
@@ -61,8 +61,8 @@ module.exports = new Proxy({}, {
 
 /**
  * The CloudEvents SDK's own HTTP transport (`httpTransport`, for its emitter) requires node:http
- * and node:https when the package loads, and node:https brings node:tls and OpenSSL's set-up:
- * ~8 MiB of RSS and ~9 ms of start-up in every function. We never call it (lib/runtime/sink.ts
+ * and node:https when the package loads, and node:https brings node:tls and OpenSSL's set-up
+ * into every function's start. We never call it (lib/runtime/sink.ts
  * sends events), so the bundle carries a stand-in that says so if anything ever does.
  */
 const CE_TRANSPORT = /[\\/]cloudevents[\\/]dist[\\/]transport[\\/]http[\\/]index\.js$/;

@@ -96,8 +96,8 @@ export function createSink(opts: {
 
 /**
  * https sinks: node:https with a keep-alive Agent, behind the same post() as http1.ts. Loaded
- * here, not at the top: node:https brings node:tls and OpenSSL's set-up (~8 MiB RSS, ~9 ms),
- * which an in-cluster http sink (the broker's ingress) never needs.
+ * here, not at the top: node:https brings node:tls and OpenSSL's set-up (megabytes of RSS and
+ * milliseconds of start-up), which an in-cluster http sink (the broker's ingress) never needs.
  */
 function httpsTransport(url: URL, timeoutMs: number) {
   const { Agent: HttpsAgent, request: httpsRequest } = process.getBuiltinModule('node:https');

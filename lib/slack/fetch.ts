@@ -1,8 +1,8 @@
 // The `fetch` WebClient is given (its documented `fetch` option): node:http / node:https with a
 // keep-alive Agent per protocol, instead of the global fetch. The global fetch is undici, and
-// its first call loads undici, node:http2 and llhttp's WebAssembly: about 17 MiB of RSS and
-// 40 ms before dispatch-slack's first Slack call could leave (`npm run bench`, cold start).
-// node:https costs only the TLS that any Slack call needs.
+// its first call loads undici, node:http2 and llhttp's WebAssembly, all before dispatch-slack's
+// first Slack call can leave; node:https costs only the TLS that any Slack call needs. Its
+// effect shows in `npm run bench`'s dispatch-slack cold start and idle RSS.
 //
 // WebClient sends a url-encoded string, or FormData for a file's bytes, and reads the status,
 // two headers and the whole body; that is what this implements. Responses are read whole
