@@ -225,3 +225,22 @@ test('a Slack call over plain http loads neither undici nor node:tls', async (t)
   t.deepEqual(out.body, { ok: true });
   t.deepEqual(out.loaded, []);
 });
+
+test('with NODE_USE_ENV_PROXY=1, calls go through HTTP_PROXY as the global fetch would', async (t) => {
+  // A forward proxy for http targets: it receives the absolute URL and answers for the origin.
+  const proxy = await serve((req, res) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ ok: true, via: 'proxy', target: req.url }));
+  });
+  t.teardown(proxy.close);
+  const script = [
+    `const { slackFetch } = await import(${JSON.stringify(resolve(import.meta.dirname, '../lib/slack/fetch.ts'))});`,
+    "const res = await slackFetch('http://slack.invalid/api/auth.test', { method: 'POST', body: 'a=1' });",
+    'console.log(JSON.stringify(await res.json()));',
+  ].join('\n');
+  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
+    env: { PATH: process.env.PATH, NODE_USE_ENV_PROXY: '1', HTTP_PROXY: proxy.url },
+  });
+  t.deepEqual(JSON.parse(stdout), { ok: true, via: 'proxy', target: 'http://slack.invalid/api/auth.test' });
+  t.is(proxy.seen[0]?.body.toString(), 'a=1');
+});
