@@ -78,6 +78,20 @@ export const isoTime: fc.Arbitrary<string> = fc
   .integer({ min: 0, max: 4_102_444_800_000 })
   .map((ms) => new Date(ms).toISOString());
 
+/** One Alertmanager webhook alert with hostile labels, annotations, URL and fingerprint. */
+export const hostileAlert = fc.record(
+  {
+    status: fc.constantFrom('firing', 'resolved'),
+    labels: hostileLabels,
+    annotations: hostileLabels,
+    startsAt: isoTime,
+    endsAt: fc.oneof(isoTime, fc.constant('0001-01-01T00:00:00Z')),
+    generatorURL: fc.oneof(fc.webUrl(), hostileText),
+    fingerprint: fc.oneof(fc.stringMatching(/^[0-9a-f]{16}$/), hostileText),
+  },
+  { requiredKeys: ['status', 'labels', 'startsAt'] },
+);
+
 /** Every string value anywhere in `v` (block texts, fields, attachments). */
 export function strings(v: unknown, out: string[] = []): string[] {
   if (typeof v === 'string') out.push(v);
