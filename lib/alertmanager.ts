@@ -1,7 +1,7 @@
 // Alertmanager webhook (payload version 4) to Issues. Unknown fields are accepted: newer
 // Alertmanager versions add them, and rejecting them would lose alerts.
-import { createHash, hash } from 'node:crypto';
 import * as z from 'zod';
+import { sha256Hex } from './digest.ts';
 import { planFor } from './enrich/plan.ts';
 import { BadRequestError } from './errors.ts';
 import { formatZodError, occurrenceId } from './events.ts';
@@ -54,10 +54,10 @@ export function parseWebhook(body: unknown): AlertmanagerWebhook {
 /** Alertmanager's own fingerprint when sent, else a stable hash of the sorted label set. */
 export function alertFingerprint(alert: AlertmanagerAlert): string {
   if (alert.fingerprint && alert.fingerprint.length <= 200) return alert.fingerprint;
-  if (alert.fingerprint) return hash('sha256', alert.fingerprint, 'hex').slice(0, 32);
-  const h = createHash('sha256');
-  for (const k of Object.keys(alert.labels).sort()) h.update(`${k}\u0000${alert.labels[k]}\u0000`);
-  return h.digest('hex').slice(0, 16);
+  if (alert.fingerprint) return sha256Hex(alert.fingerprint).slice(0, 32);
+  let text = '';
+  for (const k of Object.keys(alert.labels).sort()) text += `${k}\u0000${alert.labels[k]}\u0000`;
+  return sha256Hex(text).slice(0, 16);
 }
 
 // Workload labels as kube-state-metrics and kube-prometheus rules set them. `job` is the

@@ -1,8 +1,8 @@
 // CloudEvent types the agent emits and the extension attributes Knative Triggers filter on.
 // Users subscribe their own functions to these; each type's `data` has a published JSON Schema.
-import { hash } from 'node:crypto';
 import { CloudEvent } from 'cloudevents';
 import * as z from 'zod';
+import { sha256Hex } from './digest.ts';
 import { BadRequestError } from './errors.ts';
 import { Issue, type Stage } from './issue.ts';
 import type { BinaryEvent } from './runtime/sink.ts';
@@ -49,8 +49,7 @@ export function issueExtensions(issue: Issue): IssueExtensions {
 
 /** A deterministic id: a redelivered or re-sent occurrence keeps its id (dedupe on source + id). */
 export function occurrenceId(...parts: string[]): string {
-  // One-shot hash(): same digest as createHash().update().digest(), without a Hash object per call.
-  return hash('sha256', parts.join('\u0000'), 'hex').slice(0, 32);
+  return sha256Hex(parts.join('\u0000')).slice(0, 32);
 }
 
 export const NotificationSent = z.object({

@@ -1,8 +1,8 @@
 // Kubernetes Events (core/v1 and events.k8s.io/v1, as ApiServerSource delivers them): parsing,
 // severity per reason, and the plain one-Event-one-Issue mapping. Storm folding and pod-state
 // transitions build on these in lib/ingest/.
-import { createHash } from 'node:crypto';
 import * as z from 'zod';
+import { sha256Hex } from './digest.ts';
 import { BadRequestError } from './errors.ts';
 import { formatZodError, occurrenceId } from './events.ts';
 import type { Issue, Severity, Stage, Subject } from './issue.ts';
@@ -123,7 +123,7 @@ export function kubeEventToIssue(e: KubeEvent, opts: EventMappingOptions = {}): 
   if (container) subject.container = container;
   // One thread per object and reason: repeats of the same Event (count increments) fold into it.
   const objectKey = obj.uid ?? `${kind}/${obj.namespace ?? ''}/${obj.name ?? ''}`;
-  const fingerprint = createHash('sha256').update(`${objectKey}\u0000${reason}`).digest('hex').slice(0, 16);
+  const fingerprint = sha256Hex(`${objectKey}\u0000${reason}`).slice(0, 16);
   const startsAt = new Date(
     Date.parse(e.firstTimestamp ?? e.eventTime ?? seen ?? now.toISOString()),
   ).toISOString();

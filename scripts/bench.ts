@@ -168,7 +168,8 @@ try {
   // Each bundle runs with what its Knative Service sets for Node (the heap cap), as deployed.
   const fnEnv: Record<string, NodeJS.ProcessEnv> = {
     'alert-ingest': { ...deployedEnv('alert-ingest'), K_SINK },
-    'k8s-event-ingest': { ...deployedEnv('k8s-event-ingest') },
+    // As deployed (knative/config.yaml): its fold periods live in Redis, so ioredis loads too.
+    'k8s-event-ingest': { ...deployedEnv('k8s-event-ingest'), REDIS_URL: redis.url },
     'enrich-pod': { ...deployedEnv('enrich-pod'), KUBECONFIG: kube.kubeconfigPath },
     'enrich-node': { ...deployedEnv('enrich-node'), KUBECONFIG: kube.kubeconfigPath },
     'dispatch-slack': {

@@ -38,21 +38,34 @@ const builtinsViaRequire: Plugin = {
 /**
  * Built-ins loaded when first used rather than when a package requires them. ioredis requires
  * node:tls at load for rediss:// connections; node:tls brings OpenSSL's set-up, which a plain
- * redis:// connection never needs. Anything that does use
- * them (a TLS connection, an https request) loads them at that moment.
+ * redis:// connection never needs. The CloudEvents SDK's uuid requires node:crypto at load,
+ * for ids we always set ourselves; pino's sonic-boom requires node:assert for its argument
+ * checks. Anything that does use them (a TLS connection, an https request, a random UUID, a
+ * failed assertion) loads them at that moment. Our own code reaches node:crypto only through
+ * process.getBuiltinModule at the point of use (or not at all: lib/digest.ts).
  */
-const LOADED_ON_USE = new Set(['tls', 'https']);
+const LOADED_ON_USE = new Set(['tls', 'https', 'crypto', 'assert']);
 
-/** A stand-in module that loads the built-in at its first use, then forwards everything to it. */
+/**
+ * A stand-in module that loads the built-in at its first use, then forwards everything to it.
+ * Until then it lists the built-in's export names as read at build time (the bundle runs on the
+ * Node it was built with): esbuild's ES-module interop copies a CommonJS module's keys when an
+ * ES module imports it (uuid does `import crypto from 'crypto'`), and listing them must not
+ * load the module. Each listed property is a getter that loads it when read.
+ */
 function onFirstUse(id: string): string {
+  const names = Object.getOwnPropertyNames(process.getBuiltinModule(id));
   return `let m;
 const load = () => (m ??= require(${JSON.stringify(id)}));
+const names = ${JSON.stringify(names)};
 module.exports = new Proxy({}, {
   // Interop helpers ask this before anything else; a built-in is never an ES module.
   get: (_, k) => (k === '__esModule' ? undefined : load()[k]),
   has: (_, k) => k in load(),
-  ownKeys: () => Reflect.ownKeys(load()),
+  ownKeys: () => (m ? Reflect.ownKeys(m) : [...names]),
   getOwnPropertyDescriptor: (_, k) => {
+    if (!m && typeof k === 'string' && names.includes(k))
+      return { get: () => load()[k], enumerable: true, configurable: true };
     const d = Reflect.getOwnPropertyDescriptor(load(), k);
     return d && { ...d, configurable: true };
   },

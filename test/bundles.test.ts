@@ -51,6 +51,10 @@ function loadedModules(child: ChildProcess): Promise<string[]> {
 
 // What an in-cluster ingest never needs: its sink and Redis are plain http and redis://.
 const UNNEEDED = /^NativeModule (tls|https|http2|internal\/deps\/undici\/undici)$/;
+// alert-ingest without webhook credentials has no use for OpenSSL (ids are hashed by
+// lib/digest.ts, trace ids read from /dev/urandom), and nothing it runs needs node:fs/promises or
+// node:assert, which packages in its bundle require (scripts/build.ts loads those on first use).
+const UNNEEDED_BY_ALERT_INGEST = /^NativeModule (crypto|fs\/promises|assert)$/;
 
 const postEvent = (url: string, event: CloudEvent<unknown>) => {
   const msg = HTTP.binary(event);
@@ -102,10 +106,16 @@ test('bundles: every function bundle starts with node alone and handles a real e
   });
   t.is(res.status, 200);
   t.is(sink.requests.length, 2);
+  const ingestModules = await loadedModules(ingestChild);
   t.deepEqual(
-    (await loadedModules(ingestChild)).filter((m) => UNNEEDED.test(m)),
+    ingestModules.filter((m) => UNNEEDED.test(m)),
     [],
     'an http sink loads no TLS',
+  );
+  t.deepEqual(
+    ingestModules.filter((m) => UNNEEDED_BY_ALERT_INGEST.test(m)),
+    [],
+    'alert-ingest loads neither node:crypto nor node:fs/promises nor node:assert',
   );
 
   const podIssue = makeIssue({

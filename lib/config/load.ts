@@ -2,10 +2,9 @@
 // YAML parser is ~115 KB no function without a CONFIG_FILE should load). ConfigSource reloads
 // it live: a changed file (a ConfigMap update) takes effect without a restart; an invalid one
 // keeps the old config.
-import { createHash } from 'node:crypto';
-import { watch } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, watch } from 'node:fs';
 import { basename, dirname } from 'node:path';
+import { sha256Hex } from '../digest.ts';
 import type { Logger } from '../logger.ts';
 import { DEFAULT_CONFIG } from './defaults.ts';
 import type { Config } from './schema.ts';
@@ -43,8 +42,11 @@ export async function openConfig(opts: ConfigSourceOptions = {}): Promise<Config
 
   const read = async (): Promise<{ text: string; hash: string } | undefined> => {
     if (!file) return undefined;
-    const text = await readFile(file, 'utf8');
-    return { text, hash: createHash('sha256').update(text).digest('hex') };
+    // node:fs's callback API: node:fs/promises would load its own dozen modules just for this.
+    const text = await new Promise<string>((resolve, reject) =>
+      readFile(file, 'utf8', (err, data) => (err ? reject(err) : resolve(data))),
+    );
+    return { text, hash: sha256Hex(text) };
   };
 
   if (file) {

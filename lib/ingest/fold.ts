@@ -2,7 +2,7 @@
 // (fingerprint and startsAt stable) with a growing occurrence count and the distinct objects
 // affected, so dispatch edits one root message instead of posting one per event. Composed from
 // the StateStore's primitives only; a redelivery recomputes the same issue instead of dropping it.
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../digest.ts';
 import { UnavailableError } from '../errors.ts';
 import { occurrenceId } from '../events.ts';
 import type { Issue, Occurrences, Stage, Subject } from '../issue.ts';
@@ -34,10 +34,7 @@ export interface Counted {
 }
 
 export const fingerprintOf = (s: Pick<Signal, 'workload' | 'reason'>, cluster: string | undefined): string =>
-  createHash('sha256')
-    .update([cluster ?? '', groupKey(s.workload), s.reason].join('\u0000'))
-    .digest('hex')
-    .slice(0, 16);
+  sha256Hex([cluster ?? '', groupKey(s.workload), s.reason].join('\u0000')).slice(0, 16);
 
 // All keys of one fingerprint share a hash tag: one Redis Cluster slot per storm.
 export const tagOf = (fp: string): string => `ki:{ev|${fp}}`;

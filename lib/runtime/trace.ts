@@ -1,7 +1,7 @@
 // W3C trace context carried between stages in the CloudEvents `traceparent` extension.
 // Spans are exported over OTLP only when OTEL_EXPORTER_OTLP_ENDPOINT is set; the exporter
 // module is imported lazily so a function without tracing pays nothing at start-up.
-import { randomBytes } from 'node:crypto';
+import { closeSync, openSync, readSync } from 'node:fs';
 
 export interface SpanContext {
   traceId: string;
@@ -44,11 +44,37 @@ export interface SpanExporter {
 // Span and trace ids come from a pool of random bytes refilled 4 KiB at a time: one
 // randomBytes() call per span was ~3% of an alert-ingest request.
 const POOL_BYTES = 4096;
-let pool = Buffer.alloc(0);
+let pool: Buffer = Buffer.alloc(0);
 let poolAt = 0;
+
+/**
+ * The kernel's random bytes, read from /dev/urandom: what node:crypto's randomBytes() returns,
+ * without loading node:crypto (and OpenSSL's set-up) into functions that need nothing else from
+ * it (lib/digest.ts). Where there is no /dev/urandom, node:crypto it is.
+ */
+export function kernelRandom(size: number): Buffer {
+  const buf = Buffer.allocUnsafe(size);
+  let fd: number;
+  try {
+    fd = openSync('/dev/urandom', 'r');
+  } catch {
+    return process.getBuiltinModule('node:crypto').randomFillSync(buf);
+  }
+  try {
+    for (let at = 0; at < size; ) {
+      const n = readSync(fd, buf, at, size - at, null);
+      if (n <= 0) throw new Error('/dev/urandom gave no bytes');
+      at += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return buf;
+}
+
 function randomHex(bytes: number): string {
   if (poolAt + bytes > pool.length) {
-    pool = randomBytes(POOL_BYTES);
+    pool = kernelRandom(POOL_BYTES);
     poolAt = 0;
   }
   poolAt += bytes;

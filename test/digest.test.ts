@@ -1,0 +1,38 @@
+// lib/digest.ts must give node:crypto's digests exactly: ids and fingerprints computed before it
+// (and stored in Redis, or sent as CloudEvent ids) must stay the same.
+import { createHash } from 'node:crypto';
+import test from 'ava';
+import fc from 'fast-check';
+import { sha256Hex } from '../lib/digest.ts';
+import { kernelRandom } from '../lib/runtime/trace.ts';
+
+const nodeSha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
+
+test('sha256Hex: the known digests of the empty string and "abc"', (t) => {
+  t.is(sha256Hex(''), 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+  t.is(sha256Hex('abc'), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+});
+
+test('sha256Hex: same digest as node:crypto for any text, including non-ASCII and lone surrogates', (t) => {
+  fc.assert(
+    fc.property(
+      fc.oneof(fc.string({ unit: 'binary', maxLength: 300 }), fc.string({ maxLength: 2000 })),
+      (s) => {
+        t.is(sha256Hex(s), nodeSha256(s));
+      },
+    ),
+    { numRuns: 500 },
+  );
+  // Across the 64-byte block boundary, where padding changes.
+  for (let n = 50; n < 140; n++) t.is(sha256Hex('é'.repeat(n)), nodeSha256('é'.repeat(n)));
+});
+
+test('kernelRandom: the size asked for, and different bytes each time', (t) => {
+  const a = kernelRandom(4096);
+  const b = kernelRandom(4096);
+  t.is(a.length, 4096);
+  t.is(b.length, 4096);
+  t.false(a.equals(b));
+  // 4096 random bytes take (almost surely) more than 200 distinct values.
+  t.true(new Set(a).size > 200);
+});
