@@ -50,26 +50,24 @@ let poolAt = 0;
 /**
  * The kernel's random bytes, read from /dev/urandom: what node:crypto's randomBytes() returns,
  * without loading node:crypto (and OpenSSL's set-up) into functions that need nothing else from
- * it (lib/digest.ts). Where there is no /dev/urandom, node:crypto it is.
+ * it (lib/digest.ts). Where /dev/urandom cannot be read, node:crypto it is.
  */
 export function kernelRandom(size: number): Buffer {
   const buf = Buffer.allocUnsafe(size);
-  let fd: number;
+  let fd: number | undefined;
   try {
     fd = openSync('/dev/urandom', 'r');
-  } catch {
-    return process.getBuiltinModule('node:crypto').randomFillSync(buf);
-  }
-  try {
     for (let at = 0; at < size; ) {
       const n = readSync(fd, buf, at, size - at, null);
       if (n <= 0) throw new Error('/dev/urandom gave no bytes');
       at += n;
     }
+    return buf;
+  } catch {
+    return process.getBuiltinModule('node:crypto').randomFillSync(buf);
   } finally {
-    closeSync(fd);
+    if (fd !== undefined) closeSync(fd);
   }
-  return buf;
 }
 
 function randomHex(bytes: number): string {
