@@ -1,5 +1,6 @@
 // Webhook authentication for alert-ingest: Bearer or Basic, compared in constant time.
 // A 401 never says which part was wrong.
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { UnauthorizedError } from './errors.ts';
 
@@ -10,10 +11,9 @@ export interface WebhookAuth {
 }
 
 // Hashing first gives equal-length inputs, so timingSafeEqual leaks nothing about length.
-// node:crypto is loaded here, at the first check, so a function without webhook credentials
-// never loads OpenSSL's set-up (lib/digest.ts).
+// In the bundles node:crypto loads at the first check (scripts/build.ts), so alert-ingest
+// without webhook credentials never loads OpenSSL's set-up (lib/digest.ts).
 function safeEqual(a: string, b: string): boolean {
-  const { createHash, timingSafeEqual } = process.getBuiltinModule('node:crypto');
   return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
 }
 

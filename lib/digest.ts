@@ -1,9 +1,9 @@
-// SHA-256 for ids and fingerprints (occurrence ids, alert and event fingerprints, the config
-// file's digest), computed in JavaScript by @noble/hashes instead of node:crypto. The digests are
-// the same; what changes is what a function loads: node:crypto's first use brings OpenSSL's
-// digest set-up and about twenty internal modules, megabytes of idle RSS in an ingest function
-// that has no other use for OpenSSL (`npm run bench`, idle RSS). Nothing here is a secret:
-// credentials are compared with node:crypto (lib/auth.ts).
+// SHA-256 for ids and fingerprints (occurrence ids, alert and event fingerprints), computed in
+// JavaScript by @noble/hashes instead of node:crypto. The digests are the same; what changes is
+// what a function loads: node:crypto's first use brings OpenSSL's digest set-up and about twenty
+// internal modules, megabytes of idle RSS in an ingest function that has no other use for
+// OpenSSL (`npm run bench`, idle RSS). Nothing here is a secret: credentials are compared with
+// node:crypto (lib/auth.ts).
 import { sha256 } from '@noble/hashes/sha2.js';
 
 /** Lower-case hex SHA-256 of the UTF-8 bytes of `text`. */

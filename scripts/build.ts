@@ -41,8 +41,8 @@ const builtinsViaRequire: Plugin = {
  * redis:// connection never needs. The CloudEvents SDK's uuid requires node:crypto at load,
  * for ids we always set ourselves; pino's sonic-boom requires node:assert for its argument
  * checks. Anything that does use them (a TLS connection, an https request, a random UUID, a
- * failed assertion) loads them at that moment. Our own code reaches node:crypto only through
- * process.getBuiltinModule at the point of use (or not at all: lib/digest.ts).
+ * failed assertion) loads them at that moment; so does our own code's node:crypto (webhook
+ * credentials, the trace-id fallback), while ids are hashed without it (lib/digest.ts).
  */
 const LOADED_ON_USE = new Set(['tls', 'https', 'crypto', 'assert']);
 

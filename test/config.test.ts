@@ -289,6 +289,7 @@ test('config: a changed file takes effect without a restart; an invalid one keep
   await writeFile(file, 'silences: [{ name: third, severities: [DEBUG] }]');
   await source.reload();
   t.is(source.current().silences[0]?.name, 'third');
+  t.false(await source.reload(), 'the same text read again is no change');
 });
 
 test('config: an invalid file at start is refused with the path of the problem', async (t) => {

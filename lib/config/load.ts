@@ -4,7 +4,6 @@
 // keeps the old config.
 import { readFile, watch } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { sha256Hex } from '../digest.ts';
 import type { Logger } from '../logger.ts';
 import { DEFAULT_CONFIG } from './defaults.ts';
 import type { Config } from './schema.ts';
@@ -35,34 +34,34 @@ export async function openConfig(opts: ConfigSourceOptions = {}): Promise<Config
   const env = opts.env ?? process.env;
   const listeners: Array<(c: Config) => void> = [];
   let config = DEFAULT_CONFIG;
-  let digest = '';
+  // The text the current config came from: a reload that reads the same text changes nothing.
+  let lastText: string | undefined;
   const file = opts.file;
   // Only reached with a file: without one there is nothing to parse.
   const parseConfig = file ? (await import('./parse.ts')).parseConfig : (): Config => DEFAULT_CONFIG;
 
-  const read = async (): Promise<{ text: string; hash: string } | undefined> => {
-    if (!file) return undefined;
-    // node:fs's callback API: node:fs/promises would load its own dozen modules just for this.
-    const text = await new Promise<string>((resolve, reject) =>
-      readFile(file, 'utf8', (err, data) => (err ? reject(err) : resolve(data))),
-    );
-    return { text, hash: sha256Hex(text) };
-  };
+  // node:fs's callback API: node:fs/promises would load its own dozen modules just for this.
+  const read = (): Promise<string | undefined> =>
+    file
+      ? new Promise((resolve, reject) =>
+          readFile(file, 'utf8', (err, data) => (err ? reject(err) : resolve(data))),
+        )
+      : Promise.resolve(undefined);
 
   if (file) {
-    let first: { text: string; hash: string } | undefined;
+    let first: string | undefined;
     try {
       first = await read();
     } catch (err) {
       throw new ConfigFileError(`cannot read ${file}: ${(err as Error).message}`);
     }
-    if (first) {
+    if (first !== undefined) {
       try {
-        config = parseConfig(first.text, env);
+        config = parseConfig(first, env);
       } catch (err) {
         throw new ConfigFileError(`${file}: ${(err as Error).message}`);
       }
-      digest = first.hash;
+      lastText = first;
     }
   }
 
@@ -71,16 +70,16 @@ export async function openConfig(opts: ConfigSourceOptions = {}): Promise<Config
     reloading ??= (async () => {
       try {
         const next = await read();
-        if (!next || next.hash === digest) return false;
+        if (next === undefined || next === lastText) return false;
         // An empty file is one being rewritten in place (truncated, then written: editors,
         // `cp`, `writeFile`), not a request for the defaults (write `{}` for those): read on.
-        if (next.text.trim() === '') {
+        if (next.trim() === '') {
           opts.log?.warn({ file }, 'configuration file is empty: keeping the previous one');
           return false;
         }
-        digest = next.hash;
+        lastText = next;
         try {
-          config = parseConfig(next.text, env);
+          config = parseConfig(next, env);
         } catch (err) {
           opts.log?.error(
             { file, problem: (err as Error).message },

@@ -1,6 +1,7 @@
 // W3C trace context carried between stages in the CloudEvents `traceparent` extension.
 // Spans are exported over OTLP only when OTEL_EXPORTER_OTLP_ENDPOINT is set; the exporter
 // module is imported lazily so a function without tracing pays nothing at start-up.
+import { randomFillSync } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 
 export interface SpanContext {
@@ -50,7 +51,8 @@ let poolAt = 0;
 /**
  * The kernel's random bytes, read from /dev/urandom: what node:crypto's randomBytes() returns,
  * without loading node:crypto (and OpenSSL's set-up) into functions that need nothing else from
- * it (lib/digest.ts). Where /dev/urandom cannot be read, node:crypto it is.
+ * it (lib/digest.ts). Where /dev/urandom cannot be read, node:crypto it is: in the bundles it
+ * loads only then (scripts/build.ts).
  */
 export function kernelRandom(size: number): Buffer {
   const buf = Buffer.allocUnsafe(size);
@@ -64,7 +66,7 @@ export function kernelRandom(size: number): Buffer {
     }
     return buf;
   } catch {
-    return process.getBuiltinModule('node:crypto').randomFillSync(buf);
+    return randomFillSync(buf);
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
