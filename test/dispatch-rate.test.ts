@@ -2,24 +2,28 @@
 // Slack's own 429 answered to the broker with its Retry-After instead of sleeping in-process.
 import test from 'ava';
 import { CloudEvent, HTTP } from 'cloudevents';
+import fc from 'fast-check';
 import { create } from '../functions/dispatch-slack/index.ts';
 import { ChannelBusyError, createChannelBucket } from '../lib/dispatch/channel-bucket.ts';
 import { createFunctionServer } from '../lib/runtime/server.ts';
 import { SlackDestination } from '../lib/slack/destination.ts';
+import { MemoryStore } from '../lib/store/memory.ts';
 import { RedisStore } from '../lib/store/redis.ts';
 import { makeIssue } from './support/issue-factory.ts';
 import { captureLogs } from './support/logs.ts';
 import { startRedisServer } from './support/redis-server.ts';
 import { startSlackStandin } from './support/slack-standin.ts';
 
-test('dispatch rate: ten replicas sharing one Redis post at most one burst per window into a channel; the rest are told when to come back', async (t) => {
+const T0 = 1_800_000_000_000;
+
+test('dispatch rate: ten replicas sharing one Redis post one burst into a channel at once; the rest are told when to come back', async (t) => {
   const slack = await startSlackStandin();
   t.teardown(() => slack.close());
   const redis = await startRedisServer();
   t.teardown(() => redis.stop());
   const stores = Array.from({ length: 10 }, () => new RedisStore(redis.url));
   t.teardown(() => Promise.all(stores.map((s) => s.close())));
-  // A fixed clock inside one window: the outcome cannot depend on when the test runs.
+  // A fixed clock: the outcome cannot depend on how long the calls take.
   const now = () => 1_800_000_000_000;
   const replicas = stores.map(
     (store) =>
@@ -49,24 +53,84 @@ test('dispatch rate: ten replicas sharing one Redis post at most one burst per w
   for (const r of refused) {
     t.true(r.reason instanceof ChannelBusyError);
     t.is((r.reason as ChannelBusyError).status, 429);
-    t.true(((r.reason as ChannelBusyError).retryAfter ?? 0) >= 1);
+    t.is((r.reason as ChannelBusyError).retryAfter, 1, 'the next token, one second away');
   }
 });
 
-test('dispatch rate: the bucket refills: the next window allows the next burst', async (t) => {
+test('dispatch rate: the bucket refills one token per interval, and a full one after a pause', async (t) => {
   const redis = await startRedisServer();
   t.teardown(() => redis.stop());
   const store = new RedisStore(redis.url);
   t.teardown(() => store.close());
   let clock = 1_800_000_000_000;
-  const bucket = createChannelBucket(store, { perSecond: 1, burst: 2 }, () => clock);
+  const bucket = createChannelBucket(store, { perSecond: 0.5, burst: 2 }, () => clock);
   await bucket.take('C1');
   await bucket.take('C1');
   const err = await t.throwsAsync(bucket.take('C1'), { instanceOf: ChannelBusyError });
-  t.is(err?.retryAfter, 2, 'the rest of the two-second window');
+  t.is(err?.retryAfter, 2, 'one token every two seconds');
   await bucket.take('C2');
-  clock += 2000;
+  clock += 1500;
+  t.is((await t.throwsAsync(bucket.take('C1'), { instanceOf: ChannelBusyError }))?.retryAfter, 1);
+  clock += 500;
   await t.notThrowsAsync(bucket.take('C1'));
+  await t.throwsAsync(bucket.take('C1'), { instanceOf: ChannelBusyError }, 'one token, not a burst');
+  clock += 60_000;
+  await bucket.take('C1');
+  await t.notThrowsAsync(bucket.take('C1'), 'a pause refills the burst');
+});
+
+// The bound Slack's rate needs, for any schedule and any mix of replicas: in every span of
+// L ms the channel gets at most burst + L / interval calls, so adjacent seconds cannot add up
+// to two bursts. The Lua script and the memory store's TypeScript must agree call for call.
+test('dispatch rate: any schedule of calls keeps the bound, the Redis and memory buckets answer alike, and a refusal names the exact wait', async (t) => {
+  const redis = await startRedisServer();
+  t.teardown(() => redis.stop());
+  const redisStore = new RedisStore(redis.url);
+  const memory = new MemoryStore();
+  t.teardown(() => Promise.all([redisStore.close(), memory.close()]));
+  let run = 0;
+  await fc.assert(
+    fc.asyncProperty(
+      fc.integer({ min: 1, max: 5 }),
+      fc.integer({ min: 1, max: 3000 }),
+      fc.array(fc.integer({ min: 0, max: 2500 }), { minLength: 1, maxLength: 60 }),
+      async (burst, intervalMs, gaps) => {
+        const key = `ki:{bucket|p${run++}}:tat`;
+        let nowMs = T0;
+        const granted: number[] = [];
+        for (const gap of gaps) {
+          nowMs += gap;
+          const req = { key, intervalMs, burst, nowMs };
+          const [onRedis, inMemory] = [await redisStore.takeToken(req), await memory.takeToken(req)];
+          if (onRedis !== inMemory) return t.fail(`redis ${onRedis} vs memory ${inMemory} at ${nowMs - T0}`);
+          if (onRedis === 0) {
+            granted.push(nowMs);
+            continue;
+          }
+          // Refused: one ms before the wait still refused (nothing taken), at the wait granted.
+          if (onRedis > 1) {
+            const early = { ...req, nowMs: nowMs + onRedis - 1 };
+            if ((await redisStore.takeToken(early)) !== 1 || (await memory.takeToken(early)) !== 1)
+              return t.fail('a token before the named wait');
+          }
+          nowMs += onRedis;
+          const onTime = { ...req, nowMs };
+          if ((await redisStore.takeToken(onTime)) !== 0 || (await memory.takeToken(onTime)) !== 0)
+            return t.fail('no token at the named wait');
+          granted.push(nowMs);
+        }
+        for (let i = 0; i < granted.length; i++)
+          for (let j = i; j < granted.length; j++) {
+            const span = (granted[j] as number) - (granted[i] as number);
+            if (j - i + 1 > burst + Math.floor(span / intervalMs))
+              return t.fail(`${j - i + 1} calls in ${span} ms (burst ${burst}, every ${intervalMs} ms)`);
+          }
+        return true;
+      },
+    ),
+    { numRuns: 150 },
+  );
+  t.pass();
 });
 
 test('dispatch-slack: a 429 from Slack is answered 429 with its Retry-After, and the redelivery posts once', async (t) => {

@@ -71,10 +71,11 @@ async function threadLifecycle(store: StateStore, fingerprint: string): Promise<
   const first = await store.openThread(l, keys.data, {
     storm: { key: `ki:{storm|${fingerprint}}:count`, ttlSeconds: 60, threshold: 5 },
     claim: { key: `ki:{corr|${fingerprint}}:thread`, value: fingerprint, ttlSeconds: 60 },
-    bucket: { key: `ki:{bucket|${fingerprint}}:1`, ttlSeconds: 60 },
+    // A slow bucket: its key lives an interval, and must still be there when keys are counted.
+    bucket: { key: `ki:{bucket|${fingerprint}}:tat`, intervalMs: 600_000, burst: 3, nowMs: Date.now() },
   });
   if (!first.locked || first.value !== null) throw new Error('fresh thread should lock and be empty');
-  if (first.stormCount !== 1 || first.claimHolder !== null || first.bucketCount !== 1)
+  if (first.stormCount !== 1 || first.claimHolder !== null || first.bucketWaitMs !== 0)
     throw new Error(`new thread extras not applied: ${JSON.stringify(first)}`);
   if (!(await store.putLocked(l, keys.data, '{"steps":["root"]}', 3600))) throw new Error('putLocked lost');
   if ((await store.lockAndGet(lock(keys.lock), keys.data)).locked) throw new Error('second lock taken');

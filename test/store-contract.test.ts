@@ -55,6 +55,8 @@ const backends: Backend[] = [
   },
 ];
 
+/** A fixed clock for the token buckets: outcomes cannot depend on when the test runs. */
+const T0 = 1_800_000_000_000;
 const lock = (key: string, ttlMs = 30_000): Lock => ({ key, token: randomUUID(), ttlMs });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -163,7 +165,7 @@ for (const b of backends) {
       const extras = {
         storm: { key: 'ki:{g}:count', ttlSeconds: 60, threshold: 1 },
         claim: { key: 'ki:{w}:claim', value: 'fp-1', ttlSeconds: 60 },
-        bucket: { key: 'ki:{c}:bucket', ttlSeconds: 60 },
+        bucket: { key: 'ki:{c}:bucket', intervalMs: 1000, burst: 10, nowMs: T0 },
       };
       const first = lock('ki:{n}:lock');
       t.deepEqual(await store.openThread(first, 'ki:{n}:thread', extras), {
@@ -171,8 +173,9 @@ for (const b of backends) {
         value: null,
         stormCount: 1,
         claimHolder: null,
-        bucketCount: 1,
+        bucketWaitMs: 0,
       });
+      t.is(await store.get('ki:{c}:bucket'), String(T0 + 1000), 'one token: one interval later');
       t.is(await store.get('ki:{w}:claim'), 'fp-1');
       t.deepEqual(
         await store.openThread(lock('ki:{n}:lock'), 'ki:{n}:thread', extras),
@@ -193,15 +196,23 @@ for (const b of backends) {
         locked: true,
         value: 'state',
       });
-      t.is(await store.increment('ki:{c}:bucket', 60), 2, 'only the first open took a token');
+      t.is(await store.get('ki:{c}:bucket'), String(T0 + 1000), 'only the first open took a token');
       t.is(await store.increment('ki:{g}:count', 60), 3, 'the known thread was not counted');
       const noStorm = { claim: { ...extras.claim, value: 'fp-3' }, bucket: extras.bucket };
       t.deepEqual(await store.openThread(lock('ki:{m}:lock'), 'ki:{m}:thread', noStorm), {
         locked: true,
         value: null,
         claimHolder: 'fp-1',
-        bucketCount: 3,
+        bucketWaitMs: 0,
       });
+      t.is(await store.get('ki:{c}:bucket'), String(T0 + 2000));
+      const full = { ...extras.bucket, burst: 2 };
+      t.deepEqual(
+        await store.openThread(lock('ki:{f}:lock'), 'ki:{f}:thread', { bucket: full }),
+        { locked: true, value: null, bucketWaitMs: 1000 },
+        'an empty bucket: the wait, and no token taken',
+      );
+      t.is(await store.get('ki:{c}:bucket'), String(T0 + 2000));
       t.deepEqual(await store.openThread(lock('ki:{e}:lock'), 'ki:{e}:thread', {}), {
         locked: true,
         value: null,
@@ -261,6 +272,50 @@ for (const b of backends) {
     t.is(await store.claim('claim:short', 'new', 60), null, 'an expired claim counts as absent');
     t.is(await store.get('claim:short'), 'new');
   });
+
+  test(name('takeToken: a burst back to back, then one per interval; a refusal takes nothing'), async (t) => {
+    const { store } = await b.open();
+    const at = (nowMs: number) => ({ key: 'ki:{ch}:tat', intervalMs: 1000, burst: 3, nowMs });
+    t.deepEqual(
+      [await store.takeToken(at(T0)), await store.takeToken(at(T0)), await store.takeToken(at(T0))],
+      [0, 0, 0],
+    );
+    t.is(await store.takeToken(at(T0)), 1000, 'empty: a token in one interval');
+    t.is(await store.takeToken(at(T0 + 400)), 600, 'the refusal took nothing');
+    t.is(await store.takeToken(at(T0 + 999)), 1);
+    t.is(await store.takeToken(at(T0 + 1000)), 0);
+    t.is(await store.takeToken(at(T0 + 1000)), 1000, 'one token per interval once the burst is spent');
+    t.is(await store.takeToken({ ...at(T0 + 1000), key: 'ki:{other}:tat' }), 0, 'buckets are per key');
+    // Long idle refills the whole burst, and no more.
+    t.deepEqual(await Promise.all([0, 1, 2, 3].map(() => store.takeToken(at(T0 + 60_000)))), [0, 0, 0, 1000]);
+  });
+
+  test(
+    name(
+      'takeToken: the key lives until the bucket is full again; a clock far ahead holds it back one interval at most',
+    ),
+    async (t) => {
+      const { store, ttlMs } = await b.open();
+      const req = { key: 'ki:{ch}:tat', intervalMs: 500, burst: 4, nowMs: Date.now() };
+      await store.takeToken(req);
+      await store.takeToken(req);
+      // Full again two intervals from now; the key outlives that by a second (replicas' skew).
+      within(t, await ttlMs(req.key), 1000 + 1000 - 200, 1000 + 1000);
+      // A replica whose clock ran an hour ahead stored a time far past one full bucket.
+      await store.put(req.key, String(req.nowMs + 3_600_000), 7200);
+      t.is(await store.takeToken(req), 500, 'taken as one full bucket ahead: one interval to wait');
+      await store.put(req.key, 'not a time', 60);
+      t.is(await store.takeToken(req), 0, 'an unreadable value counts as a full bucket');
+      t.is(await store.get(req.key), String(req.nowMs + 500));
+      for (const bad of [
+        { ...req, intervalMs: 0 },
+        { ...req, burst: 1.5 },
+        { ...req, nowMs: -1 },
+        { ...req, intervalMs: Number.NaN },
+      ])
+        await t.throwsAsync(store.takeToken(bad), { instanceOf: RangeError });
+    },
+  );
 
   test(name('increment counts up from 1 per key'), async (t) => {
     const { store } = await b.open();

@@ -1,7 +1,7 @@
 // Slack's per-channel pace (~1 message/second, short bursts allowed), kept in the shared state
 // store so every replica of dispatch-slack draws from the same bucket for a channel.
 import { RateLimitedError } from '../errors.ts';
-import type { StateStore } from '../store/store.ts';
+import type { StateStore, TokenRequest } from '../store/store.ts';
 
 export interface ChannelRate {
   /** Calls per second the channel sustains (Slack: about 1). */
@@ -10,30 +10,29 @@ export interface ChannelRate {
   burst: number;
 }
 
-/** Under Slack's ~1/s with room for the burst: any minute averages at most 0.9 + 3/60 = 0.95. */
+/**
+ * Under Slack's ~1/s with room for the burst: any second sees at most 3 calls, any minute at
+ * most 3 + 0.9 x 60 = 57 (0.95/s).
+ */
 export const DEFAULT_CHANNEL_RATE: ChannelRate = { perSecond: 0.9, burst: 3 };
 
-export interface BucketWindow {
-  /** The counter of the current window; a call may go when its INCR is at most `burst`. */
-  key: string;
-  ttlSeconds: number;
-  burst: number;
-  /** The error for a call refused in this window (Retry-After until the next one). */
-  refuse(): ChannelBusyError;
+export interface BucketRequest extends TokenRequest {
+  /** The error for a call refused after `waitMs` (Retry-After: that wait, in whole seconds). */
+  refuse(waitMs: number): ChannelBusyError;
 }
 
 export interface ChannelBucket {
   /** Takes one call's worth for `channel`, or throws RateLimitedError with the wait (Retry-After). */
   take(channel: string): Promise<void>;
-  /** The current window, for a caller that increments it itself (StateStore.openThread). */
-  window(channel: string): BucketWindow;
+  /** The token request for `channel` now, for a caller that sends it itself (StateStore.openThread). */
+  request(channel: string): BucketRequest;
 }
 
 /**
- * A token bucket approximated by fixed windows of `burst` calls per `burst / perSecond`
- * seconds, counted with one atomic INCR per call (StateStore.increment, Cluster-safe, no
- * script): at most `burst` calls in any window, so the average over a run never exceeds
- * `perSecond` by more than one window's burst. A refused call is not counted against anyone.
+ * A token bucket per channel, kept in the shared store as GCRA (StateStore.takeToken: one key,
+ * one atomic step, Cluster-safe): `burst` calls back to back, then one every 1 / perSecond
+ * seconds, for every replica together. A refused call takes nothing and is told how long
+ * until a token is there.
  */
 export function createChannelBucket(
   store: StateStore,
@@ -42,25 +41,21 @@ export function createChannelBucket(
 ): ChannelBucket {
   if (!(rate.perSecond > 0) || !Number.isInteger(rate.burst) || rate.burst < 1)
     throw new RangeError('channel rate needs perSecond > 0 and an integer burst >= 1');
-  const windowMs = (rate.burst / rate.perSecond) * 1000;
-  // The key only has to outlive its window; a second more covers clock skew between replicas.
-  const ttlSeconds = Math.ceil(windowMs / 1000) + 1;
-  const window = (channel: string): BucketWindow => {
-    const t = now();
-    const w = Math.floor(t / windowMs);
-    return {
-      key: `ki:{bucket|${channel.replace(/[{}]/g, '_')}}:${w}`,
-      ttlSeconds,
-      burst: rate.burst,
-      refuse: () => new ChannelBusyError(channel, Math.max(1, Math.ceil(((w + 1) * windowMs - t) / 1000))),
-    };
-  };
+  // Whole milliseconds, rounded up: never faster than asked.
+  const intervalMs = Math.ceil(1000 / rate.perSecond);
+  const request = (channel: string): BucketRequest => ({
+    key: `ki:{bucket|${channel.replace(/[{}]/g, '_')}}:tat`,
+    intervalMs,
+    burst: rate.burst,
+    nowMs: Math.floor(now()),
+    refuse: (waitMs) => new ChannelBusyError(channel, Math.max(1, Math.ceil(waitMs / 1000))),
+  });
   return {
-    window,
+    request,
     async take(channel) {
-      const w = window(channel);
-      const n = await store.increment(w.key, w.ttlSeconds);
-      if (n > w.burst) throw w.refuse();
+      const req = request(channel);
+      const waitMs = await store.takeToken(req);
+      if (waitMs > 0) throw req.refuse(waitMs);
     },
   };
 }

@@ -137,8 +137,8 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps, peek = tru
     extras.storm = stormCounter(destination.id, groupLabels, deps.storm, startMs);
   if (firing && destination.postLinked)
     extras.claim = linkClaim(destination.id, issue, stateTtlSeconds, startMs);
-  const window = firing ? destination.pace?.bucket.window(destination.pace.channel) : undefined;
-  if (window) extras.bucket = { key: window.key, ttlSeconds: window.ttlSeconds };
+  const token = firing ? destination.pace?.bucket.request(destination.pace.channel) : undefined;
+  if (token) extras.bucket = token;
   // The likely duplicate (a settled thread at this status and period) costs one round trip.
   if (peek) extras.peek = { status: issue.status, firingSince: issue.startsAt };
 
@@ -210,10 +210,10 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps, peek = tru
     }
     // The root's token, when the store took it with the lock: taken, or the channel is full.
     const rootToken =
-      window && opened.bucketCount !== undefined
-        ? opened.bucketCount <= window.burst
+      token && opened.bucketWaitMs !== undefined
+        ? opened.bucketWaitMs === 0
           ? ('taken' as const)
-          : window.refuse()
+          : token.refuse(opened.bucketWaitMs)
         : undefined;
     const pending = pendingSteps(draft, issue);
     if (pending.length === 0) {

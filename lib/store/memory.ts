@@ -2,13 +2,16 @@
 // as the Redis adapter, TTLs included; state dies with the process and is not shared.
 import { DependencyError } from '../errors.ts';
 import {
+  assertTokenRequest,
   assertTtl,
+  gcraStep,
   type Lock,
   type LockAndGet,
   type OpenThread,
   type OpenThreadExtras,
   openThreadInSteps,
   type StateStore,
+  type TokenRequest,
 } from './store.ts';
 
 interface Entry {
@@ -103,6 +106,13 @@ export class MemoryStore implements StateStore {
     if (Number.isNaN(n)) throw new DependencyError(`state store rejected increment of ${key}`);
     entry.value = String(n);
     return n;
+  }
+
+  async takeToken(req: TokenRequest): Promise<number> {
+    assertTokenRequest(req);
+    const { waitMs, next } = gcraStep(this.#read(req.key), req);
+    if (next) this.#write(req.key, next.value, next.ttlMs);
+    return waitMs;
   }
 
   /** Milliseconds left before `key` expires, or null when absent: lets tests check TTLs as on Redis. */

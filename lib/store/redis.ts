@@ -8,6 +8,7 @@ import { DependencyError, UnavailableError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { parseRedisUrl, type RedisTarget } from './redis-url.ts';
 import {
+  assertTokenRequest,
   assertTtl,
   type Lock,
   type LockAndGet,
@@ -15,6 +16,8 @@ import {
   type OpenThreadExtras,
   openThreadInSteps,
   type StateStore,
+  TOKEN_KEY_GRACE_MS,
+  type TokenRequest,
 } from './store.ts';
 
 export interface RedisStoreOptions {
@@ -27,9 +30,23 @@ export interface RedisStoreOptions {
   log?: Logger;
 }
 
+// TokenRequest's GCRA step (store.ts, gcraStep, which the memory store runs): the wait in ms,
+// 0 when the token was taken. Whole milliseconds throughout, so the stored time is exact.
+const LUA_TAKE_TOKEN = `local function takeToken(key, interval, burst, now)
+  local tat = tonumber(redis.call('GET', key))
+  if not tat or tat < now then tat = now end
+  if tat > now + burst * interval then tat = now + burst * interval end
+  local wait = tat - (burst - 1) * interval - now
+  if wait > 0 then return wait end
+  local nt = tat + interval
+  redis.call('SET', key, string.format('%.0f', nt), 'PX', string.format('%.0f', nt - now + ${TOKEN_KEY_GRACE_MS}))
+  return 0
+end
+`;
+
 // KEYS/ARGV by position. Every script touches only the keys passed in KEYS, and the callers pass
 // a thread's lock and data keys, which share one hash tag (keys.ts): one slot, so Cluster-safe.
-const SCRIPTS = {
+export const SCRIPTS = {
   kiLockAndGet: {
     numberOfKeys: 2,
     lua: `local ok = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
@@ -58,11 +75,11 @@ return redis.call('DEL', KEYS[1])`,
   },
   // lockAndGet plus a new thread's extras, or for a known thread that is settled at the given
   // status and firing period, the lock given back at once (2). KEYS: lock, data, storm counter,
-  // claim, bucket (a missing one is passed as the data key and skipped by its flag). Spans keys of several hash
-  // tags, so it runs only where there are no shards (single server, Sentinel).
+  // claim, bucket (a missing one is passed as the data key and skipped by its flag). Spans keys
+  // of several hash tags, so it runs only where there are no shards (single server, Sentinel).
   kiOpenThread: {
     numberOfKeys: 5,
-    lua: `local ok = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
+    lua: `${LUA_TAKE_TOKEN}local ok = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
 local v = redis.call('GET', KEYS[2])
 if not ok then return {0, v} end
 if v then
@@ -98,8 +115,14 @@ if ARGV[6] == '1' then
   else claimed = 2; holder = redis.call('GET', KEYS[4]) end
 end
 local bucket = -1
-if ARGV[9] == '1' then bucket = incr(KEYS[5], ARGV[10]) end
+if ARGV[9] == '1' then
+  bucket = takeToken(KEYS[5], tonumber(ARGV[10]), tonumber(ARGV[14]), tonumber(ARGV[15]))
+end
 return {1, false, storm, claimed, holder, bucket}`,
+  },
+  kiTakeToken: {
+    numberOfKeys: 1,
+    lua: `${LUA_TAKE_TOKEN}return takeToken(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))`,
   },
   kiClaim: {
     numberOfKeys: 1,
@@ -122,6 +145,7 @@ interface ScriptedClient extends RedisClient {
   kiPutAndUnlock(lock: string, data: string, ...args: Arg[]): Promise<number>;
   kiUnlock(lock: string, token: string): Promise<number>;
   kiIncrement(key: string, ttlSeconds: number): Promise<number>;
+  kiTakeToken(key: string, intervalMs: number, burst: number, nowMs: number): Promise<number>;
   kiClaim(key: string, value: string, ttlSeconds: number): Promise<string | null>;
   kiOpenThread(...args: Arg[]): Promise<[number, string | null, number?, number?, (string | null)?, number?]>;
 }
@@ -234,7 +258,7 @@ export class RedisStore implements StateStore {
     const { storm, claim, bucket, peek } = extras;
     if (storm) assertTtl(storm.ttlSeconds, 'storm ttlSeconds');
     if (claim) assertTtl(claim.ttlSeconds, 'claim ttlSeconds');
-    if (bucket) assertTtl(bucket.ttlSeconds, 'bucket ttlSeconds');
+    if (bucket) assertTokenRequest(bucket);
     return this.#run('openThread', async (c) => {
       const data = this.#k(dataKey);
       const r = await c.kiOpenThread(
@@ -252,10 +276,12 @@ export class RedisStore implements StateStore {
         claim?.value ?? '',
         claim?.ttlSeconds ?? 0,
         bucket ? '1' : '0',
-        bucket?.ttlSeconds ?? 0,
+        bucket?.intervalMs ?? 0,
         peek ? '1' : '0',
         peek?.status ?? '',
         peek?.firingSince ?? '',
+        bucket?.burst ?? 0,
+        bucket?.nowMs ?? 0,
       );
       const out: OpenThread = { locked: r[0] >= 1, value: r[1] ?? null };
       if (r[0] === 2) out.released = true;
@@ -263,7 +289,7 @@ export class RedisStore implements StateStore {
       if (storm) out.stormCount = Number(r[2]);
       if (r[3] === 1) out.claimHolder = null;
       else if (r[3] === 2) out.claimHolder = r[4] ?? '';
-      if (bucket && Number(r[5]) >= 0) out.bucketCount = Number(r[5]);
+      if (bucket && Number(r[5]) >= 0) out.bucketWaitMs = Number(r[5]);
       return out;
     });
   }
@@ -315,6 +341,13 @@ export class RedisStore implements StateStore {
   async increment(key: string, ttlSeconds: number): Promise<number> {
     assertTtl(ttlSeconds, 'ttlSeconds');
     return this.#run('increment', (c) => c.kiIncrement(this.#k(key), ttlSeconds));
+  }
+
+  async takeToken(req: TokenRequest): Promise<number> {
+    assertTokenRequest(req);
+    return this.#run('takeToken', (c) =>
+      c.kiTakeToken(this.#k(req.key), req.intervalMs, req.burst, req.nowMs),
+    );
   }
 
   async close(): Promise<void> {

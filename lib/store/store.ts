@@ -27,8 +27,8 @@ export interface OpenThreadExtras {
   storm?: { key: string; ttlSeconds: number; threshold: number } | undefined;
   /** The workload claim for cross-source threading (StateStore.claim). */
   claim?: { key: string; value: string; ttlSeconds: number } | undefined;
-  /** One token from the channel's bucket window (StateStore.increment). */
-  bucket?: { key: string; ttlSeconds: number } | undefined;
+  /** One token from the channel's bucket (StateStore.takeToken). */
+  bucket?: TokenRequest | undefined;
   /**
    * For a known thread: give the lock back at once when its state is settled (every step
    * done) at this status and firing period, the likely duplicate, so the caller needs no
@@ -59,8 +59,65 @@ export interface OpenThread extends LockAndGet {
   stormCount?: number;
   /** null: this call claimed it; otherwise the holder's value. */
   claimHolder?: string | null;
-  bucketCount?: number;
+  /** 0: the token was taken; otherwise milliseconds until the bucket has one (none taken). */
+  bucketWaitMs?: number;
 }
+
+/**
+ * One token from a token bucket kept as GCRA (the generic cell rate algorithm): the key holds
+ * the time, in epoch ms, at which the bucket is full again. A token is granted when that time
+ * is at most (burst - 1) intervals ahead of now, and moves it one interval later. So `burst`
+ * calls may go back to back, then one per interval: in any span of L ms at most
+ * burst + L / intervalMs calls, however many replicas share the key. The key expires once the
+ * bucket is full again, which is the same as its absence.
+ */
+export interface TokenRequest {
+  key: string;
+  /** Milliseconds between tokens (1000 / calls per second), a positive whole number. */
+  intervalMs: number;
+  /** Tokens the full bucket holds: calls allowed back to back. A positive whole number. */
+  burst: number;
+  /**
+   * The caller's clock, epoch ms (whole). Replicas' clocks differ by NTP's margin; a stored
+   * time further ahead than one full bucket (a clock far ahead, or a faster rate or smaller
+   * burst set since) is taken as one full bucket ahead, so a skewed clock can hold a channel
+   * back at most one interval.
+   */
+  nowMs: number;
+}
+
+/** Refuses a token request that would store nonsense (Redis would take it as given). */
+export function assertTokenRequest(req: TokenRequest): void {
+  for (const [what, v] of [
+    ['bucket intervalMs', req.intervalMs],
+    ['bucket burst', req.burst],
+    ['bucket nowMs', req.nowMs],
+  ] as const)
+    if (!Number.isSafeInteger(v) || v <= 0)
+      throw new RangeError(`${what} must be a positive integer, got ${v}`);
+}
+
+/**
+ * The GCRA step of TokenRequest over a stored value (null: absent): the wait in ms (0 when
+ * granted) and, when granted, the value to store and its time to live in ms. The memory store
+ * runs this; the Redis scripts run the same steps in Lua (redis.ts).
+ */
+export function gcraStep(
+  stored: string | null,
+  req: TokenRequest,
+): { waitMs: number; next?: { value: string; ttlMs: number } } {
+  const { intervalMs, burst, nowMs } = req;
+  const parsed = stored === null ? Number.NaN : Number(stored);
+  let tat = Number.isFinite(parsed) && parsed > nowMs ? parsed : nowMs;
+  if (tat > nowMs + burst * intervalMs) tat = nowMs + burst * intervalMs;
+  const waitMs = tat - (burst - 1) * intervalMs - nowMs;
+  if (waitMs > 0) return { waitMs };
+  const next = tat + intervalMs;
+  return { waitMs: 0, next: { value: String(next), ttlMs: next - nowMs + TOKEN_KEY_GRACE_MS } };
+}
+
+/** How long a bucket's key outlives the moment it is full again (covers replicas' skew). */
+export const TOKEN_KEY_GRACE_MS = 1000;
 
 /**
  * openThread for stores without one script that spans keys (memory, Redis Cluster where the
@@ -85,7 +142,7 @@ export async function openThreadInSteps(
   }
   if (extras.claim)
     out.claimHolder = await store.claim(extras.claim.key, extras.claim.value, extras.claim.ttlSeconds);
-  if (extras.bucket) out.bucketCount = await store.increment(extras.bucket.key, extras.bucket.ttlSeconds);
+  if (extras.bucket) out.bucketWaitMs = await store.takeToken(extras.bucket);
   return out;
 }
 
@@ -123,6 +180,8 @@ export interface StateStore {
   claim(key: string, value: string, ttlSeconds: number): Promise<string | null>;
   /** Adds 1 and returns the new count; the TTL is set when the key is created (fixed window). */
   increment(key: string, ttlSeconds: number): Promise<number>;
+  /** One token (TokenRequest): 0 when taken, else the ms until there is one (none taken). */
+  takeToken(req: TokenRequest): Promise<number>;
   close(): Promise<void>;
 }
 
