@@ -6,8 +6,11 @@
 // node:crypto (lib/auth.ts).
 import { sha256 } from '@noble/hashes/sha2.js';
 
+/** Lower-case hex of a digest's bytes (Buffer's native encoder, no copy). */
+export const hexOf = (d: Uint8Array): string =>
+  Buffer.from(d.buffer, d.byteOffset, d.byteLength).toString('hex');
+
 /** Lower-case hex SHA-256 of the UTF-8 bytes of `text`. */
 export function sha256Hex(text: string): string {
-  const d = sha256(Buffer.from(text, 'utf8'));
-  return Buffer.from(d.buffer, d.byteOffset, d.byteLength).toString('hex');
+  return hexOf(sha256(Buffer.from(text, 'utf8')));
 }

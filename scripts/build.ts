@@ -1,6 +1,7 @@
 // Builds one self-contained bundle per function into dist/<name>/ (index.mjs plus lazily
 // loaded chunks): it starts with `node dist/<name>/index.mjs` and needs no node_modules.
-import { rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile, rm } from 'node:fs/promises';
 import { builtinModules } from 'node:module';
 import { resolve } from 'node:path';
 import { build, type Plugin } from 'esbuild';
@@ -37,14 +38,17 @@ const builtinsViaRequire: Plugin = {
 
 /**
  * Built-ins loaded when first used rather than when a package requires them. ioredis requires
- * node:tls at load for rediss:// connections; node:tls brings OpenSSL's set-up, which a plain
- * redis:// connection never needs. The CloudEvents SDK's uuid requires node:crypto at load,
- * for ids we always set ourselves; pino's sonic-boom requires node:assert for its argument
- * checks. Anything that does use them (a TLS connection, an https request, a random UUID, a
- * failed assertion) loads them at that moment; so does our own code's node:crypto (webhook
- * credentials, the trace-id fallback), while ids are hashed without it (lib/digest.ts).
+ * node:tls at load for rediss:// connections, and the CloudEvents SDK's own HTTP transport
+ * (never called: lib/runtime/sink.ts sends events) requires node:https; both bring OpenSSL's
+ * set-up, which a plain redis:// connection or http sink never needs. The CloudEvents SDK's
+ * uuid requires node:crypto at load, for ids we always set ourselves; pino's sonic-boom
+ * requires node:assert for its argument checks; @slack/web-api requires node:zlib for the one
+ * gzip answer Slack has (admin.analytics.getFile). Anything that does use them (a TLS connection, an https request,
+ * a random UUID, a failed assertion, a file upload's multipart encoding) loads them at that
+ * moment; so does our own code's node:crypto (webhook credentials, the trace-id fallback),
+ * while ids are hashed without it (lib/digest.ts).
  */
-const LOADED_ON_USE = new Set(['tls', 'https', 'crypto', 'assert']);
+const LOADED_ON_USE = new Set(['tls', 'https', 'crypto', 'assert', 'zlib']);
 
 /**
  * A stand-in module that loads the built-in at its first use, then forwards everything to it.
@@ -73,23 +77,63 @@ module.exports = new Proxy({}, {
 }
 
 /**
- * The CloudEvents SDK's own HTTP transport (`httpTransport`, for its emitter) requires node:http
- * and node:https when the package loads, and node:https brings node:tls and OpenSSL's set-up
- * into every function's start. We never call it (lib/runtime/sink.ts
- * sends events), so the bundle carries a stand-in that says so if anything ever does.
+ * ioredis adds its ~240 command methods, twice each (`get`, `getBuffer`), to
+ * `Commander.prototype` in a loop. V8 keeps that prototype in fast mode, so every addition
+ * copies the prototype's descriptor array: garbage that grows with the square of the number
+ * of methods while the module loads, which grows the heap and brings a mark-compact before
+ * the function is ready (`npm run bench -- --only cold` shows it in the Redis functions'
+ * start-up and idle RSS).
+ * Deleting a property first puts the prototype in dictionary mode, where each addition is a
+ * hash-table insert; V8 makes it fast again, in one copy, once objects use it. Nothing else
+ * about the module changes. The build fails if ioredis's loop ever reads differently.
  */
-const CE_TRANSPORT = /[\\/]cloudevents[\\/]dist[\\/]transport[\\/]http[\\/]index\.js$/;
-const withoutCloudEventsTransport: Plugin = {
-  name: 'without-cloudevents-transport',
+const COMMANDER = /[\\/]ioredis[\\/]built[\\/]utils[\\/]Commander\.js$/;
+const COMMANDER_LOOP = 'commands.forEach(function (commandName) {';
+const ioredisCommandsInDictionaryMode: Plugin = {
+  name: 'ioredis-commands-in-dictionary-mode',
   setup(b) {
-    b.onLoad({ filter: CE_TRANSPORT }, () => ({
-      contents: [
-        'exports.httpTransport = function httpTransport() {',
-        "  throw new Error('the CloudEvents SDK transport is not bundled: events go out through lib/runtime/sink.ts');",
-        '};',
-      ].join('\n'),
-      loader: 'js',
-    }));
+    b.onLoad({ filter: COMMANDER }, async (args) => {
+      const text = await readFile(args.path, 'utf8');
+      const at = text.indexOf(COMMANDER_LOOP);
+      if (at < 0 || text.indexOf(COMMANDER_LOOP, at + 1) >= 0)
+        throw new Error(
+          `${args.path}: expected one "${COMMANDER_LOOP}"; revisit this plugin for this ioredis`,
+        );
+      const normalize =
+        'Commander.prototype.__dictionaryMode = 0;\ndelete Commander.prototype.__dictionaryMode;\n';
+      return { contents: text.slice(0, at) + normalize + text.slice(at), loader: 'js' };
+    });
+  },
+};
+
+/**
+ * ioredis's Script module (EVALSHA names) requires `crypto` for one createHash('sha1') per Lua
+ * script, at start-up. In the bundles it gets lib/store/script-sha1.ts instead, with the
+ * digests of our scripts computed here: a function that uses Redis over redis:// loads neither
+ * node:crypto nor OpenSSL's digests for them, and hashes nothing while it starts.
+ */
+const IOREDIS_SCRIPT = /[\\/]ioredis[\\/]built[\\/]Script\.js$/;
+const ioredisScriptSha1: Plugin = {
+  name: 'ioredis-script-sha1',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?crypto$/ }, (args) =>
+      IOREDIS_SCRIPT.test(args.importer) ? { path: 'script-sha1', namespace: 'ki-script-sha1' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'ki-script-sha1' }, async () => {
+      const { SCRIPTS } = await import('../lib/store/redis.ts');
+      const known = Object.values(SCRIPTS).map(({ lua }) => [
+        lua,
+        createHash('sha1').update(lua).digest('hex'),
+      ]);
+      return {
+        contents: [
+          `import { scriptSha1 } from ${JSON.stringify(resolve(root, 'lib/store/script-sha1.ts'))};`,
+          `export const { createHash } = scriptSha1(new Map(${JSON.stringify(known)}));`,
+        ].join('\n'),
+        loader: 'js',
+        resolveDir: root,
+      };
+    });
   },
 };
 
@@ -121,7 +165,7 @@ export async function buildFunction(name: string, outRoot = resolve(root, 'dist'
     sourcemap: 'linked',
     legalComments: 'linked',
     logLevel: 'warning',
-    plugins: [builtinsViaRequire, withoutCloudEventsTransport],
+    plugins: [ioredisScriptSha1, builtinsViaRequire, ioredisCommandsInDictionaryMode],
     // Bundled CommonJS packages still call require() for Node built-ins.
     banner: {
       js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",

@@ -2,13 +2,14 @@
 // reach, and handles a real event, including the lazily loaded chunks (Kubernetes client,
 // Slack client, ioredis).
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { CloudEvent as CE, type CloudEvent, HTTP } from 'cloudevents';
+import { Redis } from 'ioredis';
 import { buildFunction } from '../scripts/build.ts';
 import { makeIssue } from './support/issue-factory.ts';
 import { startKubeStandin } from './support/kube-standin.ts';
@@ -176,18 +177,51 @@ test('bundles: every function bundle starts with node alone and handles a real e
   );
   t.is(evRes.status, 200);
   t.is((await replyOf(evRes)).nextstage, 'enrichpod');
+  const eventsModules = await loadedModules(eventsChild);
   t.deepEqual(
-    (await loadedModules(eventsChild)).filter((m) => UNNEEDED.test(m)),
+    eventsModules.filter((m) => UNNEEDED.test(m)),
     [],
     'ioredis over redis:// loads no TLS',
   );
+  t.deepEqual(
+    eventsModules.filter((m) => m === 'NativeModule crypto'),
+    [],
+    "ioredis's script SHA-1s load no node:crypto (lib/store/script-sha1.ts)",
+  );
+  const eventChunks = readdirSync(join(out, 'k8s-event-ingest')).filter((f) => f.endsWith('.mjs'));
+  t.true(
+    eventChunks.some((f) =>
+      readFileSync(join(out, 'k8s-event-ingest', f), 'utf8').includes('__dictionaryMode'),
+    ),
+    "ioredis's command methods go onto a dictionary-mode prototype (scripts/build.ts)",
+  );
 
-  const { url: dispatch } = await start('dispatch-slack', {
+  const { url: dispatch, child: dispatchChild } = await start('dispatch-slack', {
     REDIS_URL: redis.url,
     SLACK_BOT_TOKEN: slack.token,
     SLACK_CHANNEL: 'C0ALERTS',
     SLACK_API_URL: slack.url,
+    // Two alerts a moment apart: the channel's pace is not what this test is about.
+    SLACK_CHANNEL_RATE: '1000',
+    SLACK_CHANNEL_BURST: '1000',
   });
+  // An alert with nothing to attach first: a plain post needs no node:zlib, which the Slack
+  // client requires at load (scripts/build.ts loads it on first use). A file upload does load
+  // it: the multipart body is encoded by the platform's Response, whose fetch code needs zlib.
+  const plain = await postEvent(
+    dispatch,
+    new CE({
+      type: 'dev.kubeincident.issue.created.v1',
+      source: '/t',
+      data: makeIssue({ fingerprint: 'f0f0f0f0f0f0f0f0', plan: ['dispatch'] }),
+    }),
+  );
+  t.is(plain.status, 200);
+  t.deepEqual(
+    (await loadedModules(dispatchChild)).filter((m) => m === 'NativeModule zlib'),
+    [],
+    'a Slack post without files loads no node:zlib',
+  );
   const sent = await postEvent(
     dispatch,
     new CE({
@@ -200,8 +234,18 @@ test('bundles: every function bundle starts with node alone and handles a real e
   t.is((await replyOf(sent)).type, 'dev.kubeincident.notification.sent.v1');
   t.is(
     (slack.messages.get('C0ALERTS') ?? []).filter((m) => !m.thread_ts).length,
-    1,
+    2,
     'Slack and ioredis chunks loaded',
   );
   t.true(slack.files.some((f) => f.content?.includes('exiting with code 1')));
+  // ioredis sends a script by EVAL once per connection, then by the SHA-1 the bundle gave it
+  // (scripts/build.ts computes ours). A wrong one would show as NOSCRIPT errors here.
+  const info = new Redis(redis.url);
+  try {
+    const stats = `${await info.info('commandstats')}\n${await info.info('errorstats')}`;
+    t.regex(stats, /cmdstat_evalsha:calls=[1-9]/, 'scripts went by SHA-1');
+    t.notRegex(stats, /NOSCRIPT|cmdstat_evalsha:.*failed_calls=[1-9]/, 'and Redis knew every SHA-1');
+  } finally {
+    info.disconnect();
+  }
 });

@@ -1,11 +1,18 @@
 // The sink's own HTTP/1.1 client (lib/runtime/http1.ts) against servers that answer in every
 // framing a broker might use, close kept-alive sockets, stall, or get hostile header values.
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { CloudEvent } from 'cloudevents';
 import { UnavailableError } from '../lib/errors.ts';
 import { createSink } from '../lib/runtime/sink.ts';
+import { makeCertificates } from './support/kube-standin.ts';
 
 const event = (i = 0) => ({
   headers: { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': `e${i}` },
@@ -199,4 +206,48 @@ test('sink: a large batch goes out over at most 64 concurrent connections, every
   sink.close();
   server.closeAllConnections();
   await new Promise<void>((r) => server.close(() => r()));
+});
+
+// An https K_SINK goes through node:https with the platform's trust store, so the CA is given
+// the way an operator would: NODE_EXTRA_CA_CERTS, read by a fresh process at start.
+test('sink: an https sink posts each event over TLS and reports a non-2xx', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'sink-tls-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const certs = await makeCertificates(dir);
+  const seen: Array<{ url: string; id: string; body: string }> = [];
+  const server = createHttpsServer({ key: certs.serverKey, cert: certs.serverCert }, (req, res) => {
+    let body = '';
+    req.on('data', (c) => {
+      body += c;
+    });
+    req.on('end', () => {
+      seen.push({ url: req.url ?? '', id: String(req.headers['ce-id']), body });
+      res.writeHead(seen.length === 1 ? 202 : 503, { 'retry-after': '7' }).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/events`;
+  const script = `
+    import { createSink } from ${JSON.stringify(fileURLToPath(new URL('../lib/runtime/sink.ts', import.meta.url)))};
+    const sink = createSink({ url: ${JSON.stringify(url)} });
+    const ev = (i) => ({ headers: { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': 'e' + i }, body: '{"i":' + i + '}' });
+    await sink.send([ev(1)]);
+    const second = await sink.send([ev(2)]).then(() => 'accepted', (err) => err.constructor.name + ' ' + err.message + ' ' + err.retryAfter);
+    sink.close();
+    console.log(second);`;
+  const out = await new Promise<string>((resolve, reject) =>
+    execFile(
+      process.execPath,
+      ['--input-type=module', '-e', script],
+      { env: { PATH: process.env.PATH, NODE_EXTRA_CA_CERTS: certs.caPath } },
+      (err, stdout, stderr) =>
+        err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout.trim()),
+    ),
+  );
+  t.is(out, 'UnavailableError event sink answered 503 7');
+  t.deepEqual(seen, [
+    { url: '/events', id: 'e1', body: '{"i":1}' },
+    { url: '/events', id: 'e2', body: '{"i":2}' },
+  ]);
 });

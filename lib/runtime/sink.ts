@@ -5,6 +5,7 @@
 // event, ~25 µs of CPU against ~130 µs for node:http's client), https through node:https with
 // a keep-alive Agent. Either way at most MAX_IN_FLIGHT requests are in flight; the rest queue.
 import type { IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { CloudEvent, HTTP } from 'cloudevents';
 import * as z from 'zod';
 import { BadRequestError, UnavailableError } from '../errors.ts';
@@ -95,12 +96,11 @@ export function createSink(opts: {
 }
 
 /**
- * https sinks: node:https with a keep-alive Agent, behind the same post() as http1.ts. Loaded
- * here, not at the top: node:https brings node:tls and OpenSSL's set-up (megabytes of RSS and
- * milliseconds of start-up), which an in-cluster http sink (the broker's ingress) never needs.
+ * https sinks: node:https with a keep-alive Agent, behind the same post() as http1.ts. In the
+ * bundles node:https (and with it node:tls and OpenSSL's set-up) loads at its first use
+ * (scripts/build.ts), which an in-cluster http sink (the broker's ingress) never reaches.
  */
 function httpsTransport(url: URL, timeoutMs: number) {
-  const { Agent: HttpsAgent, request: httpsRequest } = process.getBuiltinModule('node:https');
   const agent = new HttpsAgent({ keepAlive: true, maxSockets: MAX_IN_FLIGHT });
   return {
     post: (headers: Record<string, string>, body: string) =>
