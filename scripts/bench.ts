@@ -8,7 +8,8 @@
 //      enrichment, Event and Redis-memory figures; each a list of rows with its own baseline.
 // `npm run bench -- --json` prints one JSON document instead of the tables; `-- --only ingest`
 // runs section 3 alone (alert-ingest throughput, scripts/bench/ingest.ts); `-- --only cold`
-// runs section 1 alone (cold start and idle RSS), for repeated start-up measurements.
+// runs section 1 alone (cold start and idle RSS), for repeated start-up measurements; `-- --only
+// redis` runs the Redis path alone (scripts/bench/redis-path.ts), whose rate moves with the machine.
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -31,10 +32,13 @@ const json = process.argv.includes('--json');
 const quick = process.argv.includes('--quick');
 const onlyAt = process.argv.indexOf('--only');
 const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
-if (only !== undefined && only !== 'cold' && only !== 'ingest')
-  throw new Error(`--only takes "cold" or "ingest", not ${only}`);
-const coldOnly = only === 'cold';
-const ingestOnly = only === 'ingest';
+if (only !== undefined && only !== 'cold' && only !== 'ingest' && only !== 'redis')
+  throw new Error(`--only takes "cold", "ingest" or "redis", not ${only}`);
+const runCold = only === undefined || only === 'cold';
+const runUnderLoad = only === undefined;
+const runIngest = only === undefined || only === 'ingest';
+const REDIS_PATH = 'Redis path (dispatch decisions vs redis-benchmark)';
+const runSection = (title: string) => only === undefined || (only === 'redis' && title === REDIS_PATH);
 const RUNS = quick ? 2 : 5;
 const EVENTS = quick ? 2000 : 10_000;
 const LOAD_SECONDS = quick ? 2 : 5;
@@ -99,9 +103,17 @@ function ceRequest(type: string, data: unknown): RequestInit {
   return { method: 'POST', headers: msg.headers as Record<string, string>, body: msg.body as string };
 }
 
-/** Sends `EVENTS` requests (16 in flight) and reads the RSS once the process has settled. */
-async function rssAfter(port: number, pid: number | undefined, request: () => RequestInit): Promise<number> {
+/**
+ * Sends `EVENTS` requests (16 in flight), timing them, and reads the RSS once the process has
+ * settled: what the heap settings cost in speed shows next to what they save in memory.
+ */
+async function rssAfter(
+  port: number,
+  pid: number | undefined,
+  request: () => RequestInit,
+): Promise<{ rssMiB: number; perSecond: number }> {
   let left = EVENTS;
+  const started = process.hrtime.bigint();
   await Promise.all(
     Array.from({ length: 16 }, async () => {
       while (left-- > 0) {
@@ -111,8 +123,9 @@ async function rssAfter(port: number, pid: number | undefined, request: () => Re
       }
     }),
   );
+  const perSecond = EVENTS / (msSince(started) / 1000);
   await new Promise((r) => setTimeout(r, 500));
-  return rssMiB(pid);
+  return { rssMiB: rssMiB(pid), perSecond };
 }
 
 interface ColdStart {
@@ -161,11 +174,12 @@ const sinkPort = freePort();
 try {
   say(`building bundles into ${dir} ...`);
   const bundles = new Map<string, string>();
-  for (const fn of FUNCTIONS) bundles.set(fn, await buildFunction(fn, dir));
+  // The Redis path runs lib/ in this process: `--only redis` needs no bundle.
+  for (const fn of only === 'redis' ? [] : FUNCTIONS) bundles.set(fn, await buildFunction(fn, dir));
   const base = await writeBaselines(dir);
   const sink = await spawnServer(base.bare, { STATUS: '202' }, sinkPort, '/');
   const K_SINK = `http://127.0.0.1:${sinkPort}/`;
-  // Each bundle runs with what its Knative Service sets for Node (the heap cap), as deployed.
+  // Each bundle runs with what its Knative Service sets for Node and malloc, as deployed.
   const fnEnv: Record<string, NodeJS.ProcessEnv> = {
     'alert-ingest': { ...deployedEnv('alert-ingest'), K_SINK },
     // As deployed (knative/config.yaml): its fold periods live in Redis, so ioredis loads too.
@@ -205,15 +219,15 @@ try {
     firstEventMs: Number.NaN,
     rssMiB: Number.NaN,
   });
-  if (!ingestOnly) say(`cold start and memory (${RUNS} runs each, median) ...`);
-  const bare = ingestOnly
-    ? notRun('bare node:http')
-    : await coldStart('bare node:http', base.bare, {}, undefined, '/');
-  const faas = ingestOnly
-    ? notRun('faas-js-runtime (no-op handle)')
-    : await coldStart('faas-js-runtime (no-op handle)', base.faas, {}, () => ceRequest('dev.bench.v1', {}));
+  if (runCold) say(`cold start and memory (${RUNS} runs each, median) ...`);
+  const bare = runCold
+    ? await coldStart('bare node:http', base.bare, {}, undefined, '/')
+    : notRun('bare node:http');
+  const faas = runCold
+    ? await coldStart('faas-js-runtime (no-op handle)', base.faas, {}, () => ceRequest('dev.bench.v1', {}))
+    : notRun('faas-js-runtime (no-op handle)');
   const starts: ColdStart[] = [];
-  for (const fn of ingestOnly ? [] : FUNCTIONS) {
+  for (const fn of runCold ? FUNCTIONS : []) {
     // Run from the bundle's own directory, far from any node_modules: it must be self-contained.
     // The runs share one Redis, so the channel's rate bucket would answer 429 from the fourth
     // run on: the first event here measures start-up, not Slack's pace.
@@ -222,14 +236,17 @@ try {
   }
 
   const afterEvents = new Map<string, number>();
-  if (!coldOnly && !ingestOnly) {
+  const eventRates = new Map<string, number>();
+  if (runUnderLoad) {
     say(`RSS after ${EVENTS} events per function ...`);
     const barePort = freePort();
     const bareSrv = await spawnServer(base.bare, {}, barePort, '/');
-    afterEvents.set(bare.name, await rssAfter(barePort, bareSrv.child.pid, () => fnRequest('alert-ingest')));
+    const after = await rssAfter(barePort, bareSrv.child.pid, () => fnRequest('alert-ingest'));
+    afterEvents.set(bare.name, after.rssMiB);
+    eventRates.set(bare.name, after.perSecond);
     await stop(bareSrv.child);
   }
-  for (const fn of coldOnly || ingestOnly ? [] : FUNCTIONS) {
+  for (const fn of runUnderLoad ? FUNCTIONS : []) {
     const port = freePort();
     // Dispatch at full speed: Slack's pace and storm folding are measured in the storm section.
     const env = {
@@ -240,12 +257,14 @@ try {
     };
     const s = await spawnServer(bundles.get(fn) as string, env, port, undefined, dir);
     let i = 0;
-    afterEvents.set(fn, await rssAfter(port, s.child.pid, () => fnRequest(fn, i++)));
+    const after = await rssAfter(port, s.child.pid, () => fnRequest(fn, i++));
+    afterEvents.set(fn, after.rssMiB);
+    eventRates.set(fn, after.perSecond);
     await stop(s.child);
   }
 
-  if (!coldOnly) say(`alert-ingest throughput (${LOAD_SECONDS} s per figure, 16 connections) ...`);
-  const throughput = coldOnly
+  if (runIngest) say(`alert-ingest throughput (${LOAD_SECONDS} s per figure, 16 connections) ...`);
+  const throughput = !runIngest
     ? []
     : await benchIngestThroughput({
         bundle: bundles.get('alert-ingest') as string,
@@ -262,7 +281,7 @@ try {
   const sections: Array<
     [string, (o: { quick: boolean }) => Promise<Array<Record<string, string | number>>>]
   > = [
-    ['Redis path (dispatch decisions vs redis-benchmark)', benchRedisPath],
+    [REDIS_PATH, benchRedisPath],
     ['End-to-end latency through the local pipeline', benchLatency],
     ['Storm folded to Slack’s rate', benchStorm],
     ['Enrichment', benchEnrichment],
@@ -270,7 +289,7 @@ try {
     ['Redis memory', benchRedisMemory],
   ];
   const extra: Record<string, Array<Record<string, string | number>>> = {};
-  for (const [title, run] of coldOnly || ingestOnly ? [] : sections) {
+  for (const [title, run] of sections.filter(([title]) => runSection(title))) {
     say(`${title} ...`);
     try {
       extra[title] = await run({ quick });
@@ -297,9 +316,11 @@ try {
         rssAfterEventsMiB: afterEvents.get(s.name),
         rssAfterEventsRatio:
           (afterEvents.get(s.name) ?? Number.NaN) / (afterEvents.get(bare.name) ?? Number.NaN),
+        eventsPerSecond: eventRates.get(s.name),
       })),
       events: EVENTS,
       bareRssAfterEventsMiB: afterEvents.get(bare.name),
+      bareEventsPerSecond: eventRates.get(bare.name),
     },
     alertIngestThroughput: throughput,
     sections: extra,
@@ -307,7 +328,8 @@ try {
   if (json) {
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } else {
-    const f = (n: number, d = 0) => n.toFixed(d);
+    // A figure this run did not measure (`--only`) is left blank rather than printed as NaN.
+    const f = (n: number, d = 0) => (Number.isNaN(n) ? '' : n.toFixed(d));
     const rows = [
       [
         'what',
@@ -319,6 +341,8 @@ try {
         'x bare',
         `RSS after ${EVENTS} events MiB`,
         'x bare',
+        'events/s, 16 in flight',
+        'x bare',
       ],
       [
         bare.name,
@@ -329,7 +353,9 @@ try {
         f(bare.rssMiB, 1),
         '1.00',
         f(afterEvents.get(bare.name) ?? Number.NaN, 1),
-        '1.00',
+        afterEvents.has(bare.name) ? '1.00' : '',
+        f(eventRates.get(bare.name) ?? Number.NaN),
+        eventRates.has(bare.name) ? '1.00' : '',
       ],
       [
         faas.name,
@@ -339,6 +365,8 @@ try {
         f(faas.firstEventMs / bare.firstEventMs, 2),
         f(faas.rssMiB, 1),
         f(faas.rssMiB / bare.rssMiB, 2),
+        '',
+        '',
         '',
         '',
       ],
@@ -352,6 +380,8 @@ try {
         f(s.rssMiB / bare.rssMiB, 2),
         f(afterEvents.get(s.name) ?? Number.NaN, 1),
         f((afterEvents.get(s.name) ?? Number.NaN) / (afterEvents.get(bare.name) ?? Number.NaN), 2),
+        f(eventRates.get(s.name) ?? Number.NaN),
+        f((eventRates.get(s.name) ?? Number.NaN) / (eventRates.get(bare.name) ?? Number.NaN), 2),
       ]),
     ];
     const pct = (share: number) => `${f(share * 100)}%`;
@@ -381,8 +411,8 @@ try {
       return [line(r[0] as string[]), sep, ...r.slice(1).map(line)].join('\n');
     };
     console.log(`Node ${process.version}, ${result.machine.cpus} CPUs, median of ${RUNS} runs\n`);
-    if (!ingestOnly) console.log(`${table(rows)}\n`);
-    if (!coldOnly) {
+    if (runCold) console.log(`${table(rows)}\n`);
+    if (runIngest) {
       console.log(table(tp));
       console.log(
         `\n${quick ? 'One round' : 'Median of 3 rounds'} of ${LOAD_SECONDS} s per figure, 16 keep-alive connections from a raw-socket load client in the bench process. Every process shares the ${result.machine.cpus} CPUs; alert-ingest also drives the sink, a bare node:http process answering 202 to each of its one-request-per-alert events. CPU columns: share of one CPU each process used during the run.`,

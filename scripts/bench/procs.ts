@@ -97,7 +97,8 @@ export function median(xs: number[]): number {
 
 /**
  * The environment a function's Knative Service gives its process that changes how Node runs
- * (NODE_OPTIONS), so bundles are measured as deployed.
+ * (NODE_OPTIONS: V8's heap) and how its memory is allocated (GLIBC_TUNABLES: malloc), so bundles
+ * are measured as deployed.
  */
 export function deployedEnv(fn: string): NodeJS.ProcessEnv {
   const file = resolve(import.meta.dirname, '../../knative/services', `${fn}.yaml`);
@@ -107,6 +108,10 @@ export function deployedEnv(fn: string): NodeJS.ProcessEnv {
     };
   };
   const env = doc.spec?.template?.spec?.containers?.[0]?.env ?? [];
-  const nodeOptions = env.find((e) => e.name === 'NODE_OPTIONS')?.value;
-  return nodeOptions ? { NODE_OPTIONS: nodeOptions } : {};
+  const out: NodeJS.ProcessEnv = {};
+  for (const name of ['NODE_OPTIONS', 'GLIBC_TUNABLES']) {
+    const value = env.find((e) => e.name === name)?.value;
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
 }
