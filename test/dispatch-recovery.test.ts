@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import test from 'ava';
 import { Redis } from 'ioredis';
+import { ChannelBusyError, createChannelBucket } from '../lib/dispatch/channel-bucket.ts';
 import { dispatchIssue } from '../lib/dispatch/dispatcher.ts';
 import { RecordingDestination } from '../lib/dispatch/recording-destination.ts';
 import { RateLimitedError, UnavailableError } from '../lib/errors.ts';
@@ -65,6 +66,24 @@ function setup(open: () => Opened) {
   return { ...o, destination, deps: { store: o.store, destination } };
 }
 
+/** `inner` whose next call of `op` fails with `err` without reaching it. */
+function failingOnce(inner: StateStore, op: keyof StateStore, err: Error): StateStore {
+  let armed = true;
+  return new Proxy(inner, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver);
+      if (typeof v !== 'function') return v;
+      return (...args: unknown[]) => {
+        if (armed && prop === op) {
+          armed = false;
+          return Promise.reject(err);
+        }
+        return (v as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+}
+
 const enriched = (over: Parameters<typeof makeIssue>[0] = {}) =>
   makeIssue({ enrichments: [oomEnrichment()], ...over });
 
@@ -124,10 +143,13 @@ for (const b of backends) {
   );
 
   test(name('postRoot failing records nothing, so the redelivery posts the thread whole'), async (t) => {
-    const { destination, deps } = setup(b.open);
+    const { store, destination, deps } = setup(b.open);
     destination.failNext('postRoot');
     await t.throwsAsync(dispatchIssue(enriched(), deps), { instanceOf: UnavailableError });
     t.is(destination.calls.length, 0);
+    const keys = threadKeys(destination.id, enriched().fingerprint);
+    t.is(await store.get(keys.data), null, 'no marker of an attempt that certainly posted nothing');
+    t.is(await store.get(keys.lock), null);
     t.is((await dispatchIssue(enriched(), deps)).action, 'posted');
     t.deepEqual(
       destination.calls.map((c) => c.method),
@@ -191,6 +213,86 @@ for (const b of backends) {
   );
 
   test(
+    name('a root the channel bucket holds back leaves nothing behind: its retry posts at once'),
+    async (t) => {
+      const { store, destination, deps: base } = setup(b.open);
+      let clock = Date.now();
+      const deps = { ...base, now: () => new Date(clock) };
+      destination.bucket = createChannelBucket(store, { perSecond: 1, burst: 1 }, () => clock);
+      t.is((await dispatchIssue(makeIssue({ fingerprint: 'fp-first' }), deps)).action, 'posted');
+      const held = makeIssue({ fingerprint: 'fp-held' });
+      const err = await t.throwsAsync(dispatchIssue(held, deps), { instanceOf: ChannelBusyError });
+      t.is(err?.retryAfter, 1);
+      const keys = threadKeys(destination.id, held.fingerprint);
+      t.is(await store.get(keys.data), null, 'no attempt left for a root never sent');
+      t.is(await store.get(keys.lock), null);
+      clock += 1000;
+      t.is((await dispatchIssue(held, deps)).action, 'posted', 'no wait to look for an earlier root');
+      t.is(destination.callsOf('postRoot').length, 2);
+    },
+  );
+
+  test(
+    name(
+      'a root posted whose record the store refused (Redis full): the redelivery adopts it, no second root',
+    ),
+    async (t) => {
+      const { store: inner, destination } = setup(b.open);
+      let clock = Date.now();
+      // The first write after the post fails as Redis answers when it is past maxmemory.
+      const store = failingOnce(inner, 'putLocked', new UnavailableError('OOM command not allowed (test)'));
+      const deps = { store, destination, now: () => new Date(clock) };
+      await t.throwsAsync(dispatchIssue(enriched(), deps), { instanceOf: UnavailableError, message: /OOM/ });
+      t.is(destination.callsOf('postRoot').length, 1, 'Slack has the root');
+      await t.throwsAsync(dispatchIssue(enriched(), deps), { instanceOf: RateLimitedError });
+      clock += 10_000;
+      const again = await dispatchIssue(enriched(), deps);
+      t.is(destination.callsOf('postRoot').length, 1, 'no second root');
+      t.is(again.ref?.ts, destination.callsOf('postRoot')[0]?.ref.ts);
+      t.deepEqual(
+        destination.calls.map((c) => c.method),
+        ['postRoot', 'postDetails', 'uploadFiles'],
+      );
+      t.is((await dispatchIssue(enriched(), deps)).action, 'unchanged');
+    },
+  );
+
+  test(
+    name(
+      'a delivery that died after posting its root: once its lock expires the redelivery adopts that root',
+    ),
+    async (t) => {
+      const { store: inner, destination } = setup(b.open);
+      let clock = Date.now();
+      // Dead: neither the record nor the unlock reaches the store; only the lock's TTL frees it.
+      const dead = new UnavailableError('connection closed (test)');
+      const store = failingOnce(failingOnce(inner, 'putLocked', dead), 'unlock', dead);
+      const deps = { store, destination, lockTtlMs: 100, now: () => new Date(clock) };
+      const firing = enriched();
+      await t.throwsAsync(dispatchIssue(firing, deps), { instanceOf: UnavailableError });
+      const resolution = resolvedOf(firing);
+      await t.throwsAsync(dispatchIssue(resolution, deps), { instanceOf: RateLimitedError }, 'still locked');
+      await new Promise((r) => setTimeout(r, 150));
+      clock += 10_000;
+      // The resolution comes first: it adopts the root the dead delivery posted, edits it and
+      // replies; the firing's redelivery then adds its details to that thread.
+      t.is((await dispatchIssue(resolution, deps)).action, 'updated');
+      t.is((await dispatchIssue(firing, deps)).action, 'replied');
+      t.deepEqual(
+        destination.calls.map((c) => [c.method, c.kind]),
+        [
+          ['postRoot', undefined],
+          ['updateRoot', undefined],
+          ['postStatusReply', 'resolved'],
+          ['postDetails', undefined],
+          ['uploadFiles', undefined],
+        ],
+      );
+      t.is(destination.callsOf('uploadFiles')[0]?.ref.ts, destination.callsOf('postRoot')[0]?.ref.ts);
+    },
+  );
+
+  test(
     name('a lost answer where Slack posted nothing: the retry looks, finds nothing and posts once'),
     async (t) => {
       const { destination, deps: base } = setup(b.open);
@@ -244,21 +346,34 @@ for (const b of backends) {
     },
   );
 
-  test(name('a delivery whose lock expired mid-way does not overwrite the newer holder'), async (t) => {
-    const { store, destination, deps } = setup(b.open);
-    const slow = { ...deps, lockTtlMs: 100 };
-    const held = destination.hold('postRoot');
-    const first = dispatchIssue(makeIssue(), slow);
-    await held.reached;
-    await new Promise((r) => setTimeout(r, 250));
-    const second = await dispatchIssue(makeIssue(), deps);
-    held.release();
-    await t.throwsAsync(first, { instanceOf: UnavailableError, message: /lost the thread lock/ });
+  test(
+    name(
+      'a delivery whose lock expired mid-post: the next holder waits for that post, the late one never overwrites',
+    ),
+    async (t) => {
+      const { store, destination, deps: base } = setup(b.open);
+      let clock = Date.now();
+      const deps = { ...base, now: () => new Date(clock) };
+      const held = destination.hold('postRoot');
+      const first = dispatchIssue(makeIssue(), { ...deps, lockTtlMs: 100 });
+      await held.reached;
+      await new Promise((r) => setTimeout(r, 250));
+      await t.throwsAsync(
+        dispatchIssue(makeIssue(), deps),
+        { instanceOf: RateLimitedError },
+        'the first post may still land',
+      );
+      // Past the time a post takes to land, the next holder looks, finds none and posts.
+      clock += 10_000;
+      const second = await dispatchIssue(makeIssue(), deps);
+      held.release();
+      await t.throwsAsync(first, { instanceOf: UnavailableError, message: /lost the thread lock/ });
 
-    const keys = threadKeys(destination.id, makeIssue().fingerprint);
-    const state = JSON.parse((await store.get(keys.data)) ?? 'null');
-    t.is(state.ts, second.ref?.ts, 'the state is the one written by the lock holder');
-  });
+      const keys = threadKeys(destination.id, makeIssue().fingerprint);
+      const state = JSON.parse((await store.get(keys.data)) ?? 'null');
+      t.is(state.ts, second.ref?.ts, 'the state is the one written by the lock holder');
+    },
+  );
 
   test(name('an unreadable state starts a new root that says it continues an earlier one'), async (t) => {
     const { store, destination, deps } = setup(b.open);

@@ -172,6 +172,36 @@ test.serial(
 );
 
 test.serial(
+  'faults: roots Slack took while Redis was full, so never recorded, are found by their redeliveries and not posted again',
+  async (t) => {
+    await scenario(t, 'oom', {}, async (e, alerts) => {
+      const admin = new Redis(e.redis.url, { lazyConnect: true });
+      t.teardown(() => admin.quit().catch(() => undefined));
+      await admin.connect();
+      // Slack holds the first three roots; Redis fills up meanwhile, so their records fail.
+      const posts = () => e.slack.calls.filter((c) => c.method === 'chat.postMessage').length;
+      e.slack.injectFault('chat.postMessage', { delayMs: 1500 }, 3);
+      await sendWebhook(e.pipeline.webhook, alerts.slice(0, 3), 'firing');
+      await eventually('three roots in flight', () => (posts() >= 3 ? true : undefined));
+      const used = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))?.[1]);
+      await admin.config('SET', 'maxmemory-policy', 'noeviction');
+      await admin.config('SET', 'maxmemory', String(used + 1024));
+      await admin.set('filler', 'x'.repeat(4096)).catch(() => undefined);
+      t.is(posts(), 3, 'nothing else was posted before Redis filled up');
+      await new Promise((r) => setTimeout(r, 2500));
+      t.true(
+        e.pipeline.output().includes('OOM'),
+        'a record after a post was refused for memory (else this scenario tests nothing)',
+      );
+      await admin.config('SET', 'maxmemory', '0');
+      await sendWebhook(e.pipeline.webhook, alerts.slice(3), 'firing');
+      await waitForRoots(e, alerts);
+      await sendWebhook(e.pipeline.webhook, alerts, 'resolved');
+    });
+  },
+);
+
+test.serial(
   'faults: the Kubernetes API down, slow, or forbidding logs never holds a message back',
   async (t) => {
     const report = await scenario(t, 'k8', {}, async (e, alerts) => {

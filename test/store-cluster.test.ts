@@ -6,7 +6,7 @@ import { DependencyError } from '../lib/errors.ts';
 import { threadKeys } from '../lib/store/keys.ts';
 import { RedisStore } from '../lib/store/redis.ts';
 import { parseRedisUrl } from '../lib/store/redis-url.ts';
-import type { Lock, StateStore } from '../lib/store/store.ts';
+import { encodeRootAttempt, type Lock, type StateStore } from '../lib/store/store.ts';
 import {
   type RedisCluster,
   type RedisSentinel,
@@ -62,6 +62,13 @@ test('redis url: malformed forms are refused at start without echoing the passwo
 });
 
 const lock = (key: string): Lock => ({ key, token: randomUUID(), ttlMs: 30_000 });
+const ATTEMPT = {
+  by: 'occurrence-1',
+  status: 'firing',
+  firingSince: '2027-01-15T08:00:00.000Z',
+  enriched: false,
+  at: 1_800_000_010_000,
+};
 
 /** A thread's whole life through the store, as dispatch-slack runs it. */
 async function threadLifecycle(store: StateStore, fingerprint: string): Promise<void> {
@@ -73,16 +80,25 @@ async function threadLifecycle(store: StateStore, fingerprint: string): Promise<
     claim: { key: `ki:{corr|${fingerprint}}:thread`, value: fingerprint, ttlSeconds: 60 },
     // A slow bucket: its key lives an interval, and must still be there when keys are counted.
     bucket: { key: `ki:{bucket|${fingerprint}}:tat`, intervalMs: 600_000, burst: 3, nowMs: Date.now() },
+    attempt: { ...ATTEMPT, ttlSeconds: 3600 },
   });
   if (!first.locked || first.value !== null) throw new Error('fresh thread should lock and be empty');
-  if (first.stormCount !== 1 || first.claimHolder !== null || first.bucketWaitMs !== 0)
+  if (first.stormCount !== 1 || first.claimHolder !== null || first.bucketWaitMs !== 0 || !first.attempted)
     throw new Error(`new thread extras not applied: ${JSON.stringify(first)}`);
+  const written = JSON.parse((await store.get(keys.data)) ?? 'null');
+  if (JSON.stringify(written) !== encodeRootAttempt(ATTEMPT)) throw new Error('attempt not written');
   if (!(await store.putLocked(l, keys.data, '{"steps":["root"]}', 3600))) throw new Error('putLocked lost');
   if ((await store.lockAndGet(lock(keys.lock), keys.data)).locked) throw new Error('second lock taken');
   if (!(await store.putAndUnlock(l, keys.data, '{"steps":["root","details"]}', 3600)))
     throw new Error('put lost');
   const again = lock(keys.lock);
   if (!(await store.lockAndGet(again, keys.data)).locked) throw new Error('lock not released');
+  // Taking an attempt back: the key (here a scratch one of the same tag) and the lock go together.
+  await store.put(`ki:${keys.tag}:scratch`, 'attempt', 60);
+  if (!(await store.dropAndUnlock(again, `ki:${keys.tag}:scratch`))) throw new Error('drop failed');
+  if ((await store.get(`ki:${keys.tag}:scratch`)) !== null) throw new Error('attempt not dropped');
+  if ((await store.lockAndGet(again, keys.data)).locked !== true)
+    throw new Error('lock not released by drop');
   if (!(await store.unlock(again))) throw new Error('unlock failed');
   await store.put(`ki:${keys.tag}:edit`, '1', 60);
   await store.setIfAbsent(`ki:${keys.tag}:dedup`, '1', 60);

@@ -89,6 +89,22 @@ for (const b of backends) {
     t.true((await store.lockAndGet(other, 'ki:{a}:thread')).locked);
   });
 
+  test(
+    name('dropAndUnlock with a foreign token deletes nothing; the owner deletes data and lock'),
+    async (t) => {
+      const { store } = await b.open();
+      const owner = lock('ki:{d}:lock');
+      const other = lock('ki:{d}:lock');
+      await store.put('ki:{d}:thread', 'attempt', 60);
+      t.true((await store.lockAndGet(owner, 'ki:{d}:thread')).locked);
+      t.false(await store.dropAndUnlock(other, 'ki:{d}:thread'));
+      t.is(await store.get('ki:{d}:thread'), 'attempt');
+      t.true(await store.dropAndUnlock(owner, 'ki:{d}:thread'));
+      t.is(await store.get('ki:{d}:thread'), null);
+      t.deepEqual(await store.lockAndGet(other, 'ki:{d}:thread'), { locked: true, value: null });
+    },
+  );
+
   test(name('fenced writes succeed only for the lock owner and renew the lock'), async (t) => {
     const { store, ttlMs } = await b.open();
     const owner = lock('ki:{a}:lock', 5_000);
@@ -217,6 +233,60 @@ for (const b of backends) {
         locked: true,
         value: null,
       });
+    },
+  );
+
+  test(
+    name(
+      "openThread writes a new thread's attempt with its TTL; not for a known thread, a locked one or past the storm threshold",
+    ),
+    async (t) => {
+      const { store, ttlMs } = await b.open();
+      // An id that needs escaping: the Redis script writes the JSON itself.
+      const planned = {
+        at: 1_800_000_010_123,
+        by: 'id "1" \\ é/\n',
+        status: 'firing',
+        firingSince: '2027-01-15T08:00:00.000Z',
+        enriched: true,
+      };
+      const attempt = { ...planned, ttlSeconds: 600 };
+      const peek = { status: 'firing', firingSince: planned.firingSince };
+      const storm = { key: 'ki:{g}:count', ttlSeconds: 60, threshold: 1 };
+      t.deepEqual(await store.openThread(lock('ki:{n}:lock'), 'ki:{n}:thread', { storm, attempt, peek }), {
+        locked: true,
+        value: null,
+        stormCount: 1,
+        attempted: true,
+      });
+      const stored = (await store.get('ki:{n}:thread')) ?? '';
+      t.deepEqual(JSON.parse(stored), { v: 1, rootAttempt: planned });
+      within(t, await ttlMs('ki:{n}:thread'), 590_000, 600_000);
+      t.deepEqual(
+        await store.openThread(lock('ki:{n}:lock'), 'ki:{n}:thread', {
+          attempt: { ...attempt, by: 'other' },
+        }),
+        { locked: false, value: stored },
+        'locked by another delivery: nothing written',
+      );
+      await store.put('ki:{k}:thread', 'state', 60);
+      t.deepEqual(await store.openThread(lock('ki:{k}:lock'), 'ki:{k}:thread', { attempt }), {
+        locked: true,
+        value: 'state',
+      });
+      t.is(await store.get('ki:{k}:thread'), 'state', 'a known thread keeps its state');
+      t.deepEqual(
+        await store.openThread(lock('ki:{m}:lock'), 'ki:{m}:thread', { storm, attempt }),
+        { locked: true, value: null, stormCount: 2 },
+        'past the storm threshold the alert folds: nothing is attempted',
+      );
+      const resolved = { ...attempt, status: 'resolved', enriched: false };
+      t.true((await store.openThread(lock('ki:{r}:lock'), 'ki:{r}:thread', { attempt: resolved })).attempted);
+      t.deepEqual(JSON.parse((await store.get('ki:{r}:thread')) ?? ''), {
+        v: 1,
+        rootAttempt: { ...planned, status: 'resolved', enriched: false },
+      });
+      t.is(await store.get('ki:{m}:thread'), null);
     },
   );
 

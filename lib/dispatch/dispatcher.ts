@@ -7,7 +7,7 @@ import { DependencyError, RateLimitedError, UnavailableError } from '../errors.t
 import type { Issue } from '../issue.ts';
 import type { Logger } from '../logger.ts';
 import { threadKeys } from '../store/keys.ts';
-import type { Lock, OpenThreadExtras, StateStore } from '../store/store.ts';
+import type { Lock, OpenThreadExtras, RootAttempt, StateStore } from '../store/store.ts';
 import { ChannelBusyError } from './channel-bucket.ts';
 import { linkClaim, resolveLink } from './correlation.ts';
 import {
@@ -21,11 +21,14 @@ import {
 import { type FoldResult, foldIntoGroup, stormCounter } from './storm-dispatch.ts';
 import {
   decide,
+  enrichmentSteps,
+  newThread,
   parseThreadState,
   pendingSteps,
   type Step,
   type ThreadDraft,
   ThreadState,
+  verdictsOf,
   viewOf,
 } from './thread-state.ts';
 
@@ -38,23 +41,43 @@ const ROOT_LOOKBACK_SECONDS = 60;
 /** A slow post can still land after the client gave up: look only once this has passed. */
 const ROOT_SETTLE_MS = 10_000;
 
-/** What a thread key holds after a root post whose answer was lost. */
+/**
+ * What a thread key holds while a new thread's root may exist without its state. Written with
+ * the lock before the post (openThread's attempt: who posts, not the plan) and replaced by the
+ * state once the root is recorded; rewritten with the plan when the post's answer was lost. A
+ * delivery that dies, whose record fails (Redis full or gone) or whose answer was lost leaves
+ * its redelivery a reason to look for that root before posting one.
+ */
 interface RootAttemptMarker {
   v: 1;
   /** since: epoch seconds from which the destination's history may hold that root; lookAt:
    * epoch ms before which a retry is told to come back (the post may still be landing). */
-  rootAttempt: { since: number; lookAt: number };
+  rootAttempt: { since: number; lookAt: number } & Partial<RootAttempt>;
   /** The thread as planned when the root was posted: adopted with the root found. */
-  draft: ThreadDraft;
+  draft?: ThreadDraft;
 }
 
 function parseRootAttempt(raw: string | null): RootAttemptMarker | undefined {
   if (raw === null || !raw.includes('"rootAttempt"')) return undefined;
   try {
     const m = JSON.parse(raw) as Partial<RootAttemptMarker>;
-    const a = m.rootAttempt;
-    if (!a || !Number.isFinite(a.since) || !Number.isFinite(a.lookAt)) return undefined;
-    if (typeof m.draft !== 'object' || m.draft === null || !Array.isArray(m.draft.steps)) return undefined;
+    const a = m.rootAttempt as Partial<RootAttempt & { since: number; lookAt: number }> | undefined;
+    if (!a) return undefined;
+    if (Number.isFinite(a.at) && a.since === undefined) {
+      a.since = Math.floor((a.at as number) / 1000) - ROOT_LOOKBACK_SECONDS;
+      a.lookAt = (a.at as number) + ROOT_SETTLE_MS;
+    }
+    if (!Number.isFinite(a.since) || !Number.isFinite(a.lookAt)) return undefined;
+    if (m.draft !== undefined) {
+      if (typeof m.draft !== 'object' || m.draft === null || !Array.isArray(m.draft.steps)) return undefined;
+    } else if (
+      typeof a.by !== 'string' ||
+      (a.status !== 'firing' && a.status !== 'resolved') ||
+      typeof a.firingSince !== 'string' ||
+      typeof a.enriched !== 'boolean'
+    ) {
+      return undefined;
+    }
     return m as RootAttemptMarker;
   } catch {
     return undefined;
@@ -126,8 +149,9 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps, peek = tru
   const keys = threadKeys(destination.id, issue.fingerprint);
   const lock: Lock = { key: keys.lock, token: randomUUID(), ttlMs: deps.lockTtlMs ?? DEFAULT_LOCK_TTL_MS };
 
-  // What a brand-new firing thread needs besides its lock (storm count, workload claim, the
-  // root's channel token) rides in the same round trip; the store skips it for a known thread.
+  // What a brand-new thread needs besides its lock (storm count, workload claim, the root's
+  // channel token, the attempt) rides in the same round trip; the store skips it for a known
+  // thread.
   const startMs = now().getTime();
   const firing = issue.status === 'firing';
   const groupLabels =
@@ -141,6 +165,14 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps, peek = tru
   if (token) extras.bucket = token;
   // The likely duplicate (a settled thread at this status and period) costs one round trip.
   if (peek) extras.peek = { status: issue.status, firingSince: issue.startsAt };
+  extras.attempt = {
+    by: issue.id,
+    status: issue.status,
+    firingSince: issue.startsAt,
+    enriched: issue.enrichments.length > 0,
+    at: startMs,
+    ttlSeconds: stateTtlSeconds,
+  };
 
   const opened = await store.openThread(lock, keys.data, extras);
   const { locked, value } = opened;
@@ -163,6 +195,10 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps, peek = tru
   }
 
   let released = false;
+  // The thread key holds an attempt: this delivery's, or an earlier one's whose root Slack
+  // turned out not to have. Taken back when this delivery ends before its post could land.
+  let attemptHeld = opened.attempted === true;
+  let posting = false;
   try {
     const marker = parseFoldedMarker(value);
     if (marker) return await foldedAgain(marker);
@@ -173,6 +209,7 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps, peek = tru
     if (attempt) {
       state = await adoptEarlierRoot(attempt);
       adopted = state !== null;
+      attemptHeld = !adopted;
       lost = false;
     }
     if (lost)
@@ -226,8 +263,11 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps, peek = tru
       try {
         const opening = ran.length === 0 && (step.kind === 'root' || step.kind === 'link');
         if (opening && rootToken instanceof ChannelBusyError) throw rootToken;
+        posting ||= opening;
         await runStep(step, draft, issue, destination, opening && rootToken === 'taken');
       } catch (err) {
+        // Refused, or never sent: that post did not land.
+        if (ran.length === 0 && !(err instanceof UnavailableError && err.maybeApplied)) posting = false;
         // Our bucket says the channel is at its rate: waiting for a turn could outlast the
         // broker's retries, while a line in the group's summary is shown at the summary's pace.
         // Slack's own 429 is different: it goes back to the broker with its Retry-After.
@@ -260,7 +300,7 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps, peek = tru
       ? { action: actionOf(ran), ref, status: draft.status }
       : { action: actionOf(ran), status: draft.status };
   } finally {
-    if (!released) await release();
+    if (!released) await (attemptHeld && !posting ? drop() : release());
   }
 
   function folded(r: FoldResult): DispatchResult {
@@ -347,11 +387,31 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps, peek = tru
       log?.warn({ err, fingerprint: issue.fingerprint }, 'cannot look for an earlier root: posting');
     }
     if (!found) return null;
-    const steps = m.draft.steps.map((s) => (s.kind === 'root' ? { ...s, done: true } : s));
-    const parsed = ThreadState.safeParse({ ...m.draft, channel: found.channel, ts: found.ts, steps });
+    const planned = m.draft ?? plannedBy(m.rootAttempt as RootAttempt);
+    const steps = planned.steps.map((s) => (s.kind === 'root' ? { ...s, done: true } : s));
+    const parsed = ThreadState.safeParse({ ...planned, channel: found.channel, ts: found.ts, steps });
     if (!parsed.success) return null;
     log?.info({ fingerprint: issue.fingerprint, ...found }, 'adopted the root an earlier attempt posted');
     return parsed.data;
+  }
+
+  /**
+   * The thread the attempt's delivery planned: exactly this one's plan when it is that delivery
+   * again; else its root and, if it carried them, its details (which only its own redelivery
+   * can post), shown with this occurrence's verdicts.
+   */
+  function plannedBy(a: RootAttempt): ThreadDraft {
+    if (a.by === issue.id) return newThread(issue, decideCtx());
+    const steps: Step[] = [{ id: 'root', kind: 'root', by: a.by, done: false }];
+    if (a.enriched) steps.push(...enrichmentSteps(a.by));
+    return {
+      v: 1,
+      status: a.status === 'resolved' ? 'resolved' : 'firing',
+      firingSince: a.firingSince,
+      firingCount: 1,
+      verdicts: verdictsOf(issue),
+      steps,
+    };
   }
 
   /** Records an adopted thread when this delivery has nothing else to do in it. */
@@ -380,6 +440,15 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps, peek = tru
       // The lock expired mid-delivery and someone else may hold the thread now: writing would
       // overwrite newer state. A redelivery will see whatever that holder recorded.
       throw new UnavailableError('lost the thread lock during dispatch');
+    }
+  }
+
+  /** Takes this attempt back with the lock; failing, the redelivery looks for a root first. */
+  async function drop(): Promise<void> {
+    try {
+      await store.dropAndUnlock(lock, keys.data);
+    } catch (err) {
+      log?.warn({ err, key: keys.data }, 'could not take back a root attempt');
     }
   }
 

@@ -77,13 +77,15 @@ export function verdictsOf(issue: Issue): string[] {
  * block exists: the destination may move overflow (a table too long for a message) into a file,
  * and only it knows; with nothing to upload it does nothing.
  */
-function enrichmentSteps(issue: Issue): Step[] {
-  if (issue.enrichments.length === 0) return [];
+export function enrichmentSteps(id: string): Step[] {
   return [
-    { id: `details:${issue.id}`, kind: 'details', by: issue.id, done: false },
-    { id: `files:${issue.id}`, kind: 'files', by: issue.id, done: false },
+    { id: `details:${id}`, kind: 'details', by: id, done: false },
+    { id: `files:${id}`, kind: 'files', by: id, done: false },
   ];
 }
+
+const enrichmentStepsOf = (issue: Issue): Step[] =>
+  issue.enrichments.length === 0 ? [] : enrichmentSteps(issue.id);
 
 const time = (iso: string): number => Date.parse(iso);
 
@@ -154,6 +156,32 @@ function repeatDecision(state: ThreadState, issue: Issue, occ: Occurrences, ctx:
   return { kind: 'apply', draft };
 }
 
+/** The plan of a thread no state is known for: its root, then this occurrence's details. */
+export function newThread(issue: Issue, ctx: DecideContext, lost = false): ThreadDraft {
+  const resolved = issue.status === 'resolved';
+  const draft: ThreadDraft = {
+    v: 1,
+    status: issue.status,
+    firingSince: issue.startsAt,
+    firingCount: 1,
+    verdicts: verdictsOf(issue),
+    steps: [{ id: 'root', kind: 'root', by: issue.id, done: false }, ...enrichmentStepsOf(issue)],
+  };
+  if (issue.occurrences) {
+    draft.occurrences = issue.occurrences;
+    draft.occurrencesShownAt = ctx.now.toISOString();
+  }
+  if (resolved) draft.resolvedAt = issue.endsAt ?? ctx.now.toISOString();
+  // Firing since before the state TTL window: the thread existed and its state expired.
+  const expired = time(issue.startsAt) < ctx.now.getTime() - ctx.stateTtlSeconds * 1000;
+  // A resolution with no thread, of an alert that started long ago, most likely had its thread
+  // state lost (Redis restarted without persistence): say so rather than look like a new alert.
+  // A resolution merely overtaking its firing (reordered delivery) is recent and not marked.
+  const orphaned = resolved && time(issue.startsAt) < ctx.now.getTime() - ORPHAN_AGE_MS;
+  if (lost || expired || orphaned) draft.continuesEarlier = true;
+  return draft;
+}
+
 /**
  * What `issue` does to the thread. `state` null means no thread is known; `lost` says a state
  * existed but could not be read (the new root then says it continues an earlier one).
@@ -165,29 +193,7 @@ export function decide(state: ThreadState | null, issue: Issue, ctx: DecideConte
   const resolved = issue.status === 'resolved';
   const verdicts = verdictsOf(issue);
 
-  if (state === null) {
-    const draft: ThreadDraft = {
-      v: 1,
-      status: issue.status,
-      firingSince: issue.startsAt,
-      firingCount: 1,
-      verdicts,
-      steps: [{ id: 'root', kind: 'root', by: issue.id, done: false }, ...enrichmentSteps(issue)],
-    };
-    if (issue.occurrences) {
-      draft.occurrences = issue.occurrences;
-      draft.occurrencesShownAt = ctx.now.toISOString();
-    }
-    if (resolved) draft.resolvedAt = endsAt;
-    // Firing since before the state TTL window: the thread existed and its state expired.
-    const expired = time(issue.startsAt) < ctx.now.getTime() - ctx.stateTtlSeconds * 1000;
-    // A resolution with no thread, of an alert that started long ago, most likely had its thread
-    // state lost (Redis restarted without persistence): say so rather than look like a new alert.
-    // A resolution merely overtaking its firing (reordered delivery) is recent and not marked.
-    const orphaned = resolved && time(issue.startsAt) < ctx.now.getTime() - ORPHAN_AGE_MS;
-    if (lost || expired || orphaned) draft.continuesEarlier = true;
-    return { kind: 'apply', draft };
-  }
+  if (state === null) return { kind: 'apply', draft: newThread(issue, ctx, lost) };
 
   // The same text is the same instant: a duplicate (the common case under load) parses nothing.
   const samePeriodText = issue.startsAt === state.firingSince;
@@ -209,7 +215,7 @@ export function decide(state: ThreadState | null, issue: Issue, ctx: DecideConte
       ) {
         return {
           kind: 'apply',
-          draft: { ...state, steps: capSteps([...state.steps, ...enrichmentSteps(issue)]) },
+          draft: { ...state, steps: capSteps([...state.steps, ...enrichmentStepsOf(issue)]) },
         };
       }
       const occ = issue.occurrences;
@@ -249,7 +255,7 @@ export function decide(state: ThreadState | null, issue: Issue, ctx: DecideConte
     steps: [
       { id: `refire:${issue.startsAt}`, kind: 'update', by: issue.id, done: false },
       reply,
-      ...enrichmentSteps(issue),
+      ...enrichmentStepsOf(issue),
     ],
   };
   if (resolved) draft.resolvedAt = endsAt;

@@ -70,6 +70,13 @@ export class MemoryStore implements StateStore {
     return true;
   }
 
+  async dropAndUnlock(lock: Lock, dataKey: string): Promise<boolean> {
+    if (this.#read(lock.key) !== lock.token) return false;
+    this.#entries.delete(dataKey);
+    this.#entries.delete(lock.key);
+    return true;
+  }
+
   async get(key: string): Promise<string | null> {
     return this.#read(key);
   }

@@ -73,10 +73,18 @@ return 1`,
     lua: `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 return redis.call('DEL', KEYS[1])`,
   },
-  // lockAndGet plus a new thread's extras, or for a known thread that is settled at the given
-  // status and firing period, the lock given back at once (2). KEYS: lock, data, storm counter,
-  // claim, bucket (a missing one is passed as the data key and skipped by its flag). Spans keys
-  // of several hash tags, so it runs only where there are no shards (single server, Sentinel).
+  kiDropAndUnlock: {
+    numberOfKeys: 2,
+    lua: `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[2], KEYS[1])
+return 1`,
+  },
+  // lockAndGet plus a new thread's extras (storm count; unless past its threshold the attempt
+  // written to the data key, the claim and the token), or for a known thread that is settled
+  // at the given status and firing period, the lock given back at once (2). KEYS: lock, data,
+  // storm counter, claim, bucket (a missing one is passed as the data key and skipped by its
+  // flag). Spans keys of several hash tags, so it runs only where there are no shards (single
+  // server, Sentinel). Redis refuses it whole when out of memory: its first write is the lock.
   kiOpenThread: {
     numberOfKeys: 5,
     lua: `${LUA_TAKE_TOKEN}local ok = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
@@ -109,6 +117,14 @@ if ARGV[3] == '1' then
   storm = incr(KEYS[3], ARGV[4])
   if storm > tonumber(ARGV[5]) then return {1, false, storm, 0, false, -1} end
 end
+local marked = 0
+if ARGV[16] ~= '' then
+  local attempt = '{"v":1,"rootAttempt":{"at":' .. ARGV[16] .. ',"by":' .. cjson.encode(ARGV[17])
+    .. ',"status":' .. cjson.encode(ARGV[12]) .. ',"firingSince":' .. cjson.encode(ARGV[13])
+    .. ',"enriched":' .. (ARGV[18]:sub(1, 1) == 'e' and 'true' or 'false') .. '}}'
+  redis.call('SET', KEYS[2], attempt, 'EX', ARGV[18]:sub(2))
+  marked = 1
+end
 local claimed, holder = 0, false
 if ARGV[6] == '1' then
   if redis.call('SET', KEYS[4], ARGV[7], 'NX', 'EX', ARGV[8]) then claimed = 1
@@ -118,7 +134,7 @@ local bucket = -1
 if ARGV[9] == '1' then
   bucket = takeToken(KEYS[5], tonumber(ARGV[10]), tonumber(ARGV[14]), tonumber(ARGV[15]))
 end
-return {1, false, storm, claimed, holder, bucket}`,
+return {1, false, storm, claimed, holder, bucket, marked}`,
   },
   kiTakeToken: {
     numberOfKeys: 1,
@@ -144,10 +160,13 @@ interface ScriptedClient extends RedisClient {
   kiPutLocked(lock: string, data: string, ...args: Arg[]): Promise<number>;
   kiPutAndUnlock(lock: string, data: string, ...args: Arg[]): Promise<number>;
   kiUnlock(lock: string, token: string): Promise<number>;
+  kiDropAndUnlock(lock: string, data: string, token: string): Promise<number>;
   kiIncrement(key: string, ttlSeconds: number): Promise<number>;
   kiTakeToken(key: string, intervalMs: number, burst: number, nowMs: number): Promise<number>;
   kiClaim(key: string, value: string, ttlSeconds: number): Promise<string | null>;
-  kiOpenThread(...args: Arg[]): Promise<[number, string | null, number?, number?, (string | null)?, number?]>;
+  kiOpenThread(
+    ...args: Arg[]
+  ): Promise<[number, string | null, number?, number?, (string | null)?, number?, number?]>;
 }
 
 // Reply errors a retry can fix: memory pressure, loading, failover, cluster resharding.
@@ -255,9 +274,18 @@ export class RedisStore implements StateStore {
     // Cluster: the extras' keys live on other shards, where no script may reach them.
     if (this.#sharded) return openThreadInSteps(this, lock, dataKey, extras);
     assertTtl(lock.ttlMs, 'lock ttlMs');
-    const { storm, claim, bucket, peek } = extras;
+    const { storm, claim, bucket, peek, attempt } = extras;
     if (storm) assertTtl(storm.ttlSeconds, 'storm ttlSeconds');
     if (claim) assertTtl(claim.ttlSeconds, 'claim ttlSeconds');
+    if (attempt) {
+      assertTtl(attempt.ttlSeconds, 'attempt ttlSeconds');
+      // Spliced into the stored JSON as a number by the script.
+      if (!Number.isSafeInteger(attempt.at)) throw new RangeError('attempt at must be a whole number');
+      if (peek && (peek.status !== attempt.status || peek.firingSince !== attempt.firingSince))
+        throw new RangeError('peek and attempt must name the same status and firing period');
+    }
+    // Peek's and the attempt's status and period share two arguments.
+    const period = peek ?? attempt;
     if (bucket) assertTokenRequest(bucket);
     return this.#run('openThread', async (c) => {
       const data = this.#k(dataKey);
@@ -278,10 +306,14 @@ export class RedisStore implements StateStore {
         bucket ? '1' : '0',
         bucket?.intervalMs ?? 0,
         peek ? '1' : '0',
-        peek?.status ?? '',
-        peek?.firingSince ?? '',
+        period?.status ?? '',
+        period?.firingSince ?? '',
         bucket?.burst ?? 0,
         bucket?.nowMs ?? 0,
+        // Few and short: every open of a known thread carries them too.
+        attempt?.at ?? '',
+        attempt?.by ?? '',
+        attempt ? `${attempt.enriched ? 'e' : 'p'}${attempt.ttlSeconds}` : '',
       );
       const out: OpenThread = { locked: r[0] >= 1, value: r[1] ?? null };
       if (r[0] === 2) out.released = true;
@@ -290,6 +322,7 @@ export class RedisStore implements StateStore {
       if (r[3] === 1) out.claimHolder = null;
       else if (r[3] === 2) out.claimHolder = r[4] ?? '';
       if (bucket && Number(r[5]) >= 0) out.bucketWaitMs = Number(r[5]);
+      if (r[6] === 1) out.attempted = true;
       return out;
     });
   }
@@ -312,6 +345,13 @@ export class RedisStore implements StateStore {
 
   async unlock(lock: Lock): Promise<boolean> {
     return this.#run('unlock', async (c) => (await c.kiUnlock(this.#k(lock.key), lock.token)) === 1);
+  }
+
+  async dropAndUnlock(lock: Lock, dataKey: string): Promise<boolean> {
+    return this.#run(
+      'dropAndUnlock',
+      async (c) => (await c.kiDropAndUnlock(this.#k(lock.key), this.#k(dataKey), lock.token)) === 1,
+    );
   }
 
   async get(key: string): Promise<string | null> {

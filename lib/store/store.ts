@@ -30,11 +30,40 @@ export interface OpenThreadExtras {
   /** One token from the channel's bucket (StateStore.takeToken). */
   bucket?: TokenRequest | undefined;
   /**
+   * Written to the data key (encodeRootAttempt), after the storm count unless that is past its
+   * threshold. The caller overwrites it with the thread's state, or takes it back
+   * (dropAndUnlock) when nothing was posted.
+   */
+  attempt?: (RootAttempt & { ttlSeconds: number }) | undefined;
+  /**
    * For a known thread: give the lock back at once when its state is settled (every step
    * done) at this status and firing period, the likely duplicate, so the caller needs no
    * second round trip to unlock. The caller re-opens if it finds work after all.
    */
   peek?: { status: string; firingSince: string } | undefined;
+}
+
+/**
+ * Who may be posting a new thread's root, written with its lock (OpenThreadExtras.attempt): a
+ * delivery that dies, or cannot record the root the destination took, leaves its redelivery a
+ * reason to look for that root before posting another. A few fields, not the planned thread,
+ * so that the far more common open of a known thread costs next to nothing for it.
+ */
+export interface RootAttempt {
+  /** The issue (occurrence) whose delivery took the lock. */
+  by: string;
+  status: string;
+  firingSince: string;
+  /** That occurrence carried enrichments: its details follow the root. */
+  enriched: boolean;
+  /** When the lock was taken, epoch ms (whole). */
+  at: number;
+}
+
+/** The JSON an attempt is stored as; the Redis script writes the same fields. */
+export function encodeRootAttempt(a: RootAttempt): string {
+  const { at, by, status, firingSince, enriched } = a;
+  return JSON.stringify({ v: 1, rootAttempt: { at, by, status, firingSince, enriched } });
 }
 
 /** True when a stored thread state has every step done at this status and firing period. */
@@ -61,6 +90,8 @@ export interface OpenThread extends LockAndGet {
   claimHolder?: string | null;
   /** 0: the token was taken; otherwise milliseconds until the bucket has one (none taken). */
   bucketWaitMs?: number;
+  /** extras.attempt was written: the data key holds it now. */
+  attempted?: true;
 }
 
 /**
@@ -142,6 +173,11 @@ export async function openThreadInSteps(
   }
   if (extras.claim)
     out.claimHolder = await store.claim(extras.claim.key, extras.claim.value, extras.claim.ttlSeconds);
+  if (extras.attempt) {
+    // Cannot fail for want of the lock: it was taken just now, and a lock outlives two calls.
+    const { ttlSeconds, ...attempt } = extras.attempt;
+    if (await store.putLocked(lock, dataKey, encodeRootAttempt(attempt), ttlSeconds)) out.attempted = true;
+  }
   if (extras.bucket) out.bucketWaitMs = await store.takeToken(extras.bucket);
   return out;
 }
@@ -169,6 +205,11 @@ export interface StateStore {
   putAndUnlock(lock: Lock, dataKey: string, value: string, ttlSeconds: number): Promise<boolean>;
   /** Releases the lock only if the token still owns it; false when it had expired or moved on. */
   unlock(lock: Lock): Promise<boolean>;
+  /**
+   * Deletes dataKey and releases the lock, only while the token owns it (false otherwise, and
+   * nothing deleted): takes back what openThread's attempt wrote when nothing was posted.
+   */
+  dropAndUnlock(lock: Lock, dataKey: string): Promise<boolean>;
   get(key: string): Promise<string | null>;
   put(key: string, value: string, ttlSeconds: number): Promise<void>;
   /** SET NX: true when this call created the key (first sight of a dedup key). */
