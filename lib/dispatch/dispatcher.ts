@@ -26,6 +26,7 @@ import {
   parseThreadState,
   pendingSteps,
   type Step,
+  settledRepeatRef,
   type ThreadDraft,
   ThreadState,
   verdictsOf,
@@ -185,7 +186,16 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps, peek = tru
       ? { now: now(), stateTtlSeconds }
       : { now: now(), stateTtlSeconds, minUpdateIntervalMs: deps.minUpdateIntervalMs };
   if (opened.released) {
-    // The store gave the lock back: fine for a duplicate, anything else re-opens with it.
+    // The store gave the lock back: fine for a duplicate, anything else re-opens with it. The
+    // plain duplicate is answered from the raw state, without the full parse.
+    const ref = value === null ? undefined : settledRepeatRef(value, issue);
+    if (ref) {
+      log?.debug(
+        { fingerprint: issue.fingerprint, issueId: issue.id, reason: 'already delivered' },
+        'unchanged',
+      );
+      return { action: 'unchanged', ref, status: issue.status, reason: 'already delivered' };
+    }
     const { state } = parseThreadState(value);
     const decision = state ? decide(state, issue, decideCtx()) : undefined;
     if (decision?.kind === 'ignore') return unchanged(decision.state, decision.reason);

@@ -187,13 +187,12 @@ export function newThread(issue: Issue, ctx: DecideContext, lost = false): Threa
  * existed but could not be read (the new root then says it continues an earlier one).
  */
 export function decide(state: ThreadState | null, issue: Issue, ctx: DecideContext, lost = false): Decision {
-  const endsAt = issue.endsAt ?? ctx.now.toISOString();
+  if (state === null) return { kind: 'apply', draft: newThread(issue, ctx, lost) };
+  const resolved = issue.status === 'resolved';
+  // Only for the branches that change the thread (not for the duplicate under load).
+  const endsAt = () => issue.endsAt ?? ctx.now.toISOString();
   // A resolution without endsAt is keyed by its occurrence id, so its redelivery maps to the same step.
   const endKey = issue.endsAt ?? issue.id;
-  const resolved = issue.status === 'resolved';
-  const verdicts = verdictsOf(issue);
-
-  if (state === null) return { kind: 'apply', draft: newThread(issue, ctx, lost) };
 
   // The same text is the same instant: a duplicate (the common case under load) parses nothing.
   const samePeriodText = issue.startsAt === state.firingSince;
@@ -227,7 +226,7 @@ export function decide(state: ThreadState | null, issue: Issue, ctx: DecideConte
     const draft: ThreadDraft = {
       ...state,
       status: 'resolved',
-      resolvedAt: endsAt,
+      resolvedAt: endsAt(),
       steps: capSteps([
         ...state.steps,
         { id: `resolve:${endKey}`, kind: 'update', by: issue.id, done: false },
@@ -242,6 +241,7 @@ export function decide(state: ThreadState | null, issue: Issue, ctx: DecideConte
   if (state.status === 'resolved' && state.resolvedAt !== undefined && start <= time(state.resolvedAt)) {
     return { kind: 'ignore', reason: 'firing that started before the recorded resolution', state };
   }
+  const verdicts = verdictsOf(issue);
   const reply: Step = resolved
     ? { id: `reply:resolved:${endKey}`, kind: 'reply-resolved', by: issue.id, done: false }
     : { id: `reply:refired:${issue.startsAt}`, kind: 'reply-refired', by: issue.id, done: false };
@@ -258,8 +258,44 @@ export function decide(state: ThreadState | null, issue: Issue, ctx: DecideConte
       ...enrichmentStepsOf(issue),
     ],
   };
-  if (resolved) draft.resolvedAt = endsAt;
+  if (resolved) draft.resolvedAt = endsAt();
   return { kind: 'apply', draft };
+}
+
+/**
+ * decide()'s answer for a state the store found settled (every step done) at the issue's status
+ * and firing period — the duplicate under load — read from the raw JSON without validating all
+ * of it: the thread's root when there is nothing to do, undefined when that takes the full
+ * decision (a first occurrence's details to add, a repeat count to show) or the state is not
+ * plainly one. Property-tested against decide().
+ */
+export function settledRepeatRef(
+  raw: string,
+  issue: Issue,
+): { channel: string; ts: string; threadTs?: string } | undefined {
+  let s: Record<string, unknown>;
+  try {
+    s = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  if (typeof s !== 'object' || s === null || s.v !== 1) return undefined;
+  if (s.status !== issue.status || s.firingSince !== issue.startsAt) return undefined;
+  const { channel, ts, threadTs, steps, occurrences } = s;
+  if (typeof channel !== 'string' || typeof ts !== 'string') return undefined;
+  if (threadTs !== undefined && typeof threadTs !== 'string') return undefined;
+  if (!Array.isArray(steps) || !steps.every((x) => x !== null && typeof x === 'object' && x.done === true))
+    return undefined;
+  if (issue.status === 'firing') {
+    if (issue.enrichments.length > 0 && !steps.some((x) => x.kind === 'details')) return undefined;
+    const occ = issue.occurrences;
+    if (occ) {
+      const shown = occurrences as { count?: unknown; objects?: unknown } | null | undefined;
+      if (typeof shown !== 'object' || shown === null) return undefined;
+      if (shown.count !== occ.count || (shown.objects ?? 0) !== (occ.objects ?? 0)) return undefined;
+    }
+  }
+  return threadTs === undefined ? { channel, ts } : { channel, ts, threadTs };
 }
 
 function capSteps(steps: Step[]): Step[] {
