@@ -307,10 +307,12 @@ test('local broker: an attempt that outlives the delivery timeout is abandoned a
     return new Promise<void>((resolve) => server.close(() => resolve()));
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-  const { b, lines } = await broker(t, [trigger('slow', { timeout: 'PT0.1S' })], { slow: url });
+  const { b, lines } = await broker(t, [trigger('slow', { timeout: 'PT0.5S' })], { slow: url });
   await post(b, issueEvent('enrichpod'));
   await b.idle();
-  t.is(held, 2);
-  t.like(b.stats, { delivered: 1, retried: 1, deadLettered: 0 });
-  t.true(lines.some((l) => l.msg === 'retrying delivery' && l.reason === 'no answer within 100 ms'));
+  // On a loaded machine an answered retry can miss the timeout too: then it is retried again.
+  t.like(b.stats, { delivered: 1, deadLettered: 0 });
+  t.true(b.stats.retried >= 1);
+  t.is(held, b.stats.retried + 1, 'one request per attempt');
+  t.true(lines.some((l) => l.msg === 'retrying delivery' && l.reason === 'no answer within 500 ms'));
 });

@@ -150,16 +150,27 @@ test('runtime: draining finishes in-flight work and refuses new requests', async
   const gate = new Promise<void>((r) => {
     release = r;
   });
+  let entered: () => void = () => {};
+  const reached = new Promise<void>((r) => {
+    entered = r;
+  });
   let finished = false;
   const s = await serve({
     handle: async () => {
+      entered();
       await gate;
       finished = true;
       return { statusCode: 200, body: { done: true } };
     },
   });
+  // Whatever fails below, the held request ends and the server closes (else ava cannot exit).
+  t.teardown(async () => {
+    release();
+    await s.close();
+  });
   const inflight = post(s.url, HTTP.binary(ce()) as never);
-  await new Promise((r) => setTimeout(r, 50));
+  // Not a fixed sleep: on a loaded machine the request can take longer to reach the handler.
+  await reached;
   t.is(s.fs.inflight(), 1);
   const draining = s.fs.drain(5000);
   setTimeout(release, 50);
