@@ -15,7 +15,7 @@ export async function runFunction(mod: FunctionModule, opts: RunOptions): Promis
   const env = opts.env ?? process.env;
   const log = createLogger({ name: opts.name });
   const fs = createFunctionServer(mod, { name: opts.name, log, registry: defaultRegistry });
-  const port = await fs.listen(Number(env.PORT ?? 8080), env.HOST ?? '0.0.0.0');
+  const port = await fs.listen(Number(env.PORT ?? 8080), env.HOST || undefined);
   // Liveness answers while init runs; readiness waits for it, so Knative routes no traffic early.
   try {
     await mod.init?.();

@@ -22,6 +22,7 @@ export interface ServerOptions {
 export interface FunctionServer {
   server: Server;
   registry: Registry;
+  /** Without a host: every interface, IPv4 and IPv6. */
   listen(port: number, host?: string): Promise<number>;
   /** Marks the server ready (after init). */
   setReady(ready: boolean): void;
@@ -303,13 +304,18 @@ export function createFunctionServer(mod: FunctionModule, opts: ServerOptions): 
     setReady(value) {
       ready = value;
     },
-    listen(port, host = '0.0.0.0') {
+    listen(port, host) {
       return new Promise((resolve, reject) => {
         server.once('error', reject);
-        server.listen(port, host, () => {
+        const listening = () => {
           server.off('error', reject);
           resolve((server.address() as AddressInfo).port);
-        });
+        };
+        // Without a host: every interface, IPv4 and IPv6, and no address lookup. A host, even
+        // 0.0.0.0, goes through dns.lookup and an IPv6 check whose first run compiles a large
+        // regular expression, a few milliseconds of every cold start.
+        if (host === undefined) server.listen(port, listening);
+        else server.listen(port, host, listening);
       });
     },
     async drain(timeoutMs) {

@@ -5,7 +5,11 @@ import { resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '../..');
 
-/** Answers 200 to anything after reading the whole body, like a do-nothing function would. */
+/**
+ * Answers 200 to anything after reading the whole body, like a do-nothing function would. It
+ * listens as the functions do, on every interface without naming a host (naming one, even an
+ * address, costs a lookup at start-up).
+ */
 const BARE = `
 const http = require('node:http');
 http.createServer((req, res) => {
@@ -15,7 +19,7 @@ http.createServer((req, res) => {
     res.writeHead(req.method === 'POST' ? Number(process.env.STATUS || 200) : 200, { 'content-type': 'application/json' });
     res.end('{}');
   });
-}).listen(Number(process.env.PORT), '127.0.0.1');
+}).listen(Number(process.env.PORT));
 `;
 
 const FAAS = `
