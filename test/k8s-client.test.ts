@@ -20,9 +20,12 @@ test.after.always(async () => {
 });
 
 const CRASH = 'api-7d9f8b6c5d-x2x4q';
+// Where the timeout is not what a test is about: on a loaded machine the first TLS handshake
+// with the stand-in can take longer than the production default (5 s).
+const SLOW_MACHINE_MS = 30_000;
 
 test('k8s client: reads a pod over TLS with the kubeconfig CA and bearer token', async (t) => {
-  const reader = await createKubeReader({ kubeconfigPath: kube.kubeconfigPath });
+  const reader = await createKubeReader({ kubeconfigPath: kube.kubeconfigPath, timeoutMs: SLOW_MACHINE_MS });
   const pod = await reader.readPod('payments', CRASH);
   t.is(pod.metadata?.uid, '3f6c2a8e-9b1d-4c57-a0e2-7d5b9f14c6a3');
   t.is(pod.status?.containerStatuses?.[0]?.lastState?.terminated?.exitCode, 1);
@@ -31,7 +34,7 @@ test('k8s client: reads a pod over TLS with the kubeconfig CA and bearer token',
 });
 
 test('k8s client: log reads send container, previous, tailLines and limitBytes', async (t) => {
-  const reader = await createKubeReader({ kubeconfigPath: kube.kubeconfigPath });
+  const reader = await createKubeReader({ kubeconfigPath: kube.kubeconfigPath, timeoutMs: SLOW_MACHINE_MS });
   const text = await reader.readPodLog('payments', CRASH, {
     container: 'app',
     previous: true,
@@ -45,7 +48,7 @@ test('k8s client: log reads send container, previous, tailLines and limitBytes',
 });
 
 test('k8s client: events are listed with an involvedObject field selector', async (t) => {
-  const reader = await createKubeReader({ kubeconfigPath: kube.kubeconfigPath });
+  const reader = await createKubeReader({ kubeconfigPath: kube.kubeconfigPath, timeoutMs: SLOW_MACHINE_MS });
   const events = await reader.listEvents('payments', { name: CRASH, namespace: 'payments', kind: 'Pod' });
   t.deepEqual(events.items.map((e) => e.reason).sort(), ['BackOff', 'Pulled', 'Unhealthy']);
   const req = kube.requests.findLast((r) => r.path === '/api/v1/namespaces/payments/events');
@@ -61,7 +64,7 @@ test('k8s client: events are listed with an involvedObject field selector', asyn
 });
 
 test('k8s client: pods on a node are listed with a limit and report when more remain', async (t) => {
-  const reader = await createKubeReader({ kubeconfigPath: kube.kubeconfigPath });
+  const reader = await createKubeReader({ kubeconfigPath: kube.kubeconfigPath, timeoutMs: SLOW_MACHINE_MS });
   const page = await reader.listPodsOnNode('worker-1', { limit: 2 });
   t.is(page.items.length, 2);
   t.true(page.more);
@@ -75,7 +78,7 @@ test('k8s client: pods on a node are listed with a limit and report when more re
 });
 
 test('k8s client: a missing pod is a KubeApiError NotFound (404) carrying the Status message', async (t) => {
-  const reader = await createKubeReader({ kubeconfigPath: kube.kubeconfigPath });
+  const reader = await createKubeReader({ kubeconfigPath: kube.kubeconfigPath, timeoutMs: SLOW_MACHINE_MS });
   const err = await t.throwsAsync(reader.readPod('payments', 'gone-123'));
   t.true(isKubeApiError(err));
   const k = err as KubeApiError;
@@ -87,7 +90,7 @@ test('k8s client: a missing pod is a KubeApiError NotFound (404) carrying the St
 });
 
 test('k8s client: previous logs of a container that never restarted answer 400 BadRequest', async (t) => {
-  const reader = await createKubeReader({ kubeconfigPath: kube.kubeconfigPath });
+  const reader = await createKubeReader({ kubeconfigPath: kube.kubeconfigPath, timeoutMs: SLOW_MACHINE_MS });
   const err = (await t.throwsAsync(
     reader.readPodLog('payments', 'web-6b7f9c8d4-m9v2t', { container: 'web', previous: true }),
   )) as KubeApiError;
@@ -158,7 +161,10 @@ test('k8s client: no KUBECONFIG, no ~/.kube/config and no service account means 
 });
 
 test('k8s client: KUBECONFIG in the given env selects the stand-in, whatever process.env says', async (t) => {
-  const reader = await createKubeReaderFromEnv({ env: { KUBECONFIG: kube.kubeconfigPath } });
+  const reader = await createKubeReaderFromEnv({
+    env: { KUBECONFIG: kube.kubeconfigPath },
+    timeoutMs: SLOW_MACHINE_MS,
+  });
   t.truthy(reader);
   const node = await reader?.readNode('worker-2');
   t.true(node?.spec?.unschedulable);
