@@ -84,6 +84,15 @@ function failingOnce(inner: StateStore, op: keyof StateStore, err: Error): State
   });
 }
 
+/** A firing's root adopted by its resolution, which edits it and replies; then the firing's details. */
+const ADOPTED_BY_RESOLUTION = [
+  ['postRoot', undefined],
+  ['updateRoot', undefined],
+  ['postStatusReply', 'resolved'],
+  ['postDetails', undefined],
+  ['uploadFiles', undefined],
+];
+
 const enriched = (over: Parameters<typeof makeIssue>[0] = {}) =>
   makeIssue({ enrichments: [oomEnrichment()], ...over });
 
@@ -201,13 +210,7 @@ for (const b of backends) {
       t.is((await dispatchIssue(firing, deps)).action, 'replied');
       t.deepEqual(
         destination.calls.map((c) => [c.method, c.kind]),
-        [
-          ['postRoot', undefined],
-          ['updateRoot', undefined],
-          ['postStatusReply', 'resolved'],
-          ['postDetails', undefined],
-          ['uploadFiles', undefined],
-        ],
+        ADOPTED_BY_RESOLUTION,
       );
     },
   );
@@ -280,13 +283,7 @@ for (const b of backends) {
       t.is((await dispatchIssue(firing, deps)).action, 'replied');
       t.deepEqual(
         destination.calls.map((c) => [c.method, c.kind]),
-        [
-          ['postRoot', undefined],
-          ['updateRoot', undefined],
-          ['postStatusReply', 'resolved'],
-          ['postDetails', undefined],
-          ['uploadFiles', undefined],
-        ],
+        ADOPTED_BY_RESOLUTION,
       );
       t.is(destination.callsOf('uploadFiles')[0]?.ref.ts, destination.callsOf('postRoot')[0]?.ref.ts);
     },

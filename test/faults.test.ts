@@ -49,6 +49,22 @@ const fireThenResolve = async (e: FaultEnv, alerts: AlertSpec[]) => {
   await sendWebhook(e.pipeline.webhook, alerts, 'resolved');
 };
 
+/** A connection of the test's own to the scenario's Redis, closed with the test. */
+async function adminOf(t: ExecutionContext, e: FaultEnv): Promise<Redis> {
+  const admin = new Redis(e.redis.url, { lazyConnect: true });
+  t.teardown(() => admin.quit().catch(() => undefined));
+  await admin.connect();
+  return admin;
+}
+
+/** Redis past maxmemory (noeviction): every write refused until maxmemory is set back to 0. */
+async function fillRedis(admin: Redis): Promise<void> {
+  const used = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))?.[1]);
+  await admin.config('SET', 'maxmemory-policy', 'noeviction');
+  await admin.config('SET', 'maxmemory', String(used + 1024));
+  await admin.set('filler', 'x'.repeat(4096)).catch(() => undefined);
+}
+
 async function waitForRoots(e: FaultEnv, alerts: AlertSpec[]) {
   await eventually(
     'roots posted',
@@ -153,15 +169,10 @@ test.serial(
   'faults: a slow Redis (clients paused) and a full Redis (maxmemory) only delay delivery',
   async (t) => {
     await scenario(t, 'rs', {}, async (e, alerts) => {
-      const admin = new Redis(e.redis.url, { lazyConnect: true });
-      t.teardown(() => admin.quit().catch(() => undefined));
-      await admin.connect();
+      const admin = await adminOf(t, e);
       await admin.call('CLIENT', 'PAUSE', '2000', 'ALL');
       await sendWebhook(e.pipeline.webhook, alerts.slice(0, 3), 'firing');
-      const used = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))?.[1]);
-      await admin.config('SET', 'maxmemory-policy', 'noeviction');
-      await admin.config('SET', 'maxmemory', String(used + 1024));
-      await admin.set('filler', 'x'.repeat(4096)).catch(() => undefined);
+      await fillRedis(admin);
       await sendWebhook(e.pipeline.webhook, alerts.slice(3), 'firing');
       await new Promise((r) => setTimeout(r, 1500));
       await admin.config('SET', 'maxmemory', '0');
@@ -175,18 +186,13 @@ test.serial(
   'faults: roots Slack took while Redis was full, so never recorded, are found by their redeliveries and not posted again',
   async (t) => {
     await scenario(t, 'oom', {}, async (e, alerts) => {
-      const admin = new Redis(e.redis.url, { lazyConnect: true });
-      t.teardown(() => admin.quit().catch(() => undefined));
-      await admin.connect();
+      const admin = await adminOf(t, e);
       // Slack holds the first three roots; Redis fills up meanwhile, so their records fail.
       const posts = () => e.slack.calls.filter((c) => c.method === 'chat.postMessage').length;
       e.slack.injectFault('chat.postMessage', { delayMs: 1500 }, 3);
       await sendWebhook(e.pipeline.webhook, alerts.slice(0, 3), 'firing');
       await eventually('three roots in flight', () => (posts() >= 3 ? true : undefined));
-      const used = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))?.[1]);
-      await admin.config('SET', 'maxmemory-policy', 'noeviction');
-      await admin.config('SET', 'maxmemory', String(used + 1024));
-      await admin.set('filler', 'x'.repeat(4096)).catch(() => undefined);
+      await fillRedis(admin);
       t.is(posts(), 3, 'nothing else was posted before Redis filled up');
       await new Promise((r) => setTimeout(r, 2500));
       t.true(
