@@ -132,6 +132,33 @@ test('slack render: truncation never cuts an escape entity in half', (t) => {
   t.regex(header.text.text, /^(&amp;|&lt;|&gt;)+…$/);
 });
 
+test('slack render: a cut list, table or JSON block keeps its long title and marker within one section', (t) => {
+  // A 200-character title whose every character escapes to four: its line takes room the body
+  // must give up (fast-check found a list one character over Slack's 3000).
+  const title = '<'.repeat(200);
+  const issue = baseIssue();
+  issue.enrichments = [
+    {
+      source: 'enrich-pod',
+      blocks: [
+        { type: 'list', title, items: Array.from({ length: 40 }, () => '{'.repeat(90)) },
+        { type: 'table', title, headers: ['a'], rows: Array.from({ length: 40 }, () => ['{'.repeat(90)]) },
+        { type: 'json', title, data: { x: '{'.repeat(4000) } },
+      ],
+    },
+  ];
+  const { overflowFiles, ...message } = renderDetails(issue);
+  t.is(messageError(message), undefined);
+  const sections = message.blocks.filter((b) => b.type === 'section') as Array<{ text: { text: string } }>;
+  t.is(sections.length, 3);
+  for (const s of sections) {
+    t.true(s.text.text.length <= 3000, `${s.text.text.length}`);
+    t.true(s.text.text.startsWith(`*${'&lt;'.repeat(40)}`), 'the title line comes first');
+    t.regex(s.text.text, /truncated, full text in /);
+  }
+  t.is(overflowFiles.length, 3);
+});
+
 test('slack render: the root is colored by severity while firing and green once resolved', (t) => {
   const issue = baseIssue();
   const colors = (['HIGH', 'LOW', 'INFO', 'DEBUG'] as const).map(

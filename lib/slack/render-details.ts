@@ -38,38 +38,43 @@ function titleBlock(raw: string, overflow: Overflow, filename: string): SlackBlo
   return section(`*${overflow.fit(flat, SECTION, filename, 'Title')}*`);
 }
 
-function titled(title: string | undefined, body: string): string {
-  return title ? `*${clip(oneLine(title), 200)}*\n${body}` : body;
+/** A block's bold title line (empty without a title): its length comes off the section's room. */
+function titleLine(title: string | undefined): string {
+  return title ? `*${clip(oneLine(title), 200)}*\n` : '';
 }
 
 function tableSection(b: Extract<Block, { type: 'table' }>, overflow: Overflow, slug: string): SlackBlock {
+  const head = titleLine(b.title);
+  const room = SECTION - head.length;
   let limits = TABLE_LIMITS;
   let layout = layoutTable(b.headers, b.rows, limits);
   let body = codeText(layout.text);
   // Wide unicode or many escapes can still overflow the section: show fewer rows.
-  while (body.length > SECTION && limits.maxRows > 1) {
+  while (body.length > room && limits.maxRows > 1) {
     limits = { ...limits, maxRows: Math.floor(limits.maxRows / 2) };
     layout = layoutTable(b.headers, b.rows, limits);
     body = codeText(layout.text);
   }
-  if (body.length > SECTION) {
+  if (body.length > room) {
     layout = { text: layout.text, truncated: true };
-    body = truncateEscaped(body, SECTION);
+    body = truncateEscaped(body, room);
   }
   let text = `\`\`\`\n${body}\n\`\`\``;
   if (layout.truncated) {
     const name = overflow.add(`${slug}-table.txt`, tableAsText(b.headers, b.rows), b.title ?? 'Table');
     text += `\n${truncatedMarker(name)}`;
   }
-  return section(titled(b.title, text));
+  return section(head + text);
 }
 
 function listSection(b: Extract<Block, { type: 'list' }>, overflow: Overflow, slug: string): SlackBlock {
+  const head = titleLine(b.title);
+  const room = SECTION - head.length;
   const lines: string[] = [];
   let length = 0;
   for (const item of b.items) {
     const line = `• ${clip(item, 1000)}`;
-    if (length + line.length + 1 > SECTION) break;
+    if (length + line.length + 1 > room) break;
     lines.push(line);
     length += line.length + 1;
   }
@@ -78,7 +83,7 @@ function listSection(b: Extract<Block, { type: 'list' }>, overflow: Overflow, sl
     const name = overflow.add(`${slug}-list.txt`, b.items.join('\n'), b.title ?? 'List');
     lines.push(truncatedMarker(name));
   }
-  return section(titled(b.title, lines.join('\n') || '(empty)'));
+  return section(head + (lines.join('\n') || '(empty)'));
 }
 
 function jsonSection(b: Extract<Block, { type: 'json' }>, overflow: Overflow, slug: string): SlackBlock {
@@ -89,11 +94,11 @@ function jsonSection(b: Extract<Block, { type: 'json' }>, overflow: Overflow, sl
     json = String(b.data);
   }
   const body = codeText(json);
-  if (body.length <= SECTION) return section(titled(b.title, `\`\`\`\n${body}\n\`\`\``));
+  const head = titleLine(b.title);
+  const room = SECTION - head.length;
+  if (body.length <= room) return section(`${head}\`\`\`\n${body}\n\`\`\``);
   const name = overflow.add(`${slug}.json`, json, b.title ?? 'JSON', 'application/json');
-  return section(
-    titled(b.title, `\`\`\`\n${truncateEscaped(body, SECTION)}\n\`\`\`\n${truncatedMarker(name)}`),
-  );
+  return section(`${head}\`\`\`\n${truncateEscaped(body, room)}\n\`\`\`\n${truncatedMarker(name)}`);
 }
 
 function linksSection(
