@@ -40,6 +40,11 @@ export type StatusReplyKind = 'resolved' | 'refired';
 export interface PostOptions {
   /** The channel's token for this call was already taken (see Destination.pace). */
   tokenTaken?: boolean;
+  /**
+   * The thread step this message is (`reply:resolved:<endsAt>`, `details:<issue id>`, ...),
+   * carried invisibly with it so that findReply can tell it was posted.
+   */
+  step?: string;
 }
 
 export interface Destination {
@@ -63,12 +68,19 @@ export interface Destination {
    * instead of posting a second root. Undefined when not found; destinations without it repost.
    */
   findRoot?(fingerprint: string, since: number): Promise<MessageRef | undefined>;
+  /**
+   * Whether the reply of step `step` of the thread of `fingerprint` is in the thread `ref`
+   * belongs to (posted since `since`, epoch seconds): after a reply Slack took whose record
+   * failed (Redis full or gone, the process killed), the retry finds it instead of posting it
+   * again. Destinations without it post again.
+   */
+  findReply?(ref: MessageRef, fingerprint: string, step: string, since: number): Promise<boolean>;
   /** Re-renders the root message in place (color, status line, "resolved after"). */
   updateRoot(ref: MessageRef, view: RootView): Promise<void>;
   /** Posts the enrichment details (tables, text) as a reply in the thread, never broadcast. */
-  postDetails(ref: MessageRef, issue: Issue): Promise<void>;
+  postDetails(ref: MessageRef, issue: Issue, opts?: PostOptions): Promise<void>;
   /** Uploads the issue's file blocks (logs) and any overflow into the thread. */
   uploadFiles(ref: MessageRef, issue: Issue): Promise<void>;
   /** A short status reply in the thread: resolved after N minutes, or firing again. */
-  postStatusReply(ref: MessageRef, view: RootView, kind: StatusReplyKind): Promise<void>;
+  postStatusReply(ref: MessageRef, view: RootView, kind: StatusReplyKind, opts?: PostOptions): Promise<void>;
 }

@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { ChannelBusyError, createChannelBucket } from '../lib/dispatch/channel-bucket.ts';
 import { dispatchIssue } from '../lib/dispatch/dispatcher.ts';
 import { RecordingDestination } from '../lib/dispatch/recording-destination.ts';
-import { RateLimitedError, UnavailableError } from '../lib/errors.ts';
+import { DependencyError, RateLimitedError, UnavailableError } from '../lib/errors.ts';
 import { threadKeys } from '../lib/store/keys.ts';
 import { MemoryStore } from '../lib/store/memory.ts';
 import { RedisStore } from '../lib/store/redis.ts';
@@ -66,6 +66,13 @@ function setup(open: () => Opened) {
   return { ...o, destination, deps: { store: o.store, destination } };
 }
 
+/** setup() with a clock the test moves by hand, which the dispatcher reads. */
+function setupWithClock(open: () => Opened) {
+  const clock = manualClock();
+  const o = setup(open);
+  return { ...o, clock, deps: { ...o.deps, now: clock.now } };
+}
+
 /** `inner` whose next call of `op` fails with `err` without reaching it. */
 function failingOnce(inner: StateStore, op: keyof StateStore, err: Error): StateStore {
   let armed = true;
@@ -82,6 +89,18 @@ function failingOnce(inner: StateStore, op: keyof StateStore, err: Error): State
       };
     },
   });
+}
+
+/** A clock the test moves by hand: `now` for the dispatcher, `ms` for a bucket. */
+function manualClock() {
+  let ms = Date.now();
+  return {
+    now: () => new Date(ms),
+    ms: () => ms,
+    advance(by: number) {
+      ms += by;
+    },
+  };
 }
 
 /** A firing's root adopted by its resolution, which edits it and replies; then the firing's details. */
@@ -169,9 +188,7 @@ for (const b of backends) {
   test(
     name('a root Slack posted but whose answer was lost is found and adopted, never posted twice'),
     async (t) => {
-      const { destination, deps: base } = setup(b.open);
-      let clock = Date.now();
-      const deps = { ...base, now: () => new Date(clock) };
+      const { destination, deps, clock } = setupWithClock(b.open);
       destination.failAfterNext('postRoot');
       await t.throwsAsync(dispatchIssue(enriched(), deps), { instanceOf: UnavailableError });
       t.is(destination.callsOf('postRoot').length, 1, 'Slack has the root');
@@ -180,7 +197,7 @@ for (const b of backends) {
         (early?.retryAfter ?? 0) >= 9,
         'a retry at once is told to come back when a slow post has landed',
       );
-      clock += 10_000;
+      clock.advance(10_000);
       const again = await dispatchIssue(enriched(), deps);
       t.is(destination.callsOf('postRoot').length, 1, 'no second root');
       t.is(again.ref?.ts, destination.callsOf('postRoot')[0]?.ref.ts, 'the thread is the one Slack has');
@@ -199,13 +216,11 @@ for (const b of backends) {
       'a resolution that adopts a lost firing root edits it and replies; the firing then adds its details',
     ),
     async (t) => {
-      const { destination, deps: base } = setup(b.open);
-      let clock = Date.now();
-      const deps = { ...base, now: () => new Date(clock) };
+      const { destination, deps, clock } = setupWithClock(b.open);
       const firing = enriched();
       destination.failAfterNext('postRoot');
       await t.throwsAsync(dispatchIssue(firing, deps), { instanceOf: UnavailableError });
-      clock += 10_000;
+      clock.advance(10_000);
       t.is((await dispatchIssue(resolvedOf(firing), deps)).action, 'updated');
       t.is((await dispatchIssue(firing, deps)).action, 'replied');
       t.deepEqual(
@@ -218,10 +233,8 @@ for (const b of backends) {
   test(
     name('a root the channel bucket holds back leaves nothing behind: its retry posts at once'),
     async (t) => {
-      const { store, destination, deps: base } = setup(b.open);
-      let clock = Date.now();
-      const deps = { ...base, now: () => new Date(clock) };
-      destination.bucket = createChannelBucket(store, { perSecond: 1, burst: 1 }, () => clock);
+      const { store, destination, deps, clock } = setupWithClock(b.open);
+      destination.bucket = createChannelBucket(store, { perSecond: 1, burst: 1 }, clock.ms);
       t.is((await dispatchIssue(makeIssue({ fingerprint: 'fp-first' }), deps)).action, 'posted');
       const held = makeIssue({ fingerprint: 'fp-held' });
       const err = await t.throwsAsync(dispatchIssue(held, deps), { instanceOf: ChannelBusyError });
@@ -229,7 +242,7 @@ for (const b of backends) {
       const keys = threadKeys(destination.id, held.fingerprint);
       t.is(await store.get(keys.data), null, 'no attempt left for a root never sent');
       t.is(await store.get(keys.lock), null);
-      clock += 1000;
+      clock.advance(1000);
       t.is((await dispatchIssue(held, deps)).action, 'posted', 'no wait to look for an earlier root');
       t.is(destination.callsOf('postRoot').length, 2);
     },
@@ -241,14 +254,14 @@ for (const b of backends) {
     ),
     async (t) => {
       const { store: inner, destination } = setup(b.open);
-      let clock = Date.now();
+      const clock = manualClock();
       // The first write after the post fails as Redis answers when it is past maxmemory.
       const store = failingOnce(inner, 'putLocked', new UnavailableError('OOM command not allowed (test)'));
-      const deps = { store, destination, now: () => new Date(clock) };
+      const deps = { store, destination, now: clock.now };
       await t.throwsAsync(dispatchIssue(enriched(), deps), { instanceOf: UnavailableError, message: /OOM/ });
       t.is(destination.callsOf('postRoot').length, 1, 'Slack has the root');
       await t.throwsAsync(dispatchIssue(enriched(), deps), { instanceOf: RateLimitedError });
-      clock += 10_000;
+      clock.advance(10_000);
       const again = await dispatchIssue(enriched(), deps);
       t.is(destination.callsOf('postRoot').length, 1, 'no second root');
       t.is(again.ref?.ts, destination.callsOf('postRoot')[0]?.ref.ts);
@@ -266,17 +279,17 @@ for (const b of backends) {
     ),
     async (t) => {
       const { store: inner, destination } = setup(b.open);
-      let clock = Date.now();
+      const clock = manualClock();
       // Dead: neither the record nor the unlock reaches the store; only the lock's TTL frees it.
       const dead = new UnavailableError('connection closed (test)');
       const store = failingOnce(failingOnce(inner, 'putLocked', dead), 'unlock', dead);
-      const deps = { store, destination, lockTtlMs: 100, now: () => new Date(clock) };
+      const deps = { store, destination, lockTtlMs: 100, now: clock.now };
       const firing = enriched();
       await t.throwsAsync(dispatchIssue(firing, deps), { instanceOf: UnavailableError });
       const resolution = resolvedOf(firing);
       await t.throwsAsync(dispatchIssue(resolution, deps), { instanceOf: RateLimitedError }, 'still locked');
       await new Promise((r) => setTimeout(r, 150));
-      clock += 10_000;
+      clock.advance(10_000);
       // The resolution comes first: it adopts the root the dead delivery posted, edits it and
       // replies; the firing's redelivery then adds its details to that thread.
       t.is((await dispatchIssue(resolution, deps)).action, 'updated');
@@ -292,13 +305,11 @@ for (const b of backends) {
   test(
     name('a lost answer where Slack posted nothing: the retry looks, finds nothing and posts once'),
     async (t) => {
-      const { destination, deps: base } = setup(b.open);
-      let clock = Date.now();
-      const deps = { ...base, now: () => new Date(clock) };
+      const { destination, deps, clock } = setupWithClock(b.open);
       destination.failNext('postRoot', new UnavailableError('timeout (test)', { maybeApplied: true }));
       await t.throwsAsync(dispatchIssue(enriched(), deps), { instanceOf: UnavailableError });
       t.is(destination.calls.length, 0);
-      clock += 10_000;
+      clock.advance(10_000);
       t.is((await dispatchIssue(enriched(), deps)).action, 'posted');
       t.deepEqual(
         destination.calls.map((c) => c.method),
@@ -345,12 +356,106 @@ for (const b of backends) {
 
   test(
     name(
+      'a resolved reply Slack took whose record the store refused (Redis full): the redelivery finds it, no second reply',
+    ),
+    async (t) => {
+      const { store: inner, destination } = setup(b.open);
+      const clock = manualClock();
+      const firing = makeIssue();
+      await dispatchIssue(firing, { store: inner, destination, now: clock.now });
+      // Edit, then reply: the write recording the reply is refused as past maxmemory.
+      const store = failingOnce(
+        inner,
+        'putAndUnlock',
+        new UnavailableError('OOM command not allowed (test)'),
+      );
+      const deps = { store, destination, now: clock.now };
+      await t.throwsAsync(dispatchIssue(resolvedOf(firing), deps), { message: /OOM/ });
+      t.is(destination.callsOf('postStatusReply').length, 1, 'Slack has the reply');
+      await t.throwsAsync(
+        dispatchIssue(resolvedOf(firing), deps),
+        { instanceOf: RateLimitedError },
+        'a slow reply may still be landing',
+      );
+      clock.advance(10_000);
+      t.is((await dispatchIssue(resolvedOf(firing), deps)).action, 'replied');
+      t.deepEqual(
+        destination.calls.map((c) => [c.method, c.kind]),
+        [
+          ['postRoot', undefined],
+          ['updateRoot', undefined],
+          ['postStatusReply', 'resolved'],
+        ],
+        'one edit, one reply',
+      );
+      t.is((await dispatchIssue(resolvedOf(firing), deps)).action, 'unchanged');
+      const state = JSON.parse(
+        (await inner.get(threadKeys(destination.id, firing.fingerprint).data)) ?? '{}',
+      );
+      t.true(
+        state.steps.every((s: { done: boolean; tried?: number }) => s.done && s.tried === undefined),
+        'done steps keep no try',
+      );
+    },
+  );
+
+  test(
+    name('details whose answer was lost: the redelivery finds them in the thread and goes on to the files'),
+    async (t) => {
+      const { destination, deps, clock } = setupWithClock(b.open);
+      destination.failAfterNext('postDetails');
+      await t.throwsAsync(dispatchIssue(enriched(), deps), { instanceOf: UnavailableError });
+      clock.advance(10_000);
+      t.is((await dispatchIssue(enriched(), deps)).action, 'replied');
+      t.deepEqual(
+        destination.calls.map((c) => c.method),
+        ['postRoot', 'postDetails', 'uploadFiles'],
+      );
+      t.is(destination.callsOf('postDetails')[0]?.step, `details:${enriched().id}`);
+    },
+  );
+
+  test(
+    name(
+      'a reply tried but never sent (killed, lost answer): the retry looks, finds nothing and posts it once',
+    ),
+    async (t) => {
+      const { destination, deps, clock } = setupWithClock(b.open);
+      const firing = makeIssue();
+      await dispatchIssue(firing, deps);
+      destination.failNext('postStatusReply', new UnavailableError('timeout (test)', { maybeApplied: true }));
+      await t.throwsAsync(dispatchIssue(resolvedOf(firing), deps), { instanceOf: UnavailableError });
+      t.is(destination.callsOf('postStatusReply').length, 0);
+      clock.advance(10_000);
+      t.is((await dispatchIssue(resolvedOf(firing), deps)).action, 'replied');
+      t.is(destination.callsOf('postStatusReply').length, 1);
+      t.is(destination.callsOf('updateRoot').length, 1);
+    },
+  );
+
+  test(
+    name('a destination that cannot look (no history scope) posts the tried reply, as before'),
+    async (t) => {
+      const { destination, deps, clock } = setupWithClock(b.open);
+      const firing = makeIssue();
+      await dispatchIssue(firing, deps);
+      destination.failAfterNext('postStatusReply');
+      await t.throwsAsync(dispatchIssue(resolvedOf(firing), deps), { instanceOf: UnavailableError });
+      destination.findReply = async () => {
+        throw new DependencyError('slack conversations.replies: missing_scope (test)');
+      };
+      clock.advance(10_000);
+      t.is((await dispatchIssue(resolvedOf(firing), deps)).action, 'replied');
+      t.is(destination.callsOf('postStatusReply').length, 2, 'posted again: it could not look');
+    },
+  );
+
+  test(
+    name(
       'a delivery whose lock expired mid-post: the next holder waits for that post, the late one never overwrites',
     ),
     async (t) => {
-      const { store, destination, deps: base } = setup(b.open);
-      let clock = Date.now();
-      const deps = { ...base, now: () => new Date(clock) };
+      const { store, destination, deps, clock } = setupWithClock(b.open);
       const held = destination.hold('postRoot');
       const first = dispatchIssue(makeIssue(), { ...deps, lockTtlMs: 100 });
       await held.reached;
@@ -361,7 +466,7 @@ for (const b of backends) {
         'the first post may still land',
       );
       // Past the time a post takes to land, the next holder looks, finds none and posts.
-      clock += 10_000;
+      clock.advance(10_000);
       const second = await dispatchIssue(makeIssue(), deps);
       held.release();
       await t.throwsAsync(first, { instanceOf: UnavailableError, message: /lost the thread lock/ });

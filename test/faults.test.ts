@@ -7,6 +7,7 @@ import {
   type AlertSpec,
   CHANNEL,
   type FaultEnv,
+  isResolvedReply,
   makeAlerts,
   type Report,
   sendWebhook,
@@ -63,6 +64,36 @@ async function fillRedis(admin: Redis): Promise<void> {
   await admin.config('SET', 'maxmemory-policy', 'noeviction');
   await admin.config('SET', 'maxmemory', String(used + 1024));
   await admin.set('filler', 'x'.repeat(4096)).catch(() => undefined);
+}
+
+/** Waits until Slack has had no call for a second (details and files of earlier events done). */
+async function quiet(e: FaultEnv): Promise<void> {
+  await eventually('Slack quiet', async () => {
+    const n = e.slack.calls.length;
+    await new Promise((r) => setTimeout(r, 1000));
+    return n === e.slack.calls.length ? true : undefined;
+  });
+}
+
+/**
+ * Slack holds the next three messages `send` posts while Redis fills up past maxmemory, so the
+ * writes recording them are refused; then Redis takes writes again.
+ */
+async function postsHeldWhileRedisFills(t: ExecutionContext, e: FaultEnv, send: () => Promise<unknown>) {
+  const admin = await adminOf(t, e);
+  const posts = () => e.slack.calls.filter((c) => c.method === 'chat.postMessage').length;
+  const before = posts();
+  e.slack.injectFault('chat.postMessage', { delayMs: 1500 }, 3);
+  await send();
+  await eventually('three posts in flight', () => (posts() >= before + 3 ? true : undefined));
+  await fillRedis(admin);
+  t.is(posts(), before + 3, 'nothing else was posted before Redis filled up');
+  await new Promise((r) => setTimeout(r, 2500));
+  t.true(
+    e.pipeline.output().includes('OOM'),
+    'a record after a post was refused for memory (else this scenario tests nothing)',
+  );
+  await admin.config('SET', 'maxmemory', '0');
 }
 
 async function waitForRoots(e: FaultEnv, alerts: AlertSpec[]) {
@@ -186,23 +217,43 @@ test.serial(
   'faults: roots Slack took while Redis was full, so never recorded, are found by their redeliveries and not posted again',
   async (t) => {
     await scenario(t, 'oom', {}, async (e, alerts) => {
-      const admin = await adminOf(t, e);
       // Slack holds the first three roots; Redis fills up meanwhile, so their records fail.
-      const posts = () => e.slack.calls.filter((c) => c.method === 'chat.postMessage').length;
-      e.slack.injectFault('chat.postMessage', { delayMs: 1500 }, 3);
-      await sendWebhook(e.pipeline.webhook, alerts.slice(0, 3), 'firing');
-      await eventually('three roots in flight', () => (posts() >= 3 ? true : undefined));
-      await fillRedis(admin);
-      t.is(posts(), 3, 'nothing else was posted before Redis filled up');
-      await new Promise((r) => setTimeout(r, 2500));
-      t.true(
-        e.pipeline.output().includes('OOM'),
-        'a record after a post was refused for memory (else this scenario tests nothing)',
+      await postsHeldWhileRedisFills(t, e, () =>
+        sendWebhook(e.pipeline.webhook, alerts.slice(0, 3), 'firing'),
       );
-      await admin.config('SET', 'maxmemory', '0');
       await sendWebhook(e.pipeline.webhook, alerts.slice(3), 'firing');
       await waitForRoots(e, alerts);
       await sendWebhook(e.pipeline.webhook, alerts, 'resolved');
+    });
+  },
+);
+
+test.serial(
+  'faults: resolved replies Slack took while Redis was full, so never recorded, are found by their redeliveries and not posted again',
+  async (t) => {
+    await scenario(t, 'oomr', {}, async (e, alerts) => {
+      await sendWebhook(e.pipeline.webhook, alerts, 'firing');
+      await waitForRoots(e, alerts);
+      await quiet(e);
+      // Slack holds the first three resolved replies; Redis fills up meanwhile, so their
+      // records fail (each resolution edits its root first, which is recorded).
+      await postsHeldWhileRedisFills(t, e, () =>
+        sendWebhook(e.pipeline.webhook, alerts.slice(0, 3), 'resolved'),
+      );
+      await sendWebhook(e.pipeline.webhook, alerts.slice(3), 'resolved');
+      // Their redeliveries come once Redis takes writes again and a slow reply would have
+      // landed: each looks in its thread first, or, were it blind, posts the reply again.
+      const resolvedReplies = () =>
+        (e.slack.messages.get(CHANNEL) ?? []).filter((m) => m.thread_ts && isResolvedReply(m)).length;
+      await eventually(
+        'the refused replies redelivered',
+        () =>
+          e.slack.calls.filter((c) => c.method === 'conversations.replies').length >= 3 ||
+          resolvedReplies() > alerts.length
+            ? true
+            : undefined,
+        60_000,
+      );
     });
   },
 );

@@ -196,6 +196,46 @@ test('slack destination: a root whose answer timed out is marked maybe-applied a
   await t.throwsAsync(dest.findRoot(issue.fingerprint, since), { instanceOf: DependencyError });
 });
 
+test('slack destination: a reply carries its thread step, and findReply finds it in its thread only', async (t) => {
+  const { slack, dest } = await setup();
+  t.teardown(() => slack.close());
+  const since = Math.floor(Date.now() / 1000) - 60;
+  const issue = issueFixture();
+  const root = await dest.postRoot(view(issue));
+  const other = await dest.postRoot(view({ ...issue, fingerprint: 'another-fingerprint' }));
+  // A long thread: the tagged reply sits past the first page of conversations.replies.
+  for (let i = 0; i < 205; i++) await dest.postStatusReply(root, view(issue), 'refired');
+  await dest.postStatusReply(root, view(issue), 'resolved', { step: 'reply:resolved:T1' });
+  await dest.postDetails(root, issue, { step: `details:${issue.id}` });
+
+  const reply = slack.replies('C0ALERTS', root.ts).at(-2);
+  t.deepEqual(reply?.metadata, {
+    event_type: 'kubeincident_step',
+    event_payload: { fingerprint: issue.fingerprint, step: 'reply:resolved:T1' },
+  });
+  t.true(await dest.findReply(root, issue.fingerprint, 'reply:resolved:T1', since));
+  t.true(await dest.findReply(root, issue.fingerprint, `details:${issue.id}`, since));
+  t.false(await dest.findReply(root, issue.fingerprint, 'reply:resolved:T2', since), 'another step');
+  t.false(await dest.findReply(root, 'another-fingerprint', 'reply:resolved:T1', since), 'another alert');
+  t.false(await dest.findReply(other, issue.fingerprint, 'reply:resolved:T1', since), 'another thread');
+  t.false(
+    await dest.findReply(root, issue.fingerprint, 'reply:resolved:T1', Math.floor(Date.now() / 1000) + 5),
+    'older than `since`',
+  );
+  const calls = slack.calls.filter((c) => c.method === 'conversations.replies');
+  t.true(
+    calls.some((c) => c.params.cursor !== undefined),
+    'read past the first page',
+  );
+  t.true(
+    calls.every((c) => c.params.include_all_metadata === 'true' || c.params.include_all_metadata === true),
+  );
+  slack.injectFault('conversations.replies', { error: 'missing_scope' });
+  await t.throwsAsync(dest.findReply(root, issue.fingerprint, 'reply:resolved:T1', since), {
+    instanceOf: DependencyError,
+  });
+});
+
 test('slack destination: unknown channel, update of a missing message and a bad token become DependencyError naming the Slack code', async (t) => {
   const slack = await startSlackStandin();
   t.teardown(() => slack.close());

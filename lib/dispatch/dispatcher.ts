@@ -25,6 +25,7 @@ import {
   newThread,
   parseThreadState,
   pendingSteps,
+  REPLY_KINDS,
   type Step,
   settledRepeatRef,
   type ThreadDraft,
@@ -37,10 +38,10 @@ export const DEFAULT_LOCK_TTL_MS = 30_000;
 export const DEFAULT_STATE_TTL_SECONDS = 14 * 24 * 3600;
 /** Seconds a delivery that found the thread locked is told to wait (Retry-After). */
 export const BUSY_RETRY_AFTER_SECONDS = 1;
-/** How far before a lost root post its lookup starts (clock skew between us and Slack). */
-const ROOT_LOOKBACK_SECONDS = 60;
+/** How far before a lost post its lookup starts (clock skew between us and Slack). */
+const LOOKBACK_SECONDS = 60;
 /** A slow post can still land after the client gave up: look only once this has passed. */
-const ROOT_SETTLE_MS = 10_000;
+const SETTLE_MS = 10_000;
 
 /**
  * What a thread key holds while a new thread's root may exist without its state. Written with
@@ -65,8 +66,8 @@ function parseRootAttempt(raw: string | null): RootAttemptMarker | undefined {
     const a = m.rootAttempt as Partial<RootAttempt & { since: number; lookAt: number }> | undefined;
     if (!a) return undefined;
     if (Number.isFinite(a.at) && a.since === undefined) {
-      a.since = Math.floor((a.at as number) / 1000) - ROOT_LOOKBACK_SECONDS;
-      a.lookAt = (a.at as number) + ROOT_SETTLE_MS;
+      a.since = Math.floor((a.at as number) / 1000) - LOOKBACK_SECONDS;
+      a.lookAt = (a.at as number) + SETTLE_MS;
     }
     if (!Number.isFinite(a.since) || !Number.isFinite(a.lookAt)) return undefined;
     if (m.draft !== undefined) {
@@ -269,15 +270,34 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps, peek = tru
     }
 
     const ran: Step[] = [];
+    // Replies an earlier delivery was about to send and never recorded as sent.
+    const triedBefore = new Set(pending.filter((s) => s.tried !== undefined));
     for (const [i, step] of pending.entries()) {
+      const last = i === pending.length - 1;
+      const reply = REPLY_KINDS.has(step.kind);
+      if (reply && triedBefore.has(step) && (await replyLanded(step, draft))) {
+        ran.push(step);
+        await save(draft, step, last, pending[i + 1]);
+        released = last;
+        continue;
+      }
+      if (reply && step.tried === undefined) {
+        // The try is recorded before the post; after a step of this delivery, with its record.
+        step.tried = now().getTime();
+        if (!(await store.putLocked(lock, keys.data, JSON.stringify(draft), stateTtlSeconds)))
+          throw new UnavailableError('lost the thread lock during dispatch');
+      }
       try {
         const opening = ran.length === 0 && (step.kind === 'root' || step.kind === 'link');
         if (opening && rootToken instanceof ChannelBusyError) throw rootToken;
         posting ||= opening;
         await runStep(step, draft, issue, destination, opening && rootToken === 'taken');
       } catch (err) {
+        const notSent = !(err instanceof UnavailableError && err.maybeApplied);
         // Refused, or never sent: that post did not land.
-        if (ran.length === 0 && !(err instanceof UnavailableError && err.maybeApplied)) posting = false;
+        if (ran.length === 0 && notSent) posting = false;
+        // Nor did this reply: its retry need not look for it.
+        if (reply && notSent) await untry(draft, step);
         // Our bucket says the channel is at its rate: waiting for a turn could outlast the
         // broker's retries, while a line in the group's summary is shown at the summary's pace.
         // Slack's own 429 is different: it goes back to the broker with its Retry-After.
@@ -285,10 +305,10 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps, peek = tru
           return await fold(group);
         // Slack may have posted the root although its answer was lost: remember to look first.
         if (ran.length === 0 && step.kind === 'root' && err instanceof UnavailableError && err.maybeApplied) {
-          const since = attempt?.rootAttempt.since ?? Math.floor(startMs / 1000) - ROOT_LOOKBACK_SECONDS;
+          const since = attempt?.rootAttempt.since ?? Math.floor(startMs / 1000) - LOOKBACK_SECONDS;
           const mark: RootAttemptMarker = {
             v: 1,
-            rootAttempt: { since, lookAt: now().getTime() + ROOT_SETTLE_MS },
+            rootAttempt: { since, lookAt: now().getTime() + SETTLE_MS },
             draft,
           };
           await store.putAndUnlock(lock, keys.data, JSON.stringify(mark), stateTtlSeconds);
@@ -297,8 +317,7 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps, peek = tru
         throw err;
       }
       ran.push(step);
-      const last = i === pending.length - 1;
-      await save(draft, step, last);
+      await save(draft, step, last, pending[i + 1]);
       released = last;
     }
     const ref = refOf(draft);
@@ -382,20 +401,11 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps, peek = tru
    * afresh). Until a slow post may have landed, the delivery is told to come back (429).
    */
   async function adoptEarlierRoot(m: RootAttemptMarker): Promise<ThreadState | null> {
-    if (!destination.findRoot) return null;
-    const wait = m.rootAttempt.lookAt - now().getTime();
-    if (wait > 0)
-      throw new RateLimitedError('an earlier root post may still be landing: look for it later', {
-        retryAfter: Math.ceil(wait / 1000),
-      });
-    let found: MessageRef | undefined;
-    try {
-      found = await destination.findRoot(issue.fingerprint, m.rootAttempt.since);
-    } catch (err) {
-      // Cannot look (no history scope, not in the channel): post, as before this check existed.
-      if (!(err instanceof DependencyError)) throw err;
-      log?.warn({ err, fingerprint: issue.fingerprint }, 'cannot look for an earlier root: posting');
-    }
+    const { findRoot } = destination;
+    if (!findRoot) return null;
+    const found = await lookForEarlier('root post', m.rootAttempt.lookAt, () =>
+      findRoot.call(destination, issue.fingerprint, m.rootAttempt.since),
+    );
     if (!found) return null;
     const planned = m.draft ?? plannedBy(m.rootAttempt as RootAttempt);
     const steps = planned.steps.map((s) => (s.kind === 'root' ? { ...s, done: true } : s));
@@ -439,9 +449,15 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps, peek = tru
       : { action: 'unchanged', status: s.status, reason };
   }
 
-  /** Records one finished step; the last one also releases the lock (one round trip). */
-  async function save(draft: ThreadDraft, step: Step, last: boolean): Promise<void> {
+  /**
+   * Records one finished step, and the try of the next one when that is a reply; the last one
+   * also releases the lock (one round trip).
+   */
+  async function save(draft: ThreadDraft, step: Step, last: boolean, next: Step | undefined): Promise<void> {
     step.done = true;
+    // A done step needs no try: the state stays as short as before.
+    delete step.tried;
+    if (next && REPLY_KINDS.has(next.kind) && next.tried === undefined) next.tried = now().getTime();
     const value = JSON.stringify(draft);
     const ok = last
       ? await store.putAndUnlock(lock, keys.data, value, stateTtlSeconds)
@@ -450,6 +466,62 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps, peek = tru
       // The lock expired mid-delivery and someone else may hold the thread now: writing would
       // overwrite newer state. A redelivery will see whatever that holder recorded.
       throw new UnavailableError('lost the thread lock during dispatch');
+    }
+  }
+
+  /**
+   * Whether the reply an earlier delivery tried is in the thread already; a destination that
+   * cannot look posts.
+   */
+  async function replyLanded(step: Step, d: ThreadDraft): Promise<boolean> {
+    const { findReply } = destination;
+    const ref = refOf(d);
+    if (!findReply || !ref || step.tried === undefined) return false;
+    const since = Math.floor(step.tried / 1000) - LOOKBACK_SECONDS;
+    const found = await lookForEarlier('reply', step.tried + SETTLE_MS, () =>
+      findReply.call(destination, ref, issue.fingerprint, step.id, since),
+    );
+    if (found)
+      log?.info(
+        { fingerprint: issue.fingerprint, step: step.id },
+        'found the reply an earlier attempt posted',
+      );
+    return found === true;
+  }
+
+  /**
+   * What `look` finds of a post an earlier delivery may have made. Until `lookAt` (epoch ms) a
+   * slow post may still land, so the delivery is told to come back (429). Undefined when the
+   * destination cannot look (no history scope, not in the channel): post, as before these
+   * checks existed.
+   */
+  async function lookForEarlier<T>(
+    what: string,
+    lookAt: number,
+    look: () => Promise<T>,
+  ): Promise<T | undefined> {
+    const wait = lookAt - now().getTime();
+    if (wait > 0)
+      throw new RateLimitedError(`an earlier ${what} may still be landing: look for it later`, {
+        retryAfter: Math.ceil(wait / 1000),
+      });
+    try {
+      return await look();
+    } catch (err) {
+      if (!(err instanceof DependencyError)) throw err;
+      log?.warn({ err, fingerprint: issue.fingerprint }, `cannot look for an earlier ${what}: posting`);
+      return undefined;
+    }
+  }
+
+  /** Forgets the try of a reply that was not sent, so its retry posts without looking first. */
+  async function untry(d: ThreadDraft, step: Step): Promise<void> {
+    delete step.tried;
+    try {
+      await store.putAndUnlock(lock, keys.data, JSON.stringify(d), stateTtlSeconds);
+      released = true;
+    } catch (err) {
+      log?.warn({ err, key: keys.data }, 'could not clear a reply try: its retry looks first');
     }
   }
 
@@ -498,15 +570,16 @@ async function runStep(
   const ref = refOf(draft);
   // Only a root step creates a ref, and it is planned first in every new thread.
   if (!ref) throw new Error(`step ${step.id} planned before the thread's root exists`);
+  const tag = { step: step.id };
   switch (step.kind) {
     case 'update':
       return destination.updateRoot(ref, view);
     case 'reply-resolved':
-      return destination.postStatusReply(ref, view, 'resolved');
+      return destination.postStatusReply(ref, view, 'resolved', tag);
     case 'reply-refired':
-      return destination.postStatusReply(ref, view, 'refired');
+      return destination.postStatusReply(ref, view, 'refired', tag);
     case 'details':
-      return destination.postDetails(ref, issue);
+      return destination.postDetails(ref, issue, tag);
     case 'files':
       return destination.uploadFiles(ref, issue);
   }

@@ -29,6 +29,8 @@ export interface RecordedCall {
   summary?: SummaryView;
   lines?: SummaryLine[];
   asFile?: boolean;
+  /** The thread step a reply said it is (PostOptions.step), for findReply. */
+  step?: string;
 }
 
 export interface Hold {
@@ -76,6 +78,17 @@ export class RecordingDestination implements Destination, SummaryDestination {
   async findRoot(fingerprint: string, _since: number): Promise<MessageRef | undefined> {
     const c = this.calls.find((x) => x.method === 'postRoot' && x.fingerprint === fingerprint);
     return c?.ref;
+  }
+
+  async findReply(ref: MessageRef, fingerprint: string, step: string, _since: number): Promise<boolean> {
+    const thread = ref.threadTs ?? ref.ts;
+    return this.calls.some(
+      (c) =>
+        c.step === step &&
+        c.fingerprint === fingerprint &&
+        c.ref.channel === ref.channel &&
+        (c.ref.threadTs ?? c.ref.ts) === thread,
+    );
   }
 
   /** The next call of `method` waits until released. */
@@ -133,9 +146,16 @@ export class RecordingDestination implements Destination, SummaryDestination {
     this.calls.push({ method: 'updateRoot', ref, issueId: view.issue.id, view: this.#copy(view) });
   }
 
-  async postDetails(ref: MessageRef, issue: Issue): Promise<void> {
+  async postDetails(ref: MessageRef, issue: Issue, opts?: PostOptions): Promise<void> {
     await this.#enter('postDetails');
-    this.calls.push({ method: 'postDetails', ref, issueId: issue.id });
+    this.calls.push({
+      method: 'postDetails',
+      ref,
+      issueId: issue.id,
+      fingerprint: issue.fingerprint,
+      ...(opts?.step ? { step: opts.step } : {}),
+    });
+    this.#after('postDetails');
   }
 
   async uploadFiles(ref: MessageRef, issue: Issue): Promise<void> {
@@ -143,15 +163,23 @@ export class RecordingDestination implements Destination, SummaryDestination {
     this.calls.push({ method: 'uploadFiles', ref, issueId: issue.id });
   }
 
-  async postStatusReply(ref: MessageRef, view: RootView, kind: StatusReplyKind): Promise<void> {
+  async postStatusReply(
+    ref: MessageRef,
+    view: RootView,
+    kind: StatusReplyKind,
+    opts?: PostOptions,
+  ): Promise<void> {
     await this.#enter('postStatusReply');
     this.calls.push({
       method: 'postStatusReply',
       ref,
       issueId: view.issue.id,
+      fingerprint: view.issue.fingerprint,
       view: this.#copy(view),
       kind,
+      ...(opts?.step ? { step: opts.step } : {}),
     });
+    this.#after('postStatusReply');
   }
 
   async postSummary(view: SummaryView): Promise<MessageRef> {

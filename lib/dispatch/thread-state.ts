@@ -23,8 +23,17 @@ export const Step = z.object({
   /** The issue id that planned it: only a delivery of that issue carries what the step needs. */
   by: z.string(),
   done: z.boolean(),
+  /**
+   * Epoch ms when a reply of this step was about to be sent, recorded before sending it: a
+   * delivery that finds it set while the step is not done looks for that reply in the thread
+   * before posting it (the earlier post may have landed without its record).
+   */
+  tried: z.number().optional(),
 });
 export type Step = z.infer<typeof Step>;
+
+/** Steps that post a new reply into the thread, which would show twice if posted again. */
+export const REPLY_KINDS: ReadonlySet<StepKind> = new Set(['reply-resolved', 'reply-refired', 'details']);
 
 export const ThreadState = z.object({
   v: z.literal(1),

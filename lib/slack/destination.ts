@@ -121,10 +121,15 @@ function quietLogger(log: Logger | undefined): SlackLogger {
 
 /** Slack message metadata on every root: which alert it is, for findRoot. */
 const ROOT_EVENT_TYPE = 'kubeincident_issue';
-interface RootMetadata {
+/** And on every reply a thread step posts: which step of which alert's thread, for findReply. */
+const STEP_EVENT_TYPE = 'kubeincident_step';
+interface MessageMetadata {
   event_type: string;
-  event_payload: { fingerprint: string; issue_id: string };
+  event_payload: { fingerprint: string; issue_id: string } | { fingerprint: string; step: string };
 }
+
+/** Pages of a thread findReply reads at most (200 messages each): a thread is a handful. */
+const MAX_REPLY_PAGES = 5;
 
 export class SlackDestination implements Destination, SummaryDestination {
   readonly id: string;
@@ -185,7 +190,7 @@ export class SlackDestination implements Destination, SummaryDestination {
     message: SlackMessage,
     threadTs?: string,
     opts?: PostOptions,
-    metadata?: RootMetadata,
+    metadata?: MessageMetadata,
   ): Promise<MessageRef> {
     const res = await this.#call(
       'chat.postMessage',
@@ -211,7 +216,7 @@ export class SlackDestination implements Destination, SummaryDestination {
   postRoot(view: RootView, opts?: PostOptions): Promise<MessageRef> {
     const { text, attachments } = renderRoot(view);
     // Invisible to people; lets a retry whose first answer was lost find this root (findRoot).
-    const metadata: RootMetadata = {
+    const metadata: MessageMetadata = {
       event_type: ROOT_EVENT_TYPE,
       event_payload: { fingerprint: view.issue.fingerprint, issue_id: view.issue.id },
     };
@@ -245,6 +250,46 @@ export class SlackDestination implements Destination, SummaryDestination {
     return undefined;
   }
 
+  async findReply(ref: MessageRef, fingerprint: string, step: string, since: number): Promise<boolean> {
+    // Like findRoot: Tier 3, paced by Slack per method, not by the channel's post rate.
+    const client = await this.#getClient();
+    let cursor: string | undefined;
+    for (let page = 0; page < MAX_REPLY_PAGES; page++) {
+      let res: Awaited<ReturnType<WebClient['conversations']['replies']>>;
+      try {
+        res = await client.conversations.replies({
+          channel: ref.channel,
+          ts: ref.threadTs ?? ref.ts,
+          oldest: since.toFixed(6),
+          limit: 200,
+          include_all_metadata: true,
+          ...(cursor ? { cursor } : {}),
+        });
+      } catch (err) {
+        throw mapSlackError(err, 'conversations.replies');
+      }
+      for (const m of res.messages ?? []) {
+        const md = m.metadata as { event_type?: string; event_payload?: Record<string, unknown> } | undefined;
+        if (
+          md?.event_type === STEP_EVENT_TYPE &&
+          md.event_payload?.fingerprint === fingerprint &&
+          md.event_payload?.step === step
+        )
+          return true;
+      }
+      cursor = res.response_metadata?.next_cursor || undefined;
+      if (!res.has_more || !cursor) return false;
+    }
+    return false;
+  }
+
+  /** Metadata naming the thread step a reply is, when the dispatcher gave one. */
+  #stepMetadata(fingerprint: string, opts: PostOptions | undefined): MessageMetadata | undefined {
+    return opts?.step
+      ? { event_type: STEP_EVENT_TYPE, event_payload: { fingerprint, step: opts.step } }
+      : undefined;
+  }
+
   async postLinked(thread: MessageRef, view: RootView, opts?: PostOptions): Promise<MessageRef> {
     const { text, attachments } = renderRoot({ ...view, linked: true });
     const ref = await this.#post({ text, attachments }, thread.ts, opts);
@@ -268,10 +313,15 @@ export class SlackDestination implements Destination, SummaryDestination {
     await this.#update(ref, renderRoot(view));
   }
 
-  async postDetails(ref: MessageRef, issue: Issue): Promise<void> {
+  async postDetails(ref: MessageRef, issue: Issue, opts?: PostOptions): Promise<void> {
     if (issue.enrichments.length === 0) return;
     const { text, blocks } = renderDetails(issue);
-    await this.#post({ text, blocks }, ref.threadTs ?? ref.ts);
+    await this.#post(
+      { text, blocks },
+      ref.threadTs ?? ref.ts,
+      undefined,
+      this.#stepMetadata(issue.fingerprint, opts),
+    );
   }
 
   async uploadFiles(ref: MessageRef, issue: Issue): Promise<void> {
@@ -327,8 +377,18 @@ export class SlackDestination implements Destination, SummaryDestination {
     );
   }
 
-  async postStatusReply(ref: MessageRef, view: RootView, kind: StatusReplyKind): Promise<void> {
-    await this.#post(renderStatusReply(view, kind), ref.threadTs ?? ref.ts);
+  async postStatusReply(
+    ref: MessageRef,
+    view: RootView,
+    kind: StatusReplyKind,
+    opts?: PostOptions,
+  ): Promise<void> {
+    await this.#post(
+      renderStatusReply(view, kind),
+      ref.threadTs ?? ref.ts,
+      undefined,
+      this.#stepMetadata(view.issue.fingerprint, opts),
+    );
   }
 }
 

@@ -153,6 +153,9 @@ async function deadLetters(file: string): Promise<string> {
   return readFile(file, 'utf8').catch(() => '');
 }
 
+/** The status reply a resolution posts ("✅ Resolved after 3m at ..."), once per resolution. */
+export const isResolvedReply = (m: StandinMessage): boolean => /^\S+ Resolved\b/.test(m.text ?? '');
+
 /** What Slack holds for these alerts, and what is missing or doubled. */
 export async function inspect(env: FaultEnv, alerts: AlertSpec[], expectResolved: boolean): Promise<Report> {
   const messages = env.slack.messages.get(CHANNEL) ?? [];
@@ -177,8 +180,10 @@ export async function inspect(env: FaultEnv, alerts: AlertSpec[], expectResolved
       // A root first posted as firing must also say so in its thread; one posted already
       // resolved (the resolution arrived first) has nothing to reply to.
       const postedFiring = root && root.edits.length > 0;
-      const reply = root && env.slack.replies(CHANNEL, root.ts).some((r) => /resolved/i.test(textOf(r)));
+      const replies = root ? env.slack.replies(CHANNEL, root.ts) : [];
+      const reply = replies.some((r) => /resolved/i.test(textOf(r)));
       if (!resolvedRoot || (postedFiring && !reply)) report.unresolved.push(a.marker);
+      if (replies.filter(isResolvedReply).length > 1) report.duplicated.push(`${a.marker} (resolved reply)`);
     }
   }
   return report;

@@ -254,6 +254,37 @@ export async function startSlackStandin(opts: StandinOptions = {}): Promise<Slac
           has_more: list.length > limit,
         };
       }
+      case 'conversations.replies': {
+        // The thread's parent, then its replies, oldest first, from `oldest` (exclusive unless
+        // `inclusive`), `limit` per page with a cursor, like Slack's.
+        const channel = str('channel');
+        if (!channel || !channels.has(channel)) return { ok: false, error: 'channel_not_found' };
+        const ts = str('ts');
+        const parent = ts ? find(channel, ts) : undefined;
+        if (!ts || !parent) return { ok: false, error: 'thread_not_found' };
+        const threadTs = parent.thread_ts ?? parent.ts;
+        const oldest = Number(str('oldest') ?? '0');
+        const inclusive = p.inclusive === true || p.inclusive === 'true';
+        const limit = Math.min(Number(str('limit') ?? '1000') || 1000, 1000);
+        const start = Number(str('cursor')?.replace(/^next:/, '') ?? '0') || 0;
+        const withMeta = p.include_all_metadata === true || p.include_all_metadata === 'true';
+        const list = (messages.get(channel) ?? []).filter(
+          (m) =>
+            (m.ts === threadTs || m.thread_ts === threadTs) &&
+            (inclusive ? Number(m.ts) >= oldest : Number(m.ts) > oldest),
+        );
+        const page = list.slice(start, start + limit);
+        const more = start + limit < list.length;
+        return {
+          ok: true,
+          messages: page.map((m) => ({
+            ...asMessage(m),
+            ...(withMeta && m.metadata ? { metadata: m.metadata } : {}),
+          })),
+          has_more: more,
+          response_metadata: { next_cursor: more ? `next:${start + limit}` : '' },
+        };
+      }
       case 'chat.update': {
         const channel = str('channel');
         if (!channel || !channels.has(channel)) return { ok: false, error: 'channel_not_found' };
