@@ -18,6 +18,12 @@ export const CommonEnv = z.object({
   CONFIG_POLL_MS: positiveInt(10_000),
 });
 
+/** Read by the runtime (lib/runtime/main.ts) before the function's own settings. */
+export const RuntimeEnv = z.object({
+  /** Idle time after which memory is given back (lib/runtime/idle-release.ts); 0 turns it off. */
+  IDLE_RELEASE_MS: z.coerce.number().int().nonnegative().default(250),
+});
+
 export const AlertIngestEnv = CommonEnv.extend({
   K_SINK: z.url({ message: 'K_SINK must be the URL of the broker (set by the SinkBinding)' }),
   K_CE_OVERRIDES: optionalString,

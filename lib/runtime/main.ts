@@ -1,7 +1,9 @@
 // Process entry for one function: init, listen on PORT (default 8080), drain on SIGTERM.
 // Bundles and the local pipeline both start functions through runFunction().
-import { createLogger } from '../logger.ts';
-import { defaultRegistry } from './metrics.ts';
+import { parseEnv, RuntimeEnv } from '../env.ts';
+import { createLogger, type Logger } from '../logger.ts';
+import { createIdleRelease, gcRelease, type IdleRelease } from './idle-release.ts';
+import { defaultRegistry, type Registry } from './metrics.ts';
 import { createFunctionServer } from './server.ts';
 import { getExporter } from './trace.ts';
 import type { FunctionModule } from './types.ts';
@@ -14,7 +16,19 @@ export interface RunOptions {
 export async function runFunction(mod: FunctionModule, opts: RunOptions): Promise<void> {
   const env = opts.env ?? process.env;
   const log = createLogger({ name: opts.name });
-  const fs = createFunctionServer(mod, { name: opts.name, log, registry: defaultRegistry });
+  let idleRelease: IdleRelease | undefined;
+  try {
+    idleRelease = idleReleaseFor(parseEnv(RuntimeEnv, env).IDLE_RELEASE_MS, log, defaultRegistry);
+  } catch (err) {
+    log.fatal({ err }, 'init failed');
+    process.exit(1);
+  }
+  const fs = createFunctionServer(mod, {
+    name: opts.name,
+    log,
+    registry: defaultRegistry,
+    ...(idleRelease ? { idleRelease } : {}),
+  });
   const port = await fs.listen(Number(env.PORT ?? 8080), env.HOST || undefined);
   // Liveness answers while init runs; readiness waits for it, so Knative routes no traffic early.
   try {
@@ -46,4 +60,26 @@ export async function runFunction(mod: FunctionModule, opts: RunOptions): Promis
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('disconnect', () => void stop('parent disconnected'));
+}
+
+/** Between two releases at least this long: a trickle of events pays one per gap, not one each. */
+export const IDLE_RELEASE_MIN_GAP_MS = 5_000;
+
+function idleReleaseFor(idleMs: number, log: Logger, registry: Registry): IdleRelease | undefined {
+  if (idleMs === 0) return undefined;
+  const release = gcRelease();
+  const took = registry.histogram(
+    'kubeincident_idle_release_seconds',
+    'Collections that gave memory back after the function went idle, and how long each blocked.',
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+  );
+  return createIdleRelease({
+    idleMs,
+    minGapMs: IDLE_RELEASE_MIN_GAP_MS,
+    release,
+    released: (ms) => {
+      took.observe(ms / 1000);
+      log.debug({ ms: Math.round(ms), rss: process.memoryUsage.rss() }, 'idle: memory given back');
+    },
+  });
 }

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { CloudEvent, HTTP } from 'cloudevents';
 import { BadRequestError, PayloadTooLargeError, toHttpError, UnsupportedMediaTypeError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import type { IdleRelease } from './idle-release.ts';
 import { Registry } from './metrics.ts';
 import { endSpan, formatTraceparent, parseTraceparent, startSpan } from './trace.ts';
 import type { FunctionModule, HandlerResult, HttpResponse, InvocationContext } from './types.ts';
@@ -17,6 +18,8 @@ export interface ServerOptions {
   log: Logger;
   registry?: Registry;
   maxBodyBytes?: number;
+  /** Told when events start and when none is left in flight (lib/runtime/idle-release.ts). */
+  idleRelease?: IdleRelease;
 }
 
 export interface FunctionServer {
@@ -286,10 +289,14 @@ export function createFunctionServer(mod: FunctionModule, opts: ServerOptions): 
     }
     inflight++;
     inflightGauge.inc();
+    opts.idleRelease?.busy();
     invoke(req, res, url).finally(() => {
       inflight--;
       inflightGauge.dec();
-      if (draining && inflight === 0) drained?.();
+      if (inflight === 0) {
+        if (draining) drained?.();
+        else opts.idleRelease?.idle();
+      }
     });
   });
   // Slow-loris protection; handlers are bounded separately by their own timeouts.
@@ -320,6 +327,7 @@ export function createFunctionServer(mod: FunctionModule, opts: ServerOptions): 
     },
     async drain(timeoutMs) {
       draining = true;
+      opts.idleRelease?.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       if (inflight > 0) {
