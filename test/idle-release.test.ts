@@ -117,7 +117,7 @@ test('idle release: the collection shrinks the young generation and leaves gc un
   t.true(newSpace() < grown, `young generation ${grown} -> ${newSpace()} bytes`);
   release();
   t.is((globalThis as { gc?: unknown }).gc, undefined, 'nothing put on the global object');
-  t.is(runInNewContext('typeof gc'), 'undefined', '--expose-gc is set only while the function is taken');
+  t.is(runInNewContext('typeof gc'), 'undefined', '--expose-gc is set only while gc is fetched');
 });
 
 test('idle release: the server reports events, not probes or metrics scrapes, and stops it on drain', async (t) => {
