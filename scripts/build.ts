@@ -1,9 +1,12 @@
-// Builds one self-contained bundle per function into dist/<name>/ (index.mjs plus lazily
-// loaded chunks): it starts with `node dist/<name>/index.mjs` and needs no node_modules.
+// Builds one self-contained bundle per function into dist/<name>/ (index.cjs, main.cjs and
+// its code cache): it starts with `node dist/<name>/index.cjs` and needs no node_modules.
+
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFile, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { copyFile, readFile, rm } from 'node:fs/promises';
 import { builtinModules } from 'node:module';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { build, type Plugin } from 'esbuild';
 import { FUNCTIONS } from '../lib/functions.ts';
 
@@ -57,12 +60,16 @@ const LOADED_ON_USE = new Set(['tls', 'https', 'crypto', 'assert', 'zlib']);
  * ES module imports it (uuid does `import crypto from 'crypto'`), and listing them must not
  * load the module. Each listed property is a getter that loads it when read.
  */
-function onFirstUse(id: string): string {
-  const names = Object.getOwnPropertyNames(process.getBuiltinModule(id));
+export function onFirstUse(id: string): string {
+  const builtin = process.getBuiltinModule(id);
+  const names = Object.getOwnPropertyNames(builtin);
+  // node:assert is itself a function (`assert(value)`): its stand-in must be callable too. An
+  // arrow function has no non-configurable own properties for the traps below to contradict.
+  const callable = typeof builtin === 'function';
   return `let m;
 const load = () => (m ??= require(${JSON.stringify(id)}));
 const names = ${JSON.stringify(names)};
-module.exports = new Proxy({}, {
+module.exports = new Proxy(${callable ? '() => {}' : '{}'}, {
   // Interop helpers ask this before anything else; a built-in is never an ES module.
   get: (_, k) => (k === '__esModule' ? undefined : load()[k]),
   has: (_, k) => k in load(),
@@ -72,7 +79,7 @@ module.exports = new Proxy({}, {
       return { get: () => load()[k], enumerable: true, configurable: true };
     const d = Reflect.getOwnPropertyDescriptor(load(), k);
     return d && { ...d, configurable: true };
-  },
+  },${callable ? '\n  apply: (_, self, args) => Reflect.apply(load(), self, args),' : ''}
 });`;
 }
 
@@ -137,41 +144,122 @@ const ioredisScriptSha1: Plugin = {
   },
 };
 
+/**
+ * @kubernetes/client-node (4 MB) serves only kubeconfigs that need it (exec plugins, auth
+ * providers, proxies): the enrichers import it on that path alone. It stays out of main.cjs
+ * (which is read, and held in memory, whole) in a file of its own, required then.
+ */
+const K8S_CLIENT = 'k8s-client.cjs';
+const k8sClientApart: Plugin = {
+  name: 'k8s-client-apart',
+  setup(b) {
+    b.onResolve({ filter: /^@kubernetes\/client-node$/ }, (args) =>
+      args.kind === 'dynamic-import' ? { path: K8S_CLIENT, namespace: 'k8s-client-apart' } : undefined,
+    );
+    b.onResolve({ filter: new RegExp(`^\\./${K8S_CLIENT.replace('.', '\\.')}$`) }, (args) => ({
+      path: args.path,
+      external: true,
+    }));
+    b.onLoad({ filter: /.*/, namespace: 'k8s-client-apart' }, () => ({
+      contents: `module.exports = require('./${K8S_CLIENT}');`,
+      loader: 'js',
+    }));
+  },
+};
+
+/**
+ * dist/<name>/: index.cjs (lib/runtime/bundle-entry.cjs), main.cjs (the function, one
+ * CommonJS file), main.cjs.cache (V8's code cache for it, from a training run) and, for the
+ * enrichers, k8s-client.mjs. Returns the entry, index.cjs.
+ *
+ * One CommonJS file rather than ES module chunks: V8 can write a code cache of a script after
+ * it ran, holding every function compiled by then, and Node runs a script with one
+ * (`vm.Script`'s cachedData). An ES module's cache (Node's compile cache) is written when the
+ * module is compiled, before it runs, so it holds its top-level code only, and most of a
+ * start is compiling the functions that code calls. Lazily imported packages (ioredis, the
+ * Slack client, yaml, the OTLP exporter) still load when first imported: esbuild wraps each
+ * module, and its code runs only then.
+ */
 export async function buildFunction(name: string, outRoot = resolve(root, 'dist')): Promise<string> {
   const outdir = resolve(outRoot, name);
   await rm(outdir, { recursive: true, force: true });
-  await build({
+  const main = await build({
     stdin: {
       contents: [
         `import * as mod from ${JSON.stringify(resolve(root, 'functions', name, 'index.ts'))};`,
         `import { runFunction } from ${JSON.stringify(resolve(root, 'lib/runtime/main.ts'))};`,
-        `await runFunction(mod, { name: ${JSON.stringify(name)} });`,
+        `export const start = (opts) => runFunction(mod, { ...opts, name: ${JSON.stringify(name)} });`,
       ].join('\n'),
       resolveDir: root,
       sourcefile: `${name}-entry.ts`,
       loader: 'ts',
     },
     bundle: true,
-    // Splitting keeps dynamic imports (Kubernetes client, Slack client, Redis, OTLP) in
-    // their own chunks, loaded only by the code path that needs them.
-    splitting: true,
-    format: 'esm',
+    format: 'cjs',
     platform: 'node',
     target: 'node24',
-    outdir,
-    entryNames: 'index',
-    outExtension: { '.js': '.mjs' },
+    outfile: resolve(outdir, 'main.cjs'),
     minify: true,
     sourcemap: 'linked',
     legalComments: 'linked',
     logLevel: 'warning',
-    plugins: [ioredisScriptSha1, builtinsViaRequire, ioredisCommandsInDictionaryMode],
-    // Bundled CommonJS packages still call require() for Node built-ins.
-    banner: {
-      js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
-    },
+    metafile: true,
+    plugins: [ioredisScriptSha1, builtinsViaRequire, ioredisCommandsInDictionaryMode, k8sClientApart],
   });
-  return resolve(outdir, 'index.mjs');
+  const imports = Object.values(main.metafile.outputs).flatMap((o) => o.imports.map((i) => i.path));
+  if (imports.includes(`./${K8S_CLIENT}`)) {
+    await build({
+      stdin: {
+        contents: "module.exports = require('@kubernetes/client-node');",
+        resolveDir: root,
+        loader: 'js',
+      },
+      bundle: true,
+      format: 'cjs',
+      platform: 'node',
+      target: 'node24',
+      outfile: resolve(outdir, K8S_CLIENT),
+      minify: true,
+      sourcemap: 'linked',
+      legalComments: 'linked',
+      logLevel: 'warning',
+      // Built-ins as plain require()s: this file loads on the path that uses them.
+    });
+  }
+  const entry = resolve(outdir, 'index.cjs');
+  await copyFile(resolve(root, 'lib/runtime/bundle-entry.cjs'), entry);
+  await trainCodeCache(entry);
+  return entry;
+}
+
+/**
+ * The training run: the bundle starts with the defaults (no Redis, no Slack, no cluster; a sink
+ * nothing listens on, never called) and writes its code cache once ready. The heap flags the
+ * Services set in NODE_OPTIONS are not among the V8 flags a code cache is checked against.
+ */
+async function trainCodeCache(entry: string): Promise<void> {
+  const child = spawn(process.execPath, [entry], {
+    cwd: dirname(entry),
+    env: {
+      PATH: process.env.PATH,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      K_SINK: 'http://127.0.0.1:9/',
+      KUBEINCIDENT_CODE_CACHE: 'write',
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => {
+    stderr += c.toString();
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  const code = await new Promise<number | null>((ok) => child.on('exit', (c) => ok(c)));
+  clearTimeout(timer);
+  const cache = `${dirname(entry)}/main.cjs.cache`;
+  if (code !== 0 || !existsSync(cache)) {
+    throw new Error(`training run of ${entry} exited with ${code} and wrote no code cache: ${stderr.trim()}`);
+  }
 }
 
 if (import.meta.main) {

@@ -2,7 +2,7 @@
 // reach, and handles a real event, including the lazily loaded chunks (Kubernetes client,
 // Slack client, ioredis).
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -10,9 +10,9 @@ import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { CloudEvent as CE, type CloudEvent, HTTP } from 'cloudevents';
 import { Redis } from 'ioredis';
-import { buildFunction } from '../scripts/build.ts';
+import { buildFunction, onFirstUse } from '../scripts/build.ts';
 import { makeIssue } from './support/issue-factory.ts';
-import { startKubeStandin } from './support/kube-standin.ts';
+import { execKubeconfig, startKubeStandin } from './support/kube-standin.ts';
 import { startRedisServer } from './support/redis-server.ts';
 import { startRecordingSink } from './support/sink.ts';
 import { startSlackStandin } from './support/slack-standin.ts';
@@ -22,19 +22,21 @@ const PROBE = fileURLToPath(new URL('./support/module-probe.cjs', import.meta.ur
 async function startBundle(
   file: string,
   env: NodeJS.ProcessEnv,
-): Promise<{ url: string; child: ChildProcess }> {
+): Promise<{ url: string; child: ChildProcess; codeCache: string | undefined }> {
   const child = spawn(process.execPath, ['-r', PROBE, file], {
     cwd: dirname(file),
     env: { PATH: '/usr/bin:/bin', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.on('message', (m: { type?: string; port?: number }) => {
-      if (m?.type === 'listening' && m.port) resolve(m.port);
-    });
-    child.once('exit', (code) => reject(new Error(`${file} exited with ${code}`)));
-  });
-  return { url: `http://127.0.0.1:${port}/`, child };
+  const { port, codeCache } = await new Promise<{ port: number; codeCache: string | undefined }>(
+    (resolve, reject) => {
+      child.on('message', (m: { type?: string; port?: number; codeCache?: string }) => {
+        if (m?.type === 'listening' && m.port) resolve({ port: m.port, codeCache: m.codeCache });
+      });
+      child.once('exit', (code) => reject(new Error(`${file} exited with ${code}`)));
+    },
+  );
+  return { url: `http://127.0.0.1:${port}/`, child, codeCache };
 }
 
 /** The built-ins a running bundle has loaded (Node's moduleLoadList), asked over IPC. */
@@ -92,6 +94,7 @@ test('bundles: every function bundle starts with node alone and handles a real e
     const s = await startBundle(await buildFunction(name, out), env);
     children.push(s.child);
     t.is((await fetch(`${s.url}health/readiness`)).status, 200, `${name} ready`);
+    t.is(s.codeCache, 'accepted', `${name} started from the code cache its build trained`);
     return s;
   };
 
@@ -139,7 +142,10 @@ test('bundles: every function bundle starts with node alone and handles a real e
     'the Kubernetes client chunk loaded and fetched the previous logs',
   );
 
-  const { url: enrichNode } = await start('enrich-node', { KUBECONFIG: kube.kubeconfigPath });
+  // A kubeconfig with an exec plugin: read through @kubernetes/client-node, which the bundle
+  // keeps in a file of its own (k8s-client.mjs) and imports on this path alone.
+  const requestsBefore = kube.requests.length;
+  const { url: enrichNode } = await start('enrich-node', { KUBECONFIG: await execKubeconfig(kube) });
   const nodeIssue = makeIssue({
     subject: { kind: 'Node', name: 'worker-1' },
     plan: ['enrichnode', 'dispatch'],
@@ -149,7 +155,12 @@ test('bundles: every function bundle starts with node alone and handles a real e
     new CE({ type: 'dev.kubeincident.issue.created.v1', source: '/t', data: nodeIssue }),
   );
   t.is(nodeRes.status, 200);
-  t.is((await replyOf(nodeRes)).nextstage, 'dispatch');
+  const nodeReply = await replyOf(nodeRes);
+  t.is(nodeReply.nextstage, 'dispatch');
+  t.true(
+    kube.requests.slice(requestsBefore).some((r) => r.path.includes('/nodes/worker-1')),
+    'enrich-node read the node through the Kubernetes client file',
+  );
 
   const { url: events, child: eventsChild } = await start('k8s-event-ingest', { REDIS_URL: redis.url });
   const now = new Date().toISOString();
@@ -188,11 +199,8 @@ test('bundles: every function bundle starts with node alone and handles a real e
     [],
     "ioredis's script SHA-1s load no node:crypto (lib/store/script-sha1.ts)",
   );
-  const eventChunks = readdirSync(join(out, 'k8s-event-ingest')).filter((f) => f.endsWith('.mjs'));
   t.true(
-    eventChunks.some((f) =>
-      readFileSync(join(out, 'k8s-event-ingest', f), 'utf8').includes('__dictionaryMode'),
-    ),
+    readFileSync(join(out, 'k8s-event-ingest', 'main.cjs'), 'utf8').includes('__dictionaryMode'),
     "ioredis's command methods go onto a dictionary-mode prototype (scripts/build.ts)",
   );
 
@@ -247,5 +255,62 @@ test('bundles: every function bundle starts with node alone and handles a real e
     t.notRegex(stats, /NOSCRIPT|cmdstat_evalsha:.*failed_calls=[1-9]/, 'and Redis knew every SHA-1');
   } finally {
     info.disconnect();
+  }
+});
+
+test('bundles: a built-in loaded on first use keeps its shape: node:assert is still a function', (t) => {
+  const loaded: string[] = [];
+  const standIn = (id: string) => {
+    const module = { exports: undefined as unknown };
+    const require = (name: string) => {
+      loaded.push(name);
+      return process.getBuiltinModule(name);
+    };
+    new Function('module', 'require', onFirstUse(id))(module, require);
+    return module.exports;
+  };
+  const assert = standIn('assert') as (value: unknown, message?: string) => void;
+  t.deepEqual(loaded, [], 'nothing loads before the first use');
+  t.notThrows(() => assert(true));
+  t.throws(() => assert(false, 'held'), { message: 'held' });
+  t.deepEqual(loaded, ['assert']);
+  t.is(typeof (assert as unknown as { strictEqual: unknown }).strictEqual, 'function');
+  const crypto = standIn('crypto') as { randomUUID: () => string };
+  t.is(typeof crypto, 'object', 'a built-in that is not a function stays an object');
+  t.regex(crypto.randomUUID(), /^[0-9a-f-]{36}$/);
+});
+
+test('bundles: a code cache V8 rejects (another Node, a damaged file) only means compiling from source', async (t) => {
+  const out = await mkdtemp(join(tmpdir(), 'bundles-cache-'));
+  const sink = await startRecordingSink();
+  t.teardown(async () => {
+    await sink.close();
+    await rm(out, { recursive: true, force: true });
+  });
+  const entry = await buildFunction('alert-ingest', out);
+  const cache = join(dirname(entry), 'main.cjs.cache');
+  const trained = readFileSync(cache);
+  t.true(trained.length > 100_000, `the training run cached compiled code (${trained.length} bytes)`);
+  const webhook = readFileSync(
+    new URL('./fixtures/alertmanager/crashlooping-firing.json', import.meta.url),
+    'utf8',
+  );
+  for (const [damage, expected] of [
+    [(b: Buffer) => b.fill(7, 0, 64), 'rejected'],
+    [() => undefined, 'absent'],
+  ] as const) {
+    const damaged = damage(Buffer.from(trained));
+    if (damaged) writeFileSync(cache, damaged);
+    else rmSync(cache);
+    const s = await startBundle(entry, { K_SINK: sink.url });
+    t.teardown(() => void s.child.kill('SIGKILL'));
+    t.is(s.codeCache, expected);
+    const res = await fetch(s.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: webhook,
+    });
+    t.is(res.status, 200, `a webhook is handled with the cache ${expected}`);
+    s.child.kill('SIGKILL');
   }
 });

@@ -9,7 +9,7 @@ import test from 'ava';
 import { createKubeReader, createKubeReaderFromEnv, detectClusterAccess } from '../lib/k8s/client.ts';
 import { isKubeApiError, type KubeApiError } from '../lib/k8s/errors.ts';
 import { createRestKubeReader, inClusterRest } from '../lib/k8s/rest.ts';
-import { type KubeStandin, startKubeStandin } from './support/kube-standin.ts';
+import { execKubeconfig, type KubeStandin, startKubeStandin } from './support/kube-standin.ts';
 
 let kube: KubeStandin;
 test.before(async () => {
@@ -169,26 +169,6 @@ test('k8s client: KUBECONFIG in the given env selects the stand-in, whatever pro
   const node = await reader?.readNode('worker-2');
   t.true(node?.spec?.unschedulable);
 });
-
-/** The stand-in's kubeconfig with its token handed out by an exec credential plugin instead. */
-async function execKubeconfig(standin: KubeStandin): Promise<string> {
-  const credential = JSON.stringify({
-    apiVersion: 'client.authentication.k8s.io/v1',
-    kind: 'ExecCredential',
-    status: { token: standin.token },
-  });
-  const exec = [
-    '    exec:',
-    '      apiVersion: client.authentication.k8s.io/v1',
-    `      command: ${JSON.stringify(process.execPath)}`,
-    `      args: ["-e", ${JSON.stringify(`process.stdout.write(${JSON.stringify(credential)})`)}]`,
-    '      interactiveMode: Never',
-  ].join('\n');
-  const config = (await readFile(standin.kubeconfigPath, 'utf8')).replace(/^ {4}token: .*$/m, exec);
-  const path = join(tmpdir(), `kubeconfig-exec-${process.pid}`);
-  await writeFile(path, config, { mode: 0o600 });
-  return path;
-}
 
 test('k8s client: only kubeconfigs that need it (an exec plugin here) load @kubernetes/client-node', async (t) => {
   // A fresh process records every module it resolves; type-only imports must leave no trace.

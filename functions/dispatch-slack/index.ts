@@ -16,8 +16,9 @@ import { BadRequestError } from '../../lib/errors.ts';
 import { EventTypes, type NotificationSent, occurrenceId, parseIssueData } from '../../lib/events.ts';
 import { createLogger, type Logger } from '../../lib/logger.ts';
 import type { FunctionModule, InvocationContext } from '../../lib/runtime/types.ts';
-import { SlackDestination } from '../../lib/slack/destination.ts';
+import { loadWebApi, SlackDestination } from '../../lib/slack/destination.ts';
 import { createStore, type StateStore } from '../../lib/store/index.ts';
+import { loadIoredis } from '../../lib/store/redis.ts';
 import { TerminalDestination } from '../../lib/terminal.ts';
 
 export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
@@ -160,3 +161,7 @@ const fn = create();
 export const init = fn.init;
 export const handle = fn.handle;
 export const shutdown = fn.shutdown;
+/** The code cache's training run loads the Slack client and ioredis, which a deployed instance loads. */
+export const warm = async (): Promise<void> => {
+  await Promise.all([loadWebApi(), loadIoredis()]);
+};

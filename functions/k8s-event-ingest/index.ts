@@ -12,6 +12,7 @@ import { createLogger } from '../../lib/logger.ts';
 import { defaultRegistry } from '../../lib/runtime/metrics.ts';
 import type { FunctionModule, InvocationContext } from '../../lib/runtime/types.ts';
 import { createStore, type StateStore } from '../../lib/store/index.ts';
+import { loadIoredis } from '../../lib/store/redis.ts';
 
 export interface IngestFunctionOptions {
   /** The clock (tests). */
@@ -100,3 +101,7 @@ const fn = create();
 export const init = fn.init;
 export const handle = fn.handle;
 export const shutdown = fn.shutdown;
+/** The code cache's training run loads ioredis, which a deployed instance (REDIS_URL) loads. */
+export const warm = async (): Promise<void> => {
+  await loadIoredis();
+};

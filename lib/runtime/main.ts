@@ -11,7 +11,20 @@ import type { FunctionModule } from './types.ts';
 export interface RunOptions {
   name: string;
   env?: NodeJS.ProcessEnv;
+  /**
+   * What became of the bundle's code cache (scripts/build.ts, lib/runtime/bundle-entry.cjs):
+   * reported in the ready line, since a rejected one means a slower start on every cold start.
+   */
+  codeCache?: CodeCacheState;
+  /**
+   * The code cache's training run (the bundle entry): called once the function is ready and
+   * warm (FunctionModule.warm); it writes the cache and exits.
+   */
+  training?: () => void;
 }
+
+/** accepted; rejected (built by another Node or other V8 flags: compiled from source); absent. */
+export type CodeCacheState = 'accepted' | 'rejected' | 'absent';
 
 export async function runFunction(mod: FunctionModule, opts: RunOptions): Promise<void> {
   const env = opts.env ?? process.env;
@@ -38,8 +51,17 @@ export async function runFunction(mod: FunctionModule, opts: RunOptions): Promis
     process.exit(1);
   }
   fs.setReady(true);
-  log.info({ port }, 'ready');
-  process.send?.({ type: 'listening', name: opts.name, port });
+  if (opts.codeCache === 'rejected') {
+    log.warn(
+      'code cache rejected (built by another Node version or with other V8 flags): compiled from source',
+    );
+  }
+  log.info({ port, ...(opts.codeCache ? { codeCache: opts.codeCache } : {}) }, 'ready');
+  process.send?.({ type: 'listening', name: opts.name, port, codeCache: opts.codeCache });
+  if (opts.training) {
+    await mod.warm?.();
+    opts.training();
+  }
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -30,6 +30,12 @@ export interface HttpResponse {
 export type HandlerResult = CloudEvent<unknown> | HttpResponse | undefined;
 
 export interface FunctionModule {
+  /**
+   * Imports, without connecting anywhere, the packages the function's first events load lazily
+   * (the Slack client, ioredis). Called only by the code cache's training run
+   * (lib/runtime/bundle-entry.cjs, scripts/build.ts), so that their compiled code is in the cache.
+   */
+  warm?(): Promise<void>;
   /** Prepares connections and configuration; readiness stays 503 until it resolves. */
   init?(): Promise<void> | void;
   handle(

@@ -94,7 +94,8 @@ export function mapSlackError(err: unknown, method: string): Error {
 type WebApiModule = typeof import('@slack/web-api');
 let webApi: Promise<WebApiModule> | undefined;
 
-function loadWebApi(): Promise<WebApiModule> {
+/** The Slack client, imported once (also by the code cache's training run: functions/dispatch-slack). */
+export function loadWebApi(): Promise<WebApiModule> {
   webApi ??= import('@slack/web-api').then(cjsExports).catch((err: unknown) => {
     webApi = undefined;
     throw new DependencyError('slack: cannot load @slack/web-api', { cause: err });

@@ -204,7 +204,7 @@ export class RedisStore implements StateStore {
   }
 
   async #connect(target: RedisTarget, opts: RedisStoreOptions): Promise<ScriptedClient> {
-    const { Cluster, Redis } = cjsExports(await import('ioredis'));
+    const { Cluster, Redis } = await loadIoredis();
     const log = opts.log;
     const perNode = perNodeOptions(this.#timeoutMs, opts.connectTimeoutMs ?? 2000);
     const client = createClient(target, perNode, { Cluster, Redis });
@@ -503,3 +503,6 @@ function createClient(target: RedisTarget, perNode: RedisOptions, drivers: Drive
 export function createRedisStore(url: string, opts: RedisStoreOptions = {}): RedisStore {
   return new RedisStore(url, opts);
 }
+
+/** ioredis, imported when first used (also by the code cache's training run: FunctionModule.warm). */
+export const loadIoredis = async () => cjsExports(await import('ioredis'));

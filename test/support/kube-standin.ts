@@ -253,3 +253,23 @@ export async function makeCertificates(dir: string): Promise<Certificates> {
     serverCert: await readFile(f('server.crt'), 'utf8'),
   };
 }
+
+/** The stand-in's kubeconfig with its token handed out by an exec credential plugin instead. */
+export async function execKubeconfig(standin: KubeStandin): Promise<string> {
+  const credential = JSON.stringify({
+    apiVersion: 'client.authentication.k8s.io/v1',
+    kind: 'ExecCredential',
+    status: { token: standin.token },
+  });
+  const exec = [
+    '    exec:',
+    '      apiVersion: client.authentication.k8s.io/v1',
+    `      command: ${JSON.stringify(process.execPath)}`,
+    `      args: ["-e", ${JSON.stringify(`process.stdout.write(${JSON.stringify(credential)})`)}]`,
+    '      interactiveMode: Never',
+  ].join('\n');
+  const config = (await readFile(standin.kubeconfigPath, 'utf8')).replace(/^ {4}token: .*$/m, exec);
+  const path = join(tmpdir(), `kubeconfig-exec-${process.pid}`);
+  await writeFile(path, config, { mode: 0o600 });
+  return path;
+}
