@@ -156,7 +156,8 @@ const k8sClientApart: Plugin = {
     b.onResolve({ filter: /^@kubernetes\/client-node$/ }, (args) =>
       args.kind === 'dynamic-import' ? { path: K8S_CLIENT, namespace: 'k8s-client-apart' } : undefined,
     );
-    b.onResolve({ filter: new RegExp(`^\\./${K8S_CLIENT.replace('.', '\\.')}$`) }, (args) => ({
+    // The require() the stand-in below makes stays a require() of the file next to main.cjs.
+    b.onResolve({ filter: /^\.\/k8s-client\.cjs$/ }, (args) => ({
       path: args.path,
       external: true,
     }));

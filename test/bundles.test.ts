@@ -1,6 +1,6 @@
 // Each function bundle starts with `node` alone, from a directory with no node_modules in
-// reach, and handles a real event, including the lazily loaded chunks (Kubernetes client,
-// Slack client, ioredis).
+// reach, from the code cache its build trained, and handles a real event, including the
+// lazily imported packages (the Kubernetes client's own file, the Slack client, ioredis).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -139,7 +139,7 @@ test('bundles: every function bundle starts with node alone and handles a real e
     issue.enrichments.some((e) =>
       e.blocks.some((b) => b.type === 'file' && b.content.includes('exiting with code 1')),
     ),
-    'the Kubernetes client chunk loaded and fetched the previous logs',
+    'the enricher read the previous logs from the API server',
   );
 
   // A kubeconfig with an exec plugin: read through @kubernetes/client-node, which the bundle
