@@ -23,7 +23,12 @@ function both(payload: unknown, source: string) {
     };
     return {
       sdk: { headers: headers(sdk.headers as Record<string, unknown>), body: sdk.body },
-      direct: { headers: headers(direct.headers), body: direct.body },
+      // A body past ASCII goes as its UTF-8 bytes; ASCII stays a string.
+      direct: {
+        headers: headers(direct.headers),
+        body: typeof direct.body === 'string' ? direct.body : direct.body.toString('utf8'),
+      },
+      directKind: typeof direct.body === 'string' ? 'string' : 'bytes',
     };
   });
 }
@@ -32,10 +37,23 @@ test('issueEventMessage equals HTTP.binary(issueEvent()) for the kube-prometheus
   const payload = JSON.parse(
     readFileSync(new URL('./fixtures/alertmanager/crashlooping-firing.json', import.meta.url), 'utf8'),
   );
-  for (const { sdk, direct } of both(payload, '/kubeincident/prod/alert-ingest')) {
+  for (const { sdk, direct, directKind } of both(payload, '/kubeincident/prod/alert-ingest')) {
     t.deepEqual(direct, sdk);
     t.true(direct.headers.time);
+    t.is(directKind, 'string', 'an ASCII body stays a string');
   }
+});
+
+test('issueEventMessage sends a body past ASCII as its UTF-8 bytes, equal to the SDK body', (t) => {
+  const payload = JSON.parse(
+    readFileSync(new URL('./fixtures/alertmanager/crashlooping-firing.json', import.meta.url), 'utf8'),
+  );
+  payload.alerts[0].annotations.description = 'the container’s last lines: 容器 🚨 café';
+  const [only] = both(payload, '/kubeincident/prod/alert-ingest');
+  if (!only) return t.fail('no alert mapped');
+  t.deepEqual(only.direct, only.sdk);
+  t.is(only.directKind, 'bytes');
+  t.regex(String(only.direct.body), /container’s last lines: 容器 🚨 café/);
 });
 
 test('issueEventMessage equals HTTP.binary(issueEvent()) for hostile alerts', (t) => {
@@ -46,7 +64,13 @@ test('issueEventMessage equals HTTP.binary(issueEvent()) for hostile alerts', (t
         alerts: fc.array(hostileAlert, { maxLength: 3 }),
       }),
       (payload) => {
-        for (const { sdk, direct } of both(payload, '/kubeincident/alert-ingest')) t.deepEqual(direct, sdk);
+        for (const { sdk, direct, directKind } of both(payload, '/kubeincident/alert-ingest')) {
+          t.deepEqual(direct, sdk);
+          t.is(
+            directKind,
+            Buffer.byteLength(String(sdk.body)) === String(sdk.body).length ? 'string' : 'bytes',
+          );
+        }
       },
     ),
     { numRuns: NUM_RUNS },

@@ -74,6 +74,18 @@ test('sink: one write per event with path, host, headers and a UTF-8 body, reusi
   await srv.close();
 });
 
+test('sink: a body given as bytes goes out as those bytes', async (t) => {
+  const srv = await rawServer((s) => s.write('HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n'));
+  const sink = createSink({ url: srv.url });
+  const text = JSON.stringify({ text: 'the container’s lines 🚨' });
+  await sink.send([{ headers: { 'ce-id': 'b1' }, body: Buffer.from(text, 'utf8') }]);
+  const [req] = srv.requests;
+  t.regex(req as string, new RegExp(`\r\ncontent-length: ${Buffer.byteLength(text)}\r\n\r\n`));
+  t.true((req as string).endsWith(`\r\n\r\n${text}`));
+  sink.close();
+  await srv.close();
+});
+
 test('sink: chunked, content-length, 204, interim 100 and close-delimited answers all count', async (t) => {
   const replies = [
     'HTTP/1.1 202 Accepted\r\ntransfer-encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n',
@@ -216,13 +228,13 @@ test('sink: an https sink posts each event over TLS and reports a non-2xx', asyn
   const certs = await makeCertificates(dir);
   const seen: Array<{ url: string; id: string; body: string }> = [];
   const server = createHttpsServer({ key: certs.serverKey, cert: certs.serverCert }, (req, res) => {
-    let body = '';
-    req.on('data', (c) => {
-      body += c;
-    });
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      t.is(Number(req.headers['content-length']), Buffer.byteLength(body));
       seen.push({ url: req.url ?? '', id: String(req.headers['ce-id']), body });
-      res.writeHead(seen.length === 1 ? 202 : 503, { 'retry-after': '7' }).end();
+      res.writeHead(req.headers['ce-id'] === 'e2' ? 503 : 202, { 'retry-after': '7' }).end();
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -234,6 +246,7 @@ test('sink: an https sink posts each event over TLS and reports a non-2xx', asyn
     const ev = (i) => ({ headers: { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': 'e' + i }, body: '{"i":' + i + '}' });
     await sink.send([ev(1)]);
     const second = await sink.send([ev(2)]).then(() => 'accepted', (err) => err.constructor.name + ' ' + err.message + ' ' + err.retryAfter);
+    await sink.send([{ headers: { 'ce-id': 'e3' }, body: Buffer.from('{"text":"’🚨"}', 'utf8') }]);
     sink.close();
     console.log(second);`;
   const out = await new Promise<string>((resolve, reject) =>
@@ -249,5 +262,6 @@ test('sink: an https sink posts each event over TLS and reports a non-2xx', asyn
   t.deepEqual(seen, [
     { url: '/events', id: 'e1', body: '{"i":1}' },
     { url: '/events', id: 'e2', body: '{"i":2}' },
+    { url: '/events', id: 'e3', body: '{"text":"’🚨"}' },
   ]);
 });

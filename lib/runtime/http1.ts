@@ -14,8 +14,11 @@ export interface Http1Response {
 }
 
 export interface Http1Client {
-  /** POSTs one body; resolves with the status and headers once the whole response was read. */
-  post(headers: Record<string, string>, body: string): Promise<Http1Response>;
+  /**
+   * POSTs one body (a string is sent as UTF-8); resolves with the status and headers once the
+   * whole response was read.
+   */
+  post(headers: Record<string, string>, body: string | Buffer): Promise<Http1Response>;
   /** Closes idle sockets (in-flight ones finish first). */
   close(): void;
 }
@@ -35,7 +38,7 @@ const KEEP_ALIVE_MARGIN_MS = 1000;
 
 interface Job {
   head: string;
-  body: string;
+  body: string | Buffer;
   resolve: (r: Http1Response) => void;
   reject: (e: Error) => void;
   /** A request that met a kept-alive socket the server had already closed goes once more. */
@@ -132,7 +135,9 @@ export function createHttp1Client(url: URL, opts: Http1Options = {}): Http1Clien
       },
       Math.max(1, job.deadline - Date.now()),
     );
-    if (NON_ASCII.test(job.head)) {
+    if (typeof job.body !== 'string') {
+      c.socket.write(Buffer.concat([Buffer.from(job.head, 'latin1'), job.body]));
+    } else if (NON_ASCII.test(job.head)) {
       c.socket.write(Buffer.concat([Buffer.from(job.head, 'latin1'), Buffer.from(job.body, 'utf8')]));
     } else {
       c.socket.write(job.head + job.body);
@@ -304,7 +309,8 @@ export function createHttp1Client(url: URL, opts: Http1Options = {}): Http1Clien
     post(headers, body) {
       return new Promise<Http1Response>((resolve, reject) => {
         if (closed) return reject(new Error('client closed'));
-        const head = requestHead(path, host, headers, Buffer.byteLength(body));
+        const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+        const head = requestHead(path, host, headers, length);
         dispatch({ head, body, resolve, reject, retried: false, deadline: Date.now() + timeoutMs });
       });
     },

@@ -13,10 +13,13 @@ import { createHttp1Client, type Http1Response } from './http1.ts';
 
 const MAX_IN_FLIGHT = 64;
 
-/** An event already in binary mode: its ce-* and content-type headers, and the data as the body. */
+/**
+ * An event already in binary mode: its ce-* and content-type headers, and the data as the body
+ * (a string is sent as UTF-8).
+ */
 export interface BinaryEvent {
   headers: Record<string, string>;
-  body: string;
+  body: string | Buffer;
 }
 
 const Overrides = z.object({ extensions: z.record(z.string(), z.string()).optional() });
@@ -59,7 +62,7 @@ export function createSink(opts: {
       : createHttp1Client(url, { maxSockets: MAX_IN_FLIGHT, timeoutMs });
   const post = async (event: CloudEvent<unknown> | BinaryEvent) => {
     let headers: Record<string, string>;
-    let body: string;
+    let body: string | Buffer;
     if (event instanceof CloudEvent) {
       const msg = HTTP.binary(stamp ? event.cloneWith(extensions, false) : event);
       headers = msg.headers as Record<string, string>;
@@ -103,7 +106,7 @@ export function createSink(opts: {
 function httpsTransport(url: URL, timeoutMs: number) {
   const agent = new HttpsAgent({ keepAlive: true, maxSockets: MAX_IN_FLIGHT });
   return {
-    post: (headers: Record<string, string>, body: string) =>
+    post: (headers: Record<string, string>, body: string | Buffer) =>
       new Promise<Http1Response>((resolve, reject) => {
         const req = httpsRequest(
           url,
