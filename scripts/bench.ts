@@ -273,6 +273,7 @@ try {
         sink: { url: K_SINK, pid: sink.child.pid },
         webhookOf: batchOf,
         seconds: LOAD_SECONDS,
+        warmSeconds: quick ? 1 : 2,
         rounds: quick ? 1 : 3,
       });
   await stop(sink.child);
@@ -415,7 +416,7 @@ try {
     if (runIngest) {
       console.log(table(tp));
       console.log(
-        `\n${quick ? 'One round' : 'Median of 3 rounds'} of ${LOAD_SECONDS} s per figure, 16 keep-alive connections from a raw-socket load client in the bench process. Every process shares the ${result.machine.cpus} CPUs; alert-ingest also drives the sink, a bare node:http process answering 202 to each of its one-request-per-alert events. CPU columns: share of one CPU each process used during the run.`,
+        `\n${quick ? 'One round' : 'Median of 3 rounds'} of ${LOAD_SECONDS} s per figure, each after ${quick ? 1 : 2} s of the same load unmeasured (steady state: a fresh alert-ingest is still compiling its hot code), 16 keep-alive connections from a raw-socket load client in the bench process. Every process shares the ${result.machine.cpus} CPUs; alert-ingest also drives the sink, a bare node:http process answering 202 to each of its one-request-per-alert events. CPU columns: share of one CPU each process used during the run.`,
       );
     }
     for (const [title, rows] of Object.entries(extra)) {

@@ -6,6 +6,11 @@
 // that client, not the server, was the bottleneck (the bare server sat at ~25% of a CPU), so
 // the baseline measured fetch and flattered every ratio against it.
 //
+// Steady state: each server takes the same load unmeasured for `warmSeconds` first. A throughput
+// figure is the rate a running instance sustains; a fresh alert-ingest spends its first seconds
+// with V8 still compiling its hot functions on another thread (scratch run: 2.5k, 3.6k, then
+// 4.1k alerts/s over three 3 s windows), which the cold-start section measures on its own.
+//
 // Fairness: everything shares the machine's CPUs. The bare server needs only the client; an
 // alert-ingest run also drives the sink, a bare node:http process answering 202 (one request
 // per alert), which takes CPU an in-cluster broker would take on its own node. The CPU columns
@@ -131,6 +136,8 @@ export async function benchIngestThroughput(opts: {
   sink: { url: string; pid: number | undefined };
   webhookOf: (batch: number) => string;
   seconds: number;
+  /** Unmeasured load on each server before its measured run. */
+  warmSeconds: number;
   rounds: number;
   concurrency?: number;
 }): Promise<IngestThroughput[]> {
@@ -142,6 +149,7 @@ export async function benchIngestThroughput(opts: {
     for (let r = 0; r < opts.rounds; r++) {
       const barePort = freePort();
       const b = await spawnServer(opts.bare, {}, barePort, '/');
+      const bareWarm = await rawLoad(barePort, request, { seconds: opts.warmSeconds, concurrency });
       let c0 = [cpuSeconds(b.child.pid), ownCpuSeconds()] as const;
       const bareRun = await rawLoad(barePort, request, { seconds: opts.seconds, concurrency });
       const bareCpu = {
@@ -158,6 +166,7 @@ export async function benchIngestThroughput(opts: {
         undefined,
         opts.cwd,
       );
+      const warm = await rawLoad(port, request, { seconds: opts.warmSeconds, concurrency });
       const s0 = cpuSeconds(opts.sink.pid);
       c0 = [cpuSeconds(s.child.pid), ownCpuSeconds()] as const;
       const run = await rawLoad(port, request, { seconds: opts.seconds, concurrency });
@@ -167,8 +176,10 @@ export async function benchIngestThroughput(opts: {
         client: (ownCpuSeconds() - c0[1]) / opts.seconds,
       };
       await stop(s.child);
-      if (run.errors) throw new Error(`alert-ingest answered ${run.errors} errors under load`);
-      if (bareRun.errors) throw new Error(`the bare server answered ${bareRun.errors} errors under load`);
+      if (run.errors || warm.errors)
+        throw new Error(`alert-ingest answered ${run.errors + warm.errors} errors under load`);
+      if (bareRun.errors || bareWarm.errors)
+        throw new Error(`the bare server answered ${bareRun.errors + bareWarm.errors} errors under load`);
       rounds.push({
         batch,
         ingestAlertsPerSec: run.rps * batch,
