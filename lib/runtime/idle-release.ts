@@ -24,10 +24,13 @@ export interface Timers {
   now(): number;
 }
 
+// Monotonic milliseconds from process.hrtime: the `performance` global would load all of
+// perf_hooks (histograms, timerify, the event-loop monitors) at the first idle spell, ~0.3 MiB
+// of idle RSS for a clock.
 const realTimers: Timers = {
   set: (fn, ms) => setTimeout(fn, ms).unref(),
   clear: (h) => clearTimeout(h as NodeJS.Timeout),
-  now: () => performance.now(),
+  now: () => Number(process.hrtime.bigint()) / 1e6,
 };
 
 export interface IdleReleaseOptions {
