@@ -36,7 +36,26 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label: string) => ({ level: label }) },
   };
-  return opts.destination ? pino(options, opts.destination) : pino(options);
+  return pino(options, opts.destination ?? stdout());
+}
+
+let stdoutDestination: DestinationStream | undefined;
+
+/**
+ * Every logger of the process writes to one synchronous stdout destination: a line is written
+ * when it is logged, so the last lines before a crash or an exit are never left in a buffer, and
+ * lines from the runtime's and the function's loggers keep their order. A function logs a few
+ * lines per event. pino's default (an asynchronous destination per logger, flushed at exit)
+ * also asks node:worker_threads whether it runs on the main thread, which loads it and its
+ * worker internals (~0.4 MiB of idle RSS; the bundles keep it unloaded, scripts/build.ts).
+ * Where something replaced process.stdout.write (a test capturing output), it is used, as pino
+ * itself does.
+ */
+function stdout(): DestinationStream {
+  const out = process.stdout;
+  if (out.write !== Object.getPrototypeOf(out).write) return out;
+  stdoutDestination ??= pino.destination({ dest: out.fd ?? 1, sync: true });
+  return stdoutDestination;
 }
 
 /** Removes anything that looks like a Slack token or bearer credential from free text. */

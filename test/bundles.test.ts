@@ -58,6 +58,9 @@ const UNNEEDED = /^NativeModule (tls|https|http2|internal\/deps\/undici\/undici)
 // lib/digest.ts, trace ids read from /dev/urandom), and nothing it runs needs node:fs/promises or
 // node:assert, which packages in its bundle require (scripts/build.ts loads those on first use).
 const UNNEEDED_BY_ALERT_INGEST = /^NativeModule (crypto|fs\/promises|assert)$/;
+// What no function needs: pino's worker-thread transports (logs go to stdout, synchronously;
+// scripts/build.ts, lib/logger.ts) and perf_hooks (the idle release's clock is process.hrtime).
+const UNNEEDED_ANYWHERE = /^NativeModule (worker_threads|perf_hooks)$/;
 
 const postEvent = (url: string, event: CloudEvent<unknown>) => {
   const msg = HTTP.binary(event);
@@ -120,6 +123,11 @@ test('bundles: every function bundle starts with node alone and handles a real e
     ingestModules.filter((m) => UNNEEDED_BY_ALERT_INGEST.test(m)),
     [],
     'alert-ingest loads neither node:crypto nor node:fs/promises nor node:assert',
+  );
+  t.deepEqual(
+    ingestModules.filter((m) => UNNEEDED_ANYWHERE.test(m)),
+    [],
+    'alert-ingest loads neither node:worker_threads nor node:perf_hooks',
   );
 
   const podIssue = makeIssue({
@@ -225,10 +233,16 @@ test('bundles: every function bundle starts with node alone and handles a real e
     }),
   );
   t.is(plain.status, 200);
+  const dispatchModules = await loadedModules(dispatchChild);
   t.deepEqual(
-    (await loadedModules(dispatchChild)).filter((m) => m === 'NativeModule zlib'),
+    dispatchModules.filter((m) => m === 'NativeModule zlib'),
     [],
     'a Slack post without files loads no node:zlib',
+  );
+  t.deepEqual(
+    dispatchModules.filter((m) => UNNEEDED_ANYWHERE.test(m)),
+    [],
+    'dispatch-slack loads neither node:worker_threads nor node:perf_hooks',
   );
   const sent = await postEvent(
     dispatch,
