@@ -6,6 +6,7 @@ import type { ClusterOptions, Redis as RedisClient, RedisOptions } from 'ioredis
 import { cjsExports } from '../cjs.ts';
 import { DependencyError, UnavailableError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import { type CorkableSocket, coalesceWrites } from './coalesce.ts';
 import { parseRedisUrl, type RedisTarget } from './redis-url.ts';
 import {
   assertTokenRequest,
@@ -214,6 +215,15 @@ export class RedisStore implements StateStore {
       if (err.message !== lastError) log?.warn({ err }, 'redis connection error');
       lastError = err.message;
     });
+    // Every connection (a cluster's too, one per node, each new one after a reconnect) sends the
+    // commands issued in one turn of the event loop in one write.
+    const coalesceOnConnect = (node: RedisClient): void => {
+      node.on('connect', () => {
+        if (node.stream) coalesceWrites(node.stream as unknown as CorkableSocket);
+      });
+    };
+    if (target.mode === 'cluster') client.on('+node', coalesceOnConnect);
+    else coalesceOnConnect(client);
     client.on('ready', () => {
       if (lastError) log?.info('redis connection restored');
       lastError = '';
