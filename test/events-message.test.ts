@@ -4,7 +4,10 @@ import { readFileSync } from 'node:fs';
 import test from 'ava';
 import { HTTP } from 'cloudevents';
 import fc from 'fast-check';
-import { alertToIssue, parseWebhook } from '../lib/alertmanager.ts';
+import { type AlertmanagerAlert, alertToIssue, parseWebhook } from '../lib/alertmanager.ts';
+import { EXPLANATIONS } from '../lib/config/explanations.ts';
+import { DEFAULT_CONFIG } from '../lib/config/load.ts';
+import { planIssue } from '../lib/config/plan.ts';
 import { issueEvent, issueEventMessage } from '../lib/events.ts';
 import { hostileAlert, hostileText, NUM_RUNS } from './support/arbitraries.ts';
 
@@ -75,4 +78,28 @@ test('issueEventMessage equals HTTP.binary(issueEvent()) for hostile alerts', (t
     ),
     { numRuns: NUM_RUNS },
   );
+});
+
+test('issueEventMessage: with the default configuration, every explained alert is sent as an ASCII string', (t) => {
+  // The default explanations are ASCII, so the usual issue takes the string path (see
+  // lib/config/explanations.ts); one typographic apostrophe there sends every such issue as bytes.
+  const fixture = JSON.parse(
+    readFileSync(new URL('./fixtures/alertmanager/crashlooping-firing.json', import.meta.url), 'utf8'),
+  );
+  const names = Object.keys(EXPLANATIONS);
+  t.true(names.length > 10);
+  for (const alertname of names) {
+    fixture.alerts[0].labels.alertname = alertname;
+    const webhook = parseWebhook(fixture);
+    const issue = planIssue(
+      alertToIssue(webhook.alerts[0] as AlertmanagerAlert, webhook),
+      DEFAULT_CONFIG,
+    ).issue;
+    if (!issue) return t.fail(`${alertname} was silenced by the defaults`);
+    t.true(
+      issue.enrichments.some((e) => e.source === 'explanation'),
+      `${alertname} carries its explanation`,
+    );
+    t.is(typeof issueEventMessage(issue, '/src', TRACEPARENT).body, 'string', `${alertname}'s event body`);
+  }
 });
