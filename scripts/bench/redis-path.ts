@@ -100,17 +100,42 @@ async function measure(opts: { quick: boolean }): Promise<Array<Record<string, s
       Array.from({ length: n }, (_, i) =>
         makeIssue({ fingerprint: `bench-${tag}-${i}`, labels: { alertname: `A${i}`, namespace: 'ns' } }),
       );
+    // CPU each side spent per decision, summed over the rounds: what batching or any change on
+    // the path saves shows here even when the machine's speed moves the rates between runs.
+    const { Redis } = await import('ioredis');
+    const admin = new Redis(redis.url);
+    const redisCpu = async () => {
+      const info = await admin.info('cpu');
+      const field = (name: string) => Number(new RegExp(`${name}:([0-9.]+)`).exec(info)?.[1] ?? Number.NaN);
+      return field('used_cpu_sys') + field('used_cpu_user');
+    };
+    const nodeCpu = () => {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1e6;
+    };
+    const spent = { new: { node: 0, redis: 0 }, dup: { node: 0, redis: 0 } };
+    const timed = async (phase: 'new' | 'dup', issues: Issue[]) => {
+      const r0 = await redisCpu();
+      const n0 = nodeCpu();
+      const r = await rate(issues, 50, (i) => dispatchIssue(i, deps));
+      spent[phase].node += nodeCpu() - n0;
+      spent[phase].redis += (await redisCpu()) - r0;
+      return r;
+    };
     // Three rounds, each with fresh alerts (new threads, then their duplicates); medians.
     const newRates: number[] = [];
     const dupRates: number[] = [];
     for (let round = 0; round < 3; round++) {
       const issues = fresh(String(round), alerts);
-      newRates.push(await rate(issues, 50, (i) => dispatchIssue(i, deps)));
+      newRates.push(await timed('new', issues));
       destination.calls.length = 0;
       // Alertmanager's repeats and HA duplicates: the common case under load.
-      dupRates.push(await rate(issues, 50, (i) => dispatchIssue(i, deps)));
+      dupRates.push(await timed('dup', issues));
       if (destination.calls.length !== 0) throw new Error('a duplicate reached the destination');
     }
+    admin.disconnect();
+    const usPerDecision = (phase: 'new' | 'dup') =>
+      `${Math.round((spent[phase].node / (3 * alerts)) * 1e6)} / ${Math.round((spent[phase].redis / (3 * alerts)) * 1e6)}`;
     const { store: counted, count } = countRoundTrips(raw);
     const countedDestination = new RecordingDestination('C0BENCH', { keepViews: false });
     countedDestination.bucket = createChannelBucket(counted, { perSecond: 1e6, burst: 1e6 });
@@ -136,6 +161,7 @@ async function measure(opts: { quick: boolean }): Promise<Array<Record<string, s
         'x redis-benchmark': Number(((dupRate * dupTrips) / perOp).toFixed(2)),
         // Whole decisions (each up to 2 round trips) against single operations: the strict view.
         'decisions x redis-benchmark': Number((dupRate / perOp).toFixed(2)),
+        'CPU us/decision: node / redis-server': usPerDecision('dup'),
       },
       {
         what: 'new alert (lock+read+claim+token, then write+unlock)',
@@ -146,6 +172,7 @@ async function measure(opts: { quick: boolean }): Promise<Array<Record<string, s
         'x redis-benchmark': Number(((newRate * newTrips) / perOp).toFixed(2)),
         // Whole decisions (each up to 2 round trips) against single operations: the strict view.
         'decisions x redis-benchmark': Number((newRate / perOp).toFixed(2)),
+        'CPU us/decision: node / redis-server': usPerDecision('new'),
       },
     ];
   } finally {
