@@ -1,7 +1,8 @@
-// Commands issued in one turn of the event loop leave in one write: first on a recording stream
-// (what is grouped, in what order), then through the Redis store on real servers, counted by
-// Redis itself (INFO stats total_reads_processed: one per read from any client socket), on a
-// single server before and after a reconnect, on a cluster's nodes and on a Sentinel's master.
+// Commands issued in one turn of the event loop leave in writes of up to MAX_BATCH: first on a
+// recording stream (what is grouped, in what order), then through the Redis store on real
+// servers, counted by Redis itself (INFO stats total_reads_processed: one per read from any
+// client socket), on a single server before and after a reconnect, on a cluster's nodes and on
+// a Sentinel's master.
 import { Writable } from 'node:stream';
 import test from 'ava';
 import { Redis } from 'ioredis';

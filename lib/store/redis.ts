@@ -216,7 +216,7 @@ export class RedisStore implements StateStore {
       lastError = err.message;
     });
     // Every connection (a cluster's too, one per node, each new one after a reconnect) sends the
-    // commands issued in one turn of the event loop in one write.
+    // commands issued in one turn of the event loop in writes of up to MAX_BATCH (coalesce.ts).
     const coalesceOnConnect = (node: RedisClient): void => {
       node.on('connect', () => {
         if (node.stream) coalesceWrites(node.stream as unknown as CorkableSocket);
