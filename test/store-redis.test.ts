@@ -5,7 +5,7 @@ import test from 'ava';
 import { Redis } from 'ioredis';
 import { DependencyError, UnavailableError } from '../lib/errors.ts';
 import { createStore, MemoryStore, RedisStore } from '../lib/store/index.ts';
-import { startRedisServer } from './support/redis-server.ts';
+import { putOnceReconnected, startRedisServer } from './support/redis-server.ts';
 
 // A guard against hanging, not a latency assertion: a store that never answers fails here
 // with a clear message instead of at ava's global timeout.
@@ -50,16 +50,7 @@ test('store (redis): a stopped Redis fails operations with UnavailableError, and
   }
 
   await server.restart();
-  // The client reconnects on its own schedule: poll instead of assuming how soon.
-  let healed = false;
-  for (let i = 0; i < 100 && !healed; i++) {
-    healed = await store.put('k', 'after', 60).then(
-      () => true,
-      () => false,
-    );
-    if (!healed) await new Promise((r) => setTimeout(r, 100));
-  }
-  t.true(healed, 'store works again after Redis came back');
+  t.true(await putOnceReconnected(store, 'k', 'after'), 'store works again after Redis came back');
   t.is(await store.get('k'), 'after');
 });
 

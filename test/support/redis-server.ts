@@ -137,3 +137,25 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
     },
   };
 }
+
+/**
+ * Writes `key` through `store` until a write goes through (true) or `tries` writes 100 ms apart
+ * have failed (false): a client reconnects to a restarted server on its own schedule, so tests
+ * poll instead of assuming how soon.
+ */
+export async function putOnceReconnected(
+  store: { put(key: string, value: string, ttlSeconds: number): Promise<unknown> },
+  key: string,
+  value: string,
+  tries = 100,
+): Promise<boolean> {
+  for (let i = 0; i < tries; i++) {
+    const ok = await store.put(key, value, 60).then(
+      () => true,
+      () => false,
+    );
+    if (ok) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
