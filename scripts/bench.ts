@@ -269,6 +269,7 @@ try {
     : await benchIngestThroughput({
         bundle: bundles.get('alert-ingest') as string,
         bare: base.bare,
+        forwarder: base.forwarder,
         cwd: dir,
         sink: { url: K_SINK, pid: sink.child.pid },
         webhookOf: batchOf,
@@ -392,7 +393,11 @@ try {
         'alert-ingest alerts/s',
         'bare node:http alerts/s',
         'ratio',
+        'forwarder alerts/s',
+        'forwarder x bare',
+        'alert-ingest x forwarder',
         'CPU: alert-ingest / sink / client',
+        'CPU: forwarder / sink / client',
         'CPU: bare / client',
       ],
       ...throughput.map((t) => [
@@ -400,7 +405,11 @@ try {
         f(t.ingestAlertsPerSec),
         f(t.bareAlertsPerSec),
         f(t.ratio, 2),
+        f(t.forwarderAlertsPerSec),
+        f(t.forwarderRatio, 2),
+        f(t.ofForwarder, 2),
         `${pct(t.cpu.ingest)} / ${pct(t.cpu.sink)} / ${pct(t.cpu.client)}`,
+        `${pct(t.forwarderCpu.forwarder)} / ${pct(t.forwarderCpu.sink)} / ${pct(t.forwarderCpu.client)}`,
         `${pct(t.bareCpu.bare)} / ${pct(t.bareCpu.client)}`,
       ]),
     ];
@@ -416,7 +425,7 @@ try {
     if (runIngest) {
       console.log(table(tp));
       console.log(
-        `\n${quick ? 'One round' : 'Median of 3 rounds'} of ${LOAD_SECONDS} s per figure, each after ${quick ? 1 : 2} s of the same load unmeasured (steady state: a fresh alert-ingest is still compiling its hot code), 16 keep-alive connections from a raw-socket load client in the bench process. Every process shares the ${result.machine.cpus} CPUs; alert-ingest also drives the sink, a bare node:http process answering 202 to each of its one-request-per-alert events. CPU columns: share of one CPU each process used during the run.`,
+        `\n${quick ? 'One round' : 'Median of 3 rounds'} of ${LOAD_SECONDS} s per figure, each after ${quick ? 1 : 2} s of the same load unmeasured (steady state: a fresh alert-ingest is still compiling its hot code), 16 keep-alive connections from a raw-socket load client in the bench process. Every process shares the ${result.machine.cpus} CPUs; alert-ingest also drives the sink, a bare node:http process answering 202 to each of its one-request-per-alert events. The forwarder is the least work that wire allows: node:http, JSON.parse, one request per alert to the same sink through alert-ingest's sink client, answered once all were accepted (no validation, mapping, CloudEvent attributes, logs or metrics). CPU columns: share of one CPU each process used during the run.`,
       );
     }
     for (const [title, rows] of Object.entries(extra)) {

@@ -15,6 +15,11 @@
 // alert-ingest run also drives the sink, a bare node:http process answering 202 (one request
 // per alert), which takes CPU an in-cluster broker would take on its own node. The CPU columns
 // say what each process used, as a share of one CPU, so the sink's part is visible.
+//
+// The forwarder (baselines.ts) bounds what any implementation can reach here: it does what
+// alert-ingest cannot avoid (read the webhook, one sink request per alert through the same client,
+// answer once all were accepted) and nothing else. Its ratio to the bare server is the cost of
+// the hop; alert-ingest's ratio to it is the cost of alert-ingest's own work.
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { deployedEnv, freePort, median, spawnServer, stop } from './procs.ts';
@@ -24,10 +29,18 @@ export interface IngestThroughput {
   ingestAlertsPerSec: number;
   bareAlertsPerSec: number;
   ratio: number;
+  /** The bare forwarder on the same load and sink. */
+  forwarderAlertsPerSec: number;
+  /** forwarder / bare server, the ceiling one sink request per alert leaves. */
+  forwarderRatio: number;
+  /** alert-ingest / forwarder, what alert-ingest's own work leaves of that ceiling. */
+  ofForwarder: number;
   /** Share of one CPU used during the alert-ingest run, per process. */
   cpu: { ingest: number; sink: number; client: number };
   /** Share of one CPU used during the bare run, per process. */
   bareCpu: { bare: number; client: number };
+  /** Share of one CPU used during the forwarder run, per process. */
+  forwarderCpu: { forwarder: number; sink: number; client: number };
 }
 
 /** user + system CPU seconds a process has used so far (Linux /proc). */
@@ -126,12 +139,13 @@ export async function rawLoad(
 }
 
 /**
- * For each batch size, alternates a bare server run and an alert-ingest run `rounds` times and
- * reports the medians (alerts/s, the ratio of the same round, CPU shares).
+ * For each batch size, alternates a bare server run, a forwarder run and an alert-ingest run
+ * `rounds` times and reports the medians (alerts/s, the ratios of the same round, CPU shares).
  */
 export async function benchIngestThroughput(opts: {
   bundle: string;
   bare: string;
+  forwarder: string;
   cwd: string;
   sink: { url: string; pid: number | undefined };
   webhookOf: (batch: number) => string;
@@ -158,6 +172,19 @@ export async function benchIngestThroughput(opts: {
       };
       await stop(b.child);
 
+      const fwdPort = freePort();
+      const fw = await spawnServer(opts.forwarder, { K_SINK: opts.sink.url }, fwdPort, '/');
+      const fwdWarm = await rawLoad(fwdPort, request, { seconds: opts.warmSeconds, concurrency });
+      let s0 = cpuSeconds(opts.sink.pid);
+      c0 = [cpuSeconds(fw.child.pid), ownCpuSeconds()] as const;
+      const fwdRun = await rawLoad(fwdPort, request, { seconds: opts.seconds, concurrency });
+      const forwarderCpu = {
+        forwarder: (cpuSeconds(fw.child.pid) - c0[0]) / opts.seconds,
+        sink: (cpuSeconds(opts.sink.pid) - s0) / opts.seconds,
+        client: (ownCpuSeconds() - c0[1]) / opts.seconds,
+      };
+      await stop(fw.child);
+
       const port = freePort();
       const s = await spawnServer(
         opts.bundle,
@@ -167,7 +194,7 @@ export async function benchIngestThroughput(opts: {
         opts.cwd,
       );
       const warm = await rawLoad(port, request, { seconds: opts.warmSeconds, concurrency });
-      const s0 = cpuSeconds(opts.sink.pid);
+      s0 = cpuSeconds(opts.sink.pid);
       c0 = [cpuSeconds(s.child.pid), ownCpuSeconds()] as const;
       const run = await rawLoad(port, request, { seconds: opts.seconds, concurrency });
       const cpu = {
@@ -180,13 +207,19 @@ export async function benchIngestThroughput(opts: {
         throw new Error(`alert-ingest answered ${run.errors + warm.errors} errors under load`);
       if (bareRun.errors || bareWarm.errors)
         throw new Error(`the bare server answered ${bareRun.errors + bareWarm.errors} errors under load`);
+      if (fwdRun.errors || fwdWarm.errors)
+        throw new Error(`the forwarder answered ${fwdRun.errors + fwdWarm.errors} errors under load`);
       rounds.push({
         batch,
         ingestAlertsPerSec: run.rps * batch,
         bareAlertsPerSec: bareRun.rps * batch,
         ratio: run.rps / bareRun.rps,
+        forwarderAlertsPerSec: fwdRun.rps * batch,
+        forwarderRatio: fwdRun.rps / bareRun.rps,
+        ofForwarder: run.rps / fwdRun.rps,
         cpu,
         bareCpu,
+        forwarderCpu,
       });
     }
     const med = (f: (t: IngestThroughput) => number) => median(rounds.map(f));
@@ -195,12 +228,20 @@ export async function benchIngestThroughput(opts: {
       ingestAlertsPerSec: med((t) => t.ingestAlertsPerSec),
       bareAlertsPerSec: med((t) => t.bareAlertsPerSec),
       ratio: med((t) => t.ratio),
+      forwarderAlertsPerSec: med((t) => t.forwarderAlertsPerSec),
+      forwarderRatio: med((t) => t.forwarderRatio),
+      ofForwarder: med((t) => t.ofForwarder),
       cpu: {
         ingest: med((t) => t.cpu.ingest),
         sink: med((t) => t.cpu.sink),
         client: med((t) => t.cpu.client),
       },
       bareCpu: { bare: med((t) => t.bareCpu.bare), client: med((t) => t.bareCpu.client) },
+      forwarderCpu: {
+        forwarder: med((t) => t.forwarderCpu.forwarder),
+        sink: med((t) => t.forwarderCpu.sink),
+        client: med((t) => t.forwarderCpu.client),
+      },
     });
   }
   return rows;
