@@ -77,6 +77,10 @@ test('bench forwarder: one sink request per alert with its JSON, 200 once all we
   const refused = await post(webhook(3));
   t.is(refused.status, 502, 'a refused alert is not answered with success');
   t.is(sink.received.length, 6);
+
+  const malformed = await post('{"alerts": [');
+  t.is(malformed.status, 400, 'a webhook that is not JSON is refused, not taken as empty');
+  t.is(sink.received.length, 6);
 });
 
 test('bench bare server: reads the whole request and answers it', async (t) => {

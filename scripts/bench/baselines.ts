@@ -49,10 +49,14 @@ createServer((req, res) => {
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
-    let alerts = [];
+    if (req.method !== 'POST') return void res.writeHead(200).end();
+    let alerts;
     try {
       alerts = JSON.parse(Buffer.concat(chunks).toString('utf8')).alerts ?? [];
-    } catch {}
+    } catch {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      return void res.end('{"error":"not JSON"}');
+    }
     Promise.all(alerts.map(post)).then(
       (answers) => {
         const ok = answers.every((a) => a.status >= 200 && a.status < 300);
