@@ -22,7 +22,7 @@
 // the hop; alert-ingest's ratio to it is the cost of alert-ingest's own work.
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { deployedEnv, freePort, median, spawnServer, stop } from './procs.ts';
+import { deployedEnv, freePort, median, type Started, spawnServer, stop } from './procs.ts';
 
 export interface IngestThroughput {
   batch: number;
@@ -160,55 +160,40 @@ export async function benchIngestThroughput(opts: {
   for (const batch of [1, 50]) {
     const request = { headers: { 'content-type': 'application/json' }, body: opts.webhookOf(batch) };
     const rounds: IngestThroughput[] = [];
-    for (let r = 0; r < opts.rounds; r++) {
-      const barePort = freePort();
-      const b = await spawnServer(opts.bare, {}, barePort, '/');
-      const bareWarm = await rawLoad(barePort, request, { seconds: opts.warmSeconds, concurrency });
-      let c0 = [cpuSeconds(b.child.pid), ownCpuSeconds()] as const;
-      const bareRun = await rawLoad(barePort, request, { seconds: opts.seconds, concurrency });
-      const bareCpu = {
-        bare: (cpuSeconds(b.child.pid) - c0[0]) / opts.seconds,
-        client: (ownCpuSeconds() - c0[1]) / opts.seconds,
-      };
-      await stop(b.child);
-
-      const fwdPort = freePort();
-      const fw = await spawnServer(opts.forwarder, { K_SINK: opts.sink.url }, fwdPort, '/');
-      const fwdWarm = await rawLoad(fwdPort, request, { seconds: opts.warmSeconds, concurrency });
-      let s0 = cpuSeconds(opts.sink.pid);
-      c0 = [cpuSeconds(fw.child.pid), ownCpuSeconds()] as const;
-      const fwdRun = await rawLoad(fwdPort, request, { seconds: opts.seconds, concurrency });
-      const forwarderCpu = {
-        forwarder: (cpuSeconds(fw.child.pid) - c0[0]) / opts.seconds,
-        sink: (cpuSeconds(opts.sink.pid) - s0) / opts.seconds,
-        client: (ownCpuSeconds() - c0[1]) / opts.seconds,
-      };
-      await stop(fw.child);
-
-      const port = freePort();
-      const s = await spawnServer(
-        opts.bundle,
-        { ...deployedEnv('alert-ingest'), K_SINK: opts.sink.url },
-        port,
-        undefined,
-        opts.cwd,
-      );
-      const warm = await rawLoad(port, request, { seconds: opts.warmSeconds, concurrency });
-      s0 = cpuSeconds(opts.sink.pid);
-      c0 = [cpuSeconds(s.child.pid), ownCpuSeconds()] as const;
-      const run = await rawLoad(port, request, { seconds: opts.seconds, concurrency });
+    // Warms a started server with the load, then measures it: 2xx answers/s, and the share of
+    // one CPU the server, the sink and this client used meanwhile. Stops the server; an error
+    // answer fails the bench.
+    const measure = async (name: string, s: Started) => {
+      const warm = await rawLoad(s.port, request, { seconds: opts.warmSeconds, concurrency });
+      const before = [cpuSeconds(s.child.pid), cpuSeconds(opts.sink.pid), ownCpuSeconds()] as const;
+      const run = await rawLoad(s.port, request, { seconds: opts.seconds, concurrency });
+      const share = (now: number, then: number) => (now - then) / opts.seconds;
       const cpu = {
-        ingest: (cpuSeconds(s.child.pid) - c0[0]) / opts.seconds,
-        sink: (cpuSeconds(opts.sink.pid) - s0) / opts.seconds,
-        client: (ownCpuSeconds() - c0[1]) / opts.seconds,
+        server: share(cpuSeconds(s.child.pid), before[0]),
+        sink: share(cpuSeconds(opts.sink.pid), before[1]),
+        client: share(ownCpuSeconds(), before[2]),
       };
       await stop(s.child);
-      if (run.errors || warm.errors)
-        throw new Error(`alert-ingest answered ${run.errors + warm.errors} errors under load`);
-      if (bareRun.errors || bareWarm.errors)
-        throw new Error(`the bare server answered ${bareRun.errors + bareWarm.errors} errors under load`);
-      if (fwdRun.errors || fwdWarm.errors)
-        throw new Error(`the forwarder answered ${fwdRun.errors + fwdWarm.errors} errors under load`);
+      if (warm.errors || run.errors)
+        throw new Error(`${name} answered ${warm.errors + run.errors} errors under load`);
+      return { rps: run.rps, cpu };
+    };
+    for (let r = 0; r < opts.rounds; r++) {
+      const bareRun = await measure('the bare server', await spawnServer(opts.bare, {}, freePort(), '/'));
+      const fwdRun = await measure(
+        'the forwarder',
+        await spawnServer(opts.forwarder, { K_SINK: opts.sink.url }, freePort(), '/'),
+      );
+      const run = await measure(
+        'alert-ingest',
+        await spawnServer(
+          opts.bundle,
+          { ...deployedEnv('alert-ingest'), K_SINK: opts.sink.url },
+          freePort(),
+          undefined,
+          opts.cwd,
+        ),
+      );
       rounds.push({
         batch,
         ingestAlertsPerSec: run.rps * batch,
@@ -217,9 +202,9 @@ export async function benchIngestThroughput(opts: {
         forwarderAlertsPerSec: fwdRun.rps * batch,
         forwarderRatio: fwdRun.rps / bareRun.rps,
         ofForwarder: run.rps / fwdRun.rps,
-        cpu,
-        bareCpu,
-        forwarderCpu,
+        cpu: { ingest: run.cpu.server, sink: run.cpu.sink, client: run.cpu.client },
+        bareCpu: { bare: bareRun.cpu.server, client: bareRun.cpu.client },
+        forwarderCpu: { forwarder: fwdRun.cpu.server, sink: fwdRun.cpu.sink, client: fwdRun.cpu.client },
       });
     }
     const med = (f: (t: IngestThroughput) => number) => median(rounds.map(f));
