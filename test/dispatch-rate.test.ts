@@ -9,6 +9,7 @@ import { createFunctionServer } from '../lib/runtime/server.ts';
 import { SlackDestination } from '../lib/slack/destination.ts';
 import { MemoryStore } from '../lib/store/memory.ts';
 import { RedisStore } from '../lib/store/redis.ts';
+import type { TokenRequest } from '../lib/store/store.ts';
 import { makeIssue } from './support/issue-factory.ts';
 import { captureLogs } from './support/logs.ts';
 import { startRedisServer } from './support/redis-server.ts';
@@ -81,44 +82,56 @@ test('dispatch rate: the bucket refills one token per interval, and a full one a
 
 // The bound Slack's rate needs, for any schedule and any mix of replicas: in every span of
 // L ms the channel gets at most burst + L / interval calls, so adjacent seconds cannot add up
-// to two bursts. The Lua script and the memory store's TypeScript must agree call for call.
-test('dispatch rate: any schedule of calls keeps the bound, the Redis and memory buckets answer alike, and a refusal names the exact wait', async (t) => {
+// to two bursts. Turns reserved ahead (several tokens, a wait allowed) count at the moment they
+// were granted for. The Lua script and the memory store's TypeScript must agree call for call.
+test('dispatch rate: any schedule of calls and reserved turns keeps the bound, the Redis and memory buckets answer alike, and a refusal names the exact wait', async (t) => {
   const redis = await startRedisServer();
   t.teardown(() => redis.stop());
   const redisStore = new RedisStore(redis.url);
   const memory = new MemoryStore();
   t.teardown(() => Promise.all([redisStore.close(), memory.close()]));
   let run = 0;
+  const step = fc.record({
+    gap: fc.integer({ min: 0, max: 2500 }),
+    count: fc.integer({ min: 1, max: 4 }),
+    maxWaitMs: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 10_000 })),
+  });
   await fc.assert(
     fc.asyncProperty(
       fc.integer({ min: 1, max: 5 }),
       fc.integer({ min: 1, max: 3000 }),
-      fc.array(fc.integer({ min: 0, max: 2500 }), { minLength: 1, maxLength: 60 }),
-      async (burst, intervalMs, gaps) => {
+      fc.array(step, { minLength: 1, maxLength: 60 }),
+      async (burst, intervalMs, steps) => {
         const key = `ki:{bucket|p${run++}}:tat`;
         let nowMs = T0;
         const granted: number[] = [];
-        for (const gap of gaps) {
-          nowMs += gap;
-          const req = { key, intervalMs, burst, nowMs };
+        const ask = async (req: TokenRequest): Promise<number | undefined> => {
           const [onRedis, inMemory] = [await redisStore.takeToken(req), await memory.takeToken(req)];
-          if (onRedis !== inMemory) return t.fail(`redis ${onRedis} vs memory ${inMemory} at ${nowMs - T0}`);
-          if (onRedis === 0) {
-            granted.push(nowMs);
+          if (onRedis === inMemory) return onRedis;
+          t.fail(`redis ${onRedis} vs memory ${inMemory} at ${req.nowMs - T0}`);
+          return undefined;
+        };
+        const grant = (at: number, count: number) => {
+          for (let i = 0; i < Math.min(count, burst); i++) granted.push(at);
+        };
+        for (const { gap, count, maxWaitMs } of steps) {
+          nowMs += gap;
+          const req = { key, intervalMs, burst, nowMs, count, maxWaitMs };
+          const wait = await ask(req);
+          if (wait === undefined) return false;
+          if (wait <= maxWaitMs) {
+            grant(nowMs + wait, count);
             continue;
           }
           // Refused: one ms before the wait still refused (nothing taken), at the wait granted.
-          if (onRedis > 1) {
-            const early = { ...req, nowMs: nowMs + onRedis - 1 };
-            if ((await redisStore.takeToken(early)) !== 1 || (await memory.takeToken(early)) !== 1)
-              return t.fail('a token before the named wait');
-          }
-          nowMs += onRedis;
-          const onTime = { ...req, nowMs };
-          if ((await redisStore.takeToken(onTime)) !== 0 || (await memory.takeToken(onTime)) !== 0)
-            return t.fail('no token at the named wait');
-          granted.push(nowMs);
+          const now = { ...req, maxWaitMs: 0 };
+          if (wait > 1 && (await ask({ ...now, nowMs: nowMs + wait - 1 })) !== 1)
+            return t.fail('a token before the named wait');
+          nowMs += wait;
+          if ((await ask({ ...now, nowMs })) !== 0) return t.fail('no token at the named wait');
+          grant(nowMs, count);
         }
+        granted.sort((a, b) => a - b);
         for (let i = 0; i < granted.length; i++)
           for (let j = i; j < granted.length; j++) {
             const span = (granted[j] as number) - (granted[i] as number);

@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { DependencyError } from '../lib/errors.ts';
 import { MemoryStore } from '../lib/store/memory.ts';
 import { RedisStore } from '../lib/store/redis.ts';
-import type { Lock, StateStore } from '../lib/store/store.ts';
+import { type Lock, MAX_TOKEN_HORIZON_MS, type StateStore } from '../lib/store/store.ts';
 import { type RedisServer, startRedisServer } from './support/redis-server.ts';
 
 interface Backend {
@@ -362,7 +362,7 @@ for (const b of backends) {
 
   test(
     name(
-      'takeToken: the key lives until the bucket is full again; a clock far ahead holds it back one interval at most',
+      'takeToken: the key lives until the bucket is full again; a clock far ahead holds it back no further than the horizon',
     ),
     async (t) => {
       const { store, ttlMs } = await b.open();
@@ -371,9 +371,13 @@ for (const b of backends) {
       await store.takeToken(req);
       // Full again two intervals from now; the key outlives that by a second (replicas' skew).
       within(t, await ttlMs(req.key), 1000 + 1000 - 200, 1000 + 1000);
-      // A replica whose clock ran an hour ahead stored a time far past one full bucket.
+      // A replica whose clock ran an hour ahead stored a time far past any queue of turns.
       await store.put(req.key, String(req.nowMs + 3_600_000), 7200);
-      t.is(await store.takeToken(req), 500, 'taken as one full bucket ahead: one interval to wait');
+      t.is(
+        await store.takeToken(req),
+        MAX_TOKEN_HORIZON_MS - 3 * 500,
+        'taken as the horizon ahead: the wait for a token then',
+      );
       await store.put(req.key, 'not a time', 60);
       t.is(await store.takeToken(req), 0, 'an unreadable value counts as a full bucket');
       t.is(await store.get(req.key), String(req.nowMs + 500));
@@ -382,8 +386,38 @@ for (const b of backends) {
         { ...req, burst: 1.5 },
         { ...req, nowMs: -1 },
         { ...req, intervalMs: Number.NaN },
+        { ...req, count: 0 },
+        { ...req, maxWaitMs: -1 },
+        { ...req, maxWaitMs: MAX_TOKEN_HORIZON_MS + 1 },
       ])
         await t.throwsAsync(store.takeToken(bad), { instanceOf: RangeError });
+    },
+  );
+
+  test(
+    name('takeToken reserves: several tokens at the first moment they fit, a turn no further than maxWaitMs'),
+    async (t) => {
+      const { store } = await b.open();
+      const at = (nowMs: number, count = 1, maxWaitMs = 0) => ({
+        key: 'ki:{ch}:tat',
+        intervalMs: 1000,
+        burst: 3,
+        nowMs,
+        count,
+        maxWaitMs,
+      });
+      t.is(await store.takeToken(at(T0, 2)), 0, 'two of the three at once');
+      t.is(
+        await store.takeToken(at(T0, 2)),
+        1000,
+        'the third is there, two are not: refused without a wait allowed',
+      );
+      t.is(await store.takeToken(at(T0, 2, 60_000)), 1000, 'reserved for when two fit back to back');
+      t.is(await store.takeToken(at(T0, 1, 60_000)), 2000, 'the next turn queues behind it');
+      t.is(await store.takeToken(at(T0, 3, 2500)), 5000, 'past maxWaitMs: refused');
+      t.is(await store.takeToken(at(T0, 1, 60_000)), 3000, 'the refusal took nothing');
+      t.is(await store.takeToken(at(T0, 5, 60_000)), 6000, 'more than the burst is granted as the burst');
+      t.is(await store.takeToken(at(T0 + 9000)), 0, 'the queue drained: one free again at its time');
     },
   );
 

@@ -13,6 +13,7 @@ import {
   assertTtl,
   type Lock,
   type LockAndGet,
+  MAX_TOKEN_HORIZON_MS,
   type OpenThread,
   type OpenThreadExtras,
   openThreadInSteps,
@@ -31,17 +32,21 @@ export interface RedisStoreOptions {
   log?: Logger;
 }
 
-// TokenRequest's GCRA step (store.ts, gcraStep, which the memory store runs): the wait in ms,
-// 0 when the token was taken. Whole milliseconds throughout, so the stored time is exact.
-const LUA_TAKE_TOKEN = `local function takeToken(key, interval, burst, now)
+// TokenRequest's GCRA step (store.ts, gcraStep, which the memory store runs): the wait in ms
+// until the tokens are there, taken when at most maxwait. Whole milliseconds throughout, so the
+// stored time is exact.
+const LUA_TAKE_TOKEN = `local function takeToken(key, interval, burst, now, count, maxwait)
   local tat = tonumber(redis.call('GET', key))
   if not tat or tat < now then tat = now end
-  if tat > now + burst * interval then tat = now + burst * interval end
-  local wait = tat - (burst - 1) * interval - now
-  if wait > 0 then return wait end
-  local nt = tat + interval
+  if tat > now + ${MAX_TOKEN_HORIZON_MS} then tat = now + ${MAX_TOKEN_HORIZON_MS} end
+  if count > burst then count = burst end
+  local start = tat + (count - burst) * interval
+  if start < now then start = now end
+  local wait = start - now
+  if wait > maxwait then return wait end
+  local nt = math.max(tat, start) + count * interval
   redis.call('SET', key, string.format('%.0f', nt), 'PX', string.format('%.0f', nt - now + ${TOKEN_KEY_GRACE_MS}))
-  return 0
+  return wait
 end
 `;
 
@@ -133,13 +138,15 @@ if ARGV[6] == '1' then
 end
 local bucket = -1
 if ARGV[9] == '1' then
-  bucket = takeToken(KEYS[5], tonumber(ARGV[10]), tonumber(ARGV[14]), tonumber(ARGV[15]))
+  bucket = takeToken(KEYS[5], tonumber(ARGV[10]), tonumber(ARGV[14]), tonumber(ARGV[15]),
+    tonumber(ARGV[19]), tonumber(ARGV[20]))
 end
 return {1, false, storm, claimed, holder, bucket, marked}`,
   },
   kiTakeToken: {
     numberOfKeys: 1,
-    lua: `${LUA_TAKE_TOKEN}return takeToken(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))`,
+    lua: `${LUA_TAKE_TOKEN}return takeToken(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]),
+  tonumber(ARGV[4]), tonumber(ARGV[5]))`,
   },
   kiClaim: {
     numberOfKeys: 1,
@@ -163,7 +170,14 @@ interface ScriptedClient extends RedisClient {
   kiUnlock(lock: string, token: string): Promise<number>;
   kiDropAndUnlock(lock: string, data: string, token: string): Promise<number>;
   kiIncrement(key: string, ttlSeconds: number): Promise<number>;
-  kiTakeToken(key: string, intervalMs: number, burst: number, nowMs: number): Promise<number>;
+  kiTakeToken(
+    key: string,
+    intervalMs: number,
+    burst: number,
+    nowMs: number,
+    count: number,
+    maxWaitMs: number,
+  ): Promise<number>;
   kiClaim(key: string, value: string, ttlSeconds: number): Promise<string | null>;
   kiOpenThread(
     ...args: Arg[]
@@ -324,6 +338,8 @@ export class RedisStore implements StateStore {
         attempt?.at ?? '',
         attempt?.by ?? '',
         attempt ? `${attempt.enriched ? 'e' : 'p'}${attempt.ttlSeconds}` : '',
+        bucket?.count ?? 1,
+        bucket?.maxWaitMs ?? 0,
       );
       const out: OpenThread = { locked: r[0] >= 1, value: r[1] ?? null };
       if (r[0] === 2) out.released = true;
@@ -396,7 +412,14 @@ export class RedisStore implements StateStore {
   async takeToken(req: TokenRequest): Promise<number> {
     assertTokenRequest(req);
     return this.#run('takeToken', (c) =>
-      c.kiTakeToken(this.#k(req.key), req.intervalMs, req.burst, req.nowMs),
+      c.kiTakeToken(
+        this.#k(req.key),
+        req.intervalMs,
+        req.burst,
+        req.nowMs,
+        req.count ?? 1,
+        req.maxWaitMs ?? 0,
+      ),
     );
   }
 

@@ -27,7 +27,7 @@ export interface OpenThreadExtras {
   storm?: { key: string; ttlSeconds: number; threshold: number } | undefined;
   /** The workload claim for cross-source threading (StateStore.claim). */
   claim?: { key: string; value: string; ttlSeconds: number } | undefined;
-  /** One token from the channel's bucket (StateStore.takeToken). */
+  /** Tokens from the channel's bucket, now or reserved (StateStore.takeToken). */
   bucket?: TokenRequest | undefined;
   /**
    * Written to the data key (encodeRootAttempt), after the storm count unless that is past its
@@ -88,19 +88,21 @@ export interface OpenThread extends LockAndGet {
   stormCount?: number;
   /** null: this call claimed it; otherwise the holder's value. */
   claimHolder?: string | null;
-  /** 0: the token was taken; otherwise milliseconds until the bucket has one (none taken). */
+  /** The bucket's answer (StateStore.takeToken): the wait, granted when within its maxWaitMs. */
   bucketWaitMs?: number;
   /** extras.attempt was written: the data key holds it now. */
   attempted?: true;
 }
 
 /**
- * One token from a token bucket kept as GCRA (the generic cell rate algorithm): the key holds
- * the time, in epoch ms, at which the bucket is full again. A token is granted when that time
- * is at most (burst - 1) intervals ahead of now, and moves it one interval later. So `burst`
- * calls may go back to back, then one per interval: in any span of L ms at most
- * burst + L / intervalMs calls, however many replicas share the key. The key expires once the
- * bucket is full again, which is the same as its absence.
+ * Tokens from a token bucket kept as GCRA (the generic cell rate algorithm): the key holds the
+ * time, in epoch ms, at which the bucket is full again. `count` tokens are granted together at
+ * the first moment the bucket holds that many, which moves that time `count` intervals later.
+ * So `burst` calls may go back to back, then one per interval: in any span of L ms at most
+ * burst + L / intervalMs calls, however many replicas share the key. The grant may lie in the
+ * future (a reservation: the caller's turn in the queue) but no later than `maxWaitMs` from
+ * now; further than that nothing is taken. The key expires once the bucket is full again,
+ * which is the same as its absence.
  */
 export interface TokenRequest {
   key: string;
@@ -110,12 +112,18 @@ export interface TokenRequest {
   burst: number;
   /**
    * The caller's clock, epoch ms (whole). Replicas' clocks differ by NTP's margin; a stored
-   * time further ahead than one full bucket (a clock far ahead, or a faster rate or smaller
-   * burst set since) is taken as one full bucket ahead, so a skewed clock can hold a channel
-   * back at most one interval.
+   * time further ahead than MAX_TOKEN_HORIZON_MS (a clock far ahead, or a faster rate set
+   * since) is taken as that far ahead, so a skewed clock cannot hold a channel back for good.
    */
   nowMs: number;
+  /** Tokens wanted together (default 1); more than `burst` are granted as `burst`. */
+  count?: number;
+  /** How far ahead the grant may lie (default 0: now or never). At most MAX_TOKEN_HORIZON_MS. */
+  maxWaitMs?: number;
 }
+
+/** The furthest ahead a bucket reserves: a queue of turns longer than this is refused. */
+export const MAX_TOKEN_HORIZON_MS = 10 * 60_000;
 
 /** Refuses a token request that would store nonsense (Redis would take it as given). */
 export function assertTokenRequest(req: TokenRequest): void {
@@ -123,28 +131,42 @@ export function assertTokenRequest(req: TokenRequest): void {
     ['bucket intervalMs', req.intervalMs],
     ['bucket burst', req.burst],
     ['bucket nowMs', req.nowMs],
+    ['bucket count', req.count ?? 1],
   ] as const)
     if (!Number.isSafeInteger(v) || v <= 0)
       throw new RangeError(`${what} must be a positive integer, got ${v}`);
+  const maxWait = req.maxWaitMs ?? 0;
+  if (!Number.isSafeInteger(maxWait) || maxWait < 0 || maxWait > MAX_TOKEN_HORIZON_MS)
+    throw new RangeError(
+      `bucket maxWaitMs must be a whole number in [0, ${MAX_TOKEN_HORIZON_MS}], got ${maxWait}`,
+    );
 }
 
+/** Whether a token answer (the wait) granted the request: within its maxWaitMs. */
+export const granted = (req: Pick<TokenRequest, 'maxWaitMs'>, waitMs: number): boolean =>
+  waitMs <= (req.maxWaitMs ?? 0);
+
 /**
- * The GCRA step of TokenRequest over a stored value (null: absent): the wait in ms (0 when
- * granted) and, when granted, the value to store and its time to live in ms. The memory store
- * runs this; the Redis scripts run the same steps in Lua (redis.ts).
+ * The GCRA step of TokenRequest over a stored value (null: absent): the wait in ms until the
+ * tokens are there (granted when at most maxWaitMs) and, when granted, the value to store and
+ * its time to live in ms. The memory store runs this; the Redis scripts run the same steps in
+ * Lua (redis.ts).
  */
 export function gcraStep(
   stored: string | null,
   req: TokenRequest,
 ): { waitMs: number; next?: { value: string; ttlMs: number } } {
   const { intervalMs, burst, nowMs } = req;
+  const count = Math.min(req.count ?? 1, burst);
   const parsed = stored === null ? Number.NaN : Number(stored);
   let tat = Number.isFinite(parsed) && parsed > nowMs ? parsed : nowMs;
-  if (tat > nowMs + burst * intervalMs) tat = nowMs + burst * intervalMs;
-  const waitMs = tat - (burst - 1) * intervalMs - nowMs;
-  if (waitMs > 0) return { waitMs };
-  const next = tat + intervalMs;
-  return { waitMs: 0, next: { value: String(next), ttlMs: next - nowMs + TOKEN_KEY_GRACE_MS } };
+  if (tat > nowMs + MAX_TOKEN_HORIZON_MS) tat = nowMs + MAX_TOKEN_HORIZON_MS;
+  // The first moment `count` tokens fit back to back under the bucket's level.
+  const start = Math.max(nowMs, tat + (count - burst) * intervalMs);
+  const waitMs = start - nowMs;
+  if (!granted(req, waitMs)) return { waitMs };
+  const next = Math.max(tat, start) + count * intervalMs;
+  return { waitMs, next: { value: String(next), ttlMs: next - nowMs + TOKEN_KEY_GRACE_MS } };
 }
 
 /** How long a bucket's key outlives the moment it is full again (covers replicas' skew). */
@@ -221,7 +243,10 @@ export interface StateStore {
   claim(key: string, value: string, ttlSeconds: number): Promise<string | null>;
   /** Adds 1 and returns the new count; the TTL is set when the key is created (fixed window). */
   increment(key: string, ttlSeconds: number): Promise<number>;
-  /** One token (TokenRequest): 0 when taken, else the ms until there is one (none taken). */
+  /**
+   * Tokens (TokenRequest): the ms until they are there, 0 for now. Taken when that is within
+   * req.maxWaitMs (see granted()); otherwise nothing is taken.
+   */
   takeToken(req: TokenRequest): Promise<number>;
   close(): Promise<void>;
 }
