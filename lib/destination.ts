@@ -38,7 +38,10 @@ export interface RootView {
 export type StatusReplyKind = 'resolved' | 'refired';
 
 export interface PostOptions {
-  /** The channel's token for this call was already taken (see Destination.pace). */
+  /**
+   * The channel's token for this call was already taken (see Destination.pace): the
+   * dispatcher reserved the turn. For a call that makes several (file batches), the first.
+   */
   tokenTaken?: boolean;
   /**
    * The thread step this message is (`reply:resolved:<endsAt>`, `details:<issue id>`, ...),
@@ -76,11 +79,16 @@ export interface Destination {
    */
   findReply?(ref: MessageRef, fingerprint: string, step: string, since: number): Promise<boolean>;
   /** Re-renders the root message in place (color, status line, "resolved after"). */
-  updateRoot(ref: MessageRef, view: RootView): Promise<void>;
+  updateRoot(ref: MessageRef, view: RootView, opts?: PostOptions): Promise<void>;
   /** Posts the enrichment details (tables, text) as a reply in the thread, never broadcast. */
   postDetails(ref: MessageRef, issue: Issue, opts?: PostOptions): Promise<void>;
   /** Uploads the issue's file blocks (logs) and any overflow into the thread. */
-  uploadFiles(ref: MessageRef, issue: Issue): Promise<void>;
+  uploadFiles(ref: MessageRef, issue: Issue, opts?: PostOptions): Promise<void>;
+  /**
+   * How many channel calls uploadFiles makes for `issue` (0 when it has nothing to upload), so
+   * a turn reserves no call it will not make. Destinations without it count one.
+   */
+  uploadCalls?(issue: Issue): number;
   /** A short status reply in the thread: resolved after N minutes, or firing again. */
   postStatusReply(ref: MessageRef, view: RootView, kind: StatusReplyKind, opts?: PostOptions): Promise<void>;
 }

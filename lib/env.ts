@@ -60,6 +60,11 @@ export const DispatchEnv = CommonEnv.extend({
   SLACK_CHANNEL_RATE: z.coerce.number().positive().default(DEFAULT_CHANNEL_RATE.perSecond),
   /** Calls a channel may take back to back before the rate applies. */
   SLACK_CHANNEL_BURST: positiveInt(DEFAULT_CHANNEL_RATE.burst),
+  /**
+   * The longest a new alert waits for its turn in a busy channel; past it, it goes into the
+   * channel's digest (with its verdict) instead of a thread of its own. 0: never, always wait.
+   */
+  SLACK_BACKLOG_MAX_SECONDS: z.coerce.number().int().nonnegative().max(600).default(60),
   /** More new alerts than this of one group within STORM_WINDOW_SECONDS fold into a summary; 0 never folds. */
   STORM_THRESHOLD: z.coerce.number().int().nonnegative().default(5),
   STORM_WINDOW_SECONDS: positiveInt(60),

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import test from 'ava';
 import { Redis } from 'ioredis';
-import { ChannelBusyError, createChannelBucket } from '../lib/dispatch/channel-bucket.ts';
+import { createChannelBucket } from '../lib/dispatch/channel-bucket.ts';
 import { dispatchIssue } from '../lib/dispatch/dispatcher.ts';
 import { RecordingDestination } from '../lib/dispatch/recording-destination.ts';
 import { DependencyError, RateLimitedError, UnavailableError } from '../lib/errors.ts';
@@ -231,18 +231,20 @@ for (const b of backends) {
   );
 
   test(
-    name('a root the channel bucket holds back leaves nothing behind: its retry posts at once'),
+    name('a root waiting for its turn leaves its turn, not an attempt: its retry posts at once at that turn'),
     async (t) => {
       const { store, destination, deps, clock } = setupWithClock(b.open);
       destination.bucket = createChannelBucket(store, { perSecond: 1, burst: 1 }, clock.ms);
       t.is((await dispatchIssue(makeIssue({ fingerprint: 'fp-first' }), deps)).action, 'posted');
       const held = makeIssue({ fingerprint: 'fp-held' });
-      const err = await t.throwsAsync(dispatchIssue(held, deps), { instanceOf: ChannelBusyError });
-      t.is(err?.retryAfter, 1);
+      const err = await t.throwsAsync(dispatchIssue(held, deps), { instanceOf: RateLimitedError });
+      t.is(err?.retryAfter, 2);
       const keys = threadKeys(destination.id, held.fingerprint);
-      t.is(await store.get(keys.data), null, 'no attempt left for a root never sent');
+      const kept = JSON.parse((await store.get(keys.data)) ?? 'null');
+      t.deepEqual(kept.queued, { at: clock.ms() + 2000, tokens: 1 }, 'its turn is kept');
+      t.is(kept.rootAttempt, undefined, 'no attempt left for a root never sent');
       t.is(await store.get(keys.lock), null);
-      clock.advance(1000);
+      clock.advance(2000);
       t.is((await dispatchIssue(held, deps)).action, 'posted', 'no wait to look for an earlier root');
       t.is(destination.callsOf('postRoot').length, 2);
     },

@@ -412,7 +412,13 @@ for (const b of backends) {
         1000,
         'the third is there, two are not: refused without a wait allowed',
       );
-      t.is(await store.takeToken(at(T0, 2, 60_000)), 1000, 'reserved for when two fit back to back');
+      t.is(
+        await store.takeToken(at(T0, 2, 60_000)),
+        2000,
+        'reserved: two fit back to back in 1 s, a turn starts on a whole second and no sooner than 2 s',
+      );
+      t.is(await store.takeToken(at(T0 + 1, 1, 60_000)), 2000, 'a wait of 1.999 s is a turn in 2 s');
+      await store.put('ki:{ch}:tat', String(T0 + 4000), 60);
       t.is(await store.takeToken(at(T0, 1, 60_000)), 2000, 'the next turn queues behind it');
       t.is(await store.takeToken(at(T0, 3, 2500)), 5000, 'past maxWaitMs: refused');
       t.is(await store.takeToken(at(T0, 1, 60_000)), 3000, 'the refusal took nothing');

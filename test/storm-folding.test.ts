@@ -4,7 +4,7 @@ import test from 'ava';
 import { createChannelBucket } from '../lib/dispatch/channel-bucket.ts';
 import { type DispatchDeps, dispatchIssue } from '../lib/dispatch/dispatcher.ts';
 import { RecordingDestination } from '../lib/dispatch/recording-destination.ts';
-import { DEFAULT_STORM, type StormOptions } from '../lib/dispatch/storm.ts';
+import { DEFAULT_STORM, type StormOptions, type SummaryView } from '../lib/dispatch/storm.ts';
 import { RateLimitedError } from '../lib/errors.ts';
 import type { Issue } from '../lib/issue.ts';
 import { renderSummary, renderSummaryLines } from '../lib/slack/render-summary.ts';
@@ -64,8 +64,10 @@ test('storm: past N new alerts of a group, the rest fold into one summary whose 
   await dispatchIssue(alert(6), deps);
   const edits = destination.callsOf('updateSummary');
   t.is(edits.length, 1, 'the deferred delivery edits the summary once');
-  t.is(edits[0]?.summary?.total, 3);
+  t.is(edits[0]?.summary?.total, 8, 'the storm counts its first five, posted on their own, too');
+  t.is(edits[0]?.summary?.own, 5);
   t.is(edits[0]?.summary?.firing, 3);
+  t.regex(renderSummary(edits[0]?.summary as SummaryView).text, /^Storm: 8 alerts /);
   t.deepEqual(
     [...accounted(destination)].sort(),
     Array.from({ length: 8 }, (_, i) => `fp-${i}`).sort(),
@@ -120,7 +122,7 @@ test('storm: a batch longer than the reply limit goes into the thread as a file'
   t.is(accounted(destination).size, 7);
 });
 
-test('storm: a new alert meeting its channel at its rate folds instead of waiting for a turn', async (t) => {
+test('storm: a new alert meeting its channel at its rate waits for its turn and is posted whole, not folded', async (t) => {
   const store = new MemoryStore();
   let clock = Date.parse(T0);
   const destination = new RecordingDestination();
@@ -133,13 +135,16 @@ test('storm: a new alert meeting its channel at its rate folds instead of waitin
   };
   t.is((await dispatchIssue(alert(0), deps)).action, 'posted');
   const err = await t.throwsAsync(dispatchIssue(alert(1), deps), { instanceOf: RateLimitedError });
-  t.true((err?.retryAfter ?? 0) >= 1, 'its summary waits for the bucket, with Retry-After');
+  t.is(err?.retryAfter, 2, "told to come back at its turn, no sooner than the broker's first retry");
+  t.regex(err?.message ?? '', /turn in the channel/);
+  const third = await t.throwsAsync(dispatchIssue(alert(2), deps), { instanceOf: RateLimitedError });
+  t.is(third?.retryAfter, 3, 'the next one queues behind it');
+  clock += 2000;
+  t.is((await dispatchIssue(alert(1), deps)).action, 'posted');
   clock += 1000;
-  await dispatchIssue(alert(1), deps).catch(() => undefined);
-  clock += 1000;
-  await dispatchIssue(alert(1), deps);
-  t.is(destination.callsOf('postRoot').length, 1);
-  t.deepEqual([...accounted(destination)].sort(), ['fp-0', 'fp-1']);
+  t.is((await dispatchIssue(alert(2), deps)).action, 'posted');
+  t.is(destination.callsOf('postRoot').length, 3);
+  t.is(destination.callsOf('postSummary').length, 0, 'no summary');
 });
 
 test('storm: summary and thread batches stay within Slack limits and escape what alerts carry', (t) => {
@@ -151,7 +156,10 @@ test('storm: summary and thread batches stay within Slack limits and escape what
     title: `<@U123> & ${'y'.repeat(300)}`,
     fingerprint: `f${i}`,
   }));
-  const view = {
+  const view: SummaryView = {
+    kind: 'storm',
+    own: 0,
+    sample: [],
     labels: { alertname: '<!here>', namespace: 'payments' },
     status: 'firing' as const,
     severity: 'HIGH' as const,

@@ -29,6 +29,7 @@ export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
   let slackTimeoutMs: number;
   let bucket: ChannelBucket;
   let storm: StormOptions | undefined;
+  let backlogMaxWaitMs: number;
   let flusher: StormFlusher | undefined;
   let log: Logger;
   let source = '/kubeincident/dispatch-slack';
@@ -81,6 +82,7 @@ export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
       }
       store = createStore({ redisUrl: c.REDIS_URL, log });
       bucket = createChannelBucket(store, { perSecond: c.SLACK_CHANNEL_RATE, burst: c.SLACK_CHANNEL_BURST });
+      backlogMaxWaitMs = c.SLACK_BACKLOG_MAX_SECONDS * 1000;
       storm =
         c.STORM_THRESHOLD > 0
           ? {
@@ -115,6 +117,7 @@ export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
           destination,
           stateTtlSeconds,
           storm,
+          backlogMaxWaitMs,
           onStormPending: canSummarize(destination)
             ? (labels, inMs) => flusher?.schedule(destination, labels, inMs)
             : undefined,

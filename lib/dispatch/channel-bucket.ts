@@ -24,8 +24,11 @@ export interface BucketRequest extends TokenRequest {
 export interface ChannelBucket {
   /** Takes one call's worth for `channel`, or throws RateLimitedError with the wait (Retry-After). */
   take(channel: string): Promise<void>;
-  /** The token request for `channel` now, for a caller that sends it itself (StateStore.openThread). */
-  request(channel: string): BucketRequest;
+  /**
+   * The token request for `channel`, for a caller that sends it itself (StateStore.openThread,
+   * a reserved turn): one token now unless `opts` asks for more, a wait allowed, or its own clock.
+   */
+  request(channel: string, opts?: { count?: number; maxWaitMs?: number; nowMs?: number }): BucketRequest;
 }
 
 /**
@@ -43,11 +46,13 @@ export function createChannelBucket(
     throw new RangeError('channel rate needs perSecond > 0 and an integer burst >= 1');
   // Whole milliseconds, rounded up: never faster than asked.
   const intervalMs = Math.ceil(1000 / rate.perSecond);
-  const request = (channel: string): BucketRequest => ({
+  const request: ChannelBucket['request'] = (channel, opts = {}) => ({
     key: `ki:{bucket|${channel.replace(/[{}]/g, '_')}}:tat`,
     intervalMs,
     burst: rate.burst,
-    nowMs: Math.floor(now()),
+    nowMs: Math.floor(opts.nowMs ?? now()),
+    ...(opts.count !== undefined && opts.count > 1 ? { count: Math.min(opts.count, rate.burst) } : {}),
+    ...(opts.maxWaitMs ? { maxWaitMs: opts.maxWaitMs } : {}),
     refuse: (waitMs) => new ChannelBusyError(channel, Math.max(1, Math.ceil(waitMs / 1000))),
   });
   return {

@@ -68,6 +68,24 @@ export function linkClaim(
 }
 
 /**
+ * The claim re-written to hold the workload until `untilMs` + the usual margin: a thread that
+ * waits for its turn in the channel keeps the workload while it waits.
+ */
+export function extendClaim(value: string, untilMs: number): string {
+  const rec = parse(value);
+  return rec ? JSON.stringify({ ...rec, claimUntil: untilMs + CLAIM_MS }) : value;
+}
+
+/** Gives up a claim this thread made (it will not open): a related issue need not wait for it. */
+export async function releaseClaim(
+  store: StateStore,
+  claim: { key: string; value: string; ttlSeconds: number },
+): Promise<void> {
+  const rec = parse(claim.value);
+  if (rec) await store.put(claim.key, JSON.stringify({ ...rec, claimUntil: 0 }), claim.ttlSeconds);
+}
+
+/**
  * What the claim found: null (this thread claimed the workload) or the holder's record. The
  * thread to join when the holder is the other source's thread and still fires; undefined to
  * open its own. While another source's first thread is still being opened, a retryable 429

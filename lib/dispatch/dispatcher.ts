@@ -2,18 +2,28 @@
 // deduplicated, resolution and re-fire edited into the root and replied in the thread. Safe
 // under at-least-once delivery: a per-thread lock plus resumable steps recorded in the store.
 import { randomUUID } from 'node:crypto';
+import * as z from 'zod';
 import type { Destination, MessageRef } from '../destination.ts';
 import { DependencyError, RateLimitedError, UnavailableError } from '../errors.ts';
 import type { Issue } from '../issue.ts';
 import type { Logger } from '../logger.ts';
 import { threadKeys } from '../store/keys.ts';
-import type { Lock, OpenThreadExtras, RootAttempt, StateStore } from '../store/store.ts';
-import { ChannelBusyError } from './channel-bucket.ts';
-import { linkClaim, resolveLink } from './correlation.ts';
+import {
+  encodeRootAttempt,
+  type Lock,
+  MAX_TOKEN_HORIZON_MS,
+  type OpenThreadExtras,
+  type RootAttempt,
+  type StateStore,
+} from '../store/store.ts';
+import { extendClaim, linkClaim, releaseClaim, resolveLink } from './correlation.ts';
+import { retryAfterSeconds, Slot, type Turn, takeTurn, turnOf } from './pace.ts';
 import {
   canSummarize,
   DEFAULT_STORM,
+  digestLabels,
   type FoldedMarker,
+  type GroupKind,
   groupOf,
   parseFoldedMarker,
   type StormOptions,
@@ -22,6 +32,7 @@ import { type FoldResult, foldIntoGroup, stormCounter } from './storm-dispatch.t
 import {
   decide,
   enrichmentSteps,
+  enrichmentStepsOf,
   newThread,
   parseThreadState,
   pendingSteps,
@@ -86,6 +97,32 @@ function parseRootAttempt(raw: string | null): RootAttemptMarker | undefined {
   }
 }
 
+/**
+ * What a new thread's key holds while its delivery waits for its turn in the channel (pace.ts):
+ * nothing is posted yet. The turn is used by whichever delivery of the alert holds the lock
+ * when it comes; `claimHolder` is what the workload claim found when the thread was opened
+ * (null: this thread holds it), since a re-open of a known key makes no claim.
+ */
+const QueuedMarker = z.object({
+  v: z.literal(1),
+  queued: Slot,
+  claimHolder: z.string().nullable().optional(),
+});
+type QueuedMarker = z.infer<typeof QueuedMarker>;
+
+function parseQueued(raw: string | null): QueuedMarker | undefined {
+  if (raw === null || !raw.includes('"queued"')) return undefined;
+  try {
+    const parsed = QueuedMarker.safeParse(JSON.parse(raw));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Default of DispatchDeps.backlogMaxWaitMs: the longest a new alert waits for its turn. */
+export const DEFAULT_BACKLOG_MAX_WAIT_MS = 60_000;
+
 export interface DispatchDeps {
   store: StateStore;
   destination: Destination;
@@ -97,11 +134,17 @@ export interface DispatchDeps {
   /** Least time between root edits for changed repeat counts (default 30 s). */
   minUpdateIntervalMs?: number;
   /**
-   * Storm folding; off when unset or when the destination cannot show summaries. New alerts of
-   * a storming group, and new alerts that meet a channel at its rate, become lines of one
-   * summary instead of threads of their own.
+   * Storm folding; off when unset or when the destination cannot show summaries. Past
+   * `threshold` new alerts of one group within the window, the rest become lines of one summary
+   * instead of threads of their own.
    */
   storm?: StormOptions | undefined;
+  /**
+   * The longest a new alert waits for its turn in a paced channel before it goes into the
+   * channel's digest instead (default 60 s); 0 never digests, it always waits. Only for
+   * destinations that can show summaries.
+   */
+  backlogMaxWaitMs?: number | undefined;
   /**
    * Told when a storm summary has something left to show and how soon it may: a flusher in the
    * process shows it then, ahead of the one delivery deferred for it (the durable fallback).
@@ -151,20 +194,34 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps, peek = tru
   const keys = threadKeys(destination.id, issue.fingerprint);
   const lock: Lock = { key: keys.lock, token: randomUUID(), ttlMs: deps.lockTtlMs ?? DEFAULT_LOCK_TTL_MS };
 
-  // What a brand-new thread needs besides its lock (storm count, workload claim, the root's
-  // channel token, the attempt) rides in the same round trip; the store skips it for a known
-  // thread.
+  // What a brand-new thread needs besides its lock (storm count, workload claim, the channel
+  // turn for its first calls, the attempt) rides in the same round trip; the store skips it for
+  // a known thread.
   const startMs = now().getTime();
   const firing = issue.status === 'firing';
-  const groupLabels =
-    deps.storm && firing && canSummarize(destination) ? groupOf(issue, deps.storm.groupBy) : undefined;
+  const summaries = canSummarize(destination);
+  const groupLabels = deps.storm && firing && summaries ? groupOf(issue, deps.storm.groupBy) : undefined;
+  // A new alert waits for its turn up to the bound, then goes into the channel's digest.
+  const backlogMs = deps.backlogMaxWaitMs ?? DEFAULT_BACKLOG_MAX_WAIT_MS;
+  const newThreadWaitMs =
+    summaries && backlogMs > 0 ? Math.min(backlogMs, MAX_TOKEN_HORIZON_MS) : MAX_TOKEN_HORIZON_MS;
+  const newThreadCalls = callsOf(
+    [{ id: 'root', kind: 'root', by: issue.id, done: false }, ...enrichmentStepsOf(issue)],
+    issue,
+    destination,
+  );
   const extras: OpenThreadExtras = {};
   if (groupLabels && deps.storm)
     extras.storm = stormCounter(destination.id, groupLabels, deps.storm, startMs);
   if (firing && destination.postLinked)
     extras.claim = linkClaim(destination.id, issue, stateTtlSeconds, startMs);
-  const token = firing ? destination.pace?.bucket.request(destination.pace.channel) : undefined;
-  if (token) extras.bucket = token;
+  const pace = destination.pace;
+  if (pace)
+    extras.bucket = pace.bucket.request(pace.channel, {
+      count: newThreadCalls,
+      maxWaitMs: newThreadWaitMs,
+      nowMs: startMs,
+    });
   // The likely duplicate (a settled thread at this status and period) costs one round trip.
   if (peek) extras.peek = { status: issue.status, firingSince: issue.startsAt };
   extras.attempt = {
@@ -213,9 +270,11 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps, peek = tru
   try {
     const marker = parseFoldedMarker(value);
     if (marker) return await foldedAgain(marker);
+    // A new thread still waiting for its turn: nothing of it is posted yet.
+    const queued = parseQueued(value);
     // A root post whose answer was lost: adopt that root if Slack has it, else start over.
-    const attempt = parseRootAttempt(value);
-    let { state, lost } = attempt ? { state: null, lost: false } : parseThreadState(value);
+    const attempt = queued ? undefined : parseRootAttempt(value);
+    let { state, lost } = attempt || queued ? { state: null, lost: false } : parseThreadState(value);
     let adopted = false;
     if (attempt) {
       state = await adoptEarlierRoot(attempt);
@@ -240,12 +299,14 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps, peek = tru
     }
     // Only a brand-new firing alert may fold (the store counted it only when the thread was
     // new): an existing thread keeps its own story.
-    const group = state === null && !lost && opened.stormCount !== undefined ? groupLabels : undefined;
+    const fresh = state === null && !lost && !queued;
+    const group = fresh && opened.stormCount !== undefined ? groupLabels : undefined;
     if (group && extras.storm && (opened.stormCount ?? 0) > extras.storm.threshold) return await fold(group);
     let draft = decision.draft;
     // A new firing thread may belong in a related issue's thread (same workload, other source).
-    if (state === null && !lost && extras.claim && opened.claimHolder !== undefined) {
-      const link = await resolveLink(store, destination.id, extras.claim, opened.claimHolder, issue, startMs);
+    const claimHolder = fresh ? opened.claimHolder : queued?.claimHolder;
+    if (state === null && !lost && extras.claim && claimHolder !== undefined) {
+      const link = await resolveLink(store, destination.id, extras.claim, claimHolder, issue, startMs);
       if (link) {
         draft = {
           ...draft,
@@ -256,18 +317,33 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps, peek = tru
         };
       }
     }
-    // The root's token, when the store took it with the lock: taken, or the channel is full.
-    const rootToken =
-      token && opened.bucketWaitMs !== undefined
-        ? opened.bucketWaitMs === 0
-          ? ('taken' as const)
-          : token.refuse(opened.bucketWaitMs)
-        : undefined;
     const pending = pendingSteps(draft, issue);
     if (pending.length === 0) {
       if (adopted) await keep(draft);
       return unchanged(draft, 'already delivered');
     }
+
+    // The channel turn for this delivery's calls: taken with the lock for a new thread, held
+    // from an earlier deferral, or reserved now.
+    const turn: Turn =
+      fresh && opened.bucketWaitMs !== undefined
+        ? turnOf(opened.bucketWaitMs, extras.bucket?.count ?? 1, newThreadWaitMs, startMs)
+        : await takeTurn(store, destination, {
+            calls: callsOf(pending, issue, destination),
+            maxWaitMs: state === null ? newThreadWaitMs : MAX_TOKEN_HORIZON_MS,
+            held: queued?.queued ?? state?.slot,
+            nowMs: now().getTime(),
+          });
+    if (turn.kind === 'over') {
+      if (state === null && summaries && backlogMs > 0) return await foldIntoDigest(claimHolder);
+      throw new RateLimitedError('channel queue past its horizon: come back later', {
+        retryAfter: retryAfterSeconds(turn.waitMs),
+      });
+    }
+    if (turn.kind === 'wait') return await waitForTurn(turn, state, queued, claimHolder);
+    let tokens = turn.kind === 'go' ? turn.tokens : 0;
+    // The turn is used now: it must not be stored for a later delivery to use again.
+    delete draft.slot;
 
     const ran: Step[] = [];
     // Replies an earlier delivery was about to send and never recorded as sent.
@@ -289,20 +365,17 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps, peek = tru
       }
       try {
         const opening = ran.length === 0 && (step.kind === 'root' || step.kind === 'link');
-        if (opening && rootToken instanceof ChannelBusyError) throw rootToken;
         posting ||= opening;
-        await runStep(step, draft, issue, destination, opening && rootToken === 'taken');
+        if (opening && queued && !attemptHeld) await markAttempt();
+        const paid = tokens > 0 && callsOf([step], issue, destination) > 0;
+        if (paid) tokens -= 1;
+        await runStep(step, draft, issue, destination, paid);
       } catch (err) {
         const notSent = !(err instanceof UnavailableError && err.maybeApplied);
         // Refused, or never sent: that post did not land.
         if (ran.length === 0 && notSent) posting = false;
         // Nor did this reply: its retry need not look for it.
         if (reply && notSent) await untry(draft, step);
-        // Our bucket says the channel is at its rate: waiting for a turn could outlast the
-        // broker's retries, while a line in the group's summary is shown at the summary's pace.
-        // Slack's own 429 is different: it goes back to the broker with its Retry-After.
-        if (group && ran.length === 0 && step.kind === 'root' && err instanceof ChannelBusyError)
-          return await fold(group);
         // Slack may have posted the root although its answer was lost: remember to look first.
         if (ran.length === 0 && step.kind === 'root' && err instanceof UnavailableError && err.maybeApplied) {
           const since = attempt?.rootAttempt.since ?? Math.floor(startMs / 1000) - LOOKBACK_SECONDS;
@@ -332,8 +405,65 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps, peek = tru
     if (!released) await (attemptHeld && !posting ? drop() : release());
   }
 
-  function folded(r: FoldResult): DispatchResult {
-    const reason = r.changed ? 'folded into a storm summary' : 'already in a storm summary';
+  /**
+   * Records the turn this delivery waits for and tells it to come back then (429 +
+   * Retry-After). A new thread's key holds the turn until its root is posted; a known thread
+   * keeps its state as it was, with the turn.
+   */
+  async function waitForTurn(
+    turn: Extract<Turn, { kind: 'wait' }>,
+    state: ThreadState | null,
+    queued: QueuedMarker | undefined,
+    claimHolder: string | null | undefined,
+  ): Promise<never> {
+    const reason = `waiting ${retryAfterSeconds(turn.waitMs)}s for its turn in the channel`;
+    if (turn.slot) {
+      const value =
+        state === null
+          ? JSON.stringify(queuedMarker(turn.slot, claimHolder))
+          : JSON.stringify({ ...state, slot: turn.slot });
+      // Holding the workload for this thread until its turn has come and gone.
+      if (state === null && claimHolder === null && extras.claim)
+        await store.put(
+          extras.claim.key,
+          extendClaim(extras.claim.value, turn.slot.at),
+          extras.claim.ttlSeconds,
+        );
+      const ok = await store.putAndUnlock(lock, keys.data, value, stateTtlSeconds);
+      released = true;
+      if (!ok) throw new UnavailableError('thread lock expired before its turn was recorded');
+    } else if (queued) {
+      // Its turn is already recorded: the key keeps it.
+      attemptHeld = false;
+    }
+    log?.debug({ fingerprint: issue.fingerprint, issueId: issue.id, waitMs: turn.waitMs }, reason);
+    throw new RateLimitedError(reason, { retryAfter: retryAfterSeconds(turn.waitMs) });
+  }
+
+  function queuedMarker(slot: Slot, claimHolder: string | null | undefined): QueuedMarker {
+    return claimHolder === undefined ? { v: 1, queued: slot } : { v: 1, queued: slot, claimHolder };
+  }
+
+  /** Before a queued (or re-tried) root is posted, the key says a post may be under way. */
+  async function markAttempt(): Promise<void> {
+    const { ttlSeconds, ...a } = extras.attempt as NonNullable<OpenThreadExtras['attempt']>;
+    if (
+      !(await store.putLocked(lock, keys.data, encodeRootAttempt({ ...a, at: now().getTime() }), ttlSeconds))
+    )
+      throw new UnavailableError('lost the thread lock before posting its root');
+    attemptHeld = true;
+  }
+
+  /** The channel is further behind than a new alert may wait: it goes into the digest. */
+  async function foldIntoDigest(claimHolder: string | null | undefined): Promise<DispatchResult> {
+    // Its own thread will not open: a related issue need not wait for it.
+    if (claimHolder === null && extras.claim) await releaseClaim(store, extras.claim);
+    return fold(digestLabels(startMs), 'digest');
+  }
+
+  function folded(r: FoldResult, kind: GroupKind): DispatchResult {
+    const into = kind === 'digest' ? 'the channel digest' : 'a storm summary';
+    const reason = r.changed ? `folded into ${into}` : `already in ${into}`;
     log?.debug({ fingerprint: issue.fingerprint, issueId: issue.id, reason }, 'folded');
     return r.ref
       ? { action: r.changed ? 'replied' : 'unchanged', ref: r.ref, status: issue.status, reason }
@@ -357,11 +487,11 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps, peek = tru
   }
 
   /** A new alert becomes a line of its group's summary; its thread key remembers where it went. */
-  async function fold(labels: Record<string, string>): Promise<DispatchResult> {
-    const r = await foldIntoGroup(issue, labels, foldDeps());
+  async function fold(labels: Record<string, string>, kind: GroupKind = 'storm'): Promise<DispatchResult> {
+    const r = await foldIntoGroup(issue, labels, foldDeps(), kind);
     const m: FoldedMarker = {
       v: 1,
-      folded: 'storm',
+      folded: kind,
       labels,
       status: issue.status,
       firingSince: issue.startsAt,
@@ -369,31 +499,33 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps, peek = tru
     const ok = await store.putAndUnlock(lock, keys.data, JSON.stringify(m), stateTtlSeconds);
     released = true;
     if (!ok) throw new UnavailableError('thread lock expired before the fold was recorded');
-    return deferIfAsked(r, labels);
+    return deferIfAsked(r, labels, kind);
   }
 
   /** A later occurrence (repeat, resolution, re-fire) of an alert that went into a summary. */
   async function foldedAgain(m: FoldedMarker): Promise<DispatchResult> {
     if (Date.parse(issue.startsAt) < Date.parse(m.firingSince))
       return { action: 'unchanged', status: m.status, reason: 'occurrence of an earlier firing period' };
-    const r = await foldIntoGroup(issue, m.labels, foldDeps());
+    const kind: GroupKind = m.folded === 'digest' ? 'digest' : 'storm';
+    const r = await foldIntoGroup(issue, m.labels, foldDeps(), kind);
     if (m.status !== issue.status || m.firingSince !== issue.startsAt) {
       const next: FoldedMarker = { ...m, status: issue.status, firingSince: issue.startsAt };
       const ok = await store.putAndUnlock(lock, keys.data, JSON.stringify(next), stateTtlSeconds);
       released = true;
       if (!ok) throw new UnavailableError('thread lock expired before the fold was recorded');
     }
-    return deferIfAsked(r, m.labels);
+    return deferIfAsked(r, m.labels, kind);
   }
 
-  function deferIfAsked(r: FoldResult, labels: Record<string, string>): DispatchResult {
+  function deferIfAsked(r: FoldResult, labels: Record<string, string>, kind: GroupKind): DispatchResult {
     if (r.pendingMs !== undefined) deps.onStormPending?.(labels, r.pendingMs);
     if (r.retryAfterMs !== undefined) {
-      throw new RateLimitedError('storm summary shown at a bounded rate: come back to show it', {
-        retryAfter: Math.max(1, Math.ceil(r.retryAfterMs / 1000)),
+      const what = kind === 'digest' ? 'the channel digest' : 'the storm summary';
+      throw new RateLimitedError(`${what} is shown at a bounded rate: come back to show it`, {
+        retryAfter: retryAfterSeconds(r.retryAfterMs),
       });
     }
-    return folded(r);
+    return folded(r, kind);
   }
 
   /**
@@ -544,6 +676,16 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps, peek = tru
   }
 }
 
+/**
+ * Channel calls `steps` make: one each; a files step one when the destination has something to
+ * upload (further batches, and overflow only rendering finds, take their own tokens).
+ */
+function callsOf(steps: readonly Step[], issue: Issue, destination: Destination): number {
+  let n = 0;
+  for (const s of steps) n += s.kind === 'files' ? Math.min(1, destination.uploadCalls?.(issue) ?? 1) : 1;
+  return n;
+}
+
 async function runStep(
   step: Step,
   draft: ThreadDraft,
@@ -571,16 +713,17 @@ async function runStep(
   // Only a root step creates a ref, and it is planned first in every new thread.
   if (!ref) throw new Error(`step ${step.id} planned before the thread's root exists`);
   const tag = { step: step.id };
+  const paid = { ...tag, ...opts };
   switch (step.kind) {
     case 'update':
-      return destination.updateRoot(ref, view);
+      return destination.updateRoot(ref, view, opts);
     case 'reply-resolved':
-      return destination.postStatusReply(ref, view, 'resolved', tag);
+      return destination.postStatusReply(ref, view, 'resolved', paid);
     case 'reply-refired':
-      return destination.postStatusReply(ref, view, 'refired', tag);
+      return destination.postStatusReply(ref, view, 'refired', paid);
     case 'details':
-      return destination.postDetails(ref, issue, tag);
+      return destination.postDetails(ref, issue, paid);
     case 'files':
-      return destination.uploadFiles(ref, issue);
+      return destination.uploadFiles(ref, issue, opts);
   }
 }

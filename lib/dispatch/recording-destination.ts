@@ -141,13 +141,13 @@ export class RecordingDestination implements Destination, SummaryDestination {
     return ref;
   }
 
-  async updateRoot(ref: MessageRef, view: RootView): Promise<void> {
-    await this.#enter('updateRoot');
+  async updateRoot(ref: MessageRef, view: RootView, opts?: PostOptions): Promise<void> {
+    await this.#enter('updateRoot', opts?.tokenTaken);
     this.calls.push({ method: 'updateRoot', ref, issueId: view.issue.id, view: this.#copy(view) });
   }
 
   async postDetails(ref: MessageRef, issue: Issue, opts?: PostOptions): Promise<void> {
-    await this.#enter('postDetails');
+    await this.#enter('postDetails', opts?.tokenTaken);
     this.calls.push({
       method: 'postDetails',
       ref,
@@ -158,8 +158,8 @@ export class RecordingDestination implements Destination, SummaryDestination {
     this.#after('postDetails');
   }
 
-  async uploadFiles(ref: MessageRef, issue: Issue): Promise<void> {
-    await this.#enter('uploadFiles');
+  async uploadFiles(ref: MessageRef, issue: Issue, opts?: PostOptions): Promise<void> {
+    await this.#enter('uploadFiles', opts?.tokenTaken);
     this.calls.push({ method: 'uploadFiles', ref, issueId: issue.id });
   }
 
@@ -169,7 +169,7 @@ export class RecordingDestination implements Destination, SummaryDestination {
     kind: StatusReplyKind,
     opts?: PostOptions,
   ): Promise<void> {
-    await this.#enter('postStatusReply');
+    await this.#enter('postStatusReply', opts?.tokenTaken);
     this.calls.push({
       method: 'postStatusReply',
       ref,
@@ -182,16 +182,16 @@ export class RecordingDestination implements Destination, SummaryDestination {
     this.#after('postStatusReply');
   }
 
-  async postSummary(view: SummaryView): Promise<MessageRef> {
-    await this.#enter('postSummary');
+  async postSummary(view: SummaryView, opts?: PostOptions): Promise<MessageRef> {
+    await this.#enter('postSummary', opts?.tokenTaken);
     this.#seq += 1;
     const ref = { channel: this.channel, ts: `1700000000.${String(this.#seq).padStart(6, '0')}` };
     this.calls.push({ method: 'postSummary', ref, issueId: '', summary: this.#copy(view) });
     return ref;
   }
 
-  async updateSummary(ref: MessageRef, view: SummaryView): Promise<void> {
-    await this.#enter('updateSummary');
+  async updateSummary(ref: MessageRef, view: SummaryView, opts?: PostOptions): Promise<void> {
+    await this.#enter('updateSummary', opts?.tokenTaken);
     this.calls.push({ method: 'updateSummary', ref, issueId: '', summary: this.#copy(view) });
   }
 
@@ -200,8 +200,9 @@ export class RecordingDestination implements Destination, SummaryDestination {
     view: SummaryView,
     lines: SummaryLine[],
     asFile: boolean,
+    opts?: PostOptions,
   ): Promise<void> {
-    await this.#enter('postSummaryLines');
+    await this.#enter('postSummaryLines', opts?.tokenTaken);
     this.calls.push({
       method: 'postSummaryLines',
       ref,

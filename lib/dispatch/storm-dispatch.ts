@@ -9,7 +9,10 @@ import { RateLimitedError, UnavailableError } from '../errors.ts';
 import type { Issue } from '../issue.ts';
 import type { Logger } from '../logger.ts';
 import type { Lock, StateStore } from '../store/store.ts';
+import { takeTurn } from './pace.ts';
 import {
+  countOwnThreads,
+  type GroupKind,
   type GroupState,
   groupKeys,
   isOver,
@@ -38,7 +41,7 @@ export interface FoldDeps {
 
 /** What flushing a group needs: any destination able to show summaries. */
 export type FlushDeps = Omit<FoldDeps, 'destination'> & {
-  destination: SummaryDestination & Pick<Destination, 'id'>;
+  destination: SummaryDestination & Pick<Destination, 'id' | 'pace'>;
 };
 
 export interface FoldResult {
@@ -87,6 +90,7 @@ export async function foldIntoGroup(
   issue: Issue,
   labels: Record<string, string>,
   deps: FoldDeps,
+  kind: GroupKind = 'storm',
 ): Promise<FoldResult> {
   const { store, destination, storm, log } = deps;
   const keys = groupKeys(destination.id, labels);
@@ -102,8 +106,11 @@ export async function foldIntoGroup(
     const nowIso = now.toISOString();
     let g = parseGroupState(value);
     if (value !== null && !g) log?.warn({ key: keys.data }, 'unreadable storm summary state: new summary');
-    if (!g || isOver(g, now.getTime(), storm.windowSeconds)) g = newGroup(labels, nowIso);
+    if (!g || isOver(g, now.getTime(), storm.windowSeconds)) g = newGroup(labels, nowIso, kind);
+    const isNew = !g.entries.some((e) => e.f === issue.fingerprint);
     const changed = record(g, issue, nowIso);
+    if (changed && isNew && issue.status === 'firing')
+      countOwnThreads(g, Math.floor(now.getTime() / (storm.windowSeconds * 1000)), storm.threshold);
     const group = g;
     const save = saver(deps, lock, keys.data, () => group);
 
@@ -184,11 +191,12 @@ export async function flushGroup(
 
 /**
  * Shows what the summary lacks: the root at once, then edits and batches of new alerts each at
- * most once per edit interval. Returns how long to wait when something is left to show.
+ * most once per edit interval, in a channel turn reserved for those calls (pace.ts). Returns
+ * how long to wait when something is left to show.
  */
 async function flush(
   g: GroupState,
-  deps: { destination: SummaryDestination; storm: StormOptions },
+  deps: Pick<FlushDeps, 'destination' | 'storm' | 'store'>,
   now: Date,
   checkpoint: () => Promise<void>,
 ): Promise<number | undefined> {
@@ -198,10 +206,30 @@ async function flush(
     at === undefined ? 0 : Math.max(0, Date.parse(at) + storm.editIntervalMs - t);
   const editWanted = () => g.version !== g.shownVersion;
   const linesWanted = () => g.posted < g.entries.length;
+  const rootWanted = g.channel === undefined || g.ts === undefined;
+  const calls =
+    (rootWanted ? 1 : 0) +
+    (linesWanted() && waitFor(g.linesAt) === 0 ? 1 : 0) +
+    (!rootWanted && editWanted() && waitFor(g.shownAt) === 0 ? 1 : 0);
+  const turn = await takeTurn(deps.store, destination, { calls, held: g.slot, nowMs: t });
+  if (turn.kind !== 'go') {
+    if (turn.kind === 'wait' && turn.slot) {
+      g.slot = turn.slot;
+      await checkpoint();
+    }
+    return Math.max(1000, turn.waitMs);
+  }
+  let tokens = turn.tokens;
+  if (g.slot) delete g.slot;
+  const paid = () => {
+    if (tokens === 0) return undefined;
+    tokens -= 1;
+    return { tokenTaken: true };
+  };
   try {
     const view = summaryView(g);
     if (g.channel === undefined || g.ts === undefined) {
-      const ref = await destination.postSummary(view);
+      const ref = await destination.postSummary(view, paid());
       g.channel = ref.channel;
       g.ts = ref.ts;
       g.shownVersion = g.version;
@@ -217,13 +245,14 @@ async function flush(
         view,
         lines,
         lines.length > storm.replyLines,
+        paid(),
       );
       g.posted = g.entries.length;
       g.linesAt = now.toISOString();
       await checkpoint();
     }
     if (editWanted() && waitFor(g.shownAt) === 0) {
-      await destination.updateSummary({ channel: g.channel, ts: g.ts }, view);
+      await destination.updateSummary({ channel: g.channel, ts: g.ts }, view, paid());
       g.shownVersion = g.version;
       g.shownAt = now.toISOString();
       await checkpoint();

@@ -3,8 +3,9 @@
 // destination renders. Effects (locks, Slack calls, deferrals) live in storm-dispatch.ts.
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
-import type { MessageRef } from '../destination.ts';
+import type { MessageRef, PostOptions } from '../destination.ts';
 import type { Issue, Severity } from '../issue.ts';
+import { Slot } from './pace.ts';
 
 export interface StormOptions {
   /** More than this many new alerts of one group within the window fold into a summary. */
@@ -36,6 +37,22 @@ export function groupOf(issue: Issue, groupBy: readonly string[]): Record<string
   return Object.keys(labels).length > 0 ? labels : undefined;
 }
 
+/**
+ * What a summary gathers: a storm (more than the threshold of new alerts of one group within
+ * the window) or a channel's digest (new alerts that would have waited longer than the backlog
+ * bound for their turn).
+ */
+export type GroupKind = 'storm' | 'digest';
+
+/** A digest gathers one channel's held-back alerts per period of this length. */
+export const DIGEST_PERIOD_MS = 15 * 60_000;
+
+/** The labels of the digest a held-back alert goes into at `nowMs`: one per period. */
+export function digestLabels(nowMs: number): Record<string, string> {
+  const start = Math.floor(nowMs / DIGEST_PERIOD_MS) * DIGEST_PERIOD_MS;
+  return { digest: new Date(start).toISOString() };
+}
+
 export interface GroupKeys {
   data: string;
   lock: string;
@@ -64,12 +81,25 @@ const Entry = z.object({
   a: z.string(),
   z: z.string(),
   t: z.string(),
+  /** its first verdict, for a digest (a storm's alerts share theirs; kept short) */
+  v: z.string().optional(),
 });
 export type Entry = z.infer<typeof Entry>;
 
+/** A digest line's verdict is cut here: the entry is one line of a message. */
+export const ENTRY_VERDICT_CHARS = 200;
+
 export const GroupState = z.object({
   v: z.literal(1),
+  /** Absent in states written before digests existed: a storm. */
+  kind: z.enum(['storm', 'digest']).optional(),
   labels: z.record(z.string(), z.string()),
+  /**
+   * A storm's alerts that got threads of their own before it stormed (the threshold, once per
+   * window it stormed in; `ownWindow` is the last such window): counted in the summary's total.
+   */
+  own: z.number().int().nonnegative().optional(),
+  ownWindow: z.number().int().optional(),
   channel: z.string().optional(),
   ts: z.string().optional(),
   firstSeen: z.string(),
@@ -86,12 +116,15 @@ export const GroupState = z.object({
   /** The one delivery deferred to flush later (its broker retry brings it back), and until when. */
   pendingBy: z.string().optional(),
   pendingUntil: z.string().optional(),
+  /** The channel turn reserved for the summary's next calls (pace.ts), until it is used. */
+  slot: Slot.optional(),
 });
 export type GroupState = z.infer<typeof GroupState>;
 
 /** What a folded alert's own thread key holds: which summary it went into. */
 export const FoldedMarker = z.object({
   v: z.literal(1),
+  /** The summary's kind (GroupKind); older markers say 'storm'. */
   folded: z.string(),
   /** The group's labels as folded, so a resolution finds the same summary after a config change. */
   labels: z.record(z.string(), z.string()),
@@ -121,11 +154,40 @@ export function parseGroupState(raw: string | null): GroupState | undefined {
   }
 }
 
+function firstVerdict(issue: Issue): string | undefined {
+  const v = issue.enrichments.map((e) => e.verdict?.trim()).find((x) => !!x);
+  if (!v) return undefined;
+  return v.length > ENTRY_VERDICT_CHARS ? `${v.slice(0, ENTRY_VERDICT_CHARS - 1)}…` : v;
+}
+
 const objectName = (issue: Issue): string =>
   issue.subject.name ?? issue.labels.pod ?? issue.labels.instance ?? issue.fingerprint;
 
-export function newGroup(labels: Record<string, string>, now: string): GroupState {
-  return { v: 1, labels, firstSeen: now, lastSeen: now, entries: [], posted: 0, version: 0, shownVersion: 0 };
+export function newGroup(labels: Record<string, string>, now: string, kind: GroupKind = 'storm'): GroupState {
+  const g: GroupState = {
+    v: 1,
+    labels,
+    firstSeen: now,
+    lastSeen: now,
+    entries: [],
+    posted: 0,
+    version: 0,
+    shownVersion: 0,
+  };
+  if (kind === 'digest') g.kind = 'digest';
+  return g;
+}
+
+export const kindOf = (g: GroupState): GroupKind => g.kind ?? 'storm';
+
+/**
+ * A storm folds only past `threshold` new alerts of its window, so that many got threads of
+ * their own first: counted once per window the storm goes on in.
+ */
+export function countOwnThreads(g: GroupState, window: number, threshold: number): void {
+  if (kindOf(g) !== 'storm' || g.ownWindow === window) return;
+  g.own = (g.own ?? 0) + threshold;
+  g.ownWindow = window;
 }
 
 /**
@@ -144,7 +206,7 @@ export function record(g: GroupState, issue: Issue, now: string): boolean {
   const e = g.entries.find((x) => x.f === issue.fingerprint);
   const seen = issue.endsAt && issue.status === 'resolved' ? issue.endsAt : now;
   if (!e) {
-    g.entries.push({
+    const entry: Entry = {
       f: issue.fingerprint,
       n: objectName(issue),
       s: issue.severity,
@@ -152,7 +214,10 @@ export function record(g: GroupState, issue: Issue, now: string): boolean {
       a: issue.startsAt,
       z: seen,
       t: issue.title,
-    });
+    };
+    const verdict = kindOf(g) === 'digest' ? firstVerdict(issue) : undefined;
+    if (verdict) entry.v = verdict;
+    g.entries.push(entry);
   } else {
     const start = Date.parse(issue.startsAt);
     if (start < Date.parse(e.a)) return false;
@@ -167,10 +232,15 @@ export function record(g: GroupState, issue: Issue, now: string): boolean {
 }
 
 export interface SummaryView {
+  kind: GroupKind;
   labels: Record<string, string>;
   status: 'firing' | 'resolved';
   severity: Severity;
+  /** Every alert of the storm or digest: the folded ones and those with threads of their own. */
   total: number;
+  /** A storm's alerts posted in threads of their own before it stormed (not in `byObject`). */
+  own: number;
+  /** Of the folded alerts: */
   firing: number;
   resolved: number;
   firstSeen: string;
@@ -180,7 +250,14 @@ export interface SummaryView {
   bySeverity: Array<[Severity, number]>;
   /** A title the alerts share (the first one's). */
   title: string;
+  /** The only folded alert, when there is just one: a digest of one shows it as itself. */
+  single?: SummaryLine;
+  /** The first few folded alerts, firing first: a digest lists them with their verdicts. */
+  sample: SummaryLine[];
 }
+
+/** How many alerts SummaryView.sample holds. */
+export const SAMPLE_SIZE = 8;
 
 const RANK: Record<Severity, number> = { HIGH: 0, LOW: 1, INFO: 2, DEBUG: 3 };
 
@@ -198,11 +275,15 @@ export function summaryView(g: GroupState): SummaryView {
     severities.set(e.s, (severities.get(e.s) ?? 0) + 1);
   }
   const bySeverity = [...severities].sort((a, b) => RANK[a[0]] - RANK[b[0]]);
+  const own = g.own ?? 0;
+  const only = g.entries.length === 1 ? g.entries[0] : undefined;
   return {
+    kind: kindOf(g),
     labels: g.labels,
     status: firing > 0 ? 'firing' : 'resolved',
     severity: bySeverity[0]?.[0] ?? 'INFO',
-    total: g.entries.length,
+    total: g.entries.length + own,
+    own,
     firing,
     resolved: g.entries.length - firing,
     firstSeen: g.firstSeen,
@@ -212,7 +293,19 @@ export function summaryView(g: GroupState): SummaryView {
       .sort((a, b) => b[1] - a[1] || b[2] - a[2] || a[0].localeCompare(b[0])),
     bySeverity,
     title: g.entries[0]?.t ?? '',
+    ...(only && own === 0 ? { single: lineOf(only) } : {}),
+    sample: sampleOf(g.entries),
   };
+}
+
+function sampleOf(entries: readonly Entry[]): SummaryLine[] {
+  const out: SummaryLine[] = [];
+  for (const st of ['firing', 'resolved'] as const)
+    for (const e of entries) {
+      if (out.length === SAMPLE_SIZE) return out;
+      if (e.st === st) out.push(lineOf(e));
+    }
+  return out;
 }
 
 /** One alert as a thread line (or a file line). */
@@ -223,6 +316,8 @@ export interface SummaryLine {
   since: string;
   title: string;
   fingerprint: string;
+  /** The alert's verdict (digests). */
+  verdict?: string;
 }
 
 export const lineOf = (e: Entry): SummaryLine => ({
@@ -232,14 +327,21 @@ export const lineOf = (e: Entry): SummaryLine => ({
   since: e.a,
   title: e.t,
   fingerprint: e.f,
+  ...(e.v ? { verdict: e.v } : {}),
 });
 
 /** A destination that can show storms; destinations without it never fold. */
 export interface SummaryDestination {
-  postSummary(view: SummaryView): Promise<MessageRef>;
-  updateSummary(ref: MessageRef, view: SummaryView): Promise<void>;
+  postSummary(view: SummaryView, opts?: PostOptions): Promise<MessageRef>;
+  updateSummary(ref: MessageRef, view: SummaryView, opts?: PostOptions): Promise<void>;
   /** New alerts into the summary's thread: a message, or a file when `asFile`. */
-  postSummaryLines(ref: MessageRef, view: SummaryView, lines: SummaryLine[], asFile: boolean): Promise<void>;
+  postSummaryLines(
+    ref: MessageRef,
+    view: SummaryView,
+    lines: SummaryLine[],
+    asFile: boolean,
+    opts?: PostOptions,
+  ): Promise<void>;
 }
 
 export function canSummarize(d: object): d is SummaryDestination {

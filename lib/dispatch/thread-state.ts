@@ -4,6 +4,7 @@
 import * as z from 'zod';
 import type { RootView } from '../destination.ts';
 import { type Issue, Occurrences } from '../issue.ts';
+import { Slot } from './pace.ts';
 
 export const StepKind = z.enum([
   'root',
@@ -56,6 +57,8 @@ export const ThreadState = z.object({
   occurrencesPending: Occurrences.optional(),
   /** Steps of the current period only, so the list stays a handful long. */
   steps: z.array(Step),
+  /** The channel turn a deferred delivery reserved for its steps (pace.ts), until it is used. */
+  slot: Slot.optional(),
 });
 export type ThreadState = z.infer<typeof ThreadState>;
 
@@ -93,7 +96,7 @@ export function enrichmentSteps(id: string): Step[] {
   ];
 }
 
-const enrichmentStepsOf = (issue: Issue): Step[] =>
+export const enrichmentStepsOf = (issue: Issue): Step[] =>
   issue.enrichments.length === 0 ? [] : enrichmentSteps(issue.id);
 
 const time = (iso: string): number => Date.parse(iso);

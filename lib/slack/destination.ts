@@ -298,7 +298,7 @@ export class SlackDestination implements Destination, SummaryDestination {
   }
 
   /** Edits a message in place (a root, a linked reply or a storm summary). */
-  async #update(ref: MessageRef, message: SlackMessage): Promise<void> {
+  async #update(ref: MessageRef, message: SlackMessage, opts?: PostOptions): Promise<void> {
     const { text, attachments } = message;
     await this.#call(
       'chat.update',
@@ -307,11 +307,12 @@ export class SlackDestination implements Destination, SummaryDestination {
           WebClient['chat']['update']
         >[0]),
       ref.channel,
+      opts?.tokenTaken,
     );
   }
 
-  async updateRoot(ref: MessageRef, view: RootView): Promise<void> {
-    await this.#update(ref, renderRoot(view));
+  async updateRoot(ref: MessageRef, view: RootView, opts?: PostOptions): Promise<void> {
+    await this.#update(ref, renderRoot(view), opts);
   }
 
   async postDetails(ref: MessageRef, issue: Issue, opts?: PostOptions): Promise<void> {
@@ -320,12 +321,16 @@ export class SlackDestination implements Destination, SummaryDestination {
     await this.#post(
       { text, blocks },
       ref.threadTs ?? ref.ts,
-      undefined,
+      opts,
       this.#stepMetadata(issue.fingerprint, opts),
     );
   }
 
-  async uploadFiles(ref: MessageRef, issue: Issue): Promise<void> {
+  uploadCalls(issue: Issue): number {
+    return Math.ceil(filesToUpload(issue).length / FILES_PER_SHARE);
+  }
+
+  async uploadFiles(ref: MessageRef, issue: Issue, opts?: PostOptions): Promise<void> {
     const files = filesToUpload(issue);
     for (let i = 0; i < files.length; i += FILES_PER_SHARE) {
       const batch = files.slice(i, i + FILES_PER_SHARE);
@@ -342,16 +347,17 @@ export class SlackDestination implements Destination, SummaryDestination {
             })),
           }),
         ref.channel,
+        i === 0 && opts?.tokenTaken,
       );
     }
   }
 
-  async postSummary(view: SummaryView): Promise<MessageRef> {
-    return this.#post(renderSummary(view));
+  async postSummary(view: SummaryView, opts?: PostOptions): Promise<MessageRef> {
+    return this.#post(renderSummary(view), undefined, opts);
   }
 
-  async updateSummary(ref: MessageRef, view: SummaryView): Promise<void> {
-    await this.#update(ref, renderSummary(view));
+  async updateSummary(ref: MessageRef, view: SummaryView, opts?: PostOptions): Promise<void> {
+    await this.#update(ref, renderSummary(view), opts);
   }
 
   async postSummaryLines(
@@ -359,10 +365,11 @@ export class SlackDestination implements Destination, SummaryDestination {
     view: SummaryView,
     lines: SummaryLine[],
     asFile: boolean,
+    opts?: PostOptions,
   ): Promise<void> {
     if (lines.length === 0) return;
     if (!asFile) {
-      await this.#post(renderSummaryLines(lines), ref.ts);
+      await this.#post(renderSummaryLines(lines, view), ref.ts, opts);
       return;
     }
     const f = summaryLinesFile(lines, view);
@@ -375,6 +382,7 @@ export class SlackDestination implements Destination, SummaryDestination {
           file_uploads: [{ content: f.content, filename: f.filename, title: escapeMrkdwn(f.title) }],
         }),
       ref.channel,
+      opts?.tokenTaken,
     );
   }
 
@@ -387,7 +395,7 @@ export class SlackDestination implements Destination, SummaryDestination {
     await this.#post(
       renderStatusReply(view, kind),
       ref.threadTs ?? ref.ts,
-      undefined,
+      opts,
       this.#stepMetadata(view.issue.fingerprint, opts),
     );
   }

@@ -32,7 +32,7 @@ export const COLORS = {
   resolved: '#2eb67d',
 } as const;
 
-const EMOJI: Record<Severity | 'resolved', string> = {
+export const EMOJI: Record<Severity | 'resolved', string> = {
   HIGH: ':red_circle:',
   LOW: ':large_orange_circle:',
   INFO: ':large_blue_circle:',

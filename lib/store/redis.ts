@@ -14,12 +14,14 @@ import {
   type Lock,
   type LockAndGet,
   MAX_TOKEN_HORIZON_MS,
+  MIN_TURN_MS,
   type OpenThread,
   type OpenThreadExtras,
   openThreadInSteps,
   type StateStore,
   TOKEN_KEY_GRACE_MS,
   type TokenRequest,
+  TURN_STEP_MS,
 } from './store.ts';
 
 export interface RedisStoreOptions {
@@ -40,9 +42,12 @@ const LUA_TAKE_TOKEN = `local function takeToken(key, interval, burst, now, coun
   if not tat or tat < now then tat = now end
   if tat > now + ${MAX_TOKEN_HORIZON_MS} then tat = now + ${MAX_TOKEN_HORIZON_MS} end
   if count > burst then count = burst end
-  local start = tat + (count - burst) * interval
-  if start < now then start = now end
-  local wait = start - now
+  local wait = tat + (count - burst) * interval - now
+  if wait < 0 then wait = 0 end
+  if wait > 0 and maxwait > 0 then
+    wait = math.max(${MIN_TURN_MS}, math.ceil(wait / ${TURN_STEP_MS}) * ${TURN_STEP_MS})
+  end
+  local start = now + wait
   if wait > maxwait then return wait end
   local nt = math.max(tat, start) + count * interval
   redis.call('SET', key, string.format('%.0f', nt), 'PX', string.format('%.0f', nt - now + ${TOKEN_KEY_GRACE_MS}))

@@ -125,6 +125,15 @@ export interface TokenRequest {
 /** The furthest ahead a bucket reserves: a queue of turns longer than this is refused. */
 export const MAX_TOKEN_HORIZON_MS = 10 * 60_000;
 
+/**
+ * A turn reserved ahead (maxWaitMs > 0) starts on a whole second from now and no sooner than
+ * two: its holder comes back through the broker, after a Retry-After counted in whole seconds
+ * and no sooner than the broker's first retry (the manifests' exponential PT1S: 2 s). Its calls
+ * are then made when the bucket counted them, not later.
+ */
+export const TURN_STEP_MS = 1000;
+export const MIN_TURN_MS = 2000;
+
 /** Refuses a token request that would store nonsense (Redis would take it as given). */
 export function assertTokenRequest(req: TokenRequest): void {
   for (const [what, v] of [
@@ -162,8 +171,10 @@ export function gcraStep(
   let tat = Number.isFinite(parsed) && parsed > nowMs ? parsed : nowMs;
   if (tat > nowMs + MAX_TOKEN_HORIZON_MS) tat = nowMs + MAX_TOKEN_HORIZON_MS;
   // The first moment `count` tokens fit back to back under the bucket's level.
-  const start = Math.max(nowMs, tat + (count - burst) * intervalMs);
-  const waitMs = start - nowMs;
+  let waitMs = Math.max(0, tat + (count - burst) * intervalMs - nowMs);
+  if (waitMs > 0 && (req.maxWaitMs ?? 0) > 0)
+    waitMs = Math.max(MIN_TURN_MS, Math.ceil(waitMs / TURN_STEP_MS) * TURN_STEP_MS);
+  const start = nowMs + waitMs;
   if (!granted(req, waitMs)) return { waitMs };
   const next = Math.max(tat, start) + count * intervalMs;
   return { waitMs, next: { value: String(next), ttlMs: next - nowMs + TOKEN_KEY_GRACE_MS } };
