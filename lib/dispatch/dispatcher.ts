@@ -107,6 +107,8 @@ const QueuedMarker = z.object({
   v: z.literal(1),
   queued: Slot,
   claimHolder: z.string().nullable().optional(),
+  /** The key held a state no one could read: the root says it continues an earlier thread. */
+  lost: z.literal(true).optional(),
 });
 type QueuedMarker = z.infer<typeof QueuedMarker>;
 
@@ -274,7 +276,8 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps, peek = tru
     const queued = parseQueued(value);
     // A root post whose answer was lost: adopt that root if Slack has it, else start over.
     const attempt = queued ? undefined : parseRootAttempt(value);
-    let { state, lost } = attempt || queued ? { state: null, lost: false } : parseThreadState(value);
+    let { state, lost } =
+      attempt || queued ? { state: null, lost: queued?.lost === true } : parseThreadState(value);
     let adopted = false;
     if (attempt) {
       state = await adoptEarlierRoot(attempt);
@@ -340,7 +343,7 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps, peek = tru
         retryAfter: retryAfterSeconds(turn.waitMs),
       });
     }
-    if (turn.kind === 'wait') return await waitForTurn(turn, state, queued, claimHolder);
+    if (turn.kind === 'wait') return await waitForTurn(turn, state, queued, claimHolder, lost);
     let tokens = turn.kind === 'go' ? turn.tokens : 0;
     // The turn is used now: it must not be stored for a later delivery to use again.
     delete draft.slot;
@@ -415,12 +418,13 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps, peek = tru
     state: ThreadState | null,
     queued: QueuedMarker | undefined,
     claimHolder: string | null | undefined,
+    lost: boolean,
   ): Promise<never> {
     const reason = `waiting ${retryAfterSeconds(turn.waitMs)}s for its turn in the channel`;
     if (turn.slot) {
       const value =
         state === null
-          ? JSON.stringify(queuedMarker(turn.slot, claimHolder))
+          ? JSON.stringify(queuedMarker(turn.slot, claimHolder, lost))
           : JSON.stringify({ ...state, slot: turn.slot });
       // Holding the workload for this thread until its turn has come and gone.
       if (state === null && claimHolder === null && extras.claim)
@@ -440,8 +444,11 @@ export async function dispatchIssue(issue: Issue, deps: DispatchDeps, peek = tru
     throw new RateLimitedError(reason, { retryAfter: retryAfterSeconds(turn.waitMs) });
   }
 
-  function queuedMarker(slot: Slot, claimHolder: string | null | undefined): QueuedMarker {
-    return claimHolder === undefined ? { v: 1, queued: slot } : { v: 1, queued: slot, claimHolder };
+  function queuedMarker(slot: Slot, claimHolder: string | null | undefined, lost: boolean): QueuedMarker {
+    const m: QueuedMarker = { v: 1, queued: slot };
+    if (claimHolder !== undefined) m.claimHolder = claimHolder;
+    if (lost) m.lost = true;
+    return m;
   }
 
   /** Before a queued (or re-tried) root is posted, the key says a post may be under way. */

@@ -242,3 +242,77 @@ export async function benchStorm(opts: { quick: boolean }): Promise<Array<Record
     },
   ];
 }
+
+/**
+ * A burst of unrelated alerts at once (each its own alert name and namespace, so no group
+ * storms), more than the channel's burst: every one must be posted whole (its root and its
+ * details in its thread), none folded, at the channel's pace. Reported: the time until the last
+ * one is whole, against the same burst with the channel unpaced (measured in this run) and
+ * against the floor the pace sets for the calls it took ((calls - burst) / rate).
+ */
+export async function benchBurst(opts: { quick: boolean }): Promise<Array<Record<string, string | number>>> {
+  const n = 20;
+  const rate = 0.9;
+  const burst = 3;
+  const run = (env: NodeJS.ProcessEnv) =>
+    withPipeline(
+      { SLACK_CHANNEL_RATE: String(rate), SLACK_CHANNEL_BURST: String(burst), ...env },
+      (url, slack) => burstOnce(url, slack, n, opts.quick ? 120_000 : 180_000),
+    );
+  const paced = await run({});
+  const unpaced = await run({ SLACK_CHANNEL_RATE: '100000', SLACK_CHANNEL_BURST: '100000' });
+  const floorMs = (Math.max(0, paced.calls - burst) / rate) * 1000;
+  return [
+    {
+      what: `burst of ${n} unrelated alerts, one channel at ${rate} calls/s (burst ${burst})`,
+      'posted whole': `${paced.whole}/${n}`,
+      summaries: paced.summaries,
+      'slack calls': paced.calls,
+      'last whole s': Number((paced.lastMs / 1000).toFixed(1)),
+      'unpaced s': Number((unpaced.lastMs / 1000).toFixed(1)),
+      'x unpaced': Number((paced.lastMs / unpaced.lastMs).toFixed(1)),
+      'pace floor s': Number((floorMs / 1000).toFixed(1)),
+      'x floor': Number((paced.lastMs / floorMs).toFixed(2)),
+      'dead-lettered': (paced as unknown as { deadLettered: number }).deadLettered,
+    },
+  ];
+}
+
+/** One burst: the webhook with every alert, then the wait until each has its root and details. */
+async function burstOnce(url: string, slack: SlackStandin, n: number, capMs: number) {
+  const tokens = Array.from({ length: n }, (_, i) => `burst${String(i).padStart(3, '0')}`);
+  const alerts = tokens.map((tok, i) =>
+    alert(tok, `BenchBurst${i}`, `pod-${i}`, `ns-burst-${i}`, CHANNELS[0] as string),
+  );
+  const started = Date.now();
+  await post(url, webhook(alerts));
+  const posts = () => slack.calls.filter((c) => c.method === 'chat.postMessage');
+  const wholeAt = (): Map<string, number> => {
+    const done = new Map<string, number>();
+    for (const root of posts().filter((c) => !c.params.thread_ts)) {
+      const tok = /bench alert (burst\d{3})/.exec(JSON.stringify(root.params))?.[1];
+      if (!tok) continue;
+      const ts = slack.messages
+        .get(CHANNELS[0] as string)
+        ?.find((m) => !m.thread_ts && JSON.stringify(m.text).includes(tok))?.ts;
+      const details = posts().find((c) => ts !== undefined && c.params.thread_ts === ts);
+      if (details) done.set(tok, details.at);
+    }
+    return done;
+  };
+  const cap = started + capMs;
+  let done = wholeAt();
+  while (done.size < n && Date.now() < cap) {
+    await new Promise((res) => setTimeout(res, 250));
+    done = wholeAt();
+  }
+  const text = shownText(slack);
+  return {
+    whole: done.size,
+    lastMs: done.size === 0 ? Number.NaN : Math.max(...done.values()) - started,
+    summaries: (text.match(/Storm|held back/g) ?? []).length,
+    calls: slack.calls.filter((c) =>
+      ['chat.postMessage', 'chat.update', 'files.completeUploadExternal'].includes(c.method),
+    ).length,
+  };
+}
