@@ -111,6 +111,9 @@ export type Occurrences = z.infer<typeof Occurrences>;
 
 const SlackId = z.string().regex(/^[A-Z][A-Z0-9]{2,}$/);
 
+/** enrich-pod's diagnoses that the configuration can switch off one by one. */
+export const POD_DIAGNOSES = ['imagePullBackoff', 'evicted', 'pending', 'oomKiller'] as const;
+
 /**
  * What the configuration decided for this issue at ingest: which enrichment parts run (each
  * enricher does only its part) and who is mentioned. Absent means the built-in defaults.
@@ -131,7 +134,7 @@ export const Actions = z.object({
   podEvents: z.boolean().optional(),
   nodeStatus: z.boolean().optional(),
   /** Pod diagnoses whose evidence the configuration turned off. */
-  disabledDiagnoses: z.array(z.enum(['imagePullBackoff', 'evicted', 'pending', 'oomKiller'])).optional(),
+  disabledDiagnoses: z.array(z.enum(POD_DIAGNOSES)).optional(),
   /** False leaves an OOM-killed container's logs out. */
   attachOomLogs: z.boolean().optional(),
   /** enrich-node sections switched off (workflows.nodeHealth). */

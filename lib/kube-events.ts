@@ -3,9 +3,10 @@
 // transitions build on these in lib/ingest/.
 import * as z from 'zod';
 import { sha256Hex } from './digest.ts';
+import { planFor } from './enrich/plan.ts';
 import { BadRequestError } from './errors.ts';
 import { formatZodError, occurrenceId } from './events.ts';
-import type { Issue, Severity, Stage, Subject } from './issue.ts';
+import type { Issue, Severity, Subject } from './issue.ts';
 import { own } from './own.ts';
 
 const ObjectRef = z.looseObject({
@@ -135,8 +136,6 @@ export function kubeEventToIssue(e: KubeEvent, opts: EventMappingOptions = {}): 
   if (seen) annotations.lastSeen = seen;
   const host = e.source?.host ?? e.reportingController;
   if (host) annotations.source = host;
-  const plan: Stage[] =
-    kind === 'Pod' ? ['enrichpod', 'dispatch'] : kind === 'Node' ? ['enrichnode', 'dispatch'] : ['dispatch'];
   const issue: Issue = {
     id: occurrenceId('event', e.metadata.uid ?? e.metadata.name, e.metadata.resourceVersion ?? ''),
     fingerprint,
@@ -151,7 +150,7 @@ export function kubeEventToIssue(e: KubeEvent, opts: EventMappingOptions = {}): 
     links: [],
     startsAt,
     enrichments: [],
-    plan,
+    plan: planFor(subject),
   };
   if (message) issue.description = message.slice(0, 20000);
   if (opts.cluster) issue.cluster = opts.cluster;

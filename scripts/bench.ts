@@ -10,6 +10,10 @@
 // runs section 3 alone (alert-ingest throughput, scripts/bench/ingest.ts); `-- --only cold`
 // runs section 1 alone (cold start and idle RSS), for repeated start-up measurements; `-- --only
 // redis` runs the Redis path alone (scripts/bench/redis-path.ts), whose rate moves with the machine.
+// `-- --tiny` runs every section with a token load (test/bench-exits.test.ts: the bench stops all
+// it started and exits); its figures mean nothing.
+// Every section stops what it started in a `finally`, also when it throws; the process exits
+// with status 1 when a section failed (its error is in its table), 0 otherwise.
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -29,7 +33,8 @@ import { benchRedisPath } from './bench/redis-path.ts';
 import { buildFunction, FUNCTIONS } from './build.ts';
 
 const json = process.argv.includes('--json');
-const quick = process.argv.includes('--quick');
+const tiny = process.argv.includes('--tiny');
+const quick = tiny || process.argv.includes('--quick');
 const onlyAt = process.argv.indexOf('--only');
 const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
 if (only !== undefined && only !== 'cold' && only !== 'ingest' && only !== 'redis')
@@ -39,9 +44,10 @@ const runUnderLoad = only === undefined;
 const runIngest = only === undefined || only === 'ingest';
 const REDIS_PATH = 'Redis path (dispatch decisions vs redis-benchmark)';
 const runSection = (title: string) => only === undefined || (only === 'redis' && title === REDIS_PATH);
-const RUNS = quick ? 2 : 5;
-const EVENTS = quick ? 2000 : 10_000;
-const LOAD_SECONDS = quick ? 2 : 5;
+const RUNS = tiny ? 1 : quick ? 2 : 5;
+const EVENTS = tiny ? 100 : quick ? 2000 : 10_000;
+const LOAD_SECONDS = tiny ? 0.5 : quick ? 2 : 5;
+const WARM_SECONDS = tiny ? 0.2 : quick ? 1 : 2;
 const root = resolve(import.meta.dirname, '..');
 const say = (s: string) => {
   if (!json) process.stderr.write(`${s}\n`);
@@ -149,35 +155,43 @@ async function coldStart(
   for (let i = 0; i < RUNS; i++) {
     const port = freePort();
     const s = await spawnServer(file, env, port, readyPath, cwd);
-    ready.push(s.readyMs);
-    const res = await fetch(`http://127.0.0.1:${port}/`, request?.() ?? { method: 'POST', body: '{}' });
-    await res.arrayBuffer();
-    if (res.status >= 300) {
-      await stop(s.child); // not left running after the bench gives up
-      throw new Error(`${name}: first event answered ${res.status}`);
+    try {
+      ready.push(s.readyMs);
+      const res = await fetch(`http://127.0.0.1:${port}/`, request?.() ?? { method: 'POST', body: '{}' });
+      await res.arrayBuffer();
+      if (res.status >= 300) throw new Error(`${name}: first event answered ${res.status}`);
+      first.push(msSince(s.spawnedAt));
+      await new Promise((r) => setTimeout(r, 300));
+      rss.push(rssMiB(s.child.pid));
+    } finally {
+      await stop(s.child);
     }
-    first.push(msSince(s.spawnedAt));
-    await new Promise((r) => setTimeout(r, 300));
-    rss.push(rssMiB(s.child.pid));
-    await stop(s.child);
   }
   return { name, readyMs: median(ready), firstEventMs: median(first), rssMiB: median(rss) };
 }
 
 const dir = await mkdtemp(join(tmpdir(), 'kubeincident-bench-'));
-const redis = await startRedisServer();
-// Slack is https, as slack.com is: dispatch-slack's figures include the TLS every real call pays.
-const slackCerts = await makeCertificates(dir);
-const slack = await startSlackStandin({ tls: { key: slackCerts.serverKey, cert: slackCerts.serverCert } });
-const kube = await startKubeStandin();
-const sinkPort = freePort();
+// What the run starts is stopped in the `finally` at the end, in reverse, also when a step throws:
+// a redis-server, stand-in or child process left running would keep this process alive.
+const stops: Array<() => Promise<unknown>> = [];
+const failed: string[] = [];
 try {
+  const redis = await startRedisServer();
+  stops.push(() => redis.stop());
+  // Slack is https, as slack.com is: dispatch-slack's figures include the TLS every real call pays.
+  const slackCerts = await makeCertificates(dir);
+  const slack = await startSlackStandin({ tls: { key: slackCerts.serverKey, cert: slackCerts.serverCert } });
+  stops.push(() => slack.close());
+  const kube = await startKubeStandin();
+  stops.push(() => kube.close());
+  const sinkPort = freePort();
   say(`building bundles into ${dir} ...`);
   const bundles = new Map<string, string>();
   // The Redis path runs lib/ in this process: `--only redis` needs no bundle.
   for (const fn of only === 'redis' ? [] : FUNCTIONS) bundles.set(fn, await buildFunction(fn, dir));
   const base = await writeBaselines(dir);
   const sink = await spawnServer(base.bare, { STATUS: '202' }, sinkPort, '/');
+  stops.push(() => stop(sink.child));
   const K_SINK = `http://127.0.0.1:${sinkPort}/`;
   // Each bundle runs with what its Knative Service sets for Node and malloc, as deployed.
   const fnEnv: Record<string, NodeJS.ProcessEnv> = {
@@ -241,10 +255,13 @@ try {
     say(`RSS after ${EVENTS} events per function ...`);
     const barePort = freePort();
     const bareSrv = await spawnServer(base.bare, {}, barePort, '/');
-    const after = await rssAfter(barePort, bareSrv.child.pid, () => fnRequest('alert-ingest'));
-    afterEvents.set(bare.name, after.rssMiB);
-    eventRates.set(bare.name, after.perSecond);
-    await stop(bareSrv.child);
+    try {
+      const after = await rssAfter(barePort, bareSrv.child.pid, () => fnRequest('alert-ingest'));
+      afterEvents.set(bare.name, after.rssMiB);
+      eventRates.set(bare.name, after.perSecond);
+    } finally {
+      await stop(bareSrv.child);
+    }
   }
   for (const fn of runUnderLoad ? FUNCTIONS : []) {
     const port = freePort();
@@ -256,11 +273,14 @@ try {
       STORM_THRESHOLD: '0',
     };
     const s = await spawnServer(bundles.get(fn) as string, env, port, undefined, dir);
-    let i = 0;
-    const after = await rssAfter(port, s.child.pid, () => fnRequest(fn, i++));
-    afterEvents.set(fn, after.rssMiB);
-    eventRates.set(fn, after.perSecond);
-    await stop(s.child);
+    try {
+      let i = 0;
+      const after = await rssAfter(port, s.child.pid, () => fnRequest(fn, i++));
+      afterEvents.set(fn, after.rssMiB);
+      eventRates.set(fn, after.perSecond);
+    } finally {
+      await stop(s.child);
+    }
   }
 
   if (runIngest) say(`alert-ingest throughput (${LOAD_SECONDS} s per figure, 16 connections) ...`);
@@ -274,14 +294,14 @@ try {
         sink: { url: K_SINK, pid: sink.child.pid },
         webhookOf: batchOf,
         seconds: LOAD_SECONDS,
-        warmSeconds: quick ? 1 : 2,
+        warmSeconds: WARM_SECONDS,
         rounds: quick ? 1 : 3,
       });
   await stop(sink.child);
 
   // Sections measured by their own modules, each with its baseline in the same run.
   const sections: Array<
-    [string, (o: { quick: boolean }) => Promise<Array<Record<string, string | number>>>]
+    [string, (o: { quick: boolean; tiny: boolean }) => Promise<Array<Record<string, string | number>>>]
   > = [
     [REDIS_PATH, benchRedisPath],
     ['End-to-end latency through the local pipeline', benchLatency],
@@ -294,10 +314,11 @@ try {
   for (const [title, run] of sections.filter(([title]) => runSection(title))) {
     say(`${title} ...`);
     try {
-      extra[title] = await run({ quick });
+      extra[title] = await run({ quick, tiny });
     } catch (err) {
-      // One broken section must not hide the others' figures.
+      // One broken section must not hide the others' figures; the exit status says it failed.
       extra[title] = [{ error: String((err as Error)?.message ?? err).slice(0, 300) }];
+      failed.push(title);
     }
   }
 
@@ -425,7 +446,7 @@ try {
     if (runIngest) {
       console.log(table(tp));
       console.log(
-        `\n${quick ? 'One round' : 'Median of 3 rounds'} of ${LOAD_SECONDS} s per figure, each after ${quick ? 1 : 2} s of the same load unmeasured (steady state: a fresh alert-ingest is still compiling its hot code), 16 keep-alive connections from a raw-socket load client in the bench process. Every process shares the ${result.machine.cpus} CPUs; alert-ingest also drives the sink, a bare node:http process answering 202 to each of its one-request-per-alert events. The forwarder is the least work that wire allows: node:http, JSON.parse, one request per alert to the same sink through alert-ingest's sink client, answered once all were accepted (no validation, mapping, CloudEvent attributes, logs or metrics). CPU columns: share of one CPU each process used during the run.`,
+        `\n${quick ? 'One round' : 'Median of 3 rounds'} of ${LOAD_SECONDS} s per figure, each after ${WARM_SECONDS} s of the same load unmeasured (steady state: a fresh alert-ingest is still compiling its hot code), 16 keep-alive connections from a raw-socket load client in the bench process. Every process shares the ${result.machine.cpus} CPUs; alert-ingest also drives the sink, a bare node:http process answering 202 to each of its one-request-per-alert events. The forwarder is the least work that wire allows: node:http, JSON.parse, one request per alert to the same sink through alert-ingest's sink client, answered once all were accepted (no validation, mapping, CloudEvent attributes, logs or metrics). CPU columns: share of one CPU each process used during the run.`,
       );
     }
     for (const [title, rows] of Object.entries(extra)) {
@@ -435,6 +456,10 @@ try {
     }
   }
 } finally {
-  await Promise.allSettled([redis.stop(), slack.close(), kube.close()]);
+  for (const stopIt of stops.reverse()) await stopIt().catch(() => undefined);
   await rm(dir, { recursive: true, force: true });
 }
+if (failed.length > 0) process.stderr.write(`bench: sections that failed: ${failed.join(', ')}\n`);
+// Everything above stopped what it started, so the process would end by itself; exiting here
+// guards scripts and CI jobs against a handle some later change leaves open.
+process.exit(failed.length > 0 ? 1 : 0);

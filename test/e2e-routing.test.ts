@@ -122,3 +122,71 @@ test('e2e: two namespaces route to two channels with the enrichments their workf
     'the environment default is not used when routes match',
   );
 });
+
+test('e2e: with the default configuration an alert about a PVC goes straight to dispatch, a pod alert through enrich-pod', async (t) => {
+  let pipeline: RunningPipeline | undefined;
+  const stops: Array<() => Promise<void>> = [];
+  t.teardown(async () => {
+    await pipeline?.stop();
+    await Promise.allSettled(stops.map((s) => s()));
+  });
+  const slack = await startSlackStandin({ channels: ['C0ALERTS'] });
+  stops.push(() => slack.close());
+  const dir = await mkdtemp(join(tmpdir(), 'e2e-routing-'));
+  stops.push(() => rm(dir, { recursive: true, force: true }));
+  // No CONFIG_FILE: the built-in defaults, every enricher part on. No cluster access either: the
+  // pod's enrichment says so, which shows enrich-pod ran for it.
+  pipeline = await startPipeline({
+    SLACK_BOT_TOKEN: slack.token,
+    SLACK_CHANNEL: 'C0ALERTS',
+    SLACK_API_URL: slack.url,
+    DEAD_LETTER_FILE: join(dir, 'dead.jsonl'),
+  });
+  const res = await fetch(pipeline.webhook, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: webhook([
+      {
+        labels: {
+          alertname: 'KubePersistentVolumeFillingUp',
+          namespace: 'payments',
+          persistentvolumeclaim: 'ledger-data',
+          severity: 'critical',
+        },
+        annotations: { summary: 'PVC payments/ledger-data is 97% full.' },
+      },
+      {
+        labels: {
+          alertname: 'KubePodCrashLooping',
+          namespace: 'payments',
+          pod: 'api-7d9f8b6c5d-x2x4q',
+          severity: 'critical',
+        },
+        annotations: { summary: 'Pod payments/api-7d9f8b6c5d-x2x4q is crash looping.' },
+      },
+    ]),
+  });
+  t.is(res.status, 200);
+  const rootAbout = (text: string) =>
+    (slack.messages.get('C0ALERTS') ?? []).find((m) => !m.thread_ts && (m.text ?? '').includes(text));
+  const details = async (text: string) => {
+    const root = await eventually(`root about ${text}`, () => rootAbout(text)).catch((err) => {
+      t.log(pipeline?.output().slice(-5000));
+      throw err;
+    });
+    const reply = await eventually(`details of ${text}`, () => slack.replies('C0ALERTS', root.ts)[0]);
+    return JSON.stringify(reply.blocks);
+  };
+  const pvc = await details('ledger-data');
+  t.regex(pvc, /About KubePersistentVolumeFillingUp/, 'the details went out, with what ingest added');
+  t.notRegex(pvc, /Not enriched/);
+  const pod = await details('api-7d9f8b6c5d-x2x4q');
+  t.regex(pod, /No cluster access: pod details/, 'enrich-pod ran for the pod');
+  // enrich-pod logs every issue it enriched: the PVC's fingerprint (e2eroute0) is not among them.
+  const enriched = pipeline
+    .output()
+    .split('\n')
+    .filter((l) => l.includes('"msg":"enriched"'));
+  t.true(enriched.some((l) => l.includes('"fingerprint":"e2eroute1"')));
+  t.false(enriched.some((l) => l.includes('"fingerprint":"e2eroute0"')));
+});

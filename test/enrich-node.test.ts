@@ -1,7 +1,8 @@
 // enrich-node at the Kubernetes boundary: real adapter, TLS stand-in API server, real-shaped
 // Node fixtures; API failures become notes.
 import test from 'ava';
-import { enrichNode, nodeOf, nodeVerdict } from '../lib/enrich/node.ts';
+import { enrichNode, nodeVerdict } from '../lib/enrich/node.ts';
+import { nodeOf } from '../lib/enrich/plan.ts';
 import type { Block, Enrichment, TableBlock } from '../lib/issue.ts';
 import type { V1Node } from '../lib/k8s/api.ts';
 import { createKubeReader } from '../lib/k8s/client.ts';
@@ -111,12 +112,9 @@ test('enrich-node: without cluster access the enrichment says so', async (t) => 
 });
 
 test('enrich-node: the node is the subject itself or the node a pod subject runs on', (t) => {
-  t.is(nodeOf(nodeIssue('worker-1')), 'worker-1');
-  t.is(
-    nodeOf(makeIssue({ subject: { kind: 'Pod', name: 'p', namespace: 'n', node: 'worker-3' } })),
-    'worker-3',
-  );
-  t.is(nodeOf(makeIssue({ subject: { kind: 'Pod', name: 'p', namespace: 'n' } })), undefined);
+  t.is(nodeOf(nodeIssue('worker-1').subject), 'worker-1');
+  t.is(nodeOf({ kind: 'Pod', name: 'p', namespace: 'n', node: 'worker-3' }), 'worker-3');
+  t.is(nodeOf({ kind: 'Pod', name: 'p', namespace: 'n' }), undefined);
 });
 
 test('enrich-node: memory pressure on a Ready node is the verdict', (t) => {

@@ -24,7 +24,7 @@ export function create(env: NodeJS.ProcessEnv = process.env) {
         });
         return enrichPod(planned.issue, kube, planned.opts);
       },
-      nextStages: (_issue, result) => nextStagesAfterPod(result),
+      nextStages: (issue, result) => nextStagesAfterPod(issue, result),
     },
     env,
   );

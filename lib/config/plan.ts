@@ -1,7 +1,8 @@
 // Ingest-time decisions: is the issue silenced, which built-in and custom workflow actions
 // apply, which stages it must visit, and the enrichments that need no cluster (default,
 // template, explanation). The decisions travel with the issue to the enrichers and dispatcher.
-import type { Actions, Block, Enrichment, Issue, Stage } from '../issue.ts';
+import { planFor } from '../enrich/plan.ts';
+import type { Actions, Block, Enrichment, Issue } from '../issue.ts';
 import { own } from '../own.ts';
 import { EXPLANATIONS } from './explanations.ts';
 import { triggerMatches } from './match.ts';
@@ -81,44 +82,17 @@ function mentionsFor(action: Extract<Action, { mention: unknown }>['mention'], i
   into.mentions = { users: [...users], groups: [...groups] };
 }
 
-/** Subjects enrich-pod investigates: pods, and workloads whose pods it finds by selector. */
-export const POD_KINDS: ReadonlySet<string> = new Set([
-  'Pod',
-  'Deployment',
-  'StatefulSet',
-  'DaemonSet',
-  'ReplicaSet',
-  'Job',
-]);
-
-/** Stages this issue needs, from its subject and the enabled parts. */
-function stagesFor(issue: Issue, actions: Actions, config: Config): Stage[] {
-  if (issue.status === 'resolved') return ['dispatch'];
-  const pt = config.workflows.podTroubleshooting;
-  const podWork =
-    actions.podInvestigator !== false ||
-    actions.podLogs !== false ||
-    actions.podEvents !== false ||
-    pt.imagePullBackoff.enabled ||
-    pt.evicted.enabled ||
-    pt.pending.enabled ||
-    config.workflows.oomKiller.podOomKillerEnricher.enabled;
-  const nh = config.workflows.nodeHealth;
-  const nodeWork =
-    actions.nodeStatus !== false &&
-    (nh.nodeStatus.enabled || nh.nodeAllocatable.enabled || nh.nodeRunningPods.enabled);
-  const stages: Stage[] = [];
-  if (
-    issue.subject.kind !== 'Node' &&
-    issue.subject.kind !== 'Cluster' &&
-    issue.subject.kind !== 'Namespace' &&
-    podWork
-  ) {
-    stages.push('enrichpod');
+/**
+ * A workflow's nodeStatus action: enrich-node runs for the issue, with its status section, even
+ * where workflows.nodeHealth switched node status off for everything else.
+ */
+function nodeStatusOn(actions: Actions): void {
+  actions.nodeStatus = true;
+  if (actions.nodeSections?.status === false) {
+    const { status: _off, ...rest } = actions.nodeSections;
+    if (Object.keys(rest).length > 0) actions.nodeSections = rest;
+    else delete actions.nodeSections;
   }
-  if (issue.subject.kind === 'Node' && nodeWork) stages.push('enrichnode');
-  stages.push('dispatch');
-  return stages;
 }
 
 /** Applies the configuration to a freshly mapped issue. */
@@ -181,7 +155,7 @@ export function planIssue(issue: Issue, config: Config, opts: { now?: Date } = {
         if (a.podLogs.container !== undefined) p.container = a.podLogs.container;
         actions.podLogs = p;
       } else if ('podInvestigator' in a) actions.podInvestigator = true;
-      else if ('nodeStatus' in a) actions.nodeStatus = true;
+      else if ('nodeStatus' in a) nodeStatusOn(actions);
       else if ('template' in a) add(templateEnrichment(a.template.text, issue, a.template.title));
       else if ('mention' in a) mentionsFor(a.mention, issue, actions);
       else if ('explanation' in a) add(explanationEnrichment(issue, config));
@@ -190,6 +164,6 @@ export function planIssue(issue: Issue, config: Config, opts: { now?: Date } = {
   }
   if (matched.length) actions.workflows = matched;
   const planned: Issue = { ...issue, enrichments: [...issue.enrichments, ...enrichments], actions };
-  planned.plan = stagesFor(planned, actions, config);
+  planned.plan = planFor(planned.subject, { status: planned.status, actions });
   return { issue: planned };
 }

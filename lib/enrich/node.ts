@@ -19,7 +19,7 @@ import {
 import { podProblem, podRequests } from './diagnose.ts';
 import { nodeVerdict } from './node-health.ts';
 import { type Collected, collectPages } from './pages.ts';
-import type { EnrichResult } from './plan.ts';
+import { type EnrichResult, nodeOf } from './plan.ts';
 import { podVerdict, selectContainer, troubleScore } from './pod-status.ts';
 
 export { nodeVerdict };
@@ -45,17 +45,13 @@ const CONDITION_ORDER = ['Ready', 'MemoryPressure', 'DiskPressure', 'PIDPressure
 const NOTABLE =
   /^(NodeNotReady|Rebooted|SystemOOM|OOMKilling|EvictionThresholdMet|NodeHasInsufficientMemory|NodeHasDiskPressure|FreeDiskSpaceFailed|ContainerGCFailed|ImageGCFailed|KernelOops)$/;
 
-/** The node an issue is about: the subject itself, or the node a pod subject runs on. */
-export function nodeOf(issue: Issue): string | undefined {
-  return issue.subject.kind === 'Node' ? (issue.subject.name ?? issue.subject.node) : issue.subject.node;
-}
-
 export async function enrichNode(
   issue: Issue,
   kube: KubeReader | undefined,
   opts: NodeEnrichOptions,
 ): Promise<EnrichResult> {
-  const name = nodeOf(issue);
+  // The same test routing plans with (planFor).
+  const name = nodeOf(issue.subject);
   if (!name) {
     const text = 'Not enriched: the issue does not name a node.';
     return { enrichment: { source: SOURCE, blocks: [{ type: 'markdown', text }] } };

@@ -3,14 +3,13 @@
 // becomes a note, never an exception.
 import type { Block, Enrichment, Issue, Subject } from '../issue.ts';
 import type { KubeReader } from '../k8s/api.ts';
-import { isWorkloadKind } from '../k8s/api.ts';
 import { isKubeApiError } from '../k8s/errors.ts';
 import { attempt, startBudget } from './budget.ts';
 import { eventsTable, failureNote, noteBlock } from './describe.ts';
 import { type Ctx, investigatePod, listObjectEvents, type PodEnrichOptions, SOURCE } from './investigate.ts';
 import { readLogs } from './logs.ts';
 import { nodeProblems } from './node-health.ts';
-import type { EnrichResult } from './plan.ts';
+import { type EnrichResult, podTarget } from './plan.ts';
 import { containersTable, podSummaryTable, resourcesTable } from './pod-status.ts';
 import { enrichWorkload } from './workload-enrich.ts';
 
@@ -22,12 +21,14 @@ export async function enrichPod(
   kube: KubeReader | undefined,
   opts: PodEnrichOptions,
 ): Promise<EnrichResult> {
-  const { kind, name, namespace } = issue.subject;
-  const isPod = kind === 'Pod';
-  if ((!isPod && !isWorkloadKind(kind)) || !name || !namespace) {
+  // The same test routing plans with (planFor): an issue planned here always names one.
+  const target = podTarget(issue.subject);
+  if (!target) {
     const text = 'Not enriched: the issue does not name a pod or a workload.';
     return { enrichment: { source: SOURCE, blocks: [{ type: 'markdown', text }] } };
   }
+  const { kind, name, namespace } = target;
+  const isPod = kind === 'Pod';
   const title = `${kind} ${namespace}/${name}`;
   if (!kube) {
     const what = isPod ? 'pod details' : 'workload status, pods';
@@ -38,7 +39,7 @@ export async function enrichPod(
   const budget = startBudget(opts.timeBudgetMs);
   const ctx: Ctx = { kube, budget, opts, now, nodes: new Map() };
   try {
-    if (isWorkloadKind(kind)) return await enrichWorkload(ctx, issue, kind, namespace, name, title);
+    if (kind !== 'Pod') return await enrichWorkload(ctx, issue, kind, namespace, name, title);
     return await enrichOnePod(ctx, issue, namespace, name, title);
   } finally {
     budget.done();

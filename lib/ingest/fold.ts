@@ -3,9 +3,10 @@
 // affected, so dispatch edits one root message instead of posting one per event. Composed from
 // the StateStore's primitives only; a redelivery recomputes the same issue instead of dropping it.
 import { sha256Hex } from '../digest.ts';
+import { planFor } from '../enrich/plan.ts';
 import { UnavailableError } from '../errors.ts';
 import { occurrenceId } from '../events.ts';
-import type { Issue, Occurrences, Stage, Subject } from '../issue.ts';
+import type { Issue, Occurrences, Subject } from '../issue.ts';
 import type { StateStore } from '../store/store.ts';
 import type { Signal } from './signals.ts';
 import { groupKey } from './workload.ts';
@@ -173,9 +174,6 @@ function parseCounted(raw: string): Counted {
   return { n: v.n, gen: v.gen, start: v.start, by: typeof v.by === 'string' ? v.by : '' };
 }
 
-const planFor = (kind: string): Stage[] =>
-  kind === 'Pod' ? ['enrichpod', 'dispatch'] : kind === 'Node' ? ['enrichnode', 'dispatch'] : ['dispatch'];
-
 const WORKLOAD_LABELS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob', 'ReplicaSet']);
 
 export function titleOf(s: Pick<Signal, 'reason' | 'workload'>): string {
@@ -232,7 +230,7 @@ export function buildIssue(signal: Signal, fp: string, c: Counted, o: BuildOptio
     links: [],
     startsAt: c.start,
     enrichments: [],
-    plan: !resolved && c.n === 1 ? planFor(obj.kind) : ['dispatch'],
+    plan: c.n === 1 ? planFor(subject, { status: resolved ? 'resolved' : 'firing' }) : ['dispatch'],
   };
   if (!resolved) issue.occurrences = occurrences;
   if (o.resolvedAt !== undefined) issue.endsAt = o.resolvedAt;

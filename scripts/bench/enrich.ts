@@ -16,9 +16,10 @@ import { loadKubeFixtures, type Obj, startKubeStandin } from '../../test/support
 import { buildFunction } from '../build.ts';
 import { deployedEnv, freePort, median, msSince, spawnServer, stop } from './procs.ts';
 
-const CLUSTER_PODS = 5000;
-const NAMESPACE_EVENTS = 10_000;
-const NODES = 100;
+// The cluster the figures are measured on; a tiny run (the bench-exits test) only checks the
+// section runs through and stops what it started.
+const SIZES = { pods: 5000, events: 10_000, nodes: 100 };
+const TINY_SIZES = { pods: 200, events: 200, nodes: 10 };
 
 function issue(subject: Issue['subject']): Issue {
   return {
@@ -40,12 +41,12 @@ function issue(subject: Issue['subject']): Issue {
 }
 
 /** A cluster of full-sized pods (copies of a real-shaped fixture) spread over nodes, and many events. */
-async function bigCluster(nodeFor: (i: number) => string) {
+async function bigCluster(size: typeof SIZES, nodeFor: (i: number) => string) {
   const f = await loadKubeFixtures();
   const template = f.pods.find((p) => p.metadata.name === 'api-7d9f8b6c5d-x2x4q') as Obj;
   const event = f.events.find((e) => e.reason === 'BackOff') as Obj;
   const pods = [...f.pods];
-  for (let i = 0; i < CLUSTER_PODS; i++) {
+  for (let i = 0; i < size.pods; i++) {
     const p = structuredClone(template);
     p.metadata.name = `load-${i}`;
     p.metadata.namespace = `ns-${i % 50}`;
@@ -54,7 +55,7 @@ async function bigCluster(nodeFor: (i: number) => string) {
     pods.push(p);
   }
   const events = [...f.events];
-  for (let i = 0; i < NAMESPACE_EVENTS; i++) {
+  for (let i = 0; i < size.events; i++) {
     const e = structuredClone(event);
     e.metadata.name = `load-${i}.${i.toString(16)}`;
     e.involvedObject.name = `load-pod-${i % 2000}`;
@@ -106,31 +107,36 @@ function peakRssMiB(pid: number | undefined): number {
 
 export async function benchEnrichment(opts: {
   quick: boolean;
+  tiny?: boolean;
 }): Promise<Array<Record<string, string | number>>> {
-  const runs = opts.quick ? 3 : 7;
+  const runs = opts.tiny ? 1 : opts.quick ? 3 : 7;
+  const size = opts.tiny ? TINY_SIZES : SIZES;
   const rows: Array<Record<string, string | number>> = [];
   const budget = { timeBudgetMs: 60_000 };
   const logOpts = { logTailLines: 100, logLimitBytes: 65536 };
 
   // 1. 5,000 pods over 100 nodes; a 10,000-event namespace.
-  const spread = await startKubeStandin(await bigCluster((i) => `node-${i % NODES}`));
-  const crowded = await startKubeStandin(await bigCluster(() => 'node-crowded'));
+  const spread = await startKubeStandin(await bigCluster(size, (i) => `node-${i % size.nodes}`));
+  const crowded = await startKubeStandin(await bigCluster(size, () => 'node-crowded')).catch(async (err) => {
+    await spread.close();
+    throw err;
+  });
   try {
     const sets = [
       {
-        name: `node issue, ${CLUSTER_PODS} pods on ${NODES} nodes`,
+        name: `node issue, ${size.pods} pods on ${size.nodes} nodes`,
         kube: spread,
         node: 'node-7',
         pod: undefined,
       },
       {
-        name: `node issue, all ${CLUSTER_PODS} pods on one node`,
+        name: `node issue, all ${size.pods} pods on one node`,
         kube: crowded,
         node: 'node-crowded',
         pod: undefined,
       },
       {
-        name: `pod issue, ${NAMESPACE_EVENTS}-event namespace`,
+        name: `pod issue, ${size.events}-event namespace`,
         kube: crowded,
         node: undefined,
         pod: 'api-7d9f8b6c5d-x2x4q',
@@ -167,33 +173,37 @@ export async function benchEnrichment(opts: {
         const file = await buildFunction(fn, dir);
         const port = freePort();
         const s = await spawnServer(file, { ...deployedEnv(fn), KUBECONFIG: crowded.kubeconfigPath }, port);
-        const idle = peakRssMiB(s.child.pid);
-        const subject =
-          fn === 'enrich-pod'
-            ? { kind: 'Pod', name: 'api-7d9f8b6c5d-x2x4q', namespace: 'payments' }
-            : { kind: 'Node', name: 'node-crowded' };
-        const data = {
-          ...issue(subject),
-          plan: [fn === 'enrich-pod' ? 'enrichpod' : 'enrichnode', 'dispatch'],
-        };
-        for (let i = 0; i < runs; i++) {
-          const msg = HTTP.binary(
-            new CloudEvent({ type: 'dev.kubeincident.issue.created.v1', source: '/bench', data }),
-          );
-          const res = await fetch(`http://127.0.0.1:${port}/`, {
-            method: 'POST',
-            headers: msg.headers as Record<string, string>,
-            body: msg.body as string,
+        // Stopped even when it answers an error: a running bundle keeps the bench alive.
+        try {
+          const idle = peakRssMiB(s.child.pid);
+          const subject =
+            fn === 'enrich-pod'
+              ? { kind: 'Pod', name: 'api-7d9f8b6c5d-x2x4q', namespace: 'payments' }
+              : { kind: 'Node', name: 'node-crowded' };
+          const data = {
+            ...issue(subject),
+            plan: [fn === 'enrich-pod' ? 'enrichpod' : 'enrichnode', 'dispatch'],
+          };
+          for (let i = 0; i < runs; i++) {
+            const msg = HTTP.binary(
+              new CloudEvent({ type: 'dev.kubeincident.issue.created.v1', source: '/bench', data }),
+            );
+            const res = await fetch(`http://127.0.0.1:${port}/`, {
+              method: 'POST',
+              headers: msg.headers as Record<string, string>,
+              body: msg.body as string,
+            });
+            await res.arrayBuffer();
+            if (res.status >= 300) throw new Error(`${fn} answered ${res.status}`);
+          }
+          rows.push({
+            what: `${fn} bundle RSS (peak), ${fn === 'enrich-pod' ? `${size.events}-event namespace` : `${size.pods}-pod node, POD_LIMIT 500`}`,
+            'ready peak MiB': Math.round(idle * 10) / 10,
+            'after issues peak MiB': Math.round(peakRssMiB(s.child.pid) * 10) / 10,
           });
-          await res.arrayBuffer();
-          if (res.status >= 300) throw new Error(`${fn} answered ${res.status}`);
+        } finally {
+          await stop(s.child);
         }
-        rows.push({
-          what: `${fn} bundle RSS (peak), ${fn === 'enrich-pod' ? `${NAMESPACE_EVENTS}-event namespace` : `${CLUSTER_PODS}-pod node, POD_LIMIT 500`}`,
-          'ready peak MiB': Math.round(idle * 10) / 10,
-          'after issues peak MiB': Math.round(peakRssMiB(s.child.pid) * 10) / 10,
-        });
-        await stop(s.child);
       }
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -36,8 +36,12 @@ async function throughput(deliveries: Delivery[], store: StateStore): Promise<nu
   return deliveries.length / ((performance.now() - started) / 1000);
 }
 
-export async function benchEvents(opts: { quick: boolean }): Promise<Array<Record<string, string | number>>> {
-  const updates = opts.quick ? 3_000 : 10_000;
+export async function benchEvents(opts: {
+  quick: boolean;
+  tiny?: boolean;
+}): Promise<Array<Record<string, string | number>>> {
+  const updates = opts.tiny ? 300 : opts.quick ? 3_000 : 10_000;
+  const stormEvents = opts.tiny ? 500 : 10_000;
   const redis = await startRedisServer();
   const stores: StateStore[] = [];
   try {
@@ -60,20 +64,20 @@ export async function benchEvents(opts: { quick: boolean }): Promise<Array<Recor
       ratio: Number((redisRate / memRate).toFixed(2)),
     });
 
-    const full = makeStorm({ updates: 10_000, objects: 300, workloads: 20, shuffleSeed: 2 });
+    const full = makeStorm({ updates: stormEvents, objects: 300, workloads: 20, shuffleSeed: 2 });
     const slackStore = createStore({ redisUrl: redis.url, keyPrefix: 'slack:' });
     stores.push(slackStore);
     const destination = new RecordingDestination();
     const run = await runThroughBroker(full.deliveries, { store: slackStore, destination });
     const sent = destination.calls.filter((c) => c.method !== 'uploadFiles').length;
     rows.push({
-      what: 'Slack messages for a 10,000-event storm (300 pods, 20 workloads)',
+      what: `Slack messages for a ${stormEvents.toLocaleString('en')}-event storm (300 pods, 20 workloads)`,
       'root posts': destination.callsOf('postRoot').length,
       'root edits': destination.callsOf('updateRoot').length,
       replies: destination.callsOf('postStatusReply').length + destination.callsOf('postDetails').length,
       total: sent,
-      'one per event': 10_000,
-      ratio: Number((sent / 10_000).toFixed(4)),
+      'one per event': stormEvents,
+      ratio: Number((sent / stormEvents).toFixed(4)),
       'dead-lettered': run.deadLettered,
     });
     return rows;

@@ -164,19 +164,22 @@ export async function benchIngestThroughput(opts: {
     // one CPU the server, the sink and this client used meanwhile. Stops the server; an error
     // answer fails the bench.
     const measure = async (name: string, s: Started) => {
-      const warm = await rawLoad(s.port, request, { seconds: opts.warmSeconds, concurrency });
-      const before = [cpuSeconds(s.child.pid), cpuSeconds(opts.sink.pid), ownCpuSeconds()] as const;
-      const run = await rawLoad(s.port, request, { seconds: opts.seconds, concurrency });
-      const share = (now: number, then: number) => (now - then) / opts.seconds;
-      const cpu = {
-        server: share(cpuSeconds(s.child.pid), before[0]),
-        sink: share(cpuSeconds(opts.sink.pid), before[1]),
-        client: share(ownCpuSeconds(), before[2]),
-      };
-      await stop(s.child);
-      if (warm.errors || run.errors)
-        throw new Error(`${name} answered ${warm.errors + run.errors} errors under load`);
-      return { rps: run.rps, cpu };
+      try {
+        const warm = await rawLoad(s.port, request, { seconds: opts.warmSeconds, concurrency });
+        const before = [cpuSeconds(s.child.pid), cpuSeconds(opts.sink.pid), ownCpuSeconds()] as const;
+        const run = await rawLoad(s.port, request, { seconds: opts.seconds, concurrency });
+        const share = (now: number, then: number) => (now - then) / opts.seconds;
+        const cpu = {
+          server: share(cpuSeconds(s.child.pid), before[0]),
+          sink: share(cpuSeconds(opts.sink.pid), before[1]),
+          client: share(ownCpuSeconds(), before[2]),
+        };
+        if (warm.errors || run.errors)
+          throw new Error(`${name} answered ${warm.errors + run.errors} errors under load`);
+        return { rps: run.rps, cpu };
+      } finally {
+        await stop(s.child);
+      }
     };
     for (let r = 0; r < opts.rounds; r++) {
       const bareRun = await measure('the bare server', await spawnServer(opts.bare, {}, freePort(), '/'));

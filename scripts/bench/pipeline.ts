@@ -4,12 +4,13 @@
 //            round trip at the same rate;
 //   storm:   10,000 alerts in 60 s over 50 alert names, 500 pods, 5 channels -> Slack calls,
 //            the busiest channel's calls/second, and alerts accounted for in Slack.
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startPipeline } from '../../test/support/pipeline.ts';
-import { startRedisServer } from '../../test/support/redis-server.ts';
+import { type RedisServer, startRedisServer } from '../../test/support/redis-server.ts';
 import { type SlackStandin, shownText, startSlackStandin } from '../../test/support/slack-standin.ts';
 import { msSince } from './procs.ts';
 
@@ -55,19 +56,26 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
 };
 
+/**
+ * Runs `fn` against the whole pipeline and stops everything it started (pipeline, Slack
+ * stand-in, redis-server, files), also when a step throws: anything left running keeps the
+ * bench process alive after its figures. Files go to a directory of its own: a fresh clone has
+ * no .local, and writing there once failed after Redis and the stand-in were up, leaving both.
+ */
 async function withPipeline<T>(
   env: NodeJS.ProcessEnv,
   fn: (webhookUrl: string, slack: SlackStandin) => Promise<T>,
 ): Promise<T> {
-  const redis = await startRedisServer();
-  const slack = await startSlackStandin({ channels: CHANNELS });
-  const dir = resolve(import.meta.dirname, '../../.local');
-  const configFile = resolve(dir, `bench-config-${process.pid}.yaml`);
-  const deadLetters = resolve(dir, `bench-dead-${process.pid}.jsonl`);
-  await writeFile(configFile, ROUTES);
-  await rm(deadLetters, { force: true });
+  const dir = await mkdtemp(join(tmpdir(), 'kubeincident-bench-pipeline-'));
+  const configFile = join(dir, 'config.yaml');
+  const deadLetters = join(dir, 'dead-letters.jsonl');
+  let redis: RedisServer | undefined;
+  let slack: SlackStandin | undefined;
   let pipeline: Awaited<ReturnType<typeof startPipeline>> | undefined;
   try {
+    await writeFile(configFile, ROUTES);
+    redis = await startRedisServer();
+    slack = await startSlackStandin({ channels: CHANNELS });
     pipeline = await startPipeline({
       REDIS_URL: redis.url,
       SLACK_BOT_TOKEN: slack.token,
@@ -83,7 +91,8 @@ async function withPipeline<T>(
     return Object.assign(result as object, { deadLettered: dead.split('\n').filter(Boolean).length }) as T;
   } finally {
     await pipeline?.stop();
-    await Promise.allSettled([slack.close(), redis.stop(), rm(configFile, { force: true })]);
+    await Promise.allSettled([slack?.close(), redis?.stop()]);
+    await rm(dir, { recursive: true, force: true });
   }
 }
 
@@ -94,23 +103,28 @@ async function bareLatency(perSecond: number, seconds: number): Promise<number[]
     req.on('end', () => res.end('{}'));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-  const lat: number[] = [];
-  const sends: Promise<void>[] = [];
-  for (let i = 0; i < perSecond * seconds; i++) {
-    const t = process.hrtime.bigint();
-    sends.push(post(url, webhook([])).then(() => void lat.push(msSince(t))));
-    await new Promise((r) => setTimeout(r, 1000 / perSecond));
+  try {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    const lat: number[] = [];
+    const sends: Promise<void>[] = [];
+    for (let i = 0; i < perSecond * seconds; i++) {
+      const t = process.hrtime.bigint();
+      sends.push(post(url, webhook([])).then(() => void lat.push(msSince(t))));
+      await new Promise((r) => setTimeout(r, 1000 / perSecond));
+    }
+    await Promise.all(sends);
+    return lat;
+  } finally {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
   }
-  await Promise.all(sends);
-  server.close();
-  return lat;
 }
 
 export async function benchLatency(opts: {
   quick: boolean;
+  tiny?: boolean;
 }): Promise<Array<Record<string, string | number>>> {
-  const seconds = opts.quick ? 5 : 15;
+  const seconds = opts.tiny ? 1 : opts.quick ? 5 : 15;
   const rate = 100;
   // Rate shaping and folding off: this measures the pipeline, not Slack's pace.
   const env = { SLACK_CHANNEL_RATE: '100000', SLACK_CHANNEL_BURST: '100000', STORM_THRESHOLD: '0' };
@@ -156,9 +170,13 @@ export async function benchLatency(opts: {
   ];
 }
 
-export async function benchStorm(opts: { quick: boolean }): Promise<Array<Record<string, string | number>>> {
-  const total = opts.quick ? 2000 : 10_000;
-  const seconds = opts.quick ? 20 : 60;
+export async function benchStorm(opts: {
+  quick: boolean;
+  tiny?: boolean;
+}): Promise<Array<Record<string, string | number>>> {
+  // A tiny storm (the bench-exits test) is a handful of alerts that all find Slack within seconds.
+  const total = opts.tiny ? 10 : opts.quick ? 2000 : 10_000;
+  const seconds = opts.tiny ? 1 : opts.quick ? 20 : 60;
   const tickMs = 100;
   const r = await withPipeline({}, async (url, slack) => {
     const tokens: string[] = [];
@@ -189,7 +207,7 @@ export async function benchStorm(opts: { quick: boolean }): Promise<Array<Record
       if (Date.now() - last > 60_000) break;
       const text = shownText(slack);
       if (tokens.every((t) => text.includes(t))) break;
-      await new Promise((res) => setTimeout(res, 5000));
+      await new Promise((res) => setTimeout(res, opts.tiny ? 250 : 5000));
     }
     const channelOf = (c: (typeof slack.calls)[number]) =>
       c.method === 'chat.postMessage' || c.method === 'chat.update'

@@ -55,8 +55,9 @@ const usedMemory = (info: string): number => Number(/used_memory:(\d+)/.exec(inf
 
 export async function benchRedisMemory(opts: {
   quick: boolean;
+  tiny?: boolean;
 }): Promise<Array<Record<string, string | number>>> {
-  const threads = opts.quick ? 2_000 : 10_000;
+  const threads = opts.tiny ? 100 : opts.quick ? 2_000 : 10_000;
   const per10k = (bytes: number) => Math.round((((bytes / threads) * 10_000) / 1024 / 1024) * 100) / 100;
   const rows: Array<Record<string, string | number>> = [];
 

@@ -75,8 +75,14 @@ function redisBenchmark(port: number, requests: number): { set: number; get: num
  */
 export async function benchRedisPath(opts: {
   quick: boolean;
+  tiny?: boolean;
 }): Promise<Array<Record<string, string | number>>> {
-  const args = [import.meta.filename, '--child', ...(opts.quick ? ['--quick'] : [])];
+  const args = [
+    import.meta.filename,
+    '--child',
+    ...(opts.quick ? ['--quick'] : []),
+    ...(opts.tiny ? ['--tiny'] : []),
+  ];
   const { stdout } = await promisify(execFile)(process.execPath, args, {
     encoding: 'utf8',
     maxBuffer: 1 << 20,
@@ -84,10 +90,15 @@ export async function benchRedisPath(opts: {
   return JSON.parse(stdout) as Array<Record<string, string | number>>;
 }
 
-async function measure(opts: { quick: boolean }): Promise<Array<Record<string, string | number>>> {
-  const alerts = opts.quick ? 2000 : 10_000;
+async function measure(opts: {
+  quick: boolean;
+  tiny: boolean;
+}): Promise<Array<Record<string, string | number>>> {
+  const alerts = opts.tiny ? 200 : opts.quick ? 2000 : 10_000;
   const redis = await startRedisServer();
   const raw = new RedisStore(redis.url);
+  // An open connection would keep this child running, and the bench waiting for its answer.
+  let admin: { disconnect(): void } | undefined;
   try {
     // Destinations that record instead of calling Slack: what is measured is the store path.
     const destination = new RecordingDestination('C0BENCH', { keepViews: false });
@@ -103,9 +114,10 @@ async function measure(opts: { quick: boolean }): Promise<Array<Record<string, s
     // CPU each side spent per decision, summed over the rounds: what batching or any change on
     // the path saves shows here even when the machine's speed moves the rates between runs.
     const { Redis } = await import('ioredis');
-    const admin = new Redis(redis.url);
+    const client = new Redis(redis.url);
+    admin = client;
     const redisCpu = async () => {
-      const info = await admin.info('cpu');
+      const info = await client.info('cpu');
       const field = (name: string) => Number(new RegExp(`${name}:([0-9.]+)`).exec(info)?.[1] ?? Number.NaN);
       return field('used_cpu_sys') + field('used_cpu_user');
     };
@@ -133,14 +145,13 @@ async function measure(opts: { quick: boolean }): Promise<Array<Record<string, s
       dupRates.push(await timed('dup', issues));
       if (destination.calls.length !== 0) throw new Error('a duplicate reached the destination');
     }
-    admin.disconnect();
     const usPerDecision = (phase: 'new' | 'dup') =>
       `${Math.round((spent[phase].node / (3 * alerts)) * 1e6)} / ${Math.round((spent[phase].redis / (3 * alerts)) * 1e6)}`;
     const { store: counted, count } = countRoundTrips(raw);
     const countedDestination = new RecordingDestination('C0BENCH', { keepViews: false });
     countedDestination.bucket = createChannelBucket(counted, { perSecond: 1e6, burst: 1e6 });
     const countedDeps = { store: counted, destination: countedDestination };
-    const sample = fresh('count', 1000);
+    const sample = fresh('count', opts.tiny ? 100 : 1000);
     const before = count();
     await rate(sample, 50, (i) => dispatchIssue(i, countedDeps));
     const newTrips = (count() - before) / sample.length;
@@ -149,7 +160,7 @@ async function measure(opts: { quick: boolean }): Promise<Array<Record<string, s
     const dupTrips = (count() - dupStart) / sample.length;
     const newRate = median(newRates);
     const dupRate = median(dupRates);
-    const rb = redisBenchmark(redis.port, opts.quick ? 50_000 : 200_000);
+    const rb = redisBenchmark(redis.port, opts.tiny ? 2_000 : opts.quick ? 50_000 : 200_000);
     const perOp = (rb.set + rb.get) / 2;
     return [
       {
@@ -176,10 +187,15 @@ async function measure(opts: { quick: boolean }): Promise<Array<Record<string, s
       },
     ];
   } finally {
+    admin?.disconnect();
     await raw.close();
     await redis.stop();
   }
 }
 
 if (import.meta.main && process.argv.includes('--child'))
-  process.stdout.write(JSON.stringify(await measure({ quick: process.argv.includes('--quick') })));
+  process.stdout.write(
+    JSON.stringify(
+      await measure({ quick: process.argv.includes('--quick'), tiny: process.argv.includes('--tiny') }),
+    ),
+  );

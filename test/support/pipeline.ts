@@ -35,10 +35,11 @@ export async function startPipeline(env: NodeJS.ProcessEnv): Promise<RunningPipe
     out += c.toString();
   });
   const ready = await new Promise<{ webhook: string; broker: string }>((resolveReady, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`pipeline not ready in 60 s:\n${out.slice(-3000)}`)),
-      60_000,
-    );
+    const timer = setTimeout(() => {
+      // Not left running: the caller gets no handle to stop it with (start.ts stops its functions).
+      child.kill('SIGTERM');
+      reject(new Error(`pipeline not ready in 60 s:\n${out.slice(-3000)}`));
+    }, 60_000);
     child.on('message', (m: { type?: string; webhook?: string; broker?: string }) => {
       if (m?.type === 'ready' && m.webhook && m.broker) {
         clearTimeout(timer);
