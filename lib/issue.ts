@@ -89,6 +89,11 @@ export const Enrichment = z.object({
   /** Which enricher produced it (enrich-pod, enrich-node, ...). */
   source: z.string(),
   title: z.string().optional(),
+  /**
+   * The object it looks at, by name (a pod, a node, a workload): files cut from its blocks are
+   * named after it (`worker-1 conditions.txt`).
+   */
+  about: z.string().max(253).optional(),
   /** One line an on-call engineer reads first ("OOMKilled: limit 256Mi reached 3 times"). */
   verdict: z.string().optional(),
   blocks: z.array(Block),

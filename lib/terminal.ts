@@ -3,8 +3,8 @@
 import type { Destination, MessageRef, RootView, StatusReplyKind } from './destination.ts';
 import type { FileBlock, Issue, Severity } from './issue.ts';
 import { enrichmentAsText } from './slack/plain.ts';
-import { TABLE_LIMITS } from './slack/render-details.ts';
 import { resolvedAfter } from './slack/render-root.ts';
+import { NATIVE_TABLE, TABLE_LINE_WIDTH } from './slack/render-table.ts';
 import { formatTime, oneLine } from './slack/text.ts';
 
 export interface TerminalOptions {
@@ -142,7 +142,9 @@ export class TerminalDestination implements Destination {
 
   async postDetails(ref: MessageRef, issue: Issue): Promise<void> {
     if (issue.enrichments.length === 0) return;
-    const text = issue.enrichments.map((e) => enrichmentAsText(e, { table: TABLE_LIMITS }));
+    // Laid out as in Slack's text tables, every cell whole; as many rows as Slack's table shows.
+    const layout = { tableWidth: TABLE_LINE_WIDTH, tableRows: NATIVE_TABLE.rows - 1 };
+    const text = issue.enrichments.map((e) => enrichmentAsText(e, layout));
     this.#write(this.#thread(ref, [sanitize(text.join('\n\n'))]));
   }
 

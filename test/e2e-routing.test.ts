@@ -104,7 +104,7 @@ test('e2e: two namespaces route to two channels with the enrichments their workf
   });
   const web = await eventually('web root', () => rootIn('C0WEB')[0]);
   const details = async (ch: string, ts: string) =>
-    JSON.stringify((await eventually(`details in ${ch}`, () => slack.replies(ch, ts)[0])).blocks);
+    JSON.stringify((await eventually(`details in ${ch}`, () => slack.replies(ch, ts)[0])).attachments);
 
   t.regex(pay.text ?? '', /<!subteam\^S0PAYONCALL>/, 'the configured group is mentioned');
   t.notRegex(web.text ?? '', /subteam/, 'web has no mention workflow');

@@ -65,8 +65,8 @@ test('enrich chain: a pod on a node under memory pressure goes on to enrich-node
 
   // Both enrichments render: Slack blocks within limits with the verdicts, and plain text.
   const slack = renderDetails(second.issue);
-  t.true(slack.blocks.length <= 50);
-  const text = JSON.stringify(slack.blocks);
+  t.true(slack.attachments[0].blocks.length <= 50);
+  const text = JSON.stringify(slack.attachments);
   t.regex(text, /ImagePullBackOff: container billing cannot pull/);
   t.regex(text, /Diagnosis: image pull/);
   t.regex(text, /MemoryPressure: node node-7/);

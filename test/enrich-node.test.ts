@@ -34,6 +34,7 @@ test('enrich-node: a node whose kubelet stopped reporting is NotReady, cordoned 
   const reader = await createKubeReader({ kubeconfigPath: kube.kubeconfigPath });
   const { enrichment: e } = await enrichNode(nodeIssue('worker-2'), reader, { timeBudgetMs: 4000, now: NOW });
   t.is(e.title, 'Node worker-2');
+  t.is(e.about, 'worker-2', 'files cut from it are named after the node');
   t.is(
     e.verdict,
     'NotReady: node worker-2 Ready=Unknown for 8m (NodeStatusUnknown: Kubelet stopped posting node status.), cordoned',

@@ -38,12 +38,13 @@ test('enrich-pod: a crash-looping pod gets its previous container logs and a Cra
   const { enrichment: e } = await enrichPod(podIssue('api-7d9f8b6c5d-x2x4q'), reader, OPTS);
   t.is(e.source, 'enrich-pod');
   t.is(e.title, 'Pod payments/api-7d9f8b6c5d-x2x4q');
+  t.is(e.about, 'api-7d9f8b6c5d-x2x4q', 'files cut from it are named after the pod');
   t.notThrows(() => Enrichment.parse(e), 'the enrichment fits the Issue schema');
   t.is(e.verdict, 'CrashLoopBackOff: container app exited 1 (application error) 5 times, last 2m ago');
   const logs = file(e);
   t.truthy(logs);
   t.regex(logs?.content ?? '', /FATAL could not connect to database/);
-  t.is(logs?.filename, 'api-7d9f8b6c5d-x2x4q_app_previous.log');
+  t.is(logs?.filename, 'api-7d9f8b6c5d-x2x4q app previous log.txt');
   t.falsy(logs?.truncated);
   const logReq = kube.requests.findLast(
     (r) => r.path === '/api/v1/namespaces/payments/pods/api-7d9f8b6c5d-x2x4q/log',
@@ -98,7 +99,7 @@ test('enrich-pod: a healthy pod gets its current logs and a Healthy verdict', as
   const reader = await createKubeReader({ kubeconfigPath: kube.kubeconfigPath });
   const { enrichment: e } = await enrichPod(podIssue('web-6b7f9c8d4-m9v2t'), reader, OPTS);
   t.is(e.verdict, 'Healthy: pod is Running, 1/1 containers ready');
-  t.is(file(e)?.filename, 'web-6b7f9c8d4-m9v2t_web.log');
+  t.is(file(e)?.filename, 'web-6b7f9c8d4-m9v2t web log.txt');
   t.regex(file(e)?.content ?? '', /POST \/checkout\/confirm HTTP\/1.1" 502/);
   const logReq = kube.requests.findLast((r) => r.path.endsWith('/pods/web-6b7f9c8d4-m9v2t/log'));
   t.is(logReq?.query.previous, 'false');
@@ -127,7 +128,7 @@ test('enrich-pod: in a multi-container pod the troubled sidecar is picked, init 
 test('enrich-pod: the container named by the issue wins over the most troubled one', async (t) => {
   const reader = await createKubeReader({ kubeconfigPath: kube.kubeconfigPath });
   const { enrichment: e } = await enrichPod(podIssue('ledger-0', 'ledger'), reader, OPTS);
-  t.is(file(e)?.filename, 'ledger-0_ledger.log');
+  t.is(file(e)?.filename, 'ledger-0 ledger log.txt');
   t.regex(file(e)?.content ?? '', /snapshot written/);
 });
 
@@ -158,7 +159,7 @@ test('enrich-pod: when the previous instance is gone (400) the current logs are 
     own.requests.filter((r) => r.path.endsWith('/log')).map((r) => r.query.previous),
     ['true', 'false'],
   );
-  t.is(file(e)?.filename, 'web-6b7f9c8d4-m9v2t_web.log');
+  t.is(file(e)?.filename, 'web-6b7f9c8d4-m9v2t web log.txt');
   t.is(notes(e), '');
 });
 

@@ -47,6 +47,7 @@ test.serial(
     const e = r.enrichment;
     t.notThrows(() => Enrichment.parse(e));
     t.is(e.title, 'Deployment shop/checkout');
+    t.is(e.about, 'checkout', 'files cut from it are named after the workload');
     t.regex(
       e.verdict ?? '',
       /^Deployment checkout: 3\/5 ready; 2 in CrashLoopBackOff on node-7 — OOMKilled: container checkout hit its 256Mi memory limit/,

@@ -7,13 +7,15 @@ import type { RootView } from '../lib/destination.ts';
 import { Issue } from '../lib/issue.ts';
 import { renderDetails } from '../lib/slack/render-details.ts';
 import { renderRoot, renderStatusReply } from '../lib/slack/render-root.ts';
-import { escapeMrkdwn } from '../lib/slack/text.ts';
+import { NATIVE_TABLE } from '../lib/slack/render-table.ts';
+import { tableAsText } from '../lib/slack/table.ts';
+import { codeText, escapeMrkdwn, plainText } from '../lib/slack/text.ts';
 import {
   hostileText as anyText,
   hostileLabels,
   isoTime,
   NUM_RUNS,
-  strings,
+  splitShown,
   unescapedControl,
 } from './support/arbitraries.ts';
 import { messageError } from './support/slack-standin.ts';
@@ -156,7 +158,12 @@ function allowedUrls(i: Issue): Set<string> {
 /** Fails with the offending token when any text of `message` would ping or link from input. */
 function assertNoControl(message: unknown, i: Issue): void {
   const allowed = allowedUrls(i);
-  for (const s of strings(message)) {
+  const { raw, parsed } = splitShown(message);
+  // Plain text cells carry input as typed: one line, no control character, never empty.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
+  const bad = raw.find((c) => c.length === 0 || /[\u0000-\u001f\u007f]/.test(c));
+  if (bad !== undefined) throw new Error(`raw_text cell ${JSON.stringify(bad.slice(0, 80))}`);
+  for (const s of parsed) {
     const bad = unescapedControl(s, allowed);
     if (bad)
       throw new Error(`unescaped ${JSON.stringify(bad.slice(0, 80))} in ${JSON.stringify(s.slice(0, 200))}`);
@@ -186,6 +193,119 @@ test('renderDetails: any enrichments render a details reply Slack accepts, with 
       const { overflowFiles, ...message } = renderDetails(i);
       assertSlackAccepts(message);
       assertNoControl(message, i);
+    }),
+    { numRuns: NUM_RUNS },
+  );
+  t.pass();
+});
+
+// Tables the way enrichers make them, and past Slack's table limits: up to 25 columns and 150
+// rows, cells short (names, counts) or long (event messages), hostile text in some.
+const cellText = fc.oneof(
+  { weight: 4, arbitrary: fc.stringMatching(/^[a-z0-9-]{0,12}$/) },
+  { weight: 1, arbitrary: fc.string({ maxLength: 300 }) },
+  // Past NATIVE_TABLE.cell, not thousands: the other properties cover huge text.
+  { weight: 1, arbitrary: hostileText.map((s) => s.slice(0, 1200)) },
+);
+const wideTable = fc
+  .record({
+    title: fc.oneof(fc.constantFrom('Recent events', 'Conditions', 'Containers (init)'), hostileText),
+    columns: fc.integer({ min: 1, max: 25 }),
+    rows: fc.integer({ min: 0, max: 150 }),
+    cells: fc.array(cellText, { minLength: 1, maxLength: 64 }),
+  })
+  .map(({ title, columns, rows, cells }) => ({
+    type: 'table' as const,
+    title,
+    headers: Array.from({ length: columns }, (_, c) => `column ${c}`),
+    // Cells cycle through a drawn sample, so big tables stay cheap to generate and shrink.
+    rows: Array.from({ length: rows }, (_, r) =>
+      Array.from({ length: columns }, (_, c) => cells[(r * columns + c) % cells.length] ?? ''),
+    ),
+  }));
+const tableIssue = fc
+  .array(
+    fc.record({
+      source: fc.constantFrom('enrich-pod', 'enrich-node'),
+      about: fc.constantFrom('api-7d9f8b6c5d-x2x4q', 'worker-1', 'indexer'),
+      blocks: fc.array(wideTable, { minLength: 1, maxLength: 4 }),
+    }),
+    { minLength: 1, maxLength: 3 },
+  )
+  .map((enrichments) =>
+    Issue.parse({
+      id: 'a1b2c3d4',
+      fingerprint: '0123456789abcdef',
+      type: 'alert',
+      source: 'prometheus',
+      title: 'Pod is crash looping.',
+      severity: 'HIGH',
+      status: 'firing',
+      subject: { kind: 'Pod', name: 'api-7d9f8b6c5d-x2x4q', namespace: 'payments' },
+      labels: {},
+      annotations: {},
+      links: [],
+      startsAt: '2026-03-10T11:40:00Z',
+      enrichments,
+      plan: ['dispatch'],
+    }),
+  );
+
+/** The table blocks of a rendered message, wherever they sit. */
+function tableBlocks(message: { attachments: Array<{ blocks: unknown[] }> }): Array<{ rows: unknown[][] }> {
+  return message.attachments
+    .flatMap((a) => a.blocks)
+    .filter((b) => (b as { type?: string }).type === 'table') as Array<{
+    rows: unknown[][];
+  }>;
+}
+
+test("renderDetails: tables of any size keep Slack's table limits: one table block, in the attachment, 100 rows of 20 cells", (t) => {
+  fc.assert(
+    fc.property(tableIssue, (i) => {
+      const { overflowFiles, ...message } = renderDetails(i);
+      assertSlackAccepts(message);
+      assertNoControl(message, i);
+      const tables = tableBlocks(message);
+      if (tables.length > 1) throw new Error(`${tables.length} table blocks`);
+      for (const tb of tables) {
+        if (tb.rows.length > NATIVE_TABLE.rows) throw new Error(`${tb.rows.length} rows`);
+        if (tb.rows.some((r) => r.length > NATIVE_TABLE.columns)) throw new Error('a row over 20 cells');
+      }
+      if ('blocks' in message) throw new Error('top-level blocks: Slack takes a table only in attachments');
+    }),
+    { numRuns: NUM_RUNS },
+  );
+  t.pass();
+});
+
+test('renderDetails: no table cell is lost: each is in the reply, whole, or in a file the thread gets', (t) => {
+  fc.assert(
+    fc.property(tableIssue, (i) => {
+      const { overflowFiles, ...message } = renderDetails(i);
+      const { raw, parsed } = splitShown(message);
+      const shown = parsed.join('\n');
+      for (const e of i.enrichments)
+        for (const b of e.blocks) {
+          if (b.type !== 'table') continue;
+          // Kept whole in a file (its own, or all the details when the reply was full)...
+          const whole = tableAsText(b.headers, b.rows);
+          if (overflowFiles.some((f) => f.content.includes(whole))) continue;
+          // ...or every value shown in the reply: as typed in a table cell, escaped in text.
+          // A header names the values under it (or beside them, for a column moved below its
+          // rows); a column with no value at all has nothing to lose.
+          const named = b.headers.filter((_, c) => b.rows.some((r) => plainText(r[c] ?? '').trim() !== ''));
+          for (const value of [...named, ...b.rows.flat()]) {
+            const cell = plainText(value).trim();
+            if (cell === '' || raw.includes(cell) || shown.includes(codeText(cell))) continue;
+            throw new Error(
+              `cell ${JSON.stringify(cell.slice(0, 80))} of ${JSON.stringify(b.title)} is lost`,
+            );
+          }
+        }
+      for (const f of overflowFiles)
+        if (!/^[A-Za-z0-9(][A-Za-z0-9 ._()-]*\.(txt|json)$/.test(f.filename) || f.filename.length > 120)
+          throw new Error(`file name ${JSON.stringify(f.filename)}`);
     }),
     { numRuns: NUM_RUNS },
   );

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { CloudEvent, HTTP } from 'cloudevents';
-import { strings } from './support/arbitraries.ts';
+import { splitShown } from './support/arbitraries.ts';
 import { loadKubeFixtures, startKubeStandin } from './support/kube-standin.ts';
 import { eventually, type RunningPipeline, startPipeline } from './support/pipeline.ts';
 import { startRedisServer } from './support/redis-server.ts';
@@ -24,6 +24,8 @@ const RAW = [
   '<https://evil.example|click>',
 ];
 const POD = 'inject-7d9f8b6c5d-x2x4q';
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
+const CONTROL = /[\u0000-\u001f\u007f]/;
 
 // biome-ignore lint/suspicious/noExplicitAny: fixtures are plain JSON as the API server sends it
 type Obj = Record<string, any>;
@@ -70,7 +72,14 @@ async function hostileCluster() {
       current: `INFO restarted ${EVIL}\n`,
     },
   };
-  return { pods: [...fx.pods, pod], events: [...fx.events, event], nodes: fx.nodes, logs, event };
+  // A failing probe: its message is the first wide table of the reply, Slack's table block.
+  const probe: Obj = {
+    ...event,
+    metadata: { ...event.metadata, name: `${POD}.18a1`, uid: 'e7a1c0de-0000-4000-8000-000000000002' },
+    reason: 'Unhealthy',
+    message: `Readiness probe failed: ${EVIL}`,
+  };
+  return { pods: [...fx.pods, pod], events: [...fx.events, event, probe], nodes: fx.nodes, logs, event };
 }
 
 test('security: hostile text in alerts, Events, pod states and logs reaches Slack escaped, never as a mention or link', async (t) => {
@@ -185,7 +194,14 @@ test('security: hostile text in alerts, Events, pod states and logs reaches Slac
       45_000,
     );
 
-    const texts = all().flatMap((m) => strings([m.text, m.blocks, m.attachments]));
+    // Table cells are raw_text, which Slack shows as typed and never parses for a mention or a
+    // link: hostile text is there literally (one line, no control character), the rest escaped.
+    const { raw: cells, parsed: texts } = splitShown(all().map((m) => [m.text, m.blocks, m.attachments]));
+    t.true(cells.includes(EVIL), 'the probe message is shown as typed in the table block');
+    t.false(
+      cells.some((c) => CONTROL.test(c)),
+      'no control character in a cell',
+    );
     const files = slack.files.flatMap((f) => [f.filename, f.title ?? '', f.initial_comment ?? '']);
     const shown = [...texts, ...files].join('\n');
     for (const raw of RAW) t.false(shown.includes(raw), `${raw} reached Slack unescaped`);

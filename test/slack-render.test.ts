@@ -80,7 +80,7 @@ test('slack render: injection strings in every untrusted field arrive escaped in
     view(issue, { status: 'resolved', resolvedAt: '2024-11-22T04:12:07Z' }),
     'resolved',
   );
-  const all = strings([root, details.text, details.blocks, reply]);
+  const all = strings([root, details.text, details.attachments, reply]);
   for (const s of all) {
     const rest = withoutRendererLinks(s);
     t.false(rest.includes('<'), `unescaped < in: ${s.slice(0, 200)}`);
@@ -132,7 +132,7 @@ test('slack render: truncation never cuts an escape entity in half', (t) => {
   t.regex(header.text.text, /^(&amp;|&lt;|&gt;)+…$/);
 });
 
-test('slack render: a cut list, table or JSON block keeps its long title and marker within one section', (t) => {
+test('slack render: a cut list or JSON block keeps its long title and marker within one section; a long table goes on in a second one', (t) => {
   // A 200-character title whose every character escapes to four: its line takes room the body
   // must give up (fast-check found a list one character over Slack's 3000).
   const title = '<'.repeat(200);
@@ -142,21 +142,37 @@ test('slack render: a cut list, table or JSON block keeps its long title and mar
       source: 'enrich-pod',
       blocks: [
         { type: 'list', title, items: Array.from({ length: 40 }, () => '{'.repeat(90)) },
-        { type: 'table', title, headers: ['a'], rows: Array.from({ length: 40 }, () => ['{'.repeat(90)]) },
+        {
+          type: 'table',
+          title,
+          headers: ['a'],
+          rows: Array.from({ length: 40 }, (_, i) => [`${i}${'{'.repeat(88)}`]),
+        },
         { type: 'json', title, data: { x: '{'.repeat(4000) } },
       ],
     },
   ];
   const { overflowFiles, ...message } = renderDetails(issue);
   t.is(messageError(message), undefined);
-  const sections = message.blocks.filter((b) => b.type === 'section') as Array<{ text: { text: string } }>;
-  t.is(sections.length, 3);
-  for (const s of sections) {
-    t.true(s.text.text.length <= 3000, `${s.text.text.length}`);
-    t.true(s.text.text.startsWith(`*${'&lt;'.repeat(40)}`), 'the title line comes first');
-    t.regex(s.text.text, /truncated, full text in /);
+  const sections = message.attachments[0].blocks.filter((b) => b.type === 'section') as Array<{
+    text: { text: string };
+  }>;
+  t.is(sections.length, 4);
+  for (const s of sections) t.true(s.text.text.length <= 3000, `${s.text.text.length}`);
+  const [list, table, more, json] = sections.map((s) => s.text.text);
+  for (const cut of [list, json]) {
+    t.true(cut?.startsWith(`*${'&lt;'.repeat(40)}`), 'the title line comes first');
+    t.regex(cut ?? '', /truncated, full text in /);
   }
-  t.is(overflowFiles.length, 3);
+  // The table is 40 short rows: no cell cut, no file, its rows go on in a second code block.
+  t.true(table?.startsWith(`*${'&lt;'.repeat(40)}`));
+  t.true(table?.includes(`0${'{'.repeat(88)}\n`));
+  t.true(more?.startsWith('```'));
+  t.true(more?.includes(`39${'{'.repeat(88)}\n\`\`\``));
+  t.deepEqual(
+    overflowFiles.map((f) => f.filename),
+    ['enrich-pod list.txt', 'enrich-pod data.json'],
+  );
 });
 
 test('slack render: the root is colored by severity while firing and green once resolved', (t) => {
@@ -253,29 +269,30 @@ test('slack render: a 100-column table, a 1 MB text and 60 enrichments stay with
     })),
   ];
   const details = renderDetails(issue);
-  t.is(messageError({ text: details.text, blocks: details.blocks }), undefined);
-  t.true(details.blocks.length <= 50);
+  const blocks = details.attachments[0].blocks;
+  t.is(messageError({ text: details.text, attachments: details.attachments }), undefined);
+  t.true(blocks.length <= 50);
   const files = new Map(details.overflowFiles.map((f) => [f.filename, f.content]));
-  const table = files.get('1-enrich-pod-table.txt');
+  // Each file is named after what its enrichment is about and what it holds.
+  const table = files.get('Container api resources.txt');
   t.truthy(table);
   t.true(table?.includes('column_99'));
   t.true(table?.includes('r1999c99<&>'));
-  t.is(files.get('1-enrich-pod.txt'), big);
-  t.true(files.get('1-enrich-pod.json')?.includes('"r199c99<&>"'));
-  t.true(files.get('1-enrich-pod-list.txt')?.endsWith('BackOff 2999'));
-  const all = files.get('details.txt');
+  t.is(files.get('Container api notes.txt'), big);
+  t.true(files.get('Container api pod status.json')?.includes('"r199c99<&>"'));
+  t.true(files.get('Container api events.txt')?.endsWith('BackOff 2999'));
+  const all = files.get('checkout-7d9f8b6c5-x2x9q details.txt');
   t.true(all?.includes('finding 59'));
-  const text = strings(details.blocks).join('\n');
-  t.true(text.includes('… truncated, full text in 1-enrich-pod-table.txt'));
-  t.true(text.includes('… truncated, full text in details.txt'));
-  t.regex(text, /\(\+\d+ more rows, \+\d+ more columns\)/);
+  const text = strings(blocks).join('\n');
+  t.regex(text, /… \d+ more rows: the whole table is in Container api resources\.txt/);
+  t.true(text.includes('… truncated, full text in checkout-7d9f8b6c5-x2x9q details.txt'));
   t.true(all?.includes('h'.repeat(400)));
   // A header too long for a header block is shown whole as a bold section instead.
   const alone = renderDetails({
     ...issue,
     enrichments: [{ source: 'x', blocks: [{ type: 'header', text: 'h'.repeat(400) }] }],
   });
-  t.true(strings(alone.blocks).includes(`*${'h'.repeat(400)}*`));
+  t.true(strings(alone.attachments).includes(`*${'h'.repeat(400)}*`));
 });
 
 test('slack render: details show each enrichment with its verdict, an aligned table, bullets, JSON and links', (t) => {
@@ -302,7 +319,7 @@ test('slack render: details show each enrichment with its verdict, an aligned ta
     },
   ];
   const details = renderDetails(issue);
-  const text = strings(details.blocks).join('\n');
+  const text = strings(details.attachments).join('\n');
   t.is(details.text, 'Details: OOMKilled: limit 256Mi reached 3 times');
   t.true(text.includes('*Verdict:* OOMKilled: limit 256Mi reached 3 times'));
   t.true(
@@ -350,6 +367,275 @@ test('slack render: blank titles still give blocks Slack accepts', (t) => {
   const root = renderRoot(view(issue));
   t.is(messageError(root as unknown as Record<string, unknown>), undefined);
   const details = renderDetails(issue);
-  t.is(messageError({ text: details.text, blocks: details.blocks }), undefined);
-  t.true(strings(details.blocks).includes('enrich-node'));
+  t.is(messageError({ text: details.text, attachments: details.attachments }), undefined);
+  t.true(strings(details.attachments).includes('enrich-node'));
+});
+
+/** A crash-looping pod on a node, as enrich-pod and enrich-node describe them (fixture values). */
+function crashLoopDetails(): Issue {
+  const issue = baseIssue();
+  issue.enrichments = [
+    {
+      source: 'enrich-pod',
+      title: 'Pod payments/api-7d9f8b6c5d-x2x4q',
+      about: 'api-7d9f8b6c5d-x2x4q',
+      verdict: 'CrashLoopBackOff: container app exited 1 (application error) 5 times, last 2m ago',
+      blocks: [
+        {
+          type: 'table',
+          title: 'Probe failures',
+          headers: ['Container', 'Probe', 'Failures', 'Last seen', 'Last message'],
+          rows: [
+            [
+              'app',
+              'Readiness',
+              '11',
+              '2m ago',
+              'Get "http://10.244.1.37:8080/healthz": dial tcp 10.244.1.37:8080: connect: connection refused',
+            ],
+          ],
+        },
+        {
+          type: 'table',
+          title: 'Pod',
+          headers: ['Field', 'Value'],
+          rows: [
+            ['Phase', 'Running'],
+            ['Owner', 'ReplicaSet api-7d9f8b6c5d (Deployment api)'],
+          ],
+        },
+        {
+          type: 'table',
+          title: 'Containers',
+          headers: ['Container', 'Ready', 'Restarts', 'State', 'Reason', 'Exit code', 'Last termination'],
+          rows: [
+            [
+              'app',
+              'no',
+              '5',
+              'Waiting',
+              'CrashLoopBackOff',
+              '1 (application error)',
+              'Error 2026-03-10T11:57:58Z (2m ago)',
+            ],
+          ],
+        },
+        {
+          type: 'table',
+          title: 'Recent events',
+          headers: ['Type', 'Reason', 'Last seen', 'Count', 'From', 'Message'],
+          rows: [
+            [
+              'Warning',
+              'BackOff',
+              '1m ago',
+              '23',
+              'kubelet',
+              'Back-off restarting failed container app in pod api-7d9f8b6c5d-x2x4q_payments(3f6c2a8e-9b1d-4c57-a0e2-7d5b9f14c6a3)',
+            ],
+            [
+              'Normal',
+              'Pulled',
+              '2m ago',
+              '6',
+              'kubelet',
+              'Container image "registry.example.com/payments/api:1.14.2" already present on machine',
+            ],
+          ],
+        },
+      ],
+    },
+    {
+      source: 'enrich-node',
+      title: 'Node worker-1 (where it runs)',
+      about: 'worker-1',
+      verdict: 'Healthy: node worker-1 is Ready with no pressure conditions; 3 OOM kills on the node',
+      blocks: [
+        {
+          type: 'table',
+          title: 'Conditions',
+          headers: ['Condition', 'Status', 'Reason', 'Message', 'Last transition'],
+          rows: [
+            ['Ready', 'True', 'KubeletReady', 'kubelet is posting ready status', '57d ago'],
+            [
+              'MemoryPressure',
+              'False',
+              'KubeletHasSufficientMemory',
+              'kubelet has sufficient memory available',
+              '57d ago',
+            ],
+          ],
+        },
+      ],
+    },
+  ];
+  return issue;
+}
+
+type AnyBlock = {
+  type: string;
+  rows?: Array<Array<{ type: string; text: string }>>;
+  text?: { text: string };
+};
+const blocksOf = (d: ReturnType<typeof renderDetails>) => d.attachments[0].blocks as AnyBlock[];
+const tablesOf = (d: ReturnType<typeof renderDetails>) => blocksOf(d).filter((b) => b.type === 'table');
+const sectionTexts = (d: ReturnType<typeof renderDetails>) =>
+  blocksOf(d).flatMap((b) => (b.type === 'section' && b.text ? [b.text.text] : []));
+
+test('slack render: a diagnosis reads in the reply: one native table, the other tables aligned whole, no file attached', (t) => {
+  const issue = crashLoopDetails();
+  const details = renderDetails(issue);
+  t.is(messageError({ text: details.text, attachments: details.attachments }), undefined);
+  t.deepEqual(details.overflowFiles, [], 'nothing cut, so nothing attached');
+  // The first table too wide for a text line is Slack's one table block, cells whole.
+  const tables = tablesOf(details);
+  t.is(tables.length, 1);
+  t.deepEqual(
+    tables[0]?.rows?.map((r) => r.map((c) => c.text)),
+    [
+      ['Container', 'Probe', 'Failures', 'Last seen', 'Last message'],
+      [
+        'app',
+        'Readiness',
+        '11',
+        '2m ago',
+        issue.enrichments[0]?.blocks[0]?.type === 'table'
+          ? (issue.enrichments[0].blocks[0].rows[0]?.[4] ?? '')
+          : '',
+      ],
+    ],
+  );
+  t.deepEqual((tables[0] as { column_settings?: unknown }).column_settings, [
+    null,
+    null,
+    { align: 'right' },
+    null,
+    { is_wrapped: true },
+  ]);
+  const texts = sectionTexts(details);
+  t.true(texts.includes('*Probe failures*'), 'the native table keeps its title above it');
+  // The others are aligned text; a column too wide for the line goes below its row, whole.
+  const containers = texts.find((s) => s.startsWith('*Containers*'));
+  t.is(
+    containers,
+    [
+      '*Containers*',
+      '```',
+      'Container  Ready  Restarts  State    Reason            Exit code',
+      '---------  -----  --------  -------  ----------------  ---------------------',
+      'app        no     5         Waiting  CrashLoopBackOff  1 (application error)',
+      '  Last termination: Error 2026-03-10T11:57:58Z (2m ago)',
+      '```',
+    ].join('\n'),
+  );
+  const events = texts.find((s) => s.startsWith('*Recent events*')) ?? '';
+  t.true(
+    events.includes(
+      '  Message: Back-off restarting failed container app in pod api-7d9f8b6c5d-x2x4q_payments(3f6c2a8e-9b1d-4c57-a0e2-7d5b9f14c6a3)\n',
+    ),
+  );
+  t.true(events.includes('Warning  BackOff  1m ago     23     kubelet\n'));
+  const conditions = texts.find((s) => s.startsWith('*Conditions*')) ?? '';
+  t.true(
+    conditions.includes(
+      'MemoryPressure  False   KubeletHasSufficientMemory  57d ago\n  Message: kubelet has sufficient memory available',
+    ),
+  );
+  t.true(
+    texts.includes(
+      '*Pod*\n```\nField  Value\n-----  ------------------------------------------\nPhase  Running\nOwner  ReplicaSet api-7d9f8b6c5d (Deployment api)\n```',
+    ),
+  );
+  t.false(texts.join('\n').includes('…'), 'no cell cut');
+});
+
+test('slack render: table cells are raw_text, shown as typed: no escape, no control character, a blank cell a dash', (t) => {
+  const issue = baseIssue();
+  const wide = `${INJ} ${'x'.repeat(80)}`;
+  issue.enrichments = [
+    {
+      source: 'enrich-pod',
+      about: 'api-0',
+      blocks: [
+        {
+          type: 'table',
+          title: `Events ${INJ}`,
+          headers: ['Reason', 'Count', 'Message'],
+          rows: [
+            [`Back<Off>\u0007\r\n&amp;`, '', wide],
+            ['```', '3', `line\none\ttwo`],
+          ],
+        },
+      ],
+    },
+  ];
+  const details = renderDetails(issue);
+  t.is(messageError({ text: details.text, attachments: details.attachments }), undefined);
+  const [table] = tablesOf(details);
+  t.deepEqual(
+    table?.rows?.map((r) => r.map((c) => [c.type, c.text])),
+    [
+      [
+        ['raw_text', 'Reason'],
+        ['raw_text', 'Count'],
+        ['raw_text', 'Message'],
+      ],
+      [
+        ['raw_text', 'Back<Off> &amp;'],
+        ['raw_text', '–'],
+        ['raw_text', wide],
+      ],
+      [
+        ['raw_text', '```'],
+        ['raw_text', '3'],
+        ['raw_text', 'line one two'],
+      ],
+    ],
+  );
+  // The title is mrkdwn, so it is escaped like every other text.
+  t.true(
+    sectionTexts(details).includes(
+      '*Events &lt;!channel&gt; &amp; &lt;!here&gt; &amp; &lt;@U123&gt; &amp; &lt;https://evil.example|click&gt;*',
+    ),
+  );
+});
+
+test('slack render: a second wide table is text, and a table of hundreds of rows shows what fits and attaches the whole, named for it', (t) => {
+  const issue = baseIssue();
+  const rows = Array.from({ length: 300 }, (_, i) => [
+    `pod-${i}`,
+    'CrashLoopBackOff',
+    `message ${i} `.repeat(8),
+  ]);
+  issue.enrichments = [
+    {
+      source: 'enrich-pod',
+      about: 'indexer',
+      blocks: [
+        { type: 'table', title: 'Pods not ready (300 of 300)', headers: ['Pod', 'Problem', 'Detail'], rows },
+        { type: 'table', title: 'Recent events', headers: ['Pod', 'Problem', 'Detail'], rows },
+      ],
+    },
+  ];
+  const details = renderDetails(issue);
+  t.is(messageError({ text: details.text, attachments: details.attachments }), undefined);
+  const [native, ...others] = tablesOf(details);
+  t.is(others.length, 0, 'one table block');
+  const shown = (native?.rows?.length ?? 0) - 1;
+  t.true(shown > 5 && shown < 99, `${shown} rows`);
+  const markers = blocksOf(details)
+    .filter((b) => b.type === 'context')
+    .map((b) => JSON.stringify(b));
+  t.true(
+    markers[0]?.includes(`… ${300 - shown} more rows: the whole table is in indexer pods not ready.txt`),
+  );
+  t.regex(markers[1] ?? '', /… \d+ more rows: the whole table is in indexer recent events\.txt/);
+  const files = new Map(details.overflowFiles.map((f) => [f.filename, f]));
+  t.deepEqual([...files.keys()], ['indexer pods not ready.txt', 'indexer recent events.txt']);
+  t.is(files.get('indexer pods not ready.txt')?.title, 'indexer: Pods not ready (300 of 300)');
+  t.true(
+    files
+      .get('indexer recent events.txt')
+      ?.content.includes(`pod-299  CrashLoopBackOff  ${'message 299 '.repeat(8).trim()}`),
+  );
 });

@@ -67,6 +67,67 @@ test("slack stand-in: enforces Slack's message limits with Slack's error codes",
   t.is(slack.messages.get('C0ALERTS')?.length, 2);
 });
 
+const cell = (text: string) => ({ type: 'raw_text', text });
+const tableOf = (rows: number, cells: number, text = 'x') => ({
+  type: 'table',
+  rows: Array.from({ length: rows }, () => Array.from({ length: cells }, () => cell(text))),
+});
+
+test("slack stand-in: refuses a message that breaks Slack's table block limits, with Slack's errors", async (t) => {
+  const { slack, web } = await client();
+  t.teardown(() => slack.close());
+  /** The error code and, when Slack gives one, its detail line. */
+  const post = async (extra: Record<string, unknown>) => {
+    try {
+      await web.chat.postMessage({ channel: 'C0ALERTS', text: 'fallback', ...extra } as never);
+      return 'ok';
+    } catch (err) {
+      const data = (err as { data?: { error?: string; response_metadata?: { messages?: string[] } } }).data;
+      return [data?.error, ...(data?.response_metadata?.messages ?? [])].join(' ');
+    }
+  };
+  const inAttachment = (...blocks: unknown[]) => ({ attachments: [{ blocks }] });
+  t.is(await post(inAttachment(tableOf(100, 2))), 'ok', '100 rows');
+  t.is(await post(inAttachment(tableOf(2, 20))), 'ok', '20 cells a row');
+  t.is(
+    await post(
+      inAttachment({ ...tableOf(2, 3), column_settings: [{ is_wrapped: true }, null, { align: 'right' }] }),
+    ),
+    'ok',
+  );
+  t.is(
+    await post({ attachments: [{ blocks: [tableOf(1, 1)] }, { blocks: [tableOf(1, 1)] }] }),
+    'invalid_attachments [ERROR] only_one_table_allowed',
+  );
+  t.is(
+    await post(inAttachment(tableOf(1, 1), tableOf(1, 1))),
+    'invalid_attachments [ERROR] only_one_table_allowed',
+  );
+  t.regex(
+    await post({ blocks: [tableOf(2, 2)] }),
+    /^invalid_blocks \[ERROR\] table blocks go in attachments/,
+  );
+  t.regex(await post(inAttachment(tableOf(101, 1))), /^invalid_blocks .*no more than 100 items/);
+  t.regex(await post(inAttachment(tableOf(1, 21))), /^invalid_blocks .*no more than 20 items/);
+  t.regex(await post(inAttachment(tableOf(2, 2, ''))), /^invalid_blocks .*rows\/0\/0/, 'an empty cell');
+  t.regex(await post(inAttachment({ type: 'table', rows: [] })), /^invalid_blocks .*rows/);
+  t.regex(
+    await post(inAttachment({ ...tableOf(1, 2), column_settings: [{ align: 'middle' }] })),
+    /^invalid_blocks .*column_settings\/0/,
+  );
+  t.regex(
+    await post(inAttachment({ ...tableOf(1, 1), column_settings: Array.from({ length: 21 }, () => null) })),
+    /^invalid_blocks .*column_settings/,
+  );
+  t.is(await post(inAttachment(tableOf(2, 2, 'y'.repeat(2500)))), 'ok', '10,000 characters of cells');
+  t.regex(
+    await post(inAttachment(tableOf(2, 2, 'y'.repeat(2501)))),
+    /^invalid_blocks .*more than 10000 characters/,
+  );
+  // Only the accepted posts were stored.
+  t.is(slack.messages.get('C0ALERTS')?.length, 4);
+});
+
 test('slack stand-in: accepts JSON bodies as Slack does, with increasing ts values', async (t) => {
   const slack = await startSlackStandin();
   t.teardown(() => slack.close());

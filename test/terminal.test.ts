@@ -126,3 +126,49 @@ test('terminal: a resolution reprints the root in green on a TTY and replies in 
   t.false(text.includes('\x1b[2J'), 'escape sequences from the workload are stripped');
   t.not(second.ts, ref.ts);
 });
+
+test('terminal: details lay tables out as in Slack: aligned columns, a column too wide below its row, no cell cut', async (t) => {
+  const out = capture();
+  const dest = new TerminalDestination({ stream: out });
+  const message =
+    'Back-off restarting failed container api in pod checkout-7d9f8b6c5-x2x9q_shop(0d3c1a56-8e1f-4d0c-9a51-2b7e4f0c9d11)';
+  const rows = Array.from({ length: 120 }, (_, i) => [`pod-${i}`, 'Running', '0']);
+  await dest.postDetails(
+    { channel: 'terminal', ts: '1.000001' },
+    {
+      ...issue,
+      enrichments: [
+        {
+          source: 'enrich-pod',
+          title: 'Pod shop/checkout-7d9f8b6c5-x2x9q',
+          blocks: [
+            {
+              type: 'table',
+              title: 'Recent events',
+              headers: ['Type', 'Reason', 'Last seen', 'Count', 'Message'],
+              rows: [['Warning', 'BackOff', '1m ago', '23', message]],
+            },
+            { type: 'table', title: 'Pods', headers: ['Pod', 'Phase', 'Restarts'], rows },
+          ],
+        },
+      ],
+    },
+  );
+  const text = out.text();
+  t.true(
+    text.includes(
+      [
+        '    ┆ Type     Reason   Last seen  Count',
+        '    ┆ -------  -------  ---------  -----',
+        '    ┆ Warning  BackOff  1m ago     23',
+        `    ┆   Message: ${message}`,
+      ].join('\n'),
+    ),
+    text,
+  );
+  t.false(text.includes('…'), 'no cell cut');
+  // As many rows as Slack's table block holds, the rest counted.
+  t.true(text.includes('    ┆ pod-98   Running  0\n'));
+  t.false(text.includes('pod-99 '));
+  t.true(text.includes('    ┆ (+21 more rows)'));
+});

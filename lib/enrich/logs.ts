@@ -107,7 +107,8 @@ export async function readLogs(
   const redacted = clean.count > 0 ? `, ${pluralize(clean.count, 'secret')} redacted` : '';
   const file: FileBlock = {
     type: 'file',
-    filename: `${name.slice(0, 180)}_${container.slice(0, 60)}${usedPrevious ? '_previous' : ''}.log`,
+    // Says what it is to whoever finds it in the thread; the destination makes it a safe name.
+    filename: `${name.slice(0, 180)} ${container.slice(0, 60)}${usedPrevious ? ' previous' : ''} log.txt`,
     title: `Logs of ${container} (${instance}, last ${opts.logTailLines} lines${redacted})`,
     contentType: 'text/plain',
     content: clean.text,

@@ -111,11 +111,12 @@ export async function enrichNode(
       notes.push(failureNote('list events', eventsR.error));
     }
     blocks.push(...noteBlock(notes));
+    // Files cut from these blocks are named after the node (`worker-1 conditions.txt`).
     return {
       enrichment:
         verdict === undefined
-          ? { source: SOURCE, title, blocks }
-          : { source: SOURCE, title, verdict, blocks },
+          ? { source: SOURCE, title, about: name, blocks }
+          : { source: SOURCE, title, about: name, verdict, blocks },
     };
   } finally {
     budget.done();

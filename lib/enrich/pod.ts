@@ -39,8 +39,13 @@ export async function enrichPod(
   const budget = startBudget(opts.timeBudgetMs);
   const ctx: Ctx = { kube, budget, opts, now, nodes: new Map() };
   try {
-    if (kind !== 'Pod') return await enrichWorkload(ctx, issue, kind, namespace, name, title);
-    return await enrichOnePod(ctx, issue, namespace, name, title);
+    const result =
+      kind !== 'Pod'
+        ? await enrichWorkload(ctx, issue, kind, namespace, name, title)
+        : await enrichOnePod(ctx, issue, namespace, name, title);
+    // Files cut from these blocks are named after the pod or workload (`api-0 recent events.txt`).
+    result.enrichment.about = name;
+    return result;
   } finally {
     budget.done();
   }

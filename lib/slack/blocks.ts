@@ -6,16 +6,28 @@ export interface TextObject {
   text: string;
 }
 
+/** A table cell Slack shows exactly as given: plain text, never parsed for mentions or links. */
+export interface RawTextCell {
+  type: 'raw_text';
+  text: string;
+}
+
+/** One column of a table block; null keeps Slack's default (left, not wrapped). */
+export type TableColumnSetting = { align?: 'left' | 'center' | 'right'; is_wrapped?: boolean } | null;
+
 export type SlackBlock =
   | { type: 'header'; text: TextObject }
   | { type: 'section'; text: TextObject }
   | { type: 'section'; fields: TextObject[] }
   | { type: 'context'; elements: TextObject[] }
-  | { type: 'divider' };
+  | { type: 'divider' }
+  | { type: 'table'; rows: RawTextCell[][]; column_settings?: TableColumnSetting[] };
 
 export interface SlackAttachment {
-  color: string;
+  /** The bar's color; Slack's neutral grey when absent. */
+  color?: string;
   fallback: string;
+  /** Slack takes a table block only here, in an attachment's blocks, and one per message. */
   blocks: SlackBlock[];
 }
 
@@ -47,6 +59,8 @@ export const context = (mrkdwn: string): SlackBlock => ({
   elements: [{ type: 'mrkdwn', text: nonEmpty(mrkdwn) }],
 });
 export const divider = (): SlackBlock => ({ type: 'divider' });
+export const table = (rows: RawTextCell[][], columnSettings?: TableColumnSetting[]): SlackBlock =>
+  columnSettings ? { type: 'table', rows, column_settings: columnSettings } : { type: 'table', rows };
 
 /** Size of blocks as sent: what the aggregate budget is measured against. */
 export function blocksSize(blocks: readonly SlackBlock[]): number {

@@ -13,7 +13,7 @@ import { slackFetch } from './fetch.ts';
 import { renderDetails } from './render-details.ts';
 import { renderRoot, renderStatusReply, rootOverflowFiles } from './render-root.ts';
 import { renderSummary, renderSummaryLines, summaryLinesFile } from './render-summary.ts';
-import { escapeMrkdwn, oneLine, truncateEscaped } from './text.ts';
+import { escapeMrkdwn, oneLine, safeFilename, truncateEscaped } from './text.ts';
 
 export const DEFAULT_SLACK_API_URL = 'https://slack.com/api/';
 
@@ -317,9 +317,9 @@ export class SlackDestination implements Destination, SummaryDestination {
 
   async postDetails(ref: MessageRef, issue: Issue, opts?: PostOptions): Promise<void> {
     if (issue.enrichments.length === 0) return;
-    const { text, blocks } = renderDetails(issue);
+    const { text, attachments } = renderDetails(issue);
     await this.#post(
-      { text, blocks },
+      { text, attachments },
       ref.threadTs ?? ref.ts,
       opts,
       this.#stepMetadata(issue.fingerprint, opts),
@@ -342,7 +342,7 @@ export class SlackDestination implements Destination, SummaryDestination {
             thread_ts: ref.threadTs ?? ref.ts,
             file_uploads: batch.map((f) => ({
               content: f.content,
-              filename: f.filename,
+              filename: safeFilename(f.filename),
               title: fileTitle(f),
             })),
           }),

@@ -1,11 +1,13 @@
 // Plain-text rendering of an issue's enrichments: the content of the overflow file when a
 // details reply is cut, and the body the terminal destination prints.
 import type { Block, Enrichment, Issue } from '../issue.ts';
-import { layoutTable, type TableLimits } from './table.ts';
+import { tableText } from './table.ts';
 
 export interface PlainOptions {
-  /** Table limits; none keeps every row and column (for files). */
-  table?: TableLimits;
+  /** Widest table line before the widest columns move below each row; none keeps one line a row. */
+  tableWidth?: number;
+  /** Rows shown of each table, the rest counted; none shows every row (for files). */
+  tableRows?: number;
   /** Characters of a file's content to show inline; 0 shows only its name and size. */
   fileChars?: number;
 }
@@ -25,8 +27,11 @@ export function blockAsText(block: Block, opts: PlainOptions = {}): string {
     case 'markdown':
       return block.text;
     case 'table': {
-      const body = layoutTable(block.headers, block.rows, opts.table).text;
-      return block.title ? `${block.title}\n${body}` : body;
+      const t = tableText(block.headers, block.rows, opts.tableWidth);
+      const shown = t.rows.slice(0, opts.tableRows);
+      const more = t.rows.length - shown.length;
+      const lines = [...t.head, ...shown.flat(), ...(more > 0 ? [`(+${more} more rows)`] : [])];
+      return block.title ? `${block.title}\n${lines.join('\n')}` : lines.join('\n');
     }
     case 'list': {
       const items = block.items.map((i) => `  • ${i}`).join('\n');

@@ -1,18 +1,27 @@
 // The details reply: every enrichment's title, verdict and blocks, packed under Slack's
 // limits. Anything cut is kept as an overflow file that uploadFiles puts in the thread.
+// The reply is one attachment: Slack takes its one table block per message only there.
 import type { Block, Enrichment, FileBlock, Issue } from '../issue.ts';
-import { blocksSize, context, divider, header, type SlackBlock, section } from './blocks.ts';
+import {
+  blocksSize,
+  context,
+  divider,
+  header,
+  type SlackAttachment,
+  type SlackBlock,
+  section,
+} from './blocks.ts';
 import { detailsAsText } from './plain.ts';
-import { layoutTable, type TableLimits, tableAsText } from './table.ts';
+import { nativeTable, type TableContext, textTable, wantsNativeTable } from './render-table.ts';
 import {
   BUDGET,
   clip,
   codeText,
+  describedFilename,
   escapeMrkdwn,
   Overflow,
   oneLine,
   SLACK_LIMITS,
-  safeFilename,
   slackLink,
   truncatedMarker,
   truncateEscaped,
@@ -20,15 +29,20 @@ import {
 
 export interface DetailsRender {
   text: string;
-  blocks: SlackBlock[];
+  /** One attachment holding every block, in order, the table block among them. */
+  attachments: [SlackAttachment];
   /** Full texts of whatever was cut; uploaded into the thread next to the issue's own files. */
   overflowFiles: FileBlock[];
 }
 
-export const TABLE_LIMITS: TableLimits = { maxColWidth: 32, maxRows: 25, maxLineWidth: 100 };
-
 /** Room left in a section after the marker line a cut adds. */
 const SECTION = BUDGET.sectionText - 120;
+
+/** What one enrichment's blocks are rendered with. */
+interface Ctx extends TableContext {
+  /** Shared by the whole reply: whether its one table block is still free. */
+  native: { free: boolean };
+}
 
 function titleBlock(raw: string, overflow: Overflow, filename: string): SlackBlock {
   // Slack rejects an empty header, and a blank title says nothing anyway.
@@ -43,31 +57,19 @@ function titleLine(title: string | undefined): string {
   return title ? `*${clip(oneLine(title), 200)}*\n` : '';
 }
 
-function tableSection(b: Extract<Block, { type: 'table' }>, overflow: Overflow, slug: string): SlackBlock {
-  const head = titleLine(b.title);
-  const room = SECTION - head.length;
-  let limits = TABLE_LIMITS;
-  let layout = layoutTable(b.headers, b.rows, limits);
-  let body = codeText(layout.text);
-  // Wide unicode or many escapes can still overflow the section: show fewer rows.
-  while (body.length > room && limits.maxRows > 1) {
-    limits = { ...limits, maxRows: Math.floor(limits.maxRows / 2) };
-    layout = layoutTable(b.headers, b.rows, limits);
-    body = codeText(layout.text);
+/** The first table too wide for text gets Slack's table block; every other one is text. */
+function tableBlocks(b: Extract<Block, { type: 'table' }>, ctx: Ctx): SlackBlock[] {
+  if (ctx.native.free && wantsNativeTable(b)) {
+    const native = nativeTable(b, ctx);
+    if (native) {
+      ctx.native.free = false;
+      return native;
+    }
   }
-  if (body.length > room) {
-    layout = { text: layout.text, truncated: true };
-    body = truncateEscaped(body, room);
-  }
-  let text = `\`\`\`\n${body}\n\`\`\``;
-  if (layout.truncated) {
-    const name = overflow.add(`${slug}-table.txt`, tableAsText(b.headers, b.rows), b.title ?? 'Table');
-    text += `\n${truncatedMarker(name)}`;
-  }
-  return section(head + text);
+  return textTable(b, ctx);
 }
 
-function listSection(b: Extract<Block, { type: 'list' }>, overflow: Overflow, slug: string): SlackBlock {
+function listSection(b: Extract<Block, { type: 'list' }>, ctx: Ctx): SlackBlock {
   const head = titleLine(b.title);
   const room = SECTION - head.length;
   const lines: string[] = [];
@@ -80,13 +82,14 @@ function listSection(b: Extract<Block, { type: 'list' }>, overflow: Overflow, sl
   }
   const cut = lines.length < b.items.length || b.items.some((i) => escapeMrkdwn(i).length > 1000);
   if (cut) {
-    const name = overflow.add(`${slug}-list.txt`, b.items.join('\n'), b.title ?? 'List');
+    const file = describedFilename(ctx.about, b.title, 'list');
+    const name = ctx.overflow.add(file, b.items.join('\n'), b.title ?? 'List');
     lines.push(truncatedMarker(name));
   }
   return section(head + (lines.join('\n') || '(empty)'));
 }
 
-function jsonSection(b: Extract<Block, { type: 'json' }>, overflow: Overflow, slug: string): SlackBlock {
+function jsonSection(b: Extract<Block, { type: 'json' }>, ctx: Ctx): SlackBlock {
   let json: string;
   try {
     json = JSON.stringify(b.data, null, 2) ?? 'null';
@@ -97,15 +100,16 @@ function jsonSection(b: Extract<Block, { type: 'json' }>, overflow: Overflow, sl
   const head = titleLine(b.title);
   const room = SECTION - head.length;
   if (body.length <= room) return section(`${head}\`\`\`\n${body}\n\`\`\``);
-  const name = overflow.add(`${slug}.json`, json, b.title ?? 'JSON', 'application/json');
+  const name = ctx.overflow.add(
+    describedFilename(ctx.about, b.title, 'data', 'json'),
+    json,
+    b.title ?? 'JSON',
+    'application/json',
+  );
   return section(`${head}\`\`\`\n${truncateEscaped(body, room)}\n\`\`\`\n${truncatedMarker(name)}`);
 }
 
-function linksSection(
-  b: Extract<Block, { type: 'links' }>,
-  overflow: Overflow,
-  slug: string,
-): SlackBlock | undefined {
+function linksSection(b: Extract<Block, { type: 'links' }>, ctx: Ctx): SlackBlock | undefined {
   const shown: string[] = [];
   let length = 0;
   let cut = false;
@@ -120,8 +124,8 @@ function linksSection(
     length += s.length + 1;
   }
   if (cut) {
-    const name = overflow.add(
-      `${slug}-links.txt`,
+    const name = ctx.overflow.add(
+      describedFilename(ctx.about, undefined, 'links'),
       b.links.map((l) => `${l.title}: ${l.url}`).join('\n'),
       'Links',
     );
@@ -130,41 +134,47 @@ function linksSection(
   return shown.length ? section(shown.join('\n')) : undefined;
 }
 
-function blockToSlack(b: Block, overflow: Overflow, slug: string): SlackBlock | undefined {
+function blockToSlack(b: Block, ctx: Ctx): SlackBlock[] {
+  const one = (block: SlackBlock | undefined) => (block ? [block] : []);
   switch (b.type) {
     case 'header':
-      return titleBlock(b.text, overflow, `${slug}-header.txt`);
+      return [titleBlock(b.text, ctx.overflow, describedFilename(ctx.about, undefined, 'heading'))];
     case 'markdown':
-      return b.text.trim() ? section(overflow.fit(b.text, SECTION, `${slug}.txt`)) : undefined;
+      return b.text.trim()
+        ? [section(ctx.overflow.fit(b.text, SECTION, describedFilename(ctx.about, undefined, 'notes')))]
+        : [];
     case 'table':
-      return tableSection(b, overflow, slug);
+      return tableBlocks(b, ctx);
     case 'list':
-      return listSection(b, overflow, slug);
+      return [listSection(b, ctx)];
     case 'json':
-      return jsonSection(b, overflow, slug);
+      return [jsonSection(b, ctx)];
     case 'links':
-      return linksSection(b, overflow, slug);
+      return one(linksSection(b, ctx));
     case 'divider':
-      return divider();
+      return [divider()];
     case 'file': {
       const title = b.title ? ` — ${clip(oneLine(b.title), 200)}` : '';
-      return context(`:paperclip: ${clip(b.filename, 255)}${title} (attached in this thread)`);
+      return [context(`:paperclip: ${clip(b.filename, 255)}${title} (attached in this thread)`)];
     }
   }
 }
 
-function enrichmentBlocks(e: Enrichment, index: number, overflow: Overflow): SlackBlock[] {
-  const slug = safeFilename(`${index + 1}-${e.source}`, `enrichment-${index + 1}`);
-  const out: SlackBlock[] = [titleBlock(e.title?.trim() || e.source, overflow, `${slug}-title.txt`)];
+/** What an enrichment's files are named after: its object (a pod, a node), else its title. */
+function aboutOf(e: Enrichment, index: number): string {
+  return oneLine(e.about?.trim() || e.title?.trim() || e.source).trim() || `enrichment ${index + 1}`;
+}
+
+function enrichmentBlocks(e: Enrichment, ctx: Ctx): SlackBlock[] {
+  const title = e.title?.trim() || e.source;
+  const out: SlackBlock[] = [
+    titleBlock(title, ctx.overflow, describedFilename(ctx.about, undefined, 'title')),
+  ];
   if (e.verdict?.trim()) {
-    out.push(
-      section(`*Verdict:* ${overflow.fit(e.verdict, SECTION - 20, `${slug}-verdict.txt`, 'Verdict')}`),
-    );
+    const file = describedFilename(ctx.about, undefined, 'verdict');
+    out.push(section(`*Verdict:* ${ctx.overflow.fit(e.verdict, SECTION - 20, file, 'Verdict')}`));
   }
-  for (const b of e.blocks) {
-    const block = blockToSlack(b, overflow, slug);
-    if (block) out.push(block);
-  }
+  for (const b of e.blocks) out.push(...blockToSlack(b, ctx));
   return out;
 }
 
@@ -174,10 +184,11 @@ function enrichmentBlocks(e: Enrichment, index: number, overflow: Overflow): Sla
  */
 export function renderDetails(issue: Issue): DetailsRender {
   const overflow = new Overflow();
+  const native = { free: true };
   const all: SlackBlock[] = [];
   issue.enrichments.forEach((e, i) => {
     if (i > 0) all.push(divider());
-    all.push(...enrichmentBlocks(e, i, overflow));
+    all.push(...enrichmentBlocks(e, { overflow, native, about: aboutOf(e, i) }));
   });
   const blocks: SlackBlock[] = [];
   let size = 2;
@@ -186,7 +197,12 @@ export function renderDetails(issue: Issue): DetailsRender {
   for (const b of all) {
     const s = blocksSize([b]) + 1;
     if (blocks.length + 1 >= BUDGET.blocks || size + s > BUDGET.aggregate - reserve) {
-      const name = overflow.add('details.txt', detailsAsText(issue), 'All details');
+      const about = oneLine(issue.subject.name ?? '').trim() || issue.subject.kind;
+      const name = overflow.add(
+        describedFilename(about, undefined, 'details'),
+        detailsAsText(issue),
+        'All details',
+      );
       blocks.push(context(`${truncatedMarker(name)} (${all.length - blocks.length} more blocks)`));
       break;
     }
@@ -195,9 +211,6 @@ export function renderDetails(issue: Issue): DetailsRender {
   }
   const verdicts = issue.enrichments.map((e) => e.verdict).filter((v): v is string => !!v?.trim());
   const summary = verdicts.length ? verdicts.join('; ') : `${issue.enrichments.length} enrichment(s)`;
-  return {
-    text: truncateEscaped(escapeMrkdwn(oneLine(`Details: ${summary}`)), 500),
-    blocks,
-    overflowFiles: overflow.files,
-  };
+  const text = truncateEscaped(escapeMrkdwn(oneLine(`Details: ${summary}`)), 500);
+  return { text, attachments: [{ fallback: text, blocks }], overflowFiles: overflow.files };
 }

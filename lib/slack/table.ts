@@ -1,6 +1,7 @@
-// Monospace table layout shared by the Slack details reply (inside a code block) and the
-// terminal. Works on raw text; callers escape the result for their medium.
-import { oneLine } from './text.ts';
+// Monospace table layouts on raw text; callers escape the result for their medium.
+// tableText keeps every cell whole (the details reply, the terminal, overflow files);
+// layoutTable cuts cells to fixed limits (the storm summary's short object table).
+import { oneLine, plainText } from './text.ts';
 
 export interface TableLimits {
   /** Widest a column may be; longer cells end in "…". */
@@ -84,7 +85,87 @@ export function layoutTable(
   return { text: out.join('\n'), truncated };
 }
 
-/** The full table as aligned text, for the overflow file. */
+/** A table laid out line by line, each row kept whole so a caller can pack rows where they fit. */
+export interface TableText {
+  /** The header line and its rule; empty for a table without headers. */
+  head: string[];
+  /** Each row's lines: its aligned columns, then one `  Header: value` line per moved column. */
+  rows: string[][];
+  /** Columns (by index) shown below their row because the line would be too wide otherwise. */
+  moved: number[];
+}
+
+/** Characters as a person counts them: code points, so an emoji is one. */
+function width(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n--;
+      i++;
+    }
+  }
+  return n;
+}
+
+/**
+ * Aligns a table in columns without cutting a cell. When the line would be wider than
+ * `maxLineWidth`, the widest columns move below their row, one `Header: value` line each, the
+ * way a person would write it by hand; the first column names the row and stays, and at least
+ * two columns stay aligned, since a key/value table reads better wrapped than split.
+ */
+export function tableText(
+  headers: readonly string[],
+  rows: readonly (readonly string[])[],
+  maxLineWidth = Number.POSITIVE_INFINITY,
+): TableText {
+  const columnCount = Math.max(headers.length, ...rows.map((r) => r.length), 0);
+  const cells = (r: readonly string[]) =>
+    Array.from({ length: columnCount }, (_, c) => {
+      const text = plainText(r[c] ?? '');
+      return { text, width: width(text) };
+    });
+  const head = cells(headers);
+  const body = rows.map(cells);
+  const widths = head.map((h, c) =>
+    body.reduce((w, r) => Math.max(w, r[c]?.width ?? 0), Math.max(1, h.width)),
+  );
+  const inline = widths.map((_, c) => c);
+  const lineWidth = () => inline.reduce((n, c) => n + (widths[c] ?? 0), 0) + 2 * (inline.length - 1);
+  while (inline.length > 2 && lineWidth() > maxLineWidth) {
+    let widest = 1;
+    for (let i = 1; i < inline.length; i++) {
+      if ((widths[inline[i] ?? 0] ?? 0) >= (widths[inline[widest] ?? 0] ?? 0)) widest = i;
+    }
+    inline.splice(widest, 1);
+  }
+  const moved = widths.map((_, c) => c).filter((c) => !inline.includes(c));
+  const last = inline.at(-1);
+  // The last column is not padded: nothing follows it on the line.
+  const line = (row: ReadonlyArray<{ text: string; width: number }>) =>
+    inline
+      .map((c) => {
+        const cell = row[c] ?? { text: '', width: 0 };
+        return c === last ? cell.text : cell.text + ' '.repeat((widths[c] ?? 0) - cell.width);
+      })
+      .join(GAP)
+      .trimEnd();
+  const lines: TableText['head'] =
+    headers.length > 0 ? [line(head), inline.map((c) => '-'.repeat(widths[c] ?? 1)).join(GAP)] : [];
+  return {
+    head: lines,
+    rows: body.map((r) => [
+      line(r),
+      ...moved
+        .filter((c) => (r[c]?.text ?? '') !== '')
+        .map((c) => `  ${head[c]?.text ? `${head[c]?.text}: ` : ''}${r[c]?.text}`),
+    ]),
+    moved,
+  };
+}
+
+/** The whole table as aligned text, nothing moved or cut: the content of a table's file. */
 export function tableAsText(headers: readonly string[], rows: readonly (readonly string[])[]): string {
-  return layoutTable(headers, rows).text;
+  const t = tableText(headers, rows);
+  return [...t.head, ...t.rows.flat()].join('\n');
 }

@@ -40,6 +40,15 @@ export function oneLine(text: string): string {
 }
 
 /**
+ * Untrusted text for a place Slack shows literally (a table's raw_text cell): one line, control
+ * characters dropped, and nothing escaped. Slack does not parse plain text for mentions or
+ * links, and would show an escape such as `&amp;` as typed.
+ */
+export function plainText(raw: string): string {
+  return oneLine(raw).replace(CONTROL, '');
+}
+
+/**
  * Cuts already-escaped text to `max` characters including `marker`, never inside an
  * entity (`&amp;`) or a surrogate pair, so Slack never shows half an escape.
  */
@@ -79,13 +88,43 @@ export function slackLink(link: Pick<Link, 'url' | 'title'>): string | undefined
   return `<${safeUrl}|${title}>`;
 }
 
-/** A file name safe for Slack and a filesystem: letters, digits, dot, dash, underscore. */
+/**
+ * A file name safe for Slack and a filesystem: letters, digits, single spaces, dot, dash,
+ * underscore and parentheses, so a person can read it (`api-0 recent events.txt`). No path
+ * separator, no leading dot or dash; at most 120 characters, its extension kept.
+ */
 export function safeFilename(name: string, fallback = 'file.txt'): string {
-  const cleaned = name
-    .replace(/[^A-Za-z0-9._-]+/g, '-')
-    .replace(/^[-.]+/, '')
-    .slice(0, 120);
-  return cleaned || fallback;
+  const clean = (s: string) =>
+    s
+      .replace(/[^A-Za-z0-9 ._()-]+/g, '-')
+      .replace(/ +/g, ' ')
+      .replace(/^[-. ]+/, '');
+  const ext = /\.[A-Za-z0-9]{1,10}$/.exec(name)?.[0] ?? '';
+  const stem = clean(name.slice(0, name.length - ext.length))
+    .slice(0, 120 - ext.length)
+    .trimEnd();
+  return stem ? `${stem}${ext}` : fallback;
+}
+
+/**
+ * The file name of something an enrichment shows: what it is about, then what it is
+ * (`worker-1 conditions.txt`), `kind` when its title names nothing. A title's note in
+ * parentheses ("newest 10 of 37") is left out, and a capital that only starts the sentence is
+ * lowered ("CPU" keeps its own).
+ */
+export function describedFilename(
+  about: string,
+  title: string | undefined,
+  kind: string,
+  ext = 'txt',
+): string {
+  const bare = oneLine(title ?? '')
+    .replace(/\s*\(.*$/, '')
+    .trim();
+  const what = /[A-Za-z0-9]/.test(bare) ? bare : kind;
+  const noun = /^[A-Z][a-z]/.test(what) ? `${what[0]?.toLowerCase()}${what.slice(1)}` : what;
+  const stem = `${about} ${noun}`.trim().slice(0, 200);
+  return safeFilename(`${stem}.${ext}`, `${kind}.${ext}`);
 }
 
 /**
@@ -102,7 +141,7 @@ export class Overflow {
     let name = base;
     for (let n = 2; this.#names.has(name); n++) {
       const dot = base.lastIndexOf('.');
-      name = dot > 0 ? `${base.slice(0, dot)}-${n}${base.slice(dot)}` : `${base}-${n}`;
+      name = dot > 0 ? `${base.slice(0, dot)} (${n})${base.slice(dot)}` : `${base} (${n})`;
     }
     this.#names.add(name);
     const file: FileBlock = { type: 'file', filename: name, contentType, content };

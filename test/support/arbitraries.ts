@@ -101,6 +101,23 @@ export function strings(v: unknown, out: string[] = []): string[] {
 }
 
 /**
+ * A message's strings split by how Slack reads them: `raw`, the texts of raw_text table cells,
+ * which Slack shows as typed and never parses (a table needs rich_text cells for a mention or
+ * a link); `parsed`, every other string, read as mrkdwn or with entities decoded.
+ */
+export function splitShown(v: unknown, out = { raw: [] as string[], parsed: [] as string[] }) {
+  const block = v as { type?: unknown; rows?: Array<Array<{ type?: unknown; text?: unknown }>> };
+  if (block && typeof block === 'object' && block.type === 'table' && Array.isArray(block.rows)) {
+    for (const cell of block.rows.flat()) {
+      if (cell.type === 'raw_text' && typeof cell.text === 'string') out.raw.push(cell.text);
+      else splitShown(cell, out);
+    }
+  } else if (v && typeof v === 'object') for (const x of Object.values(v)) splitShown(x, out);
+  else out.parsed.push(...strings(v));
+  return out;
+}
+
+/**
  * The first mention or link in `text` that Slack would act on and that is not one of
  * `allowedLinks` (the `<url|title>` links the renderer builds from the issue's own links).
  */

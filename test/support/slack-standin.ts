@@ -101,55 +101,148 @@ function textLength(t: unknown): number {
     : 0;
 }
 
-/** Slack's checks on one list of blocks; returns the error code Slack answers with. */
-function blockError(blocks: unknown): string | undefined {
-  if (!Array.isArray(blocks)) return 'invalid_blocks_format';
-  if (blocks.length > 50) return 'invalid_blocks';
-  for (const b of blocks as Array<Record<string, unknown>>) {
-    if (typeof b !== 'object' || b === null || typeof b.type !== 'string') return 'invalid_blocks';
-    if (typeof b.block_id === 'string' && b.block_id.length > 255) return 'invalid_blocks';
+/** Why Slack refused a message: its error code and the detail it adds in response_metadata. */
+export interface MessageProblem {
+  error: string;
+  detail?: string;
+}
+
+/** Slack's table block limits (docs.slack.dev/reference/block-kit/blocks/table-block). */
+const TABLE = { rows: 100, cells: 20, settings: 20 } as const;
+/**
+ * Characters across every table cell of a message: documented for data tables, and reported
+ * for table blocks by apps whose larger tables Slack refused.
+ */
+const TABLE_CELL_CHARS = 10_000;
+
+/** The text a cell shows, or undefined when Slack would refuse the cell. */
+function cellText(cell: unknown): string | undefined {
+  if (typeof cell !== 'object' || cell === null) return undefined;
+  const c = cell as { type?: unknown; text?: unknown; elements?: unknown; value?: unknown };
+  if (c.type === 'raw_text' || c.type === 'raw_number') {
+    if (c.type === 'raw_number' && typeof c.value !== 'number') return undefined;
+    return typeof c.text === 'string' && c.text.length > 0 ? c.text : undefined;
+  }
+  if (c.type === 'rich_text' && Array.isArray(c.elements) && c.elements.length > 0) {
+    return JSON.stringify(c.elements);
+  }
+  return undefined;
+}
+
+/** A table block's own checks; returns what Slack would say, and counts its cells' characters. */
+function tableProblem(b: Record<string, unknown>, at: string, chars: { n: number }): string | undefined {
+  const rows = b.rows;
+  if (!Array.isArray(rows) || rows.length === 0) return `missing required field: rows [${at}]`;
+  if (rows.length > TABLE.rows) return `must be no more than ${TABLE.rows} items [${at}/rows]`;
+  for (const [r, row] of rows.entries()) {
+    if (!Array.isArray(row) || row.length === 0) return `must be a non-empty array [${at}/rows/${r}]`;
+    if (row.length > TABLE.cells) return `must be no more than ${TABLE.cells} items [${at}/rows/${r}]`;
+    for (const [c, cell] of row.entries()) {
+      const text = cellText(cell);
+      if (text === undefined) return `failed to match any allowed schemas [${at}/rows/${r}/${c}]`;
+      chars.n += text.length;
+    }
+  }
+  const settings = b.column_settings;
+  if (settings === undefined) return undefined;
+  if (!Array.isArray(settings) || settings.length > TABLE.settings)
+    return `must be no more than ${TABLE.settings} items [${at}/column_settings]`;
+  for (const [i, s] of settings.entries()) {
+    if (s === null) continue;
+    const { align, is_wrapped } = (typeof s === 'object' ? s : {}) as Record<string, unknown>;
+    if (
+      typeof s !== 'object' ||
+      (align !== undefined && !['left', 'center', 'right'].includes(align as string))
+    )
+      return `failed to match any allowed schemas [${at}/column_settings/${i}]`;
+    if (is_wrapped !== undefined && typeof is_wrapped !== 'boolean')
+      return `must be a boolean [${at}/column_settings/${i}/is_wrapped]`;
+  }
+  return undefined;
+}
+
+/** Slack's checks on one list of blocks (top-level or an attachment's), at JSON pointer `at`. */
+function blockProblem(
+  blocks: unknown,
+  at: string,
+  tables: { n: number; chars: { n: number } },
+): MessageProblem | undefined {
+  if (!Array.isArray(blocks)) return { error: 'invalid_blocks_format' };
+  if (blocks.length > 50) return { error: 'invalid_blocks' };
+  for (const [i, b] of (blocks as Array<Record<string, unknown>>).entries()) {
+    if (typeof b !== 'object' || b === null || typeof b.type !== 'string') return { error: 'invalid_blocks' };
+    if (typeof b.block_id === 'string' && b.block_id.length > 255) return { error: 'invalid_blocks' };
     if (b.type === 'header') {
       const t = b.text as { type?: string } | undefined;
-      if (t?.type !== 'plain_text' || textLength(t) > 150 || textLength(t) === 0) return 'invalid_blocks';
+      if (t?.type !== 'plain_text' || textLength(t) > 150 || textLength(t) === 0)
+        return { error: 'invalid_blocks' };
     }
     if (b.type === 'section') {
-      if (b.text === undefined && b.fields === undefined) return 'invalid_blocks';
+      if (b.text === undefined && b.fields === undefined) return { error: 'invalid_blocks' };
       if (b.text !== undefined && (textLength(b.text) > 3000 || textLength(b.text) === 0))
-        return 'invalid_blocks';
+        return { error: 'invalid_blocks' };
       if (b.fields !== undefined) {
         if (!Array.isArray(b.fields) || b.fields.length > 10 || b.fields.length === 0)
-          return 'invalid_blocks';
-        if (b.fields.some((f) => textLength(f) > 2000 || textLength(f) === 0)) return 'invalid_blocks';
+          return { error: 'invalid_blocks' };
+        if (b.fields.some((f) => textLength(f) > 2000 || textLength(f) === 0))
+          return { error: 'invalid_blocks' };
       }
     }
     if (b.type === 'context') {
       if (!Array.isArray(b.elements) || b.elements.length === 0 || b.elements.length > 10)
-        return 'invalid_blocks';
-      if (b.elements.some((e) => textLength(e) > 3000)) return 'invalid_blocks';
+        return { error: 'invalid_blocks' };
+      if (b.elements.some((e) => textLength(e) > 3000)) return { error: 'invalid_blocks' };
+    }
+    if (b.type === 'table') {
+      // Slack's reference documents table blocks in an attachment's blocks; apps report
+      // invalid_blocks for one in the top-level blocks, so the stand-in holds us to attachments.
+      if (!at.startsWith('/attachments/'))
+        return { error: 'invalid_blocks', detail: `table blocks go in attachments [${at}/${i}]` };
+      // One table a message; Slack names the second one this way.
+      if (++tables.n > 1) return { error: 'invalid_attachments', detail: 'only_one_table_allowed' };
+      const detail = tableProblem(b, `${at}/${i}`, tables.chars);
+      if (detail) return { error: 'invalid_blocks', detail };
     }
   }
   return undefined;
 }
 
+/** Why Slack would refuse a chat.postMessage or chat.update with these parameters, if it would. */
+export function messageProblem(p: Record<string, unknown>): MessageProblem | undefined {
+  const text = typeof p.text === 'string' ? p.text : '';
+  const lists: Array<[unknown, string]> = [];
+  if (p.blocks !== undefined) lists.push([p.blocks, '/blocks']);
+  if (p.attachments !== undefined) {
+    if (!Array.isArray(p.attachments)) return { error: 'invalid_attachments' };
+    for (const [i, a] of (p.attachments as Array<{ blocks?: unknown }>).entries())
+      if (a.blocks !== undefined) lists.push([a.blocks, `/attachments/${i}/blocks`]);
+  }
+  if (!text && lists.length === 0 && p.attachments === undefined) return { error: 'no_text' };
+  if (text.length > 40_000) return { error: 'msg_too_long' };
+  const tables = { n: 0, chars: { n: 0 } };
+  for (const [l, at] of lists) {
+    const problem = blockProblem(l, at, tables);
+    if (problem) return problem;
+  }
+  if (tables.chars.n > TABLE_CELL_CHARS)
+    return { error: 'invalid_blocks', detail: `table cells hold more than ${TABLE_CELL_CHARS} characters` };
+  const aggregate = lists.reduce<number>((n, [l]) => n + JSON.stringify(l).length, 0);
+  if (aggregate > 13_000) return { error: 'msg_blocks_too_long' };
+  return undefined;
+}
+
 /** The message checks chat.postMessage and chat.update share; exported so render tests apply the same rules. */
 export function messageError(p: Record<string, unknown>): string | undefined {
-  const text = typeof p.text === 'string' ? p.text : '';
-  const lists: unknown[] = [];
-  if (p.blocks !== undefined) lists.push(p.blocks);
-  if (p.attachments !== undefined) {
-    if (!Array.isArray(p.attachments)) return 'invalid_attachments';
-    for (const a of p.attachments as Array<{ blocks?: unknown }>)
-      if (a.blocks !== undefined) lists.push(a.blocks);
-  }
-  if (!text && lists.length === 0 && p.attachments === undefined) return 'no_text';
-  if (text.length > 40_000) return 'msg_too_long';
-  for (const l of lists) {
-    const e = blockError(l);
-    if (e) return e;
-  }
-  const aggregate = lists.reduce<number>((n, l) => n + JSON.stringify(l).length, 0);
-  if (aggregate > 13_000) return 'msg_blocks_too_long';
-  return undefined;
+  return messageProblem(p)?.error;
+}
+
+/** Slack's refusal as it answers it: the error, and its detail in response_metadata.messages. */
+function refusal(problem: MessageProblem): Record<string, unknown> {
+  return {
+    ok: false,
+    error: problem.error,
+    ...(problem.detail ? { response_metadata: { messages: [`[ERROR] ${problem.detail}`] } } : {}),
+  };
 }
 
 /** Everything Slack shows (every message with its earlier versions, every shared file), to find text in. */
@@ -216,8 +309,8 @@ export async function startSlackStandin(opts: StandinOptions = {}): Promise<Slac
       case 'chat.postMessage': {
         const channel = str('channel');
         if (!channel || !channels.has(channel)) return { ok: false, error: 'channel_not_found' };
-        const err = messageError(p);
-        if (err) return { ok: false, error: err };
+        const problem = messageProblem(p);
+        if (problem) return refusal(problem);
         const m: StandinMessage = { channel, ts: nextTs(), params: p, edits: [] };
         const threadTs = str('thread_ts');
         if (threadTs) m.thread_ts = threadTs;
@@ -290,8 +383,8 @@ export async function startSlackStandin(opts: StandinOptions = {}): Promise<Slac
         if (!channel || !channels.has(channel)) return { ok: false, error: 'channel_not_found' };
         const m = find(channel, str('ts') ?? '');
         if (!m) return { ok: false, error: 'message_not_found' };
-        const err = messageError(p);
-        if (err) return { ok: false, error: err };
+        const problem = messageProblem(p);
+        if (problem) return refusal(problem);
         m.edits.push({ text: m.text, blocks: m.blocks, attachments: m.attachments });
         if (typeof p.text === 'string') m.text = p.text;
         if (Array.isArray(p.blocks)) m.blocks = p.blocks;
