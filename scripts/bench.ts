@@ -4,12 +4,14 @@
 //   2. RSS after 10,000 events per function;
 //   3. alert-ingest alerts/second (batches of 1 and 50, a real sink answering 202) against a
 //      bare node:http server reading and answering the same requests;
-//   4. the sections in scripts/bench/: the Redis path, pipeline latency and the storm, and the
-//      enrichment, Event and Redis-memory figures; each a list of rows with its own baseline.
+//   4. the sections in scripts/bench/: the Redis path, pipeline latency, the storm, a burst of
+//      unrelated alerts on one channel, and the enrichment, Event and Redis-memory figures; each
+//      a list of rows with its own baseline.
 // `npm run bench -- --json` prints one JSON document instead of the tables; `-- --only ingest`
 // runs section 3 alone (alert-ingest throughput, scripts/bench/ingest.ts); `-- --only cold`
 // runs section 1 alone (cold start and idle RSS), for repeated start-up measurements; `-- --only
-// redis` runs the Redis path alone (scripts/bench/redis-path.ts), whose rate moves with the machine.
+// redis` runs the Redis path alone (scripts/bench/redis-path.ts), whose rate moves with the machine;
+// `-- --only storm` and `-- --only burst` run those pipeline sections alone.
 // `-- --tiny` runs every section with a token load (test/bench-exits.test.ts: the bench stops all
 // it started and exits); its figures mean nothing.
 // Every section stops what it started in a `finally`, also when it throws; the process exits
@@ -26,7 +28,7 @@ import { writeBaselines } from './bench/baselines.ts';
 import { benchEnrichment } from './bench/enrich.ts';
 import { benchEvents } from './bench/events.ts';
 import { benchIngestThroughput } from './bench/ingest.ts';
-import { benchLatency, benchStorm } from './bench/pipeline.ts';
+import { benchBurst, benchLatency, benchStorm } from './bench/pipeline.ts';
 import { deployedEnv, freePort, median, msSince, rssMiB, spawnServer, stop } from './bench/procs.ts';
 import { benchRedisMemory } from './bench/redis-memory.ts';
 import { benchRedisPath } from './bench/redis-path.ts';
@@ -37,13 +39,23 @@ const tiny = process.argv.includes('--tiny');
 const quick = tiny || process.argv.includes('--quick');
 const onlyAt = process.argv.indexOf('--only');
 const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
-if (only !== undefined && only !== 'cold' && only !== 'ingest' && only !== 'redis')
-  throw new Error(`--only takes "cold", "ingest" or "redis", not ${only}`);
+const REDIS_PATH = 'Redis path (dispatch decisions vs redis-benchmark)';
+const STORM = 'Storm folded to Slack’s rate';
+const BURST = 'Burst of unrelated alerts on one channel';
+/** `--only` names for the sections measured by their own modules. */
+const SECTION_ONLY: Record<string, string> = { redis: REDIS_PATH, storm: STORM, burst: BURST };
+if (only !== undefined && only !== 'cold' && only !== 'ingest' && !(only in SECTION_ONLY))
+  throw new Error(
+    `--only takes "cold", "ingest", ${Object.keys(SECTION_ONLY)
+      .map((k) => `"${k}"`)
+      .join(', ')}, not ${only}`,
+  );
 const runCold = only === undefined || only === 'cold';
 const runUnderLoad = only === undefined;
 const runIngest = only === undefined || only === 'ingest';
-const REDIS_PATH = 'Redis path (dispatch decisions vs redis-benchmark)';
-const runSection = (title: string) => only === undefined || (only === 'redis' && title === REDIS_PATH);
+const runSection = (title: string) => only === undefined || SECTION_ONLY[only] === title;
+/** The function bundles are measured in sections 1 to 3; the others run lib/ or the pipeline. */
+const needBundles = only === undefined || only === 'cold' || only === 'ingest';
 const RUNS = tiny ? 1 : quick ? 2 : 5;
 const EVENTS = tiny ? 100 : quick ? 2000 : 10_000;
 const LOAD_SECONDS = tiny ? 0.5 : quick ? 2 : 5;
@@ -187,8 +199,8 @@ try {
   const sinkPort = freePort();
   say(`building bundles into ${dir} ...`);
   const bundles = new Map<string, string>();
-  // The Redis path runs lib/ in this process: `--only redis` needs no bundle.
-  for (const fn of only === 'redis' ? [] : FUNCTIONS) bundles.set(fn, await buildFunction(fn, dir));
+  // The Redis path runs lib/ in this process and the pipeline sections `npm start`: no bundle.
+  for (const fn of needBundles ? FUNCTIONS : []) bundles.set(fn, await buildFunction(fn, dir));
   const base = await writeBaselines(dir);
   const sink = await spawnServer(base.bare, { STATUS: '202' }, sinkPort, '/');
   stops.push(() => stop(sink.child));
@@ -305,7 +317,8 @@ try {
   > = [
     [REDIS_PATH, benchRedisPath],
     ['End-to-end latency through the local pipeline', benchLatency],
-    ['Storm folded to Slack’s rate', benchStorm],
+    [STORM, benchStorm],
+    [BURST, benchBurst],
     ['Enrichment', benchEnrichment],
     ['Kubernetes Events', benchEvents],
     ['Redis memory', benchRedisMemory],

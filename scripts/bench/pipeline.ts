@@ -270,8 +270,11 @@ export async function benchStorm(opts: {
  * one is whole, against the same burst with the channel unpaced (measured in this run) and
  * against the floor the pace sets for the calls it took ((calls - burst) / rate).
  */
-export async function benchBurst(opts: { quick: boolean }): Promise<Array<Record<string, string | number>>> {
-  const n = 20;
+export async function benchBurst(opts: {
+  quick: boolean;
+  tiny?: boolean;
+}): Promise<Array<Record<string, string | number>>> {
+  const n = opts.tiny ? 4 : 20;
   const rate = 0.9;
   const burst = 3;
   const run = (env: NodeJS.ProcessEnv) =>
