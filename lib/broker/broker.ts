@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type CloudEvent, HTTP } from 'cloudevents';
 import { type AppError, PayloadTooLargeError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import { parseRequestTarget } from '../runtime/target.ts';
 import { eventAttributes, triggerMatches } from './filter.ts';
 import { answer, headersOf, parseCloudEvent, readBody } from './http.ts';
 import type { Trigger } from './triggers.ts';
@@ -288,7 +289,12 @@ export async function startLocalBroker(opts: LocalBrokerOptions): Promise<LocalB
   }
 
   async function ingress(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const pathname = new URL(req.url ?? '/', 'http://broker').pathname;
+    const target = parseRequestTarget(req.url);
+    if (!target) {
+      log.info({ status: 400, target: String(req.url).slice(0, 200) }, 'ingress rejected a request');
+      return answer(res, 400, 'invalid request target', { connection: 'close' });
+    }
+    const { pathname } = target;
     if (pathname !== '/' && !/^\/[^/]+\/[^/]+\/?$/.test(pathname)) return answer(res, 404, 'not found');
     if (req.method !== 'POST')
       return answer(res, 405, 'method not allowed: POST a CloudEvent', { allow: 'POST' });

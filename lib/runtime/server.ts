@@ -8,6 +8,7 @@ import { BadRequestError, PayloadTooLargeError, toHttpError, UnsupportedMediaTyp
 import type { Logger } from '../logger.ts';
 import type { IdleRelease } from './idle-release.ts';
 import { Registry } from './metrics.ts';
+import { parseRequestTarget, type RequestTarget } from './target.ts';
 import { endSpan, formatTraceparent, parseTraceparent, startSpan } from './trace.ts';
 import type { FunctionModule, HandlerResult, HttpResponse, InvocationContext } from './types.ts';
 
@@ -65,15 +66,6 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       if (!ended) reject(new Error('request closed before its body ended'));
     });
   });
-}
-
-// Paths made only of plain segments read the same raw and parsed: no URL object per request.
-const PLAIN_PATH = /^(?:\/[A-Za-z0-9_~-]+)*\/?$/;
-
-function requestTarget(raw: string | undefined): { pathname: string; query: URLSearchParams } {
-  if (raw !== undefined && PLAIN_PATH.test(raw)) return { pathname: raw, query: new URLSearchParams() };
-  const url = new URL(raw ?? '/', 'http://localhost');
-  return { pathname: url.pathname, query: url.searchParams };
 }
 
 function isCloudEventRequest(
@@ -192,7 +184,7 @@ export function createFunctionServer(mod: FunctionModule, opts: ServerOptions): 
     return l;
   };
 
-  async function invoke(req: IncomingMessage, res: ServerResponse, url: ReturnType<typeof requestTarget>) {
+  async function invoke(req: IncomingMessage, res: ServerResponse, url: RequestTarget) {
     const started = process.hrtime.bigint();
     let log = pathLogger(url.pathname);
     let status = 500;
@@ -268,7 +260,13 @@ export function createFunctionServer(mod: FunctionModule, opts: ServerOptions): 
   }
 
   const server = createServer((req, res) => {
-    const url = requestTarget(req.url);
+    const url = parseRequestTarget(req.url);
+    if (!url) {
+      req.resume();
+      opts.log.warn({ status: 400, target: String(req.url).slice(0, 200) }, 'request rejected');
+      requests.inc({ fn: opts.name, status: '400' });
+      return void sendJson(res, 400, { error: 'invalid request target' }, { connection: 'close' });
+    }
     if (req.method === 'GET' || req.method === 'HEAD') {
       if (url.pathname === '/health/liveness') return void probe(res, mod.liveness?.bind(mod), true);
       if (url.pathname === '/health/readiness')
