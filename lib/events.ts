@@ -2,6 +2,7 @@
 // Users subscribe their own functions to these; each type's `data` has a published JSON Schema.
 import { CloudEvent } from 'cloudevents';
 import * as z from 'zod';
+import { encodeAttributeHeaders } from './cloudevents/encode.ts';
 import { sha256Hex } from './digest.ts';
 import { BadRequestError } from './errors.ts';
 import { Issue, type Stage } from './issue.ts';
@@ -99,8 +100,8 @@ const issueSubject = (issue: Issue) =>
 
 /**
  * The binary-mode HTTP message of `issueEvent(issue, source, traceparent)` (a new Issue from an
- * ingest): the headers and body `HTTP.binary` gives for that CloudEvent (the body as its UTF-8
- * bytes when it is not all ASCII), written directly. No
+ * ingest): the headers and body `binaryMessage` (lib/cloudevents/encode.ts) gives for that
+ * CloudEvent (the body as its UTF-8 bytes when it is not all ASCII), written directly. No
  * CloudEvent instance and no schema validation per event: every attribute is valid by
  * construction (test/events-message.test.ts holds the two equal). alert-ingest sends one per
  * alert, and the class and its validator were a tenth of its CPU per alert.
@@ -118,6 +119,8 @@ export function issueEventMessage(issue: Issue, source: string, traceparent: str
   };
   const ext = issueExtensions(issue);
   for (const k in ext) headers[`ce-${k}`] = ext[k] as string;
+  // Labels reach ce-subject and ce-partitionkey: any script, emoji or control character.
+  encodeAttributeHeaders(headers);
   const json = JSON.stringify(issue);
   // Text past ASCII (an explanation's ’, a label in another script) can make V8 hold the whole
   // JSON in two bytes per character, and every later pass over it (the UTF-8 length, the join

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import test from 'ava';
 import { type CloudEvent, HTTP } from 'cloudevents';
 import { create } from '../functions/alert-ingest/index.ts';
+import { decodeCloudEvent } from '../lib/cloudevents/decode.ts';
 import { EventTypes, parseIssueData } from '../lib/events.ts';
 import { createFunctionServer } from '../lib/runtime/server.ts';
 import { captureLogs } from './support/logs.ts';
@@ -131,4 +132,20 @@ test('alert-ingest: bearer and basic auth are enforced and a 401 says nothing ab
   t.false(s.logs.text().includes('s3cret-token'), 'credentials never logged');
   t.false(s.logs.text().includes('pa:ss'));
   await s.close();
+});
+
+test('alert-ingest: labels in any script, emoji or control characters reach the sink encoded, not as a 503 forever', async (t) => {
+  const s = await startIngest({});
+  t.teardown(() => s.close());
+  const alert = JSON.parse(payload).alerts[0];
+  alert.labels = { ...alert.labels, namespace: '支払い', pod: 'api-🚀-\u0001x "q" 100%' };
+  alert.fingerprint = 'fp-日本語 😀';
+  const res = await postJson(s.url, JSON.stringify({ ...JSON.parse(payload), alerts: [alert] }));
+  t.is(res.status, 200);
+  const [req] = s.sink.requests;
+  if (!req) return t.fail('nothing reached the sink');
+  const event = decodeCloudEvent(req.headers, Buffer.from(req.body));
+  t.is(event.subject, 'Pod/支払い/api-🚀-\u0001x "q" 100%');
+  t.is(event.partitionkey, 'fp-日本語 😀');
+  t.regex(String(req.headers['ce-subject']), /^Pod\/%E6%94%AF/);
 });

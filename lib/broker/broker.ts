@@ -6,18 +6,20 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type CloudEvent, HTTP } from 'cloudevents';
-import { type AppError, PayloadTooLargeError } from '../errors.ts';
+import type { CloudEvent } from 'cloudevents';
+import { decodeCloudEvent } from '../cloudevents/decode.ts';
+import { attributeHeaderBytes, binaryMessage } from '../cloudevents/encode.ts';
+import { type AppError, BadRequestError, PayloadTooLargeError } from '../errors.ts';
+import { MAX_ATTRIBUTE_HEADER_BYTES, MAX_BODY_BYTES } from '../limits.ts';
 import type { Logger } from '../logger.ts';
 import { parseRequestTarget } from '../runtime/target.ts';
 import { eventAttributes, triggerMatches } from './filter.ts';
-import { answer, headersOf, parseCloudEvent, readBody } from './http.ts';
+import { answer, headersOf, readBody } from './http.ts';
 import type { Trigger } from './triggers.ts';
 
 /** Knative's loop guard: decremented on every reply, the event is dropped when it reaches 0. */
 export const TTL_EXTENSION = 'knativebrokerttl';
 export const DEFAULT_TTL = 255;
-const DEFAULT_MAX_BODY = 4 * 1024 * 1024;
 
 export interface LocalBrokerOptions {
   /** 0 (the default) picks a free port. */
@@ -82,6 +84,21 @@ interface AttemptResult {
   reply?: CloudEvent<unknown>;
 }
 
+/**
+ * An event the broker can deliver, or a BadRequestError: deliveries are binary mode, and
+ * attributes too large for a subscriber's header limit would fail every attempt and end as a
+ * dead letter after the sender was told 202. Refused at the door instead.
+ */
+function admit(event: CloudEvent<unknown>): CloudEvent<unknown> {
+  const bytes = attributeHeaderBytes(event);
+  if (bytes > MAX_ATTRIBUTE_HEADER_BYTES) {
+    throw new BadRequestError(
+      `attributes and extensions take ${bytes} bytes as ce-* headers, more than ${MAX_ATTRIBUTE_HEADER_BYTES}: the event could not be delivered`,
+    );
+  }
+  return event;
+}
+
 function ttlOf(event: CloudEvent<unknown>): number | undefined {
   const raw = (event as unknown as Record<string, unknown>)[TTL_EXTENSION];
   if (raw === undefined) return undefined;
@@ -91,7 +108,7 @@ function ttlOf(event: CloudEvent<unknown>): number | undefined {
 
 export async function startLocalBroker(opts: LocalBrokerOptions): Promise<LocalBroker> {
   const { log, triggers } = opts;
-  const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
+  const maxBody = opts.maxBodyBytes ?? MAX_BODY_BYTES;
   const stats: BrokerStats = { accepted: 0, delivered: 0, retried: 0, deadLettered: 0, dropped: 0 };
   const shutdown = new AbortController();
   let inFlight = 0;
@@ -126,18 +143,15 @@ export async function startLocalBroker(opts: LocalBrokerOptions): Promise<LocalB
   }
 
   async function attempt(trigger: Trigger, url: string, event: CloudEvent<unknown>): Promise<AttemptResult> {
-    const message = HTTP.binary(event);
-    const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(message.headers)) if (v !== undefined) headers[k] = String(v);
+    const message = binaryMessage(event);
     const signal = AbortSignal.any([AbortSignal.timeout(trigger.delivery.timeoutMs), shutdown.signal]);
     let res: Response;
     let body: Buffer;
     try {
       res = await fetch(url, {
         method: 'POST',
-        headers,
-        body:
-          message.body === undefined || message.body === '' ? null : (message.body as string | Uint8Array),
+        headers: message.headers,
+        body: message.body.length === 0 ? null : message.body,
         signal,
       });
       body = Buffer.from(await res.arrayBuffer());
@@ -177,7 +191,7 @@ export async function startLocalBroker(opts: LocalBrokerOptions): Promise<LocalB
     }
     try {
       if (body.length > maxBody) throw new PayloadTooLargeError(maxBody);
-      const reply = parseCloudEvent(replyHeaders, body);
+      const reply = admit(decodeCloudEvent(replyHeaders, body));
       return { ok: true, status: res.status, retryable: false, reason: 'delivered', reply };
     } catch (err) {
       return {
@@ -300,7 +314,7 @@ export async function startLocalBroker(opts: LocalBrokerOptions): Promise<LocalB
       return answer(res, 405, 'method not allowed: POST a CloudEvent', { allow: 'POST' });
     let event: CloudEvent<unknown>;
     try {
-      event = parseCloudEvent(headersOf(req.headers), await readBody(req, maxBody));
+      event = admit(decodeCloudEvent(req.headers, await readBody(req, maxBody)));
     } catch (err) {
       const e = err as AppError;
       const status = typeof e.status === 'number' ? e.status : 400;

@@ -1,8 +1,7 @@
-// HTTP edges of the local broker: reading a capped body, turning a request or a reply into a
-// validated CloudEvent, and answering errors as small JSON bodies.
+// HTTP edges of the local broker: reading a capped body, headers as a plain record, and
+// answering errors as small JSON bodies. Events are parsed by lib/cloudevents/decode.ts.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type CloudEvent, HTTP } from 'cloudevents';
-import { BadRequestError, PayloadTooLargeError } from '../errors.ts';
+import { PayloadTooLargeError } from '../errors.ts';
 
 export function headersOf(h: Headers | IncomingMessage['headers']): Record<string, string> {
   const out: Record<string, string> = {};
@@ -14,39 +13,6 @@ export function headersOf(h: Headers | IncomingMessage['headers']): Record<strin
     for (const [k, v] of Object.entries(h)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
   }
   return out;
-}
-
-const TEXTUAL = /json|text|xml|yaml|javascript|x-www-form-urlencoded/i;
-
-/**
- * A validated CloudEvent from an HTTP message, or a BadRequestError saying why not. Bodies are
- * handed to the SDK as text for structured mode and textual binary data: given a Buffer it
- * would misread structured events and turn JSON data into data_base64.
- */
-export function parseCloudEvent(headers: Record<string, string>, body: Buffer): CloudEvent<unknown> {
-  const contentType = headers['content-type'] ?? '';
-  const structured = /^application\/cloudevents/i.test(contentType);
-  if (/^application\/cloudevents-batch/i.test(contentType)) {
-    throw new BadRequestError('batched CloudEvents are not supported: send one event per request');
-  }
-  const payload =
-    body.length === 0 ? undefined : structured || TEXTUAL.test(contentType) ? body.toString('utf8') : body;
-  let parsed: CloudEvent<unknown>;
-  try {
-    const result = HTTP.toEvent({ headers, body: payload });
-    if (Array.isArray(result)) throw new BadRequestError('batched CloudEvents are not supported');
-    parsed = result as CloudEvent<unknown>;
-    parsed.validate();
-  } catch (err) {
-    if (err instanceof BadRequestError) throw err;
-    const detail = (err as { errors?: { message?: string }[] }).errors?.[0]?.message;
-    const message = (err as Error).message.split('\n')[0];
-    throw new BadRequestError(`not a valid CloudEvent: ${detail ?? message}`, { cause: err });
-  }
-  if (parsed.specversion !== '1.0' && parsed.specversion !== '0.3') {
-    throw new BadRequestError(`not a valid CloudEvent: unsupported specversion ${parsed.specversion}`);
-  }
-  return parsed;
 }
 
 export async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {

@@ -3,7 +3,9 @@
 // drain on SIGTERM. Chosen over faas-js-runtime by measurement (README, "Runtime").
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CloudEvent, HTTP } from 'cloudevents';
+import { CloudEvent } from 'cloudevents';
+import { decodeCloudEvent } from '../cloudevents/decode.ts';
+import { binaryMessage } from '../cloudevents/encode.ts';
 import { BadRequestError, PayloadTooLargeError, toHttpError, UnsupportedMediaTypeError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { IdleRelease } from './idle-release.ts';
@@ -78,24 +80,6 @@ function isCloudEventRequest(
   return undefined;
 }
 
-function parseCloudEvent(headers: IncomingMessage['headers'], body: Buffer): CloudEvent<unknown> {
-  const specversion = headers['ce-specversion'];
-  if (specversion !== undefined && specversion !== '1.0' && specversion !== '0.3') {
-    throw new BadRequestError(`unsupported CloudEvents specversion "${String(specversion)}"`);
-  }
-  try {
-    const result = HTTP.toEvent({ headers: headers as Record<string, string>, body: body.toString('utf8') });
-    const event = (Array.isArray(result) ? result[0] : result) as CloudEvent<unknown> | undefined;
-    if (!event) throw new BadRequestError('empty CloudEvent');
-    event.validate();
-    return event;
-  } catch (err) {
-    if (err instanceof BadRequestError) throw err;
-    const detail = err instanceof Error ? err.message.slice(0, 200) : 'invalid';
-    throw new BadRequestError(`invalid CloudEvent: ${detail}`, { cause: err });
-  }
-}
-
 function isCloudEvent(v: unknown): v is CloudEvent<unknown> {
   return v instanceof CloudEvent;
 }
@@ -152,13 +136,10 @@ export function createFunctionServer(mod: FunctionModule, opts: ServerOptions): 
     }
     if (isCloudEvent(result)) {
       const event = result.traceparent === undefined ? result.cloneWith({ traceparent }) : result;
-      const msg = HTTP.binary(event);
-      send(
-        res,
-        200,
-        typeof msg.body === 'string' ? msg.body : JSON.stringify(msg.body ?? ''),
-        msg.headers as Record<string, string>,
-      );
+      // Attribute values percent-encoded: a reply's subject may hold any label (lib/cloudevents).
+      const msg = binaryMessage(event);
+      res.writeHead(200, { 'content-length': String(Buffer.byteLength(msg.body)), ...msg.headers });
+      res.end(msg.body);
       return;
     }
     const r = result as HttpResponse;
@@ -203,7 +184,7 @@ export function createFunctionServer(mod: FunctionModule, opts: ServerOptions): 
       let json: unknown;
       if (mode === 'batch') throw new UnsupportedMediaTypeError('batched CloudEvents are not supported');
       if (mode) {
-        event = parseCloudEvent(req.headers, body);
+        event = decodeCloudEvent(req.headers, body);
         log = opts.log.child({ ce: { id: event.id, type: event.type, source: event.source } });
         // The event's own trace context wins over the HTTP header: it survives broker hops.
         span = startSpan(

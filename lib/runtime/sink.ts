@@ -6,16 +6,17 @@
 // a keep-alive Agent. Either way at most MAX_IN_FLIGHT requests are in flight; the rest queue.
 import type { IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { CloudEvent, HTTP } from 'cloudevents';
+import { CloudEvent } from 'cloudevents';
 import * as z from 'zod';
+import { binaryMessage, encodeHeaderValue } from '../cloudevents/encode.ts';
 import { BadRequestError, UnavailableError } from '../errors.ts';
 import { createHttp1Client, type Http1Response } from './http1.ts';
 
 const MAX_IN_FLIGHT = 64;
 
 /**
- * An event already in binary mode: its ce-* and content-type headers, and the data as the body
- * (a string is sent as UTF-8).
+ * An event already in binary mode: its ce-* and content-type headers (attribute values already
+ * percent-encoded, lib/cloudevents/encode.ts), and the data as the body (a string is sent as UTF-8).
  */
 export interface BinaryEvent {
   headers: Record<string, string>;
@@ -52,7 +53,9 @@ export function createSink(opts: {
   timeoutMs?: number;
 }): Sink {
   const extensions = opts.overrides ?? {};
-  const extensionHeaders = Object.fromEntries(Object.entries(extensions).map(([k, v]) => [`ce-${k}`, v]));
+  const extensionHeaders = Object.fromEntries(
+    Object.entries(extensions).map(([k, v]) => [`ce-${k}`, encodeHeaderValue(v)]),
+  );
   const stamp = Object.keys(extensions).length > 0;
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const url = new URL(opts.url);
@@ -64,9 +67,7 @@ export function createSink(opts: {
     let headers: Record<string, string>;
     let body: string | Buffer;
     if (event instanceof CloudEvent) {
-      const msg = HTTP.binary(stamp ? event.cloneWith(extensions, false) : event);
-      headers = msg.headers as Record<string, string>;
-      body = typeof msg.body === 'string' ? msg.body : JSON.stringify(msg.body);
+      ({ headers, body } = binaryMessage(stamp ? event.cloneWith(extensions, false) : event));
     } else {
       headers = stamp ? { ...event.headers, ...extensionHeaders } : event.headers;
       body = event.body;
