@@ -5,7 +5,8 @@ import * as z from 'zod';
 import { encodeAttributeHeaders } from './cloudevents/encode.ts';
 import { sha256Hex } from './digest.ts';
 import { BadRequestError } from './errors.ts';
-import { Issue, type Stage } from './issue.ts';
+import { fitIssue } from './fit.ts';
+import { ISSUE_LIMITS, Issue, type Stage } from './issue.ts';
 import type { BinaryEvent } from './runtime/sink.ts';
 
 export const TYPE_PREFIX = 'dev.kubeincident';
@@ -127,6 +128,23 @@ export function issueEventMessage(issue: Issue, source: string, traceparent: str
   // with the request head, the socket write's encoding) takes that slow path: encoded once here,
   // it goes out as bytes. ASCII-only JSON, the usual case, stays a string written as is.
   return { headers, body: Buffer.byteLength(json) === json.length ? json : Buffer.from(json, 'utf8') };
+}
+
+/**
+ * issueEventMessage for an issue fresh from ingest, within ISSUE_LIMITS.ingestBytes: an issue
+ * over it is fitted (lib/fit.ts: the cut report's file shortened) or refused with a 400 naming
+ * `where`. The size is read off the body already serialized, so the usual issue pays nothing.
+ */
+export function ingestEventMessage(
+  issue: Issue,
+  where: string,
+  source: string,
+  traceparent: string,
+): BinaryEvent {
+  const message = issueEventMessage(issue, source, traceparent);
+  // A string body is ASCII (issueEventMessage), so its length is its size in bytes either way.
+  if (message.body.length <= ISSUE_LIMITS.ingestBytes) return message;
+  return issueEventMessage(fitIssue(issue, where), source, traceparent);
 }
 
 /** Parses a JSON event payload that may arrive as a string or bytes: a clear 400 when it is not JSON. */

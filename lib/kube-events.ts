@@ -5,6 +5,7 @@ import * as z from 'zod';
 import { sha256Hex } from './digest.ts';
 import { BadRequestError } from './errors.ts';
 import { formatZodError, occurrenceId } from './events.ts';
+import { fitIssue } from './fit.ts';
 import type { Issue, Severity, Stage, Subject } from './issue.ts';
 import { own } from './own.ts';
 
@@ -155,5 +156,6 @@ export function kubeEventToIssue(e: KubeEvent, opts: EventMappingOptions = {}): 
   };
   if (message) issue.description = message.slice(0, 20000);
   if (opts.cluster) issue.cluster = opts.cluster;
-  return issue;
+  // A reason or name past the Issue's caps is cut here, as alert-ingest cuts its labels.
+  return fitIssue(issue, 'this Event');
 }

@@ -7,6 +7,7 @@ import { CloudEvent } from 'cloudevents';
 import { decodeCloudEvent } from '../cloudevents/decode.ts';
 import { binaryMessage } from '../cloudevents/encode.ts';
 import { BadRequestError, PayloadTooLargeError, toHttpError, UnsupportedMediaTypeError } from '../errors.ts';
+import { MAX_BODY_BYTES } from '../limits.ts';
 import type { Logger } from '../logger.ts';
 import type { IdleRelease } from './idle-release.ts';
 import { Registry } from './metrics.ts';
@@ -14,12 +15,11 @@ import { parseRequestTarget, type RequestTarget } from './target.ts';
 import { endSpan, formatTraceparent, parseTraceparent, startSpan } from './trace.ts';
 import type { FunctionModule, HandlerResult, HttpResponse, InvocationContext } from './types.ts';
 
-export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
-
 export interface ServerOptions {
   name: string;
   log: Logger;
   registry?: Registry;
+  /** Request body cap; MAX_BODY_BYTES (lib/limits.ts), which every stage and the broker share. */
   maxBodyBytes?: number;
   /** Told when events start and when none is left in flight (lib/runtime/idle-release.ts). */
   idleRelease?: IdleRelease;
@@ -95,7 +95,7 @@ export function createFunctionServer(mod: FunctionModule, opts: ServerOptions): 
   registry
     .gauge('process_resident_memory_bytes', 'Resident memory size in bytes.')
     .set(() => process.memoryUsage.rss());
-  const maxBody = mod.maxBodyBytes ?? opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const maxBody = opts.maxBodyBytes ?? MAX_BODY_BYTES;
   let ready = false;
   let draining = false;
   let inflight = 0;

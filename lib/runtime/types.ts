@@ -48,6 +48,4 @@ export interface FunctionModule {
   readiness?(): Promise<boolean> | boolean;
   /** When true, non-CloudEvent HTTP requests reach `handle` (alert-ingest's webhook). */
   acceptsHttp?: boolean;
-  /** Request body cap in bytes; larger bodies get 413. */
-  maxBodyBytes?: number;
 }
