@@ -149,3 +149,16 @@ test('alert-ingest: labels in any script, emoji or control characters reach the 
   t.is(event.partitionkey, 'fp-日本語 😀');
   t.regex(String(req.headers['ce-subject']), /^Pod\/%E6%94%AF/);
 });
+
+test('alert-ingest: credentials are checked before the body is read: bad JSON without them is a 401, not a 400', async (t) => {
+  const s = await startIngest({ WEBHOOK_BEARER_TOKEN: 's3cret-token' });
+  t.teardown(() => s.close());
+  const bad = await postJson(s.url, '{"alerts": [');
+  t.is(bad.status, 401);
+  t.deepEqual(await bad.json(), { error: 'unauthorized' });
+  t.is(bad.headers.get('connection'), 'close', 'the unread body is not read on');
+  t.is((await postJson(`${s.url}/elsewhere`, '{nope', { authorization: 'Bearer s3cret-token' })).status, 404);
+  const authed = await postJson(s.url, '{"alerts": [', { authorization: 'Bearer s3cret-token' });
+  t.is(authed.status, 400, 'with credentials, the body is read and found wanting');
+  t.is(s.sink.requests.length, 0);
+});

@@ -12,6 +12,7 @@ import { parseTrigger, type Trigger } from '../lib/broker/triggers.ts';
 import { decodeCloudEvent } from '../lib/cloudevents/decode.ts';
 import { encodeHeaderValue } from '../lib/cloudevents/encode.ts';
 import { createLogger } from '../lib/logger.ts';
+import { rawRequest } from './support/raw-http.ts';
 
 /** Replies to every event with a fresh event of the same type: a Trigger loop, on purpose. */
 async function echoSubscriber(t: ExecutionContext) {
@@ -261,4 +262,16 @@ test('local broker: attributes past Latin-1 are delivered percent-encoded and ar
   t.is(headers['ce-subject'], encodeHeaderValue(subject));
   t.is(decodeCloudEvent(headers, Buffer.from('{}')).subject, subject);
   t.is(decodeCloudEvent(headers, Buffer.from('{}')).team, 'équipe');
+});
+
+test('local broker ingress: a chunked body that outgrows the limit is answered 413, not reset', async (t) => {
+  const { b } = await broker(t, [], undefined, 1024);
+  const chunk = (text: string) => `${text.length.toString(16)}\r\n${text}\r\n`;
+  const answer = await rawRequest(Number(new URL(b.url).port), [
+    'POST / HTTP/1.1\r\nhost: x\r\ncontent-type: application/cloudevents+json\r\ntransfer-encoding: chunked\r\n\r\n',
+    chunk('x'.repeat(600)),
+    chunk('x'.repeat(600)),
+  ]);
+  t.is(answer.status, 413);
+  t.regex(answer.body, /larger than 1024 bytes/);
 });

@@ -48,10 +48,12 @@ export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
       });
       config = await openFunctionConfig(c, env, createLogger({ name: NAME, level: c.LOG_LEVEL }));
     },
+    accept(request) {
+      if (!PATHS.has(request.path)) throw new NotFoundError();
+      if (request.method !== 'POST') throw new MethodNotAllowedError();
+      checkAuth(request.headers, auth);
+    },
     async handle(ctx: InvocationContext) {
-      if (!PATHS.has(ctx.path)) throw new NotFoundError();
-      if (ctx.method !== 'POST') throw new MethodNotAllowedError();
-      checkAuth(ctx.headers, auth);
       const payload = parseWebhook(ctx.body);
       if (payload.truncatedAlerts) {
         ctx.log.warn(
@@ -92,5 +94,6 @@ export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
 const fn = create();
 export const init = fn.init;
 export const handle = fn.handle;
+export const accept = fn.accept;
 export const shutdown = fn.shutdown;
 export const acceptsHttp = fn.acceptsHttp;

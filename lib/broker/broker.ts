@@ -12,9 +12,10 @@ import { attributeHeaderBytes, binaryMessage } from '../cloudevents/encode.ts';
 import { type AppError, BadRequestError, PayloadTooLargeError } from '../errors.ts';
 import { MAX_ATTRIBUTE_HEADER_BYTES, MAX_BODY_BYTES } from '../limits.ts';
 import type { Logger } from '../logger.ts';
+import { readBody } from '../runtime/body.ts';
 import { parseRequestTarget } from '../runtime/target.ts';
 import { eventAttributes, triggerMatches } from './filter.ts';
-import { answer, headersOf, readBody } from './http.ts';
+import { answer, headersOf } from './http.ts';
 import type { Trigger } from './triggers.ts';
 
 /** Knative's loop guard: decremented on every reply, the event is dropped when it reaches 0. */
@@ -319,7 +320,13 @@ export async function startLocalBroker(opts: LocalBrokerOptions): Promise<LocalB
       const e = err as AppError;
       const status = typeof e.status === 'number' ? e.status : 400;
       log.info({ status, reason: e.message }, 'ingress rejected a request');
-      return answer(res, status, e.publicMessage ?? 'bad request');
+      // A body refused before its end is dropped, not read on: the connection ends with the answer.
+      return answer(
+        res,
+        status,
+        e.publicMessage ?? 'bad request',
+        status === 413 ? { connection: 'close' } : {},
+      );
     }
     const ttl = ttlOf(event);
     if (ttl !== undefined && ttl <= 0) {

@@ -1,7 +1,6 @@
-// HTTP edges of the local broker: reading a capped body, headers as a plain record, and
-// answering errors as small JSON bodies. Events are parsed by lib/cloudevents/decode.ts.
+// HTTP edges of the local broker: headers as a plain record, and answering errors as small
+// JSON bodies. Bodies are read by lib/runtime/body.ts, events parsed by lib/cloudevents/decode.ts.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { PayloadTooLargeError } from '../errors.ts';
 
 export function headersOf(h: Headers | IncomingMessage['headers']): Record<string, string> {
   const out: Record<string, string> = {};
@@ -13,19 +12,6 @@ export function headersOf(h: Headers | IncomingMessage['headers']): Record<strin
     for (const [k, v] of Object.entries(h)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
   }
   return out;
-}
-
-export async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length']);
-  if (declared > max) throw new PayloadTooLargeError(max);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > max) throw new PayloadTooLargeError(max);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
 }
 
 export function answer(
