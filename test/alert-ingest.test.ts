@@ -162,3 +162,22 @@ test('alert-ingest: credentials are checked before the body is read: bad JSON wi
   t.is(authed.status, 400, 'with credentials, the body is read and found wanting');
   t.is(s.sink.requests.length, 0);
 });
+
+test('alert-ingest: a 10,000-alert webhook is answered 200 once the sink took every one of them', async (t) => {
+  // The whole webhook takes longer than SINK_TIMEOUT_MS; no single request comes near it.
+  const s = await startIngest({ SINK_TIMEOUT_MS: '500' });
+  t.teardown(() => s.close());
+  const alerts = Array.from({ length: 10_000 }, (_, i) => ({
+    status: 'firing',
+    labels: { alertname: 'TargetDown', namespace: `ns-${i % 50}`, pod: `web-${i}`, severity: 'warning' },
+    annotations: { summary: 'Target is down.' },
+    startsAt: '2026-11-22T03:41:10.123Z',
+    endsAt: '0001-01-01T00:00:00Z',
+    fingerprint: `t${String(i).padStart(15, '0')}`,
+  }));
+  const body = JSON.stringify({ version: '4', status: 'firing', receiver: 'kubeincident', alerts });
+  const res = await postJson(s.url, body);
+  t.is(res.status, 200, await res.clone().text());
+  t.deepEqual(await res.json(), { status: 'accepted', alerts: 10_000, silenced: 0 });
+  t.is(new Set(s.sink.requests.map((r) => r.headers['ce-id'])).size, 10_000);
+});

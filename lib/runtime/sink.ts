@@ -89,9 +89,24 @@ export function createSink(opts: {
   return {
     url: opts.url,
     async send(events) {
-      const results = await Promise.allSettled(events.map(post));
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) throw failed.reason;
+      // At most MAX_IN_FLIGHT at a time, each timed on its own (SINK_TIMEOUT_MS): a 10,000-alert
+      // webhook is as fast as the sink, not cut off by one deadline for all. The first failure
+      // stops the rest from going out: the webhook is answered 5xx and Alertmanager sends it
+      // all again anyway (event ids are deterministic, so what already went out dedupes).
+      let next = 0;
+      let failure: { error: unknown } | undefined;
+      const worker = async () => {
+        while (failure === undefined && next < events.length) {
+          const event = events[next++] as CloudEvent<unknown> | BinaryEvent;
+          try {
+            await post(event);
+          } catch (error) {
+            failure ??= { error };
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(MAX_IN_FLIGHT, events.length) }, worker));
+      if (failure) throw failure.error;
     },
     close() {
       transport.close();
