@@ -9,7 +9,8 @@
 // `npm run bench -- --json` prints one JSON document instead of the tables; `-- --only ingest`
 // runs section 3 alone (alert-ingest throughput, scripts/bench/ingest.ts); `-- --only cold`
 // runs section 1 alone (cold start and idle RSS), for repeated start-up measurements; `-- --only
-// redis` runs the Redis path alone (scripts/bench/redis-path.ts), whose rate moves with the machine.
+// redis` runs the Redis path alone (scripts/bench/redis-path.ts), whose rate moves with the machine;
+// `-- --only webhook` runs the 10,000-alert webhook alone (scripts/bench/big-webhook.ts).
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,6 +20,7 @@ import { makeCertificates, startKubeStandin } from '../test/support/kube-standin
 import { startRedisServer } from '../test/support/redis-server.ts';
 import { startSlackStandin } from '../test/support/slack-standin.ts';
 import { writeBaselines } from './bench/baselines.ts';
+import { benchBigWebhook } from './bench/big-webhook.ts';
 import { benchEnrichment } from './bench/enrich.ts';
 import { benchEvents } from './bench/events.ts';
 import { benchIngestThroughput } from './bench/ingest.ts';
@@ -32,13 +34,17 @@ const json = process.argv.includes('--json');
 const quick = process.argv.includes('--quick');
 const onlyAt = process.argv.indexOf('--only');
 const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
-if (only !== undefined && only !== 'cold' && only !== 'ingest' && only !== 'redis')
-  throw new Error(`--only takes "cold", "ingest" or "redis", not ${only}`);
+if (only !== undefined && only !== 'cold' && only !== 'ingest' && only !== 'redis' && only !== 'webhook')
+  throw new Error(`--only takes "cold", "ingest", "redis" or "webhook", not ${only}`);
 const runCold = only === undefined || only === 'cold';
 const runUnderLoad = only === undefined;
 const runIngest = only === undefined || only === 'ingest';
 const REDIS_PATH = 'Redis path (dispatch decisions vs redis-benchmark)';
-const runSection = (title: string) => only === undefined || (only === 'redis' && title === REDIS_PATH);
+const BIG_WEBHOOK = '10,000-alert webhook';
+const runSection = (title: string) =>
+  only === undefined ||
+  (only === 'redis' && title === REDIS_PATH) ||
+  (only === 'webhook' && title === BIG_WEBHOOK);
 const RUNS = quick ? 2 : 5;
 const EVENTS = quick ? 2000 : 10_000;
 const LOAD_SECONDS = quick ? 2 : 5;
@@ -289,6 +295,17 @@ try {
     ['Enrichment', benchEnrichment],
     ['Kubernetes Events', benchEvents],
     ['Redis memory', benchRedisMemory],
+    [
+      BIG_WEBHOOK,
+      ({ quick: q }) =>
+        benchBigWebhook({
+          bundle: bundles.get('alert-ingest') as string,
+          forwarder: base.forwarder,
+          countingSink: base.countingSink,
+          cwd: dir,
+          quick: q,
+        }),
+    ],
   ];
   const extra: Record<string, Array<Record<string, string | number>>> = {};
   for (const [title, run] of sections.filter(([title]) => runSection(title))) {
