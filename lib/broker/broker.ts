@@ -18,6 +18,7 @@ import { parseRequestTarget } from '../runtime/target.ts';
 import { deliveryHeaders, type Envelope, envelopeJson, envelopeOf, withAttributes } from './envelope.ts';
 import { triggerMatches } from './filter.ts';
 import { type Answer, answer, post } from './http.ts';
+import { type Limiter, limiter } from './limiter.ts';
 import type { Trigger } from './triggers.ts';
 
 /** Knative's loop guard: decremented on every reply, the event is dropped when it reaches 0. */
@@ -67,24 +68,6 @@ export interface LocalBroker {
  * once: thousands of sockets and buffers, and the broker's memory went from ~110 to ~480 MiB.
  */
 export const MAX_ATTEMPTS_IN_FLIGHT = 64;
-
-type Limiter = <T>(task: () => Promise<T>) => Promise<T>;
-
-/** Runs at most `max` tasks at a time, the rest in the order they came. */
-function limiter(max: number): Limiter {
-  let active = 0;
-  const waiting: Array<() => void> = [];
-  return async (task) => {
-    if (active >= max) await new Promise<void>((resolve) => waiting.push(resolve));
-    active++;
-    try {
-      return await task();
-    } finally {
-      active--;
-      waiting.shift()?.();
-    }
-  };
-}
 
 /** Statuses Knative retries; every other 4xx is final. */
 export function isRetryableStatus(status: number): boolean {
@@ -144,7 +127,10 @@ export async function startLocalBroker(opts: LocalBrokerOptions): Promise<LocalB
   const slots = new Map<string, Limiter>();
   const slotFor = (trigger: Trigger): Limiter => {
     let slot = slots.get(trigger.name);
-    if (!slot) slots.set(trigger.name, (slot = limiter(MAX_ATTEMPTS_IN_FLIGHT)));
+    if (!slot) {
+      slot = limiter(MAX_ATTEMPTS_IN_FLIGHT);
+      slots.set(trigger.name, slot);
+    }
     return slot;
   };
   let inFlight = 0;
