@@ -5,13 +5,36 @@ import { sha256Hex } from './digest.ts';
 import { planFor } from './enrich/plan.ts';
 import { BadRequestError } from './errors.ts';
 import { formatZodError, occurrenceId } from './events.ts';
-import { type Issue, type Link, type Stage, type Subject, severityFromLabel } from './issue.ts';
+import { type Cut, cutMap, cutReport, cutText } from './fit.ts';
+import {
+  ISSUE_LIMITS,
+  type Issue,
+  type Link,
+  type Stage,
+  type Subject,
+  severityFromLabel,
+  Timestamp,
+} from './issue.ts';
 
 const labelMap = z.record(z.string(), z.string());
 // Alertmanager sends "0001-01-01T00:00:00Z" for a firing alert's endsAt: a zero time, not an end.
 const ZERO_TIME = /^0001-01-01T00:00:00/;
-const timestamp = z.string().refine((s) => ZERO_TIME.test(s) || !Number.isNaN(Date.parse(s)), {
-  message: 'not an RFC 3339 timestamp',
+
+/**
+ * A time every later stage can hold: RFC 3339 (the Issue's Timestamp) whose instant, written in
+ * UTC, still has a 4-digit year. Anything else is a 400 for the whole webhook rather than clamped:
+ * Alertmanager cannot send it (Go's time.Time refuses to marshal a year outside 0000-9999, and
+ * writes RFC 3339 only), so such a sender is not Alertmanager and gets an error it can read,
+ * where a clamped date would put a made-up time on an alert. Before this check, a `startsAt` of
+ * year +099999 was answered 200 and then refused by dispatch-slack.
+ */
+function representable(s: string): boolean {
+  if (!Timestamp.safeParse(s).success) return false;
+  const ms = Date.parse(s);
+  return !Number.isNaN(ms) && Timestamp.safeParse(new Date(ms).toISOString()).success;
+}
+const timestamp = z.string().refine((s) => ZERO_TIME.test(s) || representable(s), {
+  message: 'not an RFC 3339 timestamp with a year from 0000 to 9999',
 });
 
 export const AlertmanagerAlert = z.looseObject({
@@ -193,23 +216,29 @@ export function alertToIssue(
   const alertname = alert.labels.alertname ?? 'Alert';
   const description = alert.annotations.description ?? alert.annotations.message;
   const cluster = capped(alert.labels.cluster || opts.cluster, 200);
+  // Values over the Issue's caps are cut here, with a marker, and kept whole in a file (lib/fit.ts).
+  const cuts: Cut[] = [];
+  const labels = cutMap(alert.labels, 'labels', cuts);
+  const annotations = cutMap(alert.annotations, 'annotations', cuts);
+  const report = cutReport(cuts);
   const base: Omit<Issue, 'plan'> = {
     // A repeat of the same firing (same startsAt) or the same resolution keeps its id.
     id: occurrenceId('alert', fingerprint, alert.status, startsAt, endsAt ?? ''),
     fingerprint,
     type: 'alert',
     source: 'prometheus',
-    title: cap(alert.annotations.summary || alertname, 1000),
+    title: cutText((alert.annotations.summary || alertname).toWellFormed(), ISSUE_LIMITS.title, 'title'),
     severity: severityFromLabel(alert.labels.severity),
     status: alert.status,
     subject: inferSubject(alert.labels),
-    labels: alert.labels,
-    annotations: alert.annotations,
+    labels,
+    annotations,
     links: linksFor(alert, payload.externalURL || opts.alertmanagerUrl),
     startsAt,
-    enrichments: [],
+    enrichments: report ? [report] : [],
   };
-  if (description) base.description = cap(description, 20000);
+  if (description)
+    base.description = cutText(description.toWellFormed(), ISSUE_LIMITS.description, 'description');
   if (cluster) base.cluster = cluster;
   if (endsAt) base.endsAt = endsAt;
   return { ...base, plan: (opts.plan ?? defaultPlan)(base) };

@@ -7,6 +7,7 @@ import { compileRedactPatterns } from './enrich/redact.ts';
 import { EnricherEnv, parseEnv } from './env.ts';
 import { BadRequestError } from './errors.ts';
 import { issueEvent, parseIssueData } from './events.ts';
+import { fitEnrichment } from './fit.ts';
 import { advancePlan, type Issue, type Stage, Subject, withStage } from './issue.ts';
 import type { KubeReader } from './k8s/api.ts';
 import { createKubeReaderFromEnv } from './k8s/client.ts';
@@ -60,7 +61,9 @@ export function createEnricherFunction(
       if (!event) throw new BadRequestError('expected an issue CloudEvent');
       const issue = parseIssueData(event.data);
       const result = await spec.enrich(issue, kube, settings);
-      const { enrichment } = result;
+      // At most ISSUE_LIMITS.enrichmentBytes, so the enriched event still fits every later stage
+      // whatever LOG_LIMIT_BYTES or a workflow's tail asked for (logs keep their end).
+      const enrichment = fitEnrichment(result.enrichment);
       let plan = advancePlan(issue.plan, spec.stage);
       for (const s of spec.nextStages?.(issue, result) ?? []) plan = withStage(plan, s, spec.stage);
       // What the enricher learned (the pod's node) must still fit the Issue schema.

@@ -12,7 +12,6 @@ const positiveInt = (fallback: number) => z.coerce.number().int().positive().def
 export const CommonEnv = z.object({
   CLUSTER_NAME: optionalString,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  MAX_BODY_BYTES: positiveInt(1024 * 1024),
   /** The workflows / routing file (mounted from a ConfigMap); unset means built-in defaults. */
   CONFIG_FILE: optionalString,
   CONFIG_POLL_MS: positiveInt(10_000),
@@ -32,8 +31,6 @@ export const AlertIngestEnv = CommonEnv.extend({
   WEBHOOK_BASIC_USER: optionalString,
   WEBHOOK_BASIC_PASSWORD: optionalString,
   SINK_TIMEOUT_MS: positiveInt(10_000),
-  /** Alertmanager payloads with many alerts are large; 4 MiB fits thousands. */
-  MAX_BODY_BYTES: positiveInt(4 * 1024 * 1024),
 });
 
 export const EnricherEnv = CommonEnv.extend({

@@ -2,9 +2,11 @@
 // Users subscribe their own functions to these; each type's `data` has a published JSON Schema.
 import { CloudEvent } from 'cloudevents';
 import * as z from 'zod';
+import { encodeAttributeHeaders } from './cloudevents/encode.ts';
 import { sha256Hex } from './digest.ts';
 import { BadRequestError } from './errors.ts';
-import { Issue, type Stage } from './issue.ts';
+import { fitIssue } from './fit.ts';
+import { ISSUE_LIMITS, Issue, type Stage } from './issue.ts';
 import type { BinaryEvent } from './runtime/sink.ts';
 
 export const TYPE_PREFIX = 'dev.kubeincident';
@@ -99,8 +101,8 @@ const issueSubject = (issue: Issue) =>
 
 /**
  * The binary-mode HTTP message of `issueEvent(issue, source, traceparent)` (a new Issue from an
- * ingest): the headers and body `HTTP.binary` gives for that CloudEvent (the body as its UTF-8
- * bytes when it is not all ASCII), written directly. No
+ * ingest): the headers and body `binaryMessage` (lib/cloudevents/encode.ts) gives for that
+ * CloudEvent (the body as its UTF-8 bytes when it is not all ASCII), written directly. No
  * CloudEvent instance and no schema validation per event: every attribute is valid by
  * construction (test/events-message.test.ts holds the two equal). alert-ingest sends one per
  * alert, and the class and its validator were a tenth of its CPU per alert.
@@ -118,12 +120,31 @@ export function issueEventMessage(issue: Issue, source: string, traceparent: str
   };
   const ext = issueExtensions(issue);
   for (const k in ext) headers[`ce-${k}`] = ext[k] as string;
+  // Labels reach ce-subject and ce-partitionkey: any script, emoji or control character.
+  encodeAttributeHeaders(headers);
   const json = JSON.stringify(issue);
   // Text past ASCII (an explanation's ’, a label in another script) can make V8 hold the whole
   // JSON in two bytes per character, and every later pass over it (the UTF-8 length, the join
   // with the request head, the socket write's encoding) takes that slow path: encoded once here,
   // it goes out as bytes. ASCII-only JSON, the usual case, stays a string written as is.
   return { headers, body: Buffer.byteLength(json) === json.length ? json : Buffer.from(json, 'utf8') };
+}
+
+/**
+ * issueEventMessage for an issue fresh from ingest, within ISSUE_LIMITS.ingestBytes: an issue
+ * over it is fitted (lib/fit.ts: the cut report's file shortened) or refused with a 400 naming
+ * `where`. The size is read off the body already serialized, so the usual issue pays nothing.
+ */
+export function ingestEventMessage(
+  issue: Issue,
+  where: string,
+  source: string,
+  traceparent: string,
+): BinaryEvent {
+  const message = issueEventMessage(issue, source, traceparent);
+  // A string body is ASCII (issueEventMessage), so its length is its size in bytes either way.
+  if (message.body.length <= ISSUE_LIMITS.ingestBytes) return message;
+  return issueEventMessage(fitIssue(issue, where), source, traceparent);
 }
 
 /** Parses a JSON event payload that may arrive as a string or bytes: a clear 400 when it is not JSON. */

@@ -3,6 +3,32 @@
 import * as z from 'zod';
 import { own } from './own.ts';
 
+/**
+ * The Issue's size caps: every stage parses issues with the schema below, so an ingest function
+ * that cuts to these (lib/fit.ts) emits only issues every later stage accepts.
+ */
+export const ISSUE_LIMITS = {
+  title: 1000,
+  description: 20_000,
+  /** One label or annotation value, in UTF-16 code units (string length). */
+  value: 4096,
+  /** One label or annotation name. */
+  key: 256,
+  /**
+   * An issue's JSON as it leaves ingest. Each enricher may add at most `enrichmentBytes`, and an
+   * issue visits at most two (enrich-pod, enrich-node): 512 + 2 x 192 KiB and the headers stay
+   * under a Kafka broker's default 1 MB message, far under MAX_BODY_BYTES (lib/limits.ts).
+   */
+  ingestBytes: 512 * 1024,
+  enrichmentBytes: 192 * 1024,
+} as const;
+
+/**
+ * RFC 3339 with a 4-digit year, what every stage accepts for a time. Alertmanager and the
+ * Kubernetes API (Go's time.Time) cannot write anything else.
+ */
+export const Timestamp = z.iso.datetime({ offset: true });
+
 export const SEVERITIES = ['HIGH', 'LOW', 'INFO', 'DEBUG'] as const;
 export const Severity = z.enum(SEVERITIES);
 export type Severity = z.infer<typeof Severity>;
@@ -106,7 +132,7 @@ export type Enrichment = z.infer<typeof Enrichment>;
  */
 export const Occurrences = z.object({
   count: z.number().int().positive(),
-  lastSeen: z.iso.datetime({ offset: true }),
+  lastSeen: Timestamp,
   /** Distinct objects affected (pods of a rollout), when the issue groups several. */
   objects: z.number().int().nonnegative().optional(),
   /** A few of the affected objects' names, for the message. */
@@ -157,6 +183,9 @@ export const Actions = z.object({
 });
 export type Actions = z.infer<typeof Actions>;
 
+/** Labels and annotations: names and values capped (lib/fit.ts cuts longer ones at ingest). */
+const StringMap = z.record(z.string().max(ISSUE_LIMITS.key), z.string().max(ISSUE_LIMITS.value));
+
 export const Issue = z.object({
   /** Unique per occurrence (one firing or one resolution of one alert). */
   id: z.string().min(1).max(200),
@@ -164,17 +193,17 @@ export const Issue = z.object({
   fingerprint: z.string().min(1).max(200),
   type: IssueType,
   source: IssueSource,
-  title: z.string().max(1000),
-  description: z.string().max(20000).optional(),
+  title: z.string().max(ISSUE_LIMITS.title),
+  description: z.string().max(ISSUE_LIMITS.description).optional(),
   severity: Severity,
   status: IssueStatus,
   cluster: z.string().max(200).optional(),
   subject: Subject,
-  labels: z.record(z.string(), z.string()),
-  annotations: z.record(z.string(), z.string()),
+  labels: StringMap,
+  annotations: StringMap,
   links: z.array(Link),
-  startsAt: z.iso.datetime({ offset: true }),
-  endsAt: z.iso.datetime({ offset: true }).optional(),
+  startsAt: Timestamp,
+  endsAt: Timestamp.optional(),
   enrichments: z.array(Enrichment),
   occurrences: Occurrences.optional(),
   actions: Actions.optional(),

@@ -6,6 +6,7 @@ import { sha256Hex } from './digest.ts';
 import { planFor } from './enrich/plan.ts';
 import { BadRequestError } from './errors.ts';
 import { formatZodError, occurrenceId } from './events.ts';
+import { fitIssue } from './fit.ts';
 import type { Issue, Severity, Subject } from './issue.ts';
 import { own } from './own.ts';
 
@@ -154,5 +155,6 @@ export function kubeEventToIssue(e: KubeEvent, opts: EventMappingOptions = {}): 
   };
   if (message) issue.description = message.slice(0, 20000);
   if (opts.cluster) issue.cluster = opts.cluster;
-  return issue;
+  // A reason or name past the Issue's caps is cut here, as alert-ingest cuts its labels.
+  return fitIssue(issue, 'this Event');
 }

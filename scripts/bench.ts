@@ -11,7 +11,8 @@
 // runs section 3 alone (alert-ingest throughput, scripts/bench/ingest.ts); `-- --only cold`
 // runs section 1 alone (cold start and idle RSS), for repeated start-up measurements; `-- --only
 // redis` runs the Redis path alone (scripts/bench/redis-path.ts), whose rate moves with the machine;
-// `-- --only storm` and `-- --only burst` run those pipeline sections alone.
+// `-- --only storm`, `-- --only burst` and `-- --only webhook` (the 10,000-alert webhook,
+// scripts/bench/big-webhook.ts) run those sections alone.
 // `-- --tiny` runs every section with a token load (test/bench-exits.test.ts: the bench stops all
 // it started and exits); its figures mean nothing.
 // Every section stops what it started in a `finally`, also when it throws; the process exits
@@ -25,6 +26,7 @@ import { makeCertificates, startKubeStandin } from '../test/support/kube-standin
 import { startRedisServer } from '../test/support/redis-server.ts';
 import { startSlackStandin } from '../test/support/slack-standin.ts';
 import { writeBaselines } from './bench/baselines.ts';
+import { benchBigWebhook } from './bench/big-webhook.ts';
 import { benchEnrichment } from './bench/enrich.ts';
 import { benchEvents } from './bench/events.ts';
 import { benchIngestThroughput } from './bench/ingest.ts';
@@ -42,8 +44,14 @@ const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
 const REDIS_PATH = 'Redis path (dispatch decisions vs redis-benchmark)';
 const STORM = 'Storm folded to Slack’s rate';
 const BURST = 'Burst of unrelated alerts on one channel';
+const BIG_WEBHOOK = '10,000-alert webhook';
 /** `--only` names for the sections measured by their own modules. */
-const SECTION_ONLY: Record<string, string> = { redis: REDIS_PATH, storm: STORM, burst: BURST };
+const SECTION_ONLY: Record<string, string> = {
+  redis: REDIS_PATH,
+  storm: STORM,
+  burst: BURST,
+  webhook: BIG_WEBHOOK,
+};
 if (only !== undefined && only !== 'cold' && only !== 'ingest' && !(only in SECTION_ONLY))
   throw new Error(
     `--only takes "cold", "ingest", ${Object.keys(SECTION_ONLY)
@@ -54,8 +62,8 @@ const runCold = only === undefined || only === 'cold';
 const runUnderLoad = only === undefined;
 const runIngest = only === undefined || only === 'ingest';
 const runSection = (title: string) => only === undefined || SECTION_ONLY[only] === title;
-/** The function bundles are measured in sections 1 to 3; the others run lib/ or the pipeline. */
-const needBundles = only === undefined || only === 'cold' || only === 'ingest';
+/** The function bundles are measured in sections 1 to 3 and by the big webhook; the others run lib/ or the pipeline. */
+const needBundles = only === undefined || only === 'cold' || only === 'ingest' || only === 'webhook';
 const RUNS = tiny ? 1 : quick ? 2 : 5;
 const EVENTS = tiny ? 100 : quick ? 2000 : 10_000;
 const LOAD_SECONDS = tiny ? 0.5 : quick ? 2 : 5;
@@ -322,6 +330,17 @@ try {
     ['Enrichment', benchEnrichment],
     ['Kubernetes Events', benchEvents],
     ['Redis memory', benchRedisMemory],
+    [
+      BIG_WEBHOOK,
+      ({ quick: q }) =>
+        benchBigWebhook({
+          bundle: bundles.get('alert-ingest') as string,
+          forwarder: base.forwarder,
+          countingSink: base.countingSink,
+          cwd: dir,
+          quick: q,
+        }),
+    ],
   ];
   const extra: Record<string, Array<Record<string, string | number>>> = {};
   for (const [title, run] of sections.filter(([title]) => runSection(title))) {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import test from 'ava';
 import { type CloudEvent, HTTP } from 'cloudevents';
 import { create } from '../functions/alert-ingest/index.ts';
+import { decodeCloudEvent } from '../lib/cloudevents/decode.ts';
 import { EventTypes, parseIssueData } from '../lib/events.ts';
 import { createFunctionServer } from '../lib/runtime/server.ts';
 import { captureLogs } from './support/logs.ts';
@@ -131,4 +132,52 @@ test('alert-ingest: bearer and basic auth are enforced and a 401 says nothing ab
   t.false(s.logs.text().includes('s3cret-token'), 'credentials never logged');
   t.false(s.logs.text().includes('pa:ss'));
   await s.close();
+});
+
+test('alert-ingest: labels in any script, emoji or control characters reach the sink encoded, not as a 503 forever', async (t) => {
+  const s = await startIngest({});
+  t.teardown(() => s.close());
+  const alert = JSON.parse(payload).alerts[0];
+  alert.labels = { ...alert.labels, namespace: '支払い', pod: 'api-🚀-\u0001x "q" 100%' };
+  alert.fingerprint = 'fp-日本語 😀';
+  const res = await postJson(s.url, JSON.stringify({ ...JSON.parse(payload), alerts: [alert] }));
+  t.is(res.status, 200);
+  const [req] = s.sink.requests;
+  if (!req) return t.fail('nothing reached the sink');
+  const event = decodeCloudEvent(req.headers, Buffer.from(req.body));
+  t.is(event.subject, 'Pod/支払い/api-🚀-\u0001x "q" 100%');
+  t.is(event.partitionkey, 'fp-日本語 😀');
+  t.regex(String(req.headers['ce-subject']), /^Pod\/%E6%94%AF/);
+});
+
+test('alert-ingest: credentials are checked before the body is read: bad JSON without them is a 401, not a 400', async (t) => {
+  const s = await startIngest({ WEBHOOK_BEARER_TOKEN: 's3cret-token' });
+  t.teardown(() => s.close());
+  const bad = await postJson(s.url, '{"alerts": [');
+  t.is(bad.status, 401);
+  t.deepEqual(await bad.json(), { error: 'unauthorized' });
+  t.is(bad.headers.get('connection'), 'close', 'the unread body is not read on');
+  t.is((await postJson(`${s.url}/elsewhere`, '{nope', { authorization: 'Bearer s3cret-token' })).status, 404);
+  const authed = await postJson(s.url, '{"alerts": [', { authorization: 'Bearer s3cret-token' });
+  t.is(authed.status, 400, 'with credentials, the body is read and found wanting');
+  t.is(s.sink.requests.length, 0);
+});
+
+test('alert-ingest: a 10,000-alert webhook is answered 200 once the sink took every one of them', async (t) => {
+  // The whole webhook takes longer than SINK_TIMEOUT_MS; no single request comes near it.
+  const s = await startIngest({ SINK_TIMEOUT_MS: '500' });
+  t.teardown(() => s.close());
+  const alerts = Array.from({ length: 10_000 }, (_, i) => ({
+    status: 'firing',
+    labels: { alertname: 'TargetDown', namespace: `ns-${i % 50}`, pod: `web-${i}`, severity: 'warning' },
+    annotations: { summary: 'Target is down.' },
+    startsAt: '2026-11-22T03:41:10.123Z',
+    endsAt: '0001-01-01T00:00:00Z',
+    fingerprint: `t${String(i).padStart(15, '0')}`,
+  }));
+  const body = JSON.stringify({ version: '4', status: 'firing', receiver: 'kubeincident', alerts });
+  const res = await postJson(s.url, body);
+  t.is(res.status, 200, await res.clone().text());
+  t.deepEqual(await res.json(), { status: 'accepted', alerts: 10_000, silenced: 0 });
+  t.is(new Set(s.sink.requests.map((r) => r.headers['ce-id'])).size, 10_000);
 });

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import test, { type ExecutionContext } from 'ava';
 import { CloudEvent, HTTP } from 'cloudevents';
-import { type LocalBroker, startLocalBroker } from '../lib/broker/broker.ts';
+import { type LocalBroker, MAX_ATTEMPTS_IN_FLIGHT, startLocalBroker } from '../lib/broker/broker.ts';
 import { loadKnativeWiring, parseTrigger, type Trigger, withDelivery } from '../lib/broker/triggers.ts';
 import { EventTypes } from '../lib/events.ts';
 import { createLogger } from '../lib/logger.ts';
@@ -315,4 +315,35 @@ test('local broker: an attempt that outlives the delivery timeout is abandoned a
   t.true(b.stats.retried >= 1);
   t.is(held, b.stats.retried + 1, 'one request per attempt');
   t.true(lines.some((l) => l.msg === 'retrying delivery' && l.reason === 'no answer within 500 ms'));
+});
+
+test('local broker: a burst of events reaches a subscriber at most MAX_ATTEMPTS_IN_FLIGHT at a time, every one once', async (t) => {
+  let inFlight = 0;
+  let peak = 0;
+  const ids = new Set<string>();
+  const server = createServer((req, res) => {
+    inFlight++;
+    peak = Math.max(peak, inFlight);
+    ids.add(String(req.headers['ce-id']));
+    req.resume();
+    req.on('end', () =>
+      setTimeout(() => {
+        inFlight--;
+        res.writeHead(202).end();
+      }, 200),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  const { b } = await broker(t, [trigger('s')], { s: url });
+  const statuses = await Promise.all(
+    Array.from({ length: 300 }, (_, i) => post(b, issueEvent('enrichpod', { id: `burst-${i}` }), 'binary')),
+  );
+  t.true(statuses.every((s) => s === 202));
+  await b.idle();
+  t.is(ids.size, 300);
+  t.like(b.stats, { delivered: 300, retried: 0 });
+  t.true(peak <= MAX_ATTEMPTS_IN_FLIGHT, `peak ${peak}`);
+  t.true(peak > 1, 'deliveries do run side by side');
 });

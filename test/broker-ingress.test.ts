@@ -9,7 +9,10 @@ import test, { type ExecutionContext } from 'ava';
 import { CloudEvent, HTTP } from 'cloudevents';
 import { type LocalBroker, startLocalBroker } from '../lib/broker/broker.ts';
 import { parseTrigger, type Trigger } from '../lib/broker/triggers.ts';
+import { decodeCloudEvent } from '../lib/cloudevents/decode.ts';
+import { encodeHeaderValue } from '../lib/cloudevents/encode.ts';
 import { createLogger } from '../lib/logger.ts';
+import { rawRequest } from './support/raw-http.ts';
 
 /** Replies to every event with a fresh event of the same type: a Trigger loop, on purpose. */
 async function echoSubscriber(t: ExecutionContext) {
@@ -85,7 +88,10 @@ async function send(url: string, init: RequestInit): Promise<{ status: number; e
 test('local broker ingress: a POST that is not a CloudEvent gets a 400 saying so', async (t) => {
   const { b } = await broker(t);
   const plain = await send(b.url, { headers: { 'content-type': 'application/json' }, body: '{"alerts":[]}' });
-  t.deepEqual(plain, { status: 400, error: 'not a valid CloudEvent: no cloud event detected' });
+  t.deepEqual(plain, {
+    status: 400,
+    error: 'invalid CloudEvent: no ce-* headers and not application/cloudevents+json',
+  });
   const missing = await send(b.url, {
     headers: { 'content-type': 'application/cloudevents+json' },
     body: JSON.stringify({ specversion: '1.0', id: '1', type: 't' }),
@@ -100,7 +106,7 @@ test('local broker ingress: a POST that is not a CloudEvent gets a 400 saying so
   const badVersion = await send(b.url, {
     headers: { 'ce-specversion': '0.1', 'ce-id': '1', 'ce-source': 's', 'ce-type': 't' },
   });
-  t.deepEqual(badVersion, { status: 400, error: 'not a valid CloudEvent: unsupported specversion 0.1' });
+  t.deepEqual(badVersion, { status: 400, error: 'unsupported CloudEvents specversion "0.1"' });
   const batch = await send(b.url, {
     headers: { 'content-type': 'application/cloudevents-batch+json' },
     body: '[]',
@@ -189,4 +195,83 @@ test('local broker: close() abandons waiting retries with a log line and idle() 
   await idle;
   t.is(b.stats.deadLettered, 0);
   t.true(lines.some((l) => l.level === 'warn' && l.msg === 'broker closed: delivery abandoned'));
+});
+
+test('local broker ingress: structured events without id or specversion, or with object extensions, get 400', async (t) => {
+  const { b } = await broker(t);
+  const structured = (obj: Record<string, unknown>) =>
+    send(b.url, {
+      headers: { 'content-type': 'application/cloudevents+json' },
+      body: JSON.stringify(obj),
+    });
+  const base = { specversion: '1.0', id: 'e1', source: '/s', type: 't' };
+  t.is((await structured(base)).status, 202);
+  t.deepEqual(await structured({ ...base, id: undefined }), {
+    status: 400,
+    error: 'invalid CloudEvent: id is required',
+  });
+  t.deepEqual(await structured({ ...base, specversion: undefined }), {
+    status: 400,
+    error: 'invalid CloudEvent: specversion is required',
+  });
+  t.is((await structured({ ...base, team: { a: 1 } })).status, 400);
+  t.is(b.stats.accepted, 1);
+});
+
+test('local broker ingress: an event whose extensions no subscriber could take as headers is refused, not dead-lettered later', async (t) => {
+  const { b, lines } = await broker(t, [catchAll('all')]);
+  const big = HTTP.structured(sample({ note: 'x'.repeat(9000) }));
+  const res = await send(b.url, { headers: big.headers as Record<string, string>, body: big.body as string });
+  t.is(res.status, 400);
+  t.regex(res.error ?? '', /as ce-\* headers, more than 8192: the event could not be delivered/);
+  t.true(lines.some((l) => l.msg === 'ingress rejected a request'));
+  // Past Latin-1 each character is up to 9 bytes encoded: counted as it goes out.
+  const wide = HTTP.structured(sample({ note: '日'.repeat(1000) }));
+  const wideRes = await send(b.url, {
+    headers: wide.headers as Record<string, string>,
+    body: wide.body as string,
+  });
+  t.is(wideRes.status, 400);
+  t.is(b.stats.accepted, 0);
+});
+
+test('local broker: attributes past Latin-1 are delivered percent-encoded and arrive as sent', async (t) => {
+  const received: Array<Record<string, string | string[] | undefined>> = [];
+  const server = createServer((req, res) => {
+    received.push(req.headers);
+    req.resume();
+    req.on('end', () => res.writeHead(202).end());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const { b } = await broker(
+    t,
+    [catchAll('all')],
+    `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+  );
+  const subject = 'Pod/名前空間/api-🚀 "x" 100%';
+  const str = HTTP.structured(sample({ subject, team: 'équipe' }));
+  t.is(
+    (await send(b.url, { headers: str.headers as Record<string, string>, body: str.body as string })).status,
+    202,
+  );
+  await b.idle();
+  t.is(b.stats.delivered, 1, 'delivered, not failed on a header value fetch refuses');
+  const [headers] = received;
+  if (!headers) return t.fail('nothing delivered');
+  t.is(headers['ce-subject'], encodeHeaderValue(subject));
+  t.is(decodeCloudEvent(headers, Buffer.from('{}')).subject, subject);
+  t.is(decodeCloudEvent(headers, Buffer.from('{}')).team, 'équipe');
+});
+
+test('local broker ingress: a chunked body that outgrows the limit is answered 413, not reset', async (t) => {
+  const { b } = await broker(t, [], undefined, 1024);
+  const chunk = (text: string) => `${text.length.toString(16)}\r\n${text}\r\n`;
+  const answer = await rawRequest(Number(new URL(b.url).port), [
+    'POST / HTTP/1.1\r\nhost: x\r\ncontent-type: application/cloudevents+json\r\ntransfer-encoding: chunked\r\n\r\n',
+    chunk('x'.repeat(600)),
+    chunk('x'.repeat(600)),
+  ]);
+  t.is(answer.status, 413);
+  t.regex(answer.body, /larger than 1024 bytes/);
 });

@@ -4,6 +4,7 @@
 import test from 'ava';
 import fc from 'fast-check';
 import type { RootView } from '../lib/destination.ts';
+import { cutMap } from '../lib/fit.ts';
 import { Issue } from '../lib/issue.ts';
 import { renderDetails } from '../lib/slack/render-details.ts';
 import { renderRoot, renderStatusReply } from '../lib/slack/render-root.ts';
@@ -93,8 +94,9 @@ const issue = fc
         },
         { requiredKeys: ['kind'] },
       ),
-      labels: hostileLabels,
-      annotations: hostileLabels,
+      // Within the Issue's caps, as every stage parses them (ingest cuts longer ones, lib/fit.ts).
+      labels: hostileLabels.map((m) => cutMap(m, 'labels', [])),
+      annotations: hostileLabels.map((m) => cutMap(m, 'annotations', [])),
       links: fc.array(link, { maxLength: 4 }),
       startsAt: isoTime,
       endsAt: isoTime,

@@ -5,6 +5,7 @@ import { createFunctionServer } from '../lib/runtime/server.ts';
 import { parseTraceparent } from '../lib/runtime/trace.ts';
 import type { FunctionModule } from '../lib/runtime/types.ts';
 import { captureLogs } from './support/logs.ts';
+import { rawRequest } from './support/raw-http.ts';
 
 async function serve(mod: FunctionModule, ready = true) {
   const logs = captureLogs();
@@ -180,4 +181,21 @@ test('runtime: draining finishes in-flight work and refuses new requests', async
   await draining;
   t.true(finished);
   await t.throwsAsync(fetch(`${s.url}/health/liveness`), undefined, 'server closed after drain');
+});
+
+test('runtime: a chunked body that outgrows the limit is answered 413, not reset', async (t) => {
+  const s = await serve({ handle: () => undefined });
+  t.teardown(() => s.close());
+  const port = Number(new URL(s.url).port);
+  const chunk = (text: string) => `${text.length.toString(16)}\r\n${text}\r\n`;
+  const head =
+    'POST / HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n';
+  // One that ends, and one that never sends its last chunk.
+  for (const end of ['0\r\n\r\n', '']) {
+    const answer = await rawRequest(port, [head, chunk('x'.repeat(600)), chunk('x'.repeat(600)), end], 3000);
+    t.is(answer.status, 413);
+    t.regex(answer.body, /larger than 1024 bytes/);
+    t.regex(answer.head, /connection: close/i);
+  }
+  t.is((await fetch(`${s.url}/health/liveness`)).status, 200);
 });

@@ -7,11 +7,10 @@ import { type ConfigSource, openFunctionConfig } from '../../lib/config/index.ts
 import { planIssue } from '../../lib/config/plan.ts';
 import { AlertIngestEnv, parseEnv } from '../../lib/env.ts';
 import { MethodNotAllowedError, NotFoundError } from '../../lib/errors.ts';
-import { issueEventMessage } from '../../lib/events.ts';
-import type { Issue } from '../../lib/issue.ts';
+import { ingestEventMessage } from '../../lib/events.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { defaultRegistry } from '../../lib/runtime/metrics.ts';
-import { createSink, parseCeOverrides, type Sink } from '../../lib/runtime/sink.ts';
+import { type BinaryEvent, createSink, parseCeOverrides, type Sink } from '../../lib/runtime/sink.ts';
 import type { FunctionModule, InvocationContext } from '../../lib/runtime/types.ts';
 
 export const NAME = 'alert-ingest';
@@ -29,17 +28,9 @@ export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
     'Issues not sent on because a configured silence matched, by silence.',
   );
   const readEnv = () => parseEnv(AlertIngestEnv, env);
-  const maxBodyBytes = (() => {
-    try {
-      return readEnv().MAX_BODY_BYTES;
-    } catch {
-      return 4 * 1024 * 1024;
-    }
-  })();
 
   return {
     acceptsHttp: true,
-    maxBodyBytes,
     async init() {
       const c = readEnv();
       cluster = c.CLUSTER_NAME;
@@ -57,10 +48,12 @@ export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
       });
       config = await openFunctionConfig(c, env, createLogger({ name: NAME, level: c.LOG_LEVEL }));
     },
+    accept(request) {
+      if (!PATHS.has(request.path)) throw new NotFoundError();
+      if (request.method !== 'POST') throw new MethodNotAllowedError();
+      checkAuth(request.headers, auth);
+    },
     async handle(ctx: InvocationContext) {
-      if (!PATHS.has(ctx.path)) throw new NotFoundError();
-      if (ctx.method !== 'POST') throw new MethodNotAllowedError();
-      checkAuth(ctx.headers, auth);
       const payload = parseWebhook(ctx.body);
       if (payload.truncatedAlerts) {
         ctx.log.warn(
@@ -69,23 +62,27 @@ export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
         );
       }
       const cfg = config?.current();
-      const issues: Issue[] = [];
+      // Every event is built before the first is sent: an alert no later stage could take is a
+      // 400 for the webhook up front, never a refusal after half the group went out.
+      const events: BinaryEvent[] = [];
       let silenced = 0;
-      for (const alert of payload.alerts) {
+      for (const [i, alert] of payload.alerts.entries()) {
         const issue = alertToIssue(alert, payload, { cluster, alertmanagerUrl });
         const planned = cfg ? planIssue(issue, cfg) : { issue };
         if (planned.silenced) {
           silenced++;
           silencedTotal.inc({ silence: planned.silenced });
           ctx.log.info({ alertname: alert.labels.alertname, silence: planned.silenced }, 'alert silenced');
-        } else if (planned.issue) issues.push(planned.issue);
+        } else if (planned.issue) {
+          events.push(ingestEventMessage(planned.issue, `alerts[${i}]`, source, ctx.traceparent));
+        }
       }
-      await sink.send(issues.map((i) => issueEventMessage(i, source, ctx.traceparent)));
+      await sink.send(events);
       ctx.log.info(
-        { alerts: issues.length, silenced, receiver: payload.receiver, groupKey: payload.groupKey },
+        { alerts: events.length, silenced, receiver: payload.receiver, groupKey: payload.groupKey },
         'alerts accepted',
       );
-      return { statusCode: 200, body: { status: 'accepted', alerts: issues.length, silenced } };
+      return { statusCode: 200, body: { status: 'accepted', alerts: events.length, silenced } };
     },
     shutdown() {
       config?.close();
@@ -97,6 +94,6 @@ export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
 const fn = create();
 export const init = fn.init;
 export const handle = fn.handle;
+export const accept = fn.accept;
 export const shutdown = fn.shutdown;
 export const acceptsHttp = fn.acceptsHttp;
-export const maxBodyBytes = fn.maxBodyBytes;

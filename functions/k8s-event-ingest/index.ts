@@ -6,6 +6,7 @@ import { type ConfigSource, openFunctionConfig } from '../../lib/config/index.ts
 import { planIssue } from '../../lib/config/plan.ts';
 import { EventIngestEnv, parseEnv } from '../../lib/env.ts';
 import { eventJson, issueEvent } from '../../lib/events.ts';
+import { fitIssue } from '../../lib/fit.ts';
 import { filterFromSettings } from '../../lib/ingest/filter.ts';
 import { type IngestSettings, ingest } from '../../lib/ingest/ingest.ts';
 import { createLogger } from '../../lib/logger.ts';
@@ -88,7 +89,8 @@ export function create(
         },
         'kubernetes issue',
       );
-      return issueEvent(issue, source, ctx.traceparent);
+      // Within the size every later stage takes, or a 400 (dead-lettered, never retried forever).
+      return issueEvent(fitIssue(issue, 'this event'), source, ctx.traceparent);
     },
     async shutdown() {
       config?.close();

@@ -6,17 +6,24 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type CloudEvent, HTTP } from 'cloudevents';
-import { type AppError, PayloadTooLargeError } from '../errors.ts';
+import type { CloudEvent } from 'cloudevents';
+import { decodeCloudEvent } from '../cloudevents/decode.ts';
+import { attributeHeaderBytes } from '../cloudevents/encode.ts';
+import { type AppError, BadRequestError, PayloadTooLargeError } from '../errors.ts';
+import { MAX_ATTRIBUTE_HEADER_BYTES, MAX_BODY_BYTES } from '../limits.ts';
 import type { Logger } from '../logger.ts';
-import { eventAttributes, triggerMatches } from './filter.ts';
-import { answer, headersOf, parseCloudEvent, readBody } from './http.ts';
+import { readBody } from '../runtime/body.ts';
+import { createIdleRelease, gcRelease } from '../runtime/idle-release.ts';
+import { parseRequestTarget } from '../runtime/target.ts';
+import { deliveryHeaders, type Envelope, envelopeJson, envelopeOf, withAttributes } from './envelope.ts';
+import { triggerMatches } from './filter.ts';
+import { type Answer, answer, post } from './http.ts';
+import { type Limiter, limiter } from './limiter.ts';
 import type { Trigger } from './triggers.ts';
 
 /** Knative's loop guard: decremented on every reply, the event is dropped when it reaches 0. */
 export const TTL_EXTENSION = 'knativebrokerttl';
 export const DEFAULT_TTL = 255;
-const DEFAULT_MAX_BODY = 4 * 1024 * 1024;
 
 export interface LocalBrokerOptions {
   /** 0 (the default) picks a free port. */
@@ -30,6 +37,8 @@ export interface LocalBrokerOptions {
   log: Logger;
   /** Cap on ingress and reply bodies. */
   maxBodyBytes?: number;
+  /** Idle time after which memory is given back; 0 turns it off. 250 ms by default. */
+  idleReleaseMs?: number;
 }
 
 export interface BrokerStats {
@@ -52,6 +61,13 @@ export interface LocalBroker {
   readonly stats: Readonly<BrokerStats>;
   close(): Promise<void>;
 }
+
+/**
+ * Delivery attempts in flight per Trigger; the others wait their turn (a backoff waits without
+ * a slot). Without a bound, a 10,000-alert webhook opened 10,000 requests to one subscriber at
+ * once: thousands of sockets and buffers, and the broker's memory went from ~110 to ~480 MiB.
+ */
+export const MAX_ATTEMPTS_IN_FLIGHT = 64;
 
 /** Statuses Knative retries; every other 4xx is final. */
 export function isRetryableStatus(status: number): boolean {
@@ -78,31 +94,63 @@ interface AttemptResult {
   retryable: boolean;
   reason: string;
   retryAfterMs?: number;
-  reply?: CloudEvent<unknown>;
+  reply?: Envelope;
 }
 
-function ttlOf(event: CloudEvent<unknown>): number | undefined {
-  const raw = (event as unknown as Record<string, unknown>)[TTL_EXTENSION];
+/**
+ * An event the broker can deliver, or a BadRequestError: deliveries are binary mode, and
+ * attributes too large for a subscriber's header limit would fail every attempt and end as a
+ * dead letter after the sender was told 202. Refused at the door instead.
+ */
+function admit(event: CloudEvent<unknown>): CloudEvent<unknown> {
+  const bytes = attributeHeaderBytes(event);
+  if (bytes > MAX_ATTRIBUTE_HEADER_BYTES) {
+    throw new BadRequestError(
+      `attributes and extensions take ${bytes} bytes as ce-* headers, more than ${MAX_ATTRIBUTE_HEADER_BYTES}: the event could not be delivered`,
+    );
+  }
+  return event;
+}
+
+function ttlOf(event: Envelope): number | undefined {
+  const raw = event.attributes[TTL_EXTENSION];
   if (raw === undefined) return undefined;
-  const n = Number.parseInt(String(raw), 10);
+  const n = Number.parseInt(raw, 10);
   return Number.isNaN(n) ? undefined : n;
 }
 
 export async function startLocalBroker(opts: LocalBrokerOptions): Promise<LocalBroker> {
   const { log, triggers } = opts;
-  const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
+  const maxBody = opts.maxBodyBytes ?? MAX_BODY_BYTES;
   const stats: BrokerStats = { accepted: 0, delivered: 0, retried: 0, deadLettered: 0, dropped: 0 };
   const shutdown = new AbortController();
+  const slots = new Map<string, Limiter>();
+  const slotFor = (trigger: Trigger): Limiter => {
+    let slot = slots.get(trigger.name);
+    if (!slot) {
+      slot = limiter(MAX_ATTEMPTS_IN_FLIGHT);
+      slots.set(trigger.name, slot);
+    }
+    return slot;
+  };
   let inFlight = 0;
   let waiters: (() => void)[] = [];
   let deadLetterWrites: Promise<void> = Promise.resolve();
 
+  // Memory given back once nothing is in flight, as the functions do (lib/runtime/idle-release.ts):
+  // V8 kept the heap one 10,000-alert webhook grew to for as long as the pipeline ran.
+  const release =
+    opts.idleReleaseMs === 0
+      ? undefined
+      : createIdleRelease({ idleMs: opts.idleReleaseMs ?? 250, minGapMs: 5000, release: gcRelease() });
   const begin = () => {
     inFlight++;
+    release?.busy();
   };
   const end = () => {
     inFlight--;
     if (inFlight === 0) {
+      release?.idle();
       const ready = waiters;
       waiters = [];
       for (const w of ready) w();
@@ -110,44 +158,34 @@ export async function startLocalBroker(opts: LocalBrokerOptions): Promise<LocalB
   };
 
   /** Takes an event in and fans it out; the event's TTL has already been checked. */
-  function route(event: CloudEvent<unknown>): void {
+  function route(event: Envelope): void {
     stats.accepted++;
-    const attrs = eventAttributes(event);
-    const matched = triggers.filter((t) => triggerMatches(t, attrs));
-    log.debug({ id: event.id, type: event.type, triggers: matched.map((t) => t.name) }, 'event routed');
+    const { id, type } = event.attributes;
+    const matched = triggers.filter((t) => triggerMatches(t, event.attributes));
+    log.debug({ id, type, triggers: matched.map((t) => t.name) }, 'event routed');
     for (const trigger of matched) {
       begin();
       // Independent per trigger: one slow or failing subscriber never holds up another.
       deliver(trigger, event)
-        .catch((err: unknown) => log.error({ err, trigger: trigger.name, id: event.id }, 'delivery crashed'))
+        .catch((err: unknown) => log.error({ err, trigger: trigger.name, id }, 'delivery crashed'))
         .finally(end);
     }
   }
 
-  async function attempt(trigger: Trigger, url: string, event: CloudEvent<unknown>): Promise<AttemptResult> {
-    const message = HTTP.binary(event);
-    const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(message.headers)) if (v !== undefined) headers[k] = String(v);
+  async function attempt(trigger: Trigger, url: string, event: Envelope): Promise<AttemptResult> {
     const signal = AbortSignal.any([AbortSignal.timeout(trigger.delivery.timeoutMs), shutdown.signal]);
-    let res: Response;
-    let body: Buffer;
+    let res: Answer;
     try {
-      res = await fetch(url, {
-        method: 'POST',
-        headers,
-        body:
-          message.body === undefined || message.body === '' ? null : (message.body as string | Uint8Array),
-        signal,
-      });
-      body = Buffer.from(await res.arrayBuffer());
+      res = await post(url, deliveryHeaders(event), event.body, signal);
     } catch (err) {
       const e = err as Error & { cause?: { message?: string } };
       const reason =
-        e.name === 'TimeoutError'
+        (signal.reason as Error | undefined)?.name === 'TimeoutError'
           ? `no answer within ${trigger.delivery.timeoutMs} ms`
           : `network error: ${e.message}${e.cause?.message ? ` (${e.cause.message})` : ''}`;
       return { ok: false, status: 0, retryable: true, reason };
     }
+    const { body } = res;
     if (res.status < 200 || res.status > 299) {
       const result: AttemptResult = {
         ok: false,
@@ -155,12 +193,12 @@ export async function startLocalBroker(opts: LocalBrokerOptions): Promise<LocalB
         retryable: isRetryableStatus(res.status),
         reason: `subscriber answered ${res.status}${body.length ? `: ${body.toString('utf8').slice(0, 200)}` : ''}`,
       };
-      const retryAfter = parseRetryAfter(res.headers.get('retry-after'));
+      const retryAfter = parseRetryAfter(res.headers['retry-after'] ?? null);
       if ((res.status === 429 || res.status === 503) && retryAfter !== undefined)
         result.retryAfterMs = retryAfter;
       return result;
     }
-    const replyHeaders = headersOf(res.headers);
+    const replyHeaders = res.headers;
     const isEvent =
       replyHeaders['ce-specversion'] !== undefined ||
       /^application\/cloudevents/i.test(replyHeaders['content-type'] ?? '');
@@ -176,7 +214,7 @@ export async function startLocalBroker(opts: LocalBrokerOptions): Promise<LocalB
     }
     try {
       if (body.length > maxBody) throw new PayloadTooLargeError(maxBody);
-      const reply = parseCloudEvent(replyHeaders, body);
+      const reply = envelopeOf(admit(decodeCloudEvent(replyHeaders, body)));
       return { ok: true, status: res.status, retryable: false, reason: 'delivered', reply };
     } catch (err) {
       return {
@@ -188,8 +226,9 @@ export async function startLocalBroker(opts: LocalBrokerOptions): Promise<LocalB
     }
   }
 
-  async function deliver(trigger: Trigger, event: CloudEvent<unknown>): Promise<void> {
+  async function deliver(trigger: Trigger, event: Envelope): Promise<void> {
     const { delivery } = trigger;
+    const { id, type } = event.attributes;
     let url = String(opts.resolveSubscriber(trigger));
     let last: AttemptResult | undefined;
     for (let n = 0; n <= delivery.retry; n++) {
@@ -201,7 +240,7 @@ export async function startLocalBroker(opts: LocalBrokerOptions): Promise<LocalB
         }
         stats.retried++;
         log.warn(
-          { trigger: trigger.name, id: event.id, attempt: n + 1, waitMs: wait, reason: last?.reason },
+          { trigger: trigger.name, id, attempt: n + 1, waitMs: wait, reason: last?.reason },
           'retrying delivery',
         );
         try {
@@ -213,61 +252,59 @@ export async function startLocalBroker(opts: LocalBrokerOptions): Promise<LocalB
       if (shutdown.signal.aborted) break;
       // Resolved per attempt: a subscriber that restarted on another port is found on retry.
       url = String(opts.resolveSubscriber(trigger));
-      last = await attempt(trigger, url, event);
+      last = await slotFor(trigger)(() => attempt(trigger, url, event));
       if (last.ok) {
         stats.delivered++;
-        log.debug({ trigger: trigger.name, id: event.id, status: last.status }, 'delivered');
+        log.debug({ trigger: trigger.name, id, status: last.status }, 'delivered');
         if (last.reply) reingest(last.reply, event, trigger);
         return;
       }
       if (!last.retryable) break;
     }
     if (shutdown.signal.aborted) {
-      log.warn(
-        { trigger: trigger.name, id: event.id, type: event.type },
-        'broker closed: delivery abandoned',
-      );
+      log.warn({ trigger: trigger.name, id, type }, 'broker closed: delivery abandoned');
       return;
     }
     await deadLetter(trigger, url, event, last);
   }
 
   /** A reply goes back through the broker with the original's TTL minus one (Knative's loop guard). */
-  function reingest(reply: CloudEvent<unknown>, original: CloudEvent<unknown>, trigger: Trigger): void {
+  function reingest(reply: Envelope, original: Envelope, trigger: Trigger): void {
     const ttl = (ttlOf(original) ?? DEFAULT_TTL) - 1;
     if (ttl <= 0) {
       stats.dropped++;
+      const { id, type, source } = reply.attributes;
       log.warn(
-        { trigger: trigger.name, id: reply.id, type: reply.type, source: reply.source },
+        { trigger: trigger.name, id, type, source },
         `reply dropped: ${TTL_EXTENSION} reached 0 (a Trigger loop?)`,
       );
       return;
     }
-    route(reply.cloneWith({ [TTL_EXTENSION]: ttl }, false));
+    route(withAttributes(reply, { [TTL_EXTENSION]: String(ttl) }));
   }
 
   async function deadLetter(
     trigger: Trigger,
     url: string,
-    event: CloudEvent<unknown>,
+    event: Envelope,
     last: AttemptResult | undefined,
   ): Promise<void> {
     stats.deadLettered++;
     const lastStatus = last?.status ?? 0;
     const reason = last?.reason ?? 'not delivered';
     // The extensions Knative stamps on dead-lettered events, so a replay can tell where it failed.
-    const stamped = event.cloneWith(
+    const stamped = withAttributes(
+      event,
       lastStatus > 0
         ? { knativeerrordest: url, knativeerrorcode: String(lastStatus) }
         : { knativeerrordest: url },
-      false,
     );
-    const line = `${JSON.stringify({ time: new Date().toISOString(), trigger: trigger.name, subscriber: url, lastStatus, reason, event: stamped.toJSON() })}\n`;
+    const line = `${JSON.stringify({ time: new Date().toISOString(), trigger: trigger.name, subscriber: url, lastStatus, reason, event: envelopeJson(stamped) })}\n`;
     log.error(
       {
         trigger: trigger.name,
-        id: event.id,
-        type: event.type,
+        id: event.attributes.id,
+        type: event.attributes.type,
         lastStatus,
         reason,
         file: opts.deadLetterFile,
@@ -288,26 +325,38 @@ export async function startLocalBroker(opts: LocalBrokerOptions): Promise<LocalB
   }
 
   async function ingress(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const pathname = new URL(req.url ?? '/', 'http://broker').pathname;
+    const target = parseRequestTarget(req.url);
+    if (!target) {
+      log.info({ status: 400, target: String(req.url).slice(0, 200) }, 'ingress rejected a request');
+      return answer(res, 400, 'invalid request target', { connection: 'close' });
+    }
+    const { pathname } = target;
     if (pathname !== '/' && !/^\/[^/]+\/[^/]+\/?$/.test(pathname)) return answer(res, 404, 'not found');
     if (req.method !== 'POST')
       return answer(res, 405, 'method not allowed: POST a CloudEvent', { allow: 'POST' });
-    let event: CloudEvent<unknown>;
+    let event: Envelope;
     try {
-      event = parseCloudEvent(headersOf(req.headers), await readBody(req, maxBody));
+      event = envelopeOf(admit(decodeCloudEvent(req.headers, await readBody(req, maxBody))));
     } catch (err) {
       const e = err as AppError;
       const status = typeof e.status === 'number' ? e.status : 400;
       log.info({ status, reason: e.message }, 'ingress rejected a request');
-      return answer(res, status, e.publicMessage ?? 'bad request');
+      // A body refused before its end is dropped, not read on: the connection ends with the answer.
+      return answer(
+        res,
+        status,
+        e.publicMessage ?? 'bad request',
+        status === 413 ? { connection: 'close' } : {},
+      );
     }
     const ttl = ttlOf(event);
     if (ttl !== undefined && ttl <= 0) {
       stats.dropped++;
-      log.warn({ id: event.id, type: event.type }, `event dropped at ingress: ${TTL_EXTENSION} is 0`);
+      const { id, type } = event.attributes;
+      log.warn({ id, type }, `event dropped at ingress: ${TTL_EXTENSION} is 0`);
       return answer(res, 202, '');
     }
-    route(ttl === undefined ? event.cloneWith({ [TTL_EXTENSION]: DEFAULT_TTL }, false) : event);
+    route(ttl === undefined ? withAttributes(event, { [TTL_EXTENSION]: String(DEFAULT_TTL) }) : event);
     answer(res, 202, '');
   }
 
@@ -334,6 +383,7 @@ export async function startLocalBroker(opts: LocalBrokerOptions): Promise<LocalB
     stats,
     idle: () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve))),
     async close() {
+      release?.stop();
       shutdown.abort();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -43,8 +43,6 @@ interface Job {
   reject: (e: Error) => void;
   /** A request that met a kept-alive socket the server had already closed goes once more. */
   retried: boolean;
-  /** `timeoutMs` after post(): time spent queued behind other requests counts too. */
-  deadline: number;
 }
 
 interface Conn {
@@ -128,13 +126,12 @@ export function createHttp1Client(url: URL, opts: Http1Options = {}): Http1Clien
     c.response = undefined;
     c.buf = undefined;
     c.socket.ref();
-    c.timer = setTimeout(
-      () => {
-        c.timedOut = true;
-        c.socket.destroy(new Error(`no answer within ${timeoutMs} ms`));
-      },
-      Math.max(1, job.deadline - Date.now()),
-    );
+    // Timed from the write: time queued behind other requests does not count, or a large batch
+    // would fail requests that were never slow, only late.
+    c.timer = setTimeout(() => {
+      c.timedOut = true;
+      c.socket.destroy(new Error(`no answer within ${timeoutMs} ms`));
+    }, timeoutMs);
     if (typeof job.body !== 'string') {
       c.socket.write(Buffer.concat([Buffer.from(job.head, 'latin1'), job.body]));
     } else if (NON_ASCII.test(job.head)) {
@@ -146,7 +143,6 @@ export function createHttp1Client(url: URL, opts: Http1Options = {}): Http1Clien
 
   const dispatch = (job: Job) => {
     const now = Date.now();
-    if (now >= job.deadline) return job.reject(new Error(`no answer within ${timeoutMs} ms`));
     for (let c = idle.pop(); c; c = idle.pop()) {
       if (c.expiresAt > now && !c.socket.destroyed) return start(c, job);
       c.socket.destroy();
@@ -155,15 +151,7 @@ export function createHttp1Client(url: URL, opts: Http1Options = {}): Http1Clien
     queue.push(job);
   };
 
-  /** The first queued request still within its deadline; the ones past it fail. */
-  const nextJob = (): Job | undefined => {
-    const now = Date.now();
-    for (let job = queue.shift(); job; job = queue.shift()) {
-      if (now < job.deadline) return job;
-      job.reject(new Error(`no answer within ${timeoutMs} ms`));
-    }
-    return undefined;
-  };
+  const nextJob = (): Job | undefined => queue.shift();
 
   const finish = (c: Conn) => {
     const job = c.job as Job;
@@ -311,7 +299,7 @@ export function createHttp1Client(url: URL, opts: Http1Options = {}): Http1Clien
         if (closed) return reject(new Error('client closed'));
         const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
         const head = requestHead(path, host, headers, length);
-        dispatch({ head, body, resolve, reject, retried: false, deadline: Date.now() + timeoutMs });
+        dispatch({ head, body, resolve, reject, retried: false });
       });
     },
     close() {

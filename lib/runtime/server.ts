@@ -3,20 +3,24 @@
 // drain on SIGTERM. Chosen over faas-js-runtime by measurement (README, "Runtime").
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CloudEvent, HTTP } from 'cloudevents';
+import { CloudEvent } from 'cloudevents';
+import { decodeCloudEvent } from '../cloudevents/decode.ts';
+import { binaryMessage } from '../cloudevents/encode.ts';
 import { BadRequestError, PayloadTooLargeError, toHttpError, UnsupportedMediaTypeError } from '../errors.ts';
+import { MAX_BODY_BYTES } from '../limits.ts';
 import type { Logger } from '../logger.ts';
+import { readBody } from './body.ts';
 import type { IdleRelease } from './idle-release.ts';
 import { Registry } from './metrics.ts';
+import { parseRequestTarget, type RequestTarget } from './target.ts';
 import { endSpan, formatTraceparent, parseTraceparent, startSpan } from './trace.ts';
 import type { FunctionModule, HandlerResult, HttpResponse, InvocationContext } from './types.ts';
-
-export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
 export interface ServerOptions {
   name: string;
   log: Logger;
   registry?: Registry;
+  /** Request body cap; MAX_BODY_BYTES (lib/limits.ts), which every stage and the broker share. */
   maxBodyBytes?: number;
   /** Told when events start and when none is left in flight (lib/runtime/idle-release.ts). */
   idleRelease?: IdleRelease;
@@ -34,48 +38,6 @@ export interface FunctionServer {
   inflight(): number;
 }
 
-class BodyTooLarge extends Error {}
-
-/** The whole body, or BodyTooLarge (the request is then destroyed, as a streamed one can be endless). */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) return Promise.reject(new BodyTooLarge());
-  // Listeners rather than `for await`: the async iterator's setup was ~2% of a small request.
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let ended = false;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        req.off('data', onData);
-        req.destroy();
-        reject(new BodyTooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    };
-    req.on('data', onData);
-    req.on('end', () => {
-      ended = true;
-      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
-    });
-    req.on('error', reject);
-    req.on('close', () => {
-      if (!ended) reject(new Error('request closed before its body ended'));
-    });
-  });
-}
-
-// Paths made only of plain segments read the same raw and parsed: no URL object per request.
-const PLAIN_PATH = /^(?:\/[A-Za-z0-9_~-]+)*\/?$/;
-
-function requestTarget(raw: string | undefined): { pathname: string; query: URLSearchParams } {
-  if (raw !== undefined && PLAIN_PATH.test(raw)) return { pathname: raw, query: new URLSearchParams() };
-  const url = new URL(raw ?? '/', 'http://localhost');
-  return { pathname: url.pathname, query: url.searchParams };
-}
-
 function isCloudEventRequest(
   headers: IncomingMessage['headers'],
 ): 'binary' | 'structured' | 'batch' | undefined {
@@ -84,24 +46,6 @@ function isCloudEventRequest(
   if (ct.startsWith('application/cloudevents+json')) return 'structured';
   if (headers['ce-specversion'] !== undefined) return 'binary';
   return undefined;
-}
-
-function parseCloudEvent(headers: IncomingMessage['headers'], body: Buffer): CloudEvent<unknown> {
-  const specversion = headers['ce-specversion'];
-  if (specversion !== undefined && specversion !== '1.0' && specversion !== '0.3') {
-    throw new BadRequestError(`unsupported CloudEvents specversion "${String(specversion)}"`);
-  }
-  try {
-    const result = HTTP.toEvent({ headers: headers as Record<string, string>, body: body.toString('utf8') });
-    const event = (Array.isArray(result) ? result[0] : result) as CloudEvent<unknown> | undefined;
-    if (!event) throw new BadRequestError('empty CloudEvent');
-    event.validate();
-    return event;
-  } catch (err) {
-    if (err instanceof BadRequestError) throw err;
-    const detail = err instanceof Error ? err.message.slice(0, 200) : 'invalid';
-    throw new BadRequestError(`invalid CloudEvent: ${detail}`, { cause: err });
-  }
 }
 
 function isCloudEvent(v: unknown): v is CloudEvent<unknown> {
@@ -119,7 +63,7 @@ export function createFunctionServer(mod: FunctionModule, opts: ServerOptions): 
   registry
     .gauge('process_resident_memory_bytes', 'Resident memory size in bytes.')
     .set(() => process.memoryUsage.rss());
-  const maxBody = mod.maxBodyBytes ?? opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const maxBody = opts.maxBodyBytes ?? MAX_BODY_BYTES;
   let ready = false;
   let draining = false;
   let inflight = 0;
@@ -160,13 +104,10 @@ export function createFunctionServer(mod: FunctionModule, opts: ServerOptions): 
     }
     if (isCloudEvent(result)) {
       const event = result.traceparent === undefined ? result.cloneWith({ traceparent }) : result;
-      const msg = HTTP.binary(event);
-      send(
-        res,
-        200,
-        typeof msg.body === 'string' ? msg.body : JSON.stringify(msg.body ?? ''),
-        msg.headers as Record<string, string>,
-      );
+      // Attribute values percent-encoded: a reply's subject may hold any label (lib/cloudevents).
+      const msg = binaryMessage(event);
+      res.writeHead(200, { 'content-length': String(Buffer.byteLength(msg.body)), ...msg.headers });
+      res.end(msg.body);
       return;
     }
     const r = result as HttpResponse;
@@ -192,18 +133,22 @@ export function createFunctionServer(mod: FunctionModule, opts: ServerOptions): 
     return l;
   };
 
-  async function invoke(req: IncomingMessage, res: ServerResponse, url: ReturnType<typeof requestTarget>) {
+  async function invoke(req: IncomingMessage, res: ServerResponse, url: RequestTarget) {
     const started = process.hrtime.bigint();
     let log = pathLogger(url.pathname);
     let status = 500;
     let span = startSpan(`${opts.name} ${req.method}`, parseTraceparent(req.headers.traceparent));
     let failure: unknown;
+    let bodyRead = false;
     try {
+      // Path, method and credentials first: a stranger's body is never read, let alone parsed.
+      mod.accept?.({ method: req.method ?? 'GET', path: url.pathname, headers: req.headers });
       let body: Buffer;
       try {
         body = await readBody(req, maxBody);
+        bodyRead = true;
       } catch (err) {
-        if (err instanceof BodyTooLarge) throw new PayloadTooLargeError(maxBody);
+        if (err instanceof PayloadTooLargeError) throw err;
         throw new BadRequestError('could not read request body', { cause: err });
       }
       const mode = isCloudEventRequest(req.headers);
@@ -211,7 +156,7 @@ export function createFunctionServer(mod: FunctionModule, opts: ServerOptions): 
       let json: unknown;
       if (mode === 'batch') throw new UnsupportedMediaTypeError('batched CloudEvents are not supported');
       if (mode) {
-        event = parseCloudEvent(req.headers, body);
+        event = decodeCloudEvent(req.headers, body);
         log = opts.log.child({ ce: { id: event.id, type: event.type, source: event.source } });
         // The event's own trace context wins over the HTTP header: it survives broker hops.
         span = startSpan(
@@ -254,7 +199,8 @@ export function createFunctionServer(mod: FunctionModule, opts: ServerOptions): 
       const headers: Record<string, string> = {};
       if (mapped.retryAfter !== undefined)
         headers['retry-after'] = String(Math.max(1, Math.ceil(mapped.retryAfter)));
-      if (status === 413) headers.connection = 'close';
+      // A body not read to its end is not read on: the connection ends with the answer.
+      if (!bodyRead) headers.connection = 'close';
       if (status >= 500) log.error({ err, status }, 'request failed');
       else log.warn({ status, reason: mapped.message }, 'request rejected');
       sendJson(res, status, { error: mapped.message }, headers);
@@ -268,7 +214,13 @@ export function createFunctionServer(mod: FunctionModule, opts: ServerOptions): 
   }
 
   const server = createServer((req, res) => {
-    const url = requestTarget(req.url);
+    const url = parseRequestTarget(req.url);
+    if (!url) {
+      req.resume();
+      opts.log.warn({ status: 400, target: String(req.url).slice(0, 200) }, 'request rejected');
+      requests.inc({ fn: opts.name, status: '400' });
+      return void sendJson(res, 400, { error: 'invalid request target' }, { connection: 'close' });
+    }
     if (req.method === 'GET' || req.method === 'HEAD') {
       if (url.pathname === '/health/liveness') return void probe(res, mod.liveness?.bind(mod), true);
       if (url.pathname === '/health/readiness')

@@ -6,16 +6,17 @@
 // a keep-alive Agent. Either way at most MAX_IN_FLIGHT requests are in flight; the rest queue.
 import type { IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { CloudEvent, HTTP } from 'cloudevents';
+import { CloudEvent } from 'cloudevents';
 import * as z from 'zod';
+import { binaryMessage, encodeHeaderValue } from '../cloudevents/encode.ts';
 import { BadRequestError, UnavailableError } from '../errors.ts';
 import { createHttp1Client, type Http1Response } from './http1.ts';
 
 const MAX_IN_FLIGHT = 64;
 
 /**
- * An event already in binary mode: its ce-* and content-type headers, and the data as the body
- * (a string is sent as UTF-8).
+ * An event already in binary mode: its ce-* and content-type headers (attribute values already
+ * percent-encoded, lib/cloudevents/encode.ts), and the data as the body (a string is sent as UTF-8).
  */
 export interface BinaryEvent {
   headers: Record<string, string>;
@@ -52,7 +53,9 @@ export function createSink(opts: {
   timeoutMs?: number;
 }): Sink {
   const extensions = opts.overrides ?? {};
-  const extensionHeaders = Object.fromEntries(Object.entries(extensions).map(([k, v]) => [`ce-${k}`, v]));
+  const extensionHeaders = Object.fromEntries(
+    Object.entries(extensions).map(([k, v]) => [`ce-${k}`, encodeHeaderValue(v)]),
+  );
   const stamp = Object.keys(extensions).length > 0;
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const url = new URL(opts.url);
@@ -64,9 +67,7 @@ export function createSink(opts: {
     let headers: Record<string, string>;
     let body: string | Buffer;
     if (event instanceof CloudEvent) {
-      const msg = HTTP.binary(stamp ? event.cloneWith(extensions, false) : event);
-      headers = msg.headers as Record<string, string>;
-      body = typeof msg.body === 'string' ? msg.body : JSON.stringify(msg.body);
+      ({ headers, body } = binaryMessage(stamp ? event.cloneWith(extensions, false) : event));
     } else {
       headers = stamp ? { ...event.headers, ...extensionHeaders } : event.headers;
       body = event.body;
@@ -88,9 +89,24 @@ export function createSink(opts: {
   return {
     url: opts.url,
     async send(events) {
-      const results = await Promise.allSettled(events.map(post));
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) throw failed.reason;
+      // At most MAX_IN_FLIGHT at a time, each timed on its own (SINK_TIMEOUT_MS): a 10,000-alert
+      // webhook is as fast as the sink, not cut off by one deadline for all. The first failure
+      // stops the rest from going out: the webhook is answered 5xx and Alertmanager sends it
+      // all again anyway (event ids are deterministic, so what already went out dedupes).
+      let next = 0;
+      let failure: { error: unknown } | undefined;
+      const worker = async () => {
+        while (failure === undefined && next < events.length) {
+          const event = events[next++] as CloudEvent<unknown> | BinaryEvent;
+          try {
+            await post(event);
+          } catch (error) {
+            failure ??= { error };
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(MAX_IN_FLIGHT, events.length) }, worker));
+      if (failure) throw failure.error;
     },
     close() {
       transport.close();

@@ -46,8 +46,11 @@ export interface FunctionModule {
   shutdown?(): Promise<void> | void;
   liveness?(): Promise<boolean> | boolean;
   readiness?(): Promise<boolean> | boolean;
+  /**
+   * Checks a request before its body is read (path, method, credentials) and throws an AppError
+   * (404, 405, 401) to refuse it: an unauthenticated body is never read or parsed.
+   */
+  accept?(request: { method: string; path: string; headers: IncomingHttpHeaders }): void;
   /** When true, non-CloudEvent HTTP requests reach `handle` (alert-ingest's webhook). */
   acceptsHttp?: boolean;
-  /** Request body cap in bytes; larger bodies get 413. */
-  maxBodyBytes?: number;
 }

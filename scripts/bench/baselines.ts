@@ -72,15 +72,34 @@ createServer((req, res) => {
 }).listen(Number(process.env.PORT));
 `;
 
+/**
+ * A sink that counts what it took: 202 to each POST, and the count so far to a GET, so a bench
+ * can tell how many of a webhook's alerts reached the broker's place.
+ */
+const COUNTING_SINK = `
+const http = require('node:http');
+let taken = 0;
+http.createServer((req, res) => {
+  req.resume();
+  req.on('end', () => {
+    if (req.method === 'POST') taken++;
+    res.writeHead(req.method === 'POST' ? 202 : 200, { 'content-type': 'application/json' });
+    res.end(req.method === 'POST' ? '' : JSON.stringify({ taken }));
+  });
+}).listen(Number(process.env.PORT));
+`;
+
 export async function writeBaselines(
   dir: string,
-): Promise<{ bare: string; faas: string; forwarder: string }> {
+): Promise<{ bare: string; faas: string; forwarder: string; countingSink: string }> {
   await mkdir(dir, { recursive: true });
   const bare = resolve(dir, 'bare-server.cjs');
   const faas = resolve(dir, 'faas-runtime.cjs');
   const forwarder = resolve(dir, 'bare-forwarder.mjs');
+  const countingSink = resolve(dir, 'counting-sink.cjs');
   await writeFile(bare, BARE);
   await writeFile(faas, FAAS);
   await writeFile(forwarder, FORWARDER);
-  return { bare, faas, forwarder };
+  await writeFile(countingSink, COUNTING_SINK);
+  return { bare, faas, forwarder, countingSink };
 }

@@ -6,6 +6,8 @@ import { resolve } from 'node:path';
 export interface RunningPipeline {
   webhook: string;
   broker: string;
+  /** The port each function listened on when the pipeline became ready. */
+  ports: Record<string, number>;
   child: ChildProcess;
   /** The current process id of each function (they are restarted when they die). */
   pids(): Promise<Record<string, number>>;
@@ -34,23 +36,28 @@ export async function startPipeline(env: NodeJS.ProcessEnv): Promise<RunningPipe
   child.stderr?.on('data', (c: Buffer) => {
     out += c.toString();
   });
-  const ready = await new Promise<{ webhook: string; broker: string }>((resolveReady, reject) => {
-    const timer = setTimeout(() => {
-      // Not left running: the caller gets no handle to stop it with (start.ts stops its functions).
-      child.kill('SIGTERM');
-      reject(new Error(`pipeline not ready in 60 s:\n${out.slice(-3000)}`));
-    }, 60_000);
-    child.on('message', (m: { type?: string; webhook?: string; broker?: string }) => {
-      if (m?.type === 'ready' && m.webhook && m.broker) {
+  const ready = await new Promise<Pick<RunningPipeline, 'webhook' | 'broker' | 'ports'>>(
+    (resolveReady, reject) => {
+      const timer = setTimeout(() => {
+        // Not left running: the caller gets no handle to stop it with (start.ts stops its functions).
+        child.kill('SIGTERM');
+        reject(new Error(`pipeline not ready in 60 s:\n${out.slice(-3000)}`));
+      }, 60_000);
+      child.on(
+        'message',
+        (m: { type?: string; webhook?: string; broker?: string; ports?: Record<string, number> }) => {
+          if (m?.type === 'ready' && m.webhook && m.broker) {
+            clearTimeout(timer);
+            resolveReady({ webhook: m.webhook, broker: m.broker, ports: m.ports ?? {} });
+          }
+        },
+      );
+      child.once('exit', (code) => {
         clearTimeout(timer);
-        resolveReady({ webhook: m.webhook, broker: m.broker });
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`pipeline exited with ${code}:\n${out.slice(-3000)}`));
-    });
-  });
+        reject(new Error(`pipeline exited with ${code}:\n${out.slice(-3000)}`));
+      });
+    },
+  );
   return {
     ...ready,
     child,
