@@ -1,7 +1,7 @@
 // The round-trip budget the Redis path is benchmarked against: a new alert costs two store calls
 // (openThread with its storm count, workload claim and channel token; then the write that
 // releases the lock), a duplicate one (openThread gives the lock back at once). A resolution
-// makes two Slack calls, each with its token and its recorded step.
+// makes two Slack calls: one channel turn for both, and a recorded step for each.
 import test from 'ava';
 import { createChannelBucket } from '../lib/dispatch/channel-bucket.ts';
 import { dispatchIssue } from '../lib/dispatch/dispatcher.ts';
@@ -26,7 +26,7 @@ test('bench: a new alert costs two store round trips, a duplicate one, with stor
   await dispatchIssue(resolved, deps);
   t.is(
     count() - 3,
-    5,
-    'a resolution: openThread keeps the lock (status changed), then a token and a write per Slack call (root edit, reply)',
+    4,
+    'a resolution: openThread keeps the lock (status changed), one turn for its two Slack calls, then a write per call (root edit, reply)',
   );
 });

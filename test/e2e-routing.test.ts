@@ -175,7 +175,7 @@ test('e2e: with the default configuration an alert about a PVC goes straight to 
       throw err;
     });
     const reply = await eventually(`details of ${text}`, () => slack.replies('C0ALERTS', root.ts)[0]);
-    return JSON.stringify(reply.blocks);
+    return JSON.stringify([reply.text, reply.blocks, reply.attachments]);
   };
   const pvc = await details('ledger-data');
   t.regex(pvc, /About KubePersistentVolumeFillingUp/, 'the details went out, with what ingest added');
