@@ -7,7 +7,7 @@
 # Distroless: no shell or package manager to exploit, and the "nonroot" variant runs as UID
 # 65532, which the Knative Services' securityContext (runAsNonRoot, runAsUser) expects.
 # Pin the base by digest in CI (`@sha256:...`) for reproducible images.
-# The code cache main.cjs starts from (lib/runtime/bundle-entry.cjs) is checked against the Node
+# The code cache main.cjs starts from (lib/platform/runtime/bundle-entry.cjs) is checked against the Node
 # that reads it: `npm run build` trained one with the build machine's Node, and this stage trains
 # it again with the image's own, as the image's user, so that the image does not start from a
 # cache its Node rejects (it would still start, compiling from source, and say so in its ready line).

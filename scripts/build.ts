@@ -8,7 +8,7 @@ import { copyFile, readFile, rm } from 'node:fs/promises';
 import { builtinModules } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { build, type Plugin } from 'esbuild';
-import { FUNCTIONS } from '../lib/functions.ts';
+import { FUNCTIONS } from '../lib/platform/functions.ts';
 
 export { FUNCTIONS };
 
@@ -42,14 +42,14 @@ const builtinsViaRequire: Plugin = {
 /**
  * Built-ins loaded when first used rather than when a package requires them. ioredis requires
  * node:tls at load for rediss:// connections, and the CloudEvents SDK's own HTTP transport
- * (never called: lib/runtime/sink.ts sends events) requires node:https; both bring OpenSSL's
+ * (never called: lib/platform/runtime/sink.ts sends events) requires node:https; both bring OpenSSL's
  * set-up, which a plain redis:// connection or http sink never needs. The CloudEvents SDK's
  * uuid requires node:crypto at load, for ids we always set ourselves; pino's sonic-boom
  * requires node:assert for its argument checks; @slack/web-api requires node:zlib for the one
  * gzip answer Slack has (admin.analytics.getFile). Anything that does use them (a TLS connection, an https request,
  * a random UUID, a failed assertion, a file upload's multipart encoding) loads them at that
  * moment; so does our own code's node:crypto (webhook credentials, the trace-id fallback),
- * while ids are hashed without it (lib/digest.ts). pino's worker-thread transports (never used:
+ * while ids are hashed without it (lib/platform/digest.ts). pino's worker-thread transports (never used:
  * logs go to stdout) require node:worker_threads; see pinoWorkerThreadsOnUse.
  */
 const LOADED_ON_USE = new Set(['tls', 'https', 'crypto', 'assert', 'zlib', 'worker_threads']);
@@ -166,7 +166,7 @@ const pinoWorkerThreadsOnUse: Plugin = {
 
 /**
  * ioredis's Script module (EVALSHA names) requires `crypto` for one createHash('sha1') per Lua
- * script, at start-up. In the bundles it gets lib/store/script-sha1.ts instead, with the
+ * script, at start-up. In the bundles it gets lib/adapters/store/script-sha1.ts instead, with the
  * digests of our scripts computed here: a function that uses Redis over redis:// loads neither
  * node:crypto nor OpenSSL's digests for them, and hashes nothing while it starts.
  */
@@ -178,14 +178,14 @@ const ioredisScriptSha1: Plugin = {
       IOREDIS_SCRIPT.test(args.importer) ? { path: 'script-sha1', namespace: 'ki-script-sha1' } : undefined,
     );
     b.onLoad({ filter: /.*/, namespace: 'ki-script-sha1' }, async () => {
-      const { SCRIPTS } = await import('../lib/store/redis.ts');
+      const { SCRIPTS } = await import('../lib/adapters/store/redis.ts');
       const known = Object.values(SCRIPTS).map(({ lua }) => [
         lua,
         createHash('sha1').update(lua).digest('hex'),
       ]);
       return {
         contents: [
-          `import { scriptSha1 } from ${JSON.stringify(resolve(root, 'lib/store/script-sha1.ts'))};`,
+          `import { scriptSha1 } from ${JSON.stringify(resolve(root, 'lib/adapters/store/script-sha1.ts'))};`,
           `export const { createHash } = scriptSha1(new Map(${JSON.stringify(known)}));`,
         ].join('\n'),
         loader: 'js',
@@ -220,7 +220,7 @@ const k8sClientApart: Plugin = {
 };
 
 /**
- * dist/<name>/: index.cjs (lib/runtime/bundle-entry.cjs), main.cjs (the function, one
+ * dist/<name>/: index.cjs (lib/platform/runtime/bundle-entry.cjs), main.cjs (the function, one
  * CommonJS file), main.cjs.cache (V8's code cache for it, from a training run) and, for the
  * enrichers, k8s-client.mjs. Returns the entry, index.cjs.
  *
@@ -239,7 +239,7 @@ export async function buildFunction(name: string, outRoot = resolve(root, 'dist'
     stdin: {
       contents: [
         `import * as mod from ${JSON.stringify(resolve(root, 'functions', name, 'index.ts'))};`,
-        `import { runFunction } from ${JSON.stringify(resolve(root, 'lib/runtime/main.ts'))};`,
+        `import { runFunction } from ${JSON.stringify(resolve(root, 'lib/platform/runtime/main.ts'))};`,
         `export const start = (opts) => runFunction(mod, { ...opts, name: ${JSON.stringify(name)} });`,
       ].join('\n'),
       resolveDir: root,
@@ -285,7 +285,7 @@ export async function buildFunction(name: string, outRoot = resolve(root, 'dist'
     });
   }
   const entry = resolve(outdir, 'index.cjs');
-  await copyFile(resolve(root, 'lib/runtime/bundle-entry.cjs'), entry);
+  await copyFile(resolve(root, 'lib/platform/runtime/bundle-entry.cjs'), entry);
   await trainCodeCache(entry);
   return entry;
 }

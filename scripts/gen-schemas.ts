@@ -3,8 +3,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { Config } from '../lib/config/schema.ts';
-import { eventDataSchemas } from '../lib/events.ts';
+import { Config } from '../lib/domain/config/schema.ts';
+import { eventDataSchemas } from '../lib/domain/events.ts';
 
 export function renderSchemas(): Map<string, string> {
   const out = new Map<string, string>();

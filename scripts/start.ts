@@ -5,10 +5,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { startLocalBroker } from '../lib/broker/broker.ts';
-import { loadKnativeWiring, parseIsoDuration, subscriberName, withDelivery } from '../lib/broker/triggers.ts';
-import { FUNCTIONS, type FunctionName } from '../lib/functions.ts';
-import { createLogger } from '../lib/logger.ts';
+import { FUNCTIONS, type FunctionName } from '../lib/platform/functions.ts';
+import { createLogger } from '../lib/platform/logger.ts';
+import { startLocalBroker } from './broker/broker.ts';
+import { loadKnativeWiring, parseIsoDuration, subscriberName, withDelivery } from './broker/triggers.ts';
 
 const root = resolve(import.meta.dirname, '..');
 type Fn = FunctionName;
@@ -72,7 +72,7 @@ function startFunction(name: Fn): Promise<number> {
       K_SERVICE: name,
       K_SINK: broker.url,
     };
-    const child = spawn(process.execPath, [resolve(root, 'lib/runtime/cli.ts'), name], {
+    const child = spawn(process.execPath, [resolve(root, 'lib/platform/runtime/cli.ts'), name], {
       cwd: root,
       env: childEnv,
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import test from 'ava';
 import { type CloudEvent, HTTP } from 'cloudevents';
 import { create } from '../functions/alert-ingest/index.ts';
-import { decodeCloudEvent } from '../lib/cloudevents/decode.ts';
-import { EventTypes, parseIssueData } from '../lib/events.ts';
-import { createFunctionServer } from '../lib/runtime/server.ts';
+import { EventTypes, parseIssueData } from '../lib/domain/events.ts';
+import { decodeCloudEvent } from '../lib/platform/cloudevents/decode.ts';
+import { createFunctionServer } from '../lib/platform/runtime/server.ts';
 import { captureLogs } from './support/logs.ts';
 import { startRecordingSink } from './support/sink.ts';
 

@@ -6,9 +6,9 @@ import {
   inferSubject,
   parseWebhook,
   silenceLink,
-} from '../lib/alertmanager.ts';
-import { BadRequestError } from '../lib/errors.ts';
-import { Issue, severityFromLabel } from '../lib/issue.ts';
+} from '../lib/domain/alertmanager.ts';
+import { Issue, severityFromLabel } from '../lib/domain/issue.ts';
+import { BadRequestError } from '../lib/platform/errors.ts';
 
 const fixture = JSON.parse(
   readFileSync(new URL('./fixtures/alertmanager/crashlooping-firing.json', import.meta.url), 'utf8'),

@@ -3,13 +3,13 @@
 // releases the lock), a duplicate one (openThread gives the lock back at once). A resolution
 // makes two Slack calls: one channel turn for both, and a recorded step for each.
 import test from 'ava';
-import { createChannelBucket } from '../lib/dispatch/channel-bucket.ts';
-import { dispatchIssue } from '../lib/dispatch/dispatcher.ts';
-import { RecordingDestination } from '../lib/dispatch/recording-destination.ts';
-import { DEFAULT_STORM } from '../lib/dispatch/storm.ts';
-import { MemoryStore } from '../lib/store/memory.ts';
-import { countRoundTrips } from '../scripts/bench/redis-path.ts';
+import { MemoryStore } from '../lib/adapters/store/memory.ts';
+import { createChannelBucket } from '../lib/stages/dispatch/channel-bucket.ts';
+import { dispatchIssue } from '../lib/stages/dispatch/dispatcher.ts';
+import { DEFAULT_STORM } from '../lib/stages/dispatch/storm.ts';
 import { makeIssue } from './support/issue-factory.ts';
+import { RecordingDestination } from './support/recording-destination.ts';
+import { countRoundTrips } from './support/round-trips.ts';
 
 test('bench: a new alert costs two store round trips, a duplicate one, with storm folding, the workload claim and the channel bucket on', async (t) => {
   const { store, count } = countRoundTrips(new MemoryStore());

@@ -8,10 +8,10 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import test, { type ExecutionContext } from 'ava';
 import { CloudEvent, HTTP } from 'cloudevents';
-import { type LocalBroker, MAX_ATTEMPTS_IN_FLIGHT, startLocalBroker } from '../lib/broker/broker.ts';
-import { loadKnativeWiring, parseTrigger, type Trigger, withDelivery } from '../lib/broker/triggers.ts';
-import { EventTypes } from '../lib/events.ts';
-import { createLogger } from '../lib/logger.ts';
+import { EventTypes } from '../lib/domain/events.ts';
+import { createLogger } from '../lib/platform/logger.ts';
+import { type LocalBroker, MAX_ATTEMPTS_IN_FLIGHT, startLocalBroker } from '../scripts/broker/broker.ts';
+import { loadKnativeWiring, parseTrigger, type Trigger, withDelivery } from '../scripts/broker/triggers.ts';
 
 interface Received {
   headers: IncomingHttpHeaders;

@@ -9,7 +9,7 @@ import {
   type TriggerFilterSpec,
   triggerMatches,
   validateFilters,
-} from '../lib/broker/filter.ts';
+} from '../scripts/broker/filter.ts';
 
 const event: EventAttributes = {
   specversion: '1.0',

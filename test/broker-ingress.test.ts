@@ -7,11 +7,11 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import test, { type ExecutionContext } from 'ava';
 import { CloudEvent, HTTP } from 'cloudevents';
-import { type LocalBroker, startLocalBroker } from '../lib/broker/broker.ts';
-import { parseTrigger, type Trigger } from '../lib/broker/triggers.ts';
-import { decodeCloudEvent } from '../lib/cloudevents/decode.ts';
-import { encodeHeaderValue } from '../lib/cloudevents/encode.ts';
-import { createLogger } from '../lib/logger.ts';
+import { decodeCloudEvent } from '../lib/platform/cloudevents/decode.ts';
+import { encodeHeaderValue } from '../lib/platform/cloudevents/encode.ts';
+import { createLogger } from '../lib/platform/logger.ts';
+import { type LocalBroker, startLocalBroker } from '../scripts/broker/broker.ts';
+import { parseTrigger, type Trigger } from '../scripts/broker/triggers.ts';
 import { rawRequest } from './support/raw-http.ts';
 
 /** Replies to every event with a fresh event of the same type: a Trigger loop, on purpose. */

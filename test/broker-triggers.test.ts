@@ -3,7 +3,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import { triggerMatches } from '../lib/broker/filter.ts';
+import { EventTypes } from '../lib/domain/events.ts';
+import { STAGES } from '../lib/domain/issue.ts';
+import { triggerMatches } from '../scripts/broker/filter.ts';
 import {
   DEFAULT_DELIVERY,
   InvalidTriggerError,
@@ -12,9 +14,7 @@ import {
   parseIsoDuration,
   parseTrigger,
   withDelivery,
-} from '../lib/broker/triggers.ts';
-import { EventTypes } from '../lib/events.ts';
-import { STAGES } from '../lib/issue.ts';
+} from '../scripts/broker/triggers.ts';
 
 function reply(type: string, nextstage: string): Record<string, string> {
   return { specversion: '1.0', id: '1', source: '/kubeincident/test', type, nextstage, partitionkey: 'fp' };

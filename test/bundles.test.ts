@@ -55,11 +55,11 @@ function loadedModules(child: ChildProcess): Promise<string[]> {
 // What an in-cluster ingest never needs: its sink and Redis are plain http and redis://.
 const UNNEEDED = /^NativeModule (tls|https|http2|internal\/deps\/undici\/undici)$/;
 // alert-ingest without webhook credentials has no use for OpenSSL (ids are hashed by
-// lib/digest.ts, trace ids read from /dev/urandom), and nothing it runs needs node:fs/promises or
+// lib/platform/digest.ts, trace ids read from /dev/urandom), and nothing it runs needs node:fs/promises or
 // node:assert, which packages in its bundle require (scripts/build.ts loads those on first use).
 const UNNEEDED_BY_ALERT_INGEST = /^NativeModule (crypto|fs\/promises|assert)$/;
 // What no function needs: pino's worker-thread transports (logs go to stdout, synchronously;
-// scripts/build.ts, lib/logger.ts) and perf_hooks (the idle release's clock is process.hrtime).
+// scripts/build.ts, lib/platform/logger.ts) and perf_hooks (the idle release's clock is process.hrtime).
 const UNNEEDED_ANYWHERE = /^NativeModule (worker_threads|perf_hooks)$/;
 
 const postEvent = (url: string, event: CloudEvent<unknown>) => {
@@ -205,7 +205,7 @@ test('bundles: every function bundle starts with node alone and handles a real e
   t.deepEqual(
     eventsModules.filter((m) => m === 'NativeModule crypto'),
     [],
-    "ioredis's script SHA-1s load no node:crypto (lib/store/script-sha1.ts)",
+    "ioredis's script SHA-1s load no node:crypto (lib/adapters/store/script-sha1.ts)",
   );
   t.true(
     readFileSync(join(out, 'k8s-event-ingest', 'main.cjs'), 'utf8').includes('__dictionaryMode'),

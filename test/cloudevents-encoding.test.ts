@@ -3,11 +3,11 @@
 import test from 'ava';
 import { CloudEvent } from 'cloudevents';
 import fc from 'fast-check';
-import { decodeCloudEvent, decodeHeaderValue } from '../lib/cloudevents/decode.ts';
-import { binaryMessage, encodeHeaderValue } from '../lib/cloudevents/encode.ts';
-import { BadRequestError } from '../lib/errors.ts';
-import { createFunctionServer } from '../lib/runtime/server.ts';
-import { createSink } from '../lib/runtime/sink.ts';
+import { decodeCloudEvent, decodeHeaderValue } from '../lib/platform/cloudevents/decode.ts';
+import { binaryMessage, encodeHeaderValue } from '../lib/platform/cloudevents/encode.ts';
+import { BadRequestError } from '../lib/platform/errors.ts';
+import { createFunctionServer } from '../lib/platform/runtime/server.ts';
+import { createSink } from '../lib/platform/runtime/sink.ts';
 import { NUM_RUNS } from './support/arbitraries.ts';
 import { captureLogs } from './support/logs.ts';
 import { startRecordingSink } from './support/sink.ts';

@@ -4,14 +4,14 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { ConfigFileError, DEFAULT_CONFIG, openConfig } from '../lib/config/load.ts';
-import { matchesLabel, parseMatcher } from '../lib/config/match.ts';
-import { parseConfig } from '../lib/config/parse.ts';
-import { planIssue, renderTemplate } from '../lib/config/plan.ts';
-import { routeIssue } from '../lib/config/route.ts';
-import { Config, type DestinationConfig } from '../lib/config/schema.ts';
-import { inWindow, silencedBy } from '../lib/config/silence.ts';
-import type { Issue } from '../lib/issue.ts';
+import { ConfigFileError, DEFAULT_CONFIG, openConfig } from '../lib/domain/config/load.ts';
+import { matchesLabel, parseMatcher } from '../lib/domain/config/match.ts';
+import { parseConfig } from '../lib/domain/config/parse.ts';
+import { planIssue, renderTemplate } from '../lib/domain/config/plan.ts';
+import { routeIssue } from '../lib/domain/config/route.ts';
+import { Config, type DestinationConfig } from '../lib/domain/config/schema.ts';
+import { inWindow, silencedBy } from '../lib/domain/config/silence.ts';
+import type { Issue } from '../lib/domain/issue.ts';
 import { makeIssue } from './support/issue-factory.ts';
 import { captureLogs } from './support/logs.ts';
 
@@ -40,7 +40,7 @@ test('config: the example in config/ parses, with ${ENV} substituted', async (t)
 });
 
 test('config: an empty file means the built-in defaults', (t) => {
-  // DEFAULT_CONFIG is written out (lib/config/defaults.ts) so no file means no schema to build.
+  // DEFAULT_CONFIG is written out (lib/domain/config/defaults.ts) so no file means no schema to build.
   t.deepEqual(Config.parse({}), DEFAULT_CONFIG);
   t.deepEqual(parseConfig('', {}), DEFAULT_CONFIG);
   t.true(DEFAULT_CONFIG.workflows.alertEnrichment.defaultEnricher.enabled);

@@ -1,11 +1,11 @@
-// lib/digest.ts must give node:crypto's digests exactly: ids and fingerprints computed before it
+// lib/platform/digest.ts must give node:crypto's digests exactly: ids and fingerprints computed before it
 // (and stored in Redis, or sent as CloudEvent ids) must stay the same.
 import { createHash } from 'node:crypto';
 import test from 'ava';
 import fc from 'fast-check';
-import { sha256Hex } from '../lib/digest.ts';
-import { kernelRandom } from '../lib/runtime/trace.ts';
-import { scriptSha1 as scriptSha1Module } from '../lib/store/script-sha1.ts';
+import { scriptSha1 as scriptSha1Module } from '../lib/adapters/store/script-sha1.ts';
+import { sha256Hex } from '../lib/platform/digest.ts';
+import { kernelRandom } from '../lib/platform/runtime/trace.ts';
 
 const nodeSha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
 

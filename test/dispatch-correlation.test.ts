@@ -1,14 +1,14 @@
 // Cross-source threading: an alert and a Kubernetes Event about the same workload end up in one
 // Slack thread; issues of the same source keep their own threads.
 import test from 'ava';
-import { correlationKey } from '../lib/dispatch/correlation.ts';
-import { dispatchIssue } from '../lib/dispatch/dispatcher.ts';
-import { RecordingDestination } from '../lib/dispatch/recording-destination.ts';
-import { RateLimitedError } from '../lib/errors.ts';
-import type { Issue } from '../lib/issue.ts';
-import { SlackDestination } from '../lib/slack/destination.ts';
-import { MemoryStore } from '../lib/store/memory.ts';
+import { SlackDestination } from '../lib/adapters/slack/destination.ts';
+import { MemoryStore } from '../lib/adapters/store/memory.ts';
+import type { Issue } from '../lib/domain/issue.ts';
+import { RateLimitedError } from '../lib/platform/errors.ts';
+import { correlationKey } from '../lib/stages/dispatch/correlation.ts';
+import { dispatchIssue } from '../lib/stages/dispatch/dispatcher.ts';
 import { at, makeIssue } from './support/issue-factory.ts';
+import { RecordingDestination } from './support/recording-destination.ts';
 import { startSlackStandin } from './support/slack-standin.ts';
 
 const alert = (pod: string, over: Partial<Issue> = {}) =>

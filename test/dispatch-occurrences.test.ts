@@ -1,13 +1,13 @@
 // Folded repeats (an Event's count, a grouped storm): the one root message is edited to show the
 // count and last time seen, at a bounded rate, never re-posted.
 import test from 'ava';
-import { dispatchIssue } from '../lib/dispatch/dispatcher.ts';
-import { RecordingDestination } from '../lib/dispatch/recording-destination.ts';
-import { RateLimitedError } from '../lib/errors.ts';
-import type { Issue } from '../lib/issue.ts';
-import { renderRoot } from '../lib/slack/render-root.ts';
-import { MemoryStore } from '../lib/store/memory.ts';
+import { renderRoot } from '../lib/adapters/slack/render-root.ts';
+import { MemoryStore } from '../lib/adapters/store/memory.ts';
+import type { Issue } from '../lib/domain/issue.ts';
+import { RateLimitedError } from '../lib/platform/errors.ts';
+import { dispatchIssue } from '../lib/stages/dispatch/dispatcher.ts';
 import { at, makeIssue } from './support/issue-factory.ts';
+import { RecordingDestination } from './support/recording-destination.ts';
 
 const repeat = (count: number, minutes: number, objects?: number): Issue =>
   makeIssue({

@@ -4,18 +4,18 @@
 // a real redis-server, with the broker's retries played by a loop that honours Retry-After.
 import { randomUUID } from 'node:crypto';
 import test from 'ava';
-import { backoffMs } from '../lib/broker/broker.ts';
-import { createChannelBucket, DEFAULT_CHANNEL_RATE } from '../lib/dispatch/channel-bucket.ts';
-import { type DispatchDeps, dispatchIssue } from '../lib/dispatch/dispatcher.ts';
-import { RecordingDestination } from '../lib/dispatch/recording-destination.ts';
-import { DEFAULT_STORM } from '../lib/dispatch/storm.ts';
-import { RateLimitedError } from '../lib/errors.ts';
-import type { Issue } from '../lib/issue.ts';
-import { renderSummary, renderSummaryLines } from '../lib/slack/render-summary.ts';
-import { MemoryStore } from '../lib/store/memory.ts';
-import { RedisStore } from '../lib/store/redis.ts';
-import type { StateStore } from '../lib/store/store.ts';
+import { renderSummary, renderSummaryLines } from '../lib/adapters/slack/render-summary.ts';
+import { MemoryStore } from '../lib/adapters/store/memory.ts';
+import { RedisStore } from '../lib/adapters/store/redis.ts';
+import type { Issue } from '../lib/domain/issue.ts';
+import type { StateStore } from '../lib/domain/state-store.ts';
+import { RateLimitedError } from '../lib/platform/errors.ts';
+import { createChannelBucket, DEFAULT_CHANNEL_RATE } from '../lib/stages/dispatch/channel-bucket.ts';
+import { type DispatchDeps, dispatchIssue } from '../lib/stages/dispatch/dispatcher.ts';
+import { DEFAULT_STORM } from '../lib/stages/dispatch/storm.ts';
+import { backoffMs } from '../scripts/broker/broker.ts';
 import { makeIssue, oomEnrichment, resolvedOf, T0 } from './support/issue-factory.ts';
+import { RecordingDestination } from './support/recording-destination.ts';
 import { type RedisServer, startRedisServer } from './support/redis-server.ts';
 
 let server: RedisServer;

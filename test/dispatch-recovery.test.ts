@@ -3,17 +3,17 @@
 import { randomUUID } from 'node:crypto';
 import test from 'ava';
 import { Redis } from 'ioredis';
-import { createChannelBucket } from '../lib/dispatch/channel-bucket.ts';
-import { dispatchIssue } from '../lib/dispatch/dispatcher.ts';
-import { RecordingDestination } from '../lib/dispatch/recording-destination.ts';
-import { DependencyError, RateLimitedError, UnavailableError } from '../lib/errors.ts';
-import { threadKeys } from '../lib/store/keys.ts';
-import { MemoryStore } from '../lib/store/memory.ts';
-import { RedisStore } from '../lib/store/redis.ts';
-import type { StateStore } from '../lib/store/store.ts';
-import { countRoundTrips } from '../scripts/bench/redis-path.ts';
+import { threadKeys } from '../lib/adapters/store/keys.ts';
+import { MemoryStore } from '../lib/adapters/store/memory.ts';
+import { RedisStore } from '../lib/adapters/store/redis.ts';
+import type { StateStore } from '../lib/domain/state-store.ts';
+import { DependencyError, RateLimitedError, UnavailableError } from '../lib/platform/errors.ts';
+import { createChannelBucket } from '../lib/stages/dispatch/channel-bucket.ts';
+import { dispatchIssue } from '../lib/stages/dispatch/dispatcher.ts';
 import { at, makeIssue, oomEnrichment, resolvedOf } from './support/issue-factory.ts';
+import { RecordingDestination } from './support/recording-destination.ts';
 import { type RedisServer, startRedisServer } from './support/redis-server.ts';
+import { countRoundTrips } from './support/round-trips.ts';
 
 let server: RedisServer;
 let raw: Redis;

@@ -2,13 +2,13 @@
 // one thread per alert, repeats silent, resolution and re-fire in place, reordering tolerated.
 import { randomUUID } from 'node:crypto';
 import test from 'ava';
-import { dispatchIssue } from '../lib/dispatch/dispatcher.ts';
-import { RecordingDestination } from '../lib/dispatch/recording-destination.ts';
-import { ThreadState } from '../lib/dispatch/thread-state.ts';
-import { MemoryStore } from '../lib/store/memory.ts';
-import { RedisStore } from '../lib/store/redis.ts';
-import type { StateStore } from '../lib/store/store.ts';
+import { MemoryStore } from '../lib/adapters/store/memory.ts';
+import { RedisStore } from '../lib/adapters/store/redis.ts';
+import type { StateStore } from '../lib/domain/state-store.ts';
+import { dispatchIssue } from '../lib/stages/dispatch/dispatcher.ts';
+import { ThreadState } from '../lib/stages/dispatch/thread-state.ts';
 import { at, makeIssue, oomEnrichment, resolvedOf, T0 } from './support/issue-factory.ts';
+import { RecordingDestination } from './support/recording-destination.ts';
 import { type RedisServer, startRedisServer } from './support/redis-server.ts';
 
 let server: RedisServer;

@@ -1,11 +1,11 @@
 // The configuration's per-issue choices (Issue.actions, decided at ingest) shape what enrich-pod
 // gathers: logs off, a different tail, the current instance, no events table.
 import test from 'ava';
-import { podOptionsFor } from '../lib/enrich/actions.ts';
-import { enrichNode } from '../lib/enrich/node.ts';
-import { enrichPod, type PodEnrichOptions } from '../lib/enrich/pod.ts';
-import type { Actions, Enrichment, FileBlock } from '../lib/issue.ts';
-import { createKubeReader } from '../lib/k8s/client.ts';
+import { createKubeReader } from '../lib/adapters/k8s/client.ts';
+import type { Actions, Enrichment, FileBlock } from '../lib/domain/issue.ts';
+import { podOptionsFor } from '../lib/stages/enrich/actions.ts';
+import { enrichNode } from '../lib/stages/enrich/node.ts';
+import { enrichPod, type PodEnrichOptions } from '../lib/stages/enrich/pod.ts';
 import { makeIssue } from './support/issue-factory.ts';
 import { type KubeStandin, startKubeStandin } from './support/kube-standin.ts';
 

@@ -2,12 +2,16 @@
 // messages, evictions, probe failures, OOM kills against node pressure, and log redaction. Pure
 // functions where the wording is the point; the TLS stand-in where whole pods are.
 import test from 'ava';
-import { classifyPullMessage, type PullCause, parseFailedScheduling } from '../lib/enrich/diagnose-events.ts';
-import { enrichPod, type PodEnrichOptions } from '../lib/enrich/pod.ts';
-import { compileRedactPatterns, redact } from '../lib/enrich/redact.ts';
-import { ConfigError } from '../lib/env.ts';
-import type { Block, Enrichment, TableBlock } from '../lib/issue.ts';
-import { createKubeReader } from '../lib/k8s/client.ts';
+import { createKubeReader } from '../lib/adapters/k8s/client.ts';
+import {
+  classifyPullMessage,
+  type PullCause,
+  parseFailedScheduling,
+} from '../lib/domain/diagnose/diagnose-events.ts';
+import { compileRedactPatterns, redact } from '../lib/domain/diagnose/redact.ts';
+import type { Block, Enrichment, TableBlock } from '../lib/domain/issue.ts';
+import { ConfigError } from '../lib/platform/errors.ts';
+import { enrichPod, type PodEnrichOptions } from '../lib/stages/enrich/pod.ts';
 import { makeIssue } from './support/issue-factory.ts';
 import { type KubeStandin, startKubeStandin } from './support/kube-standin.ts';
 

@@ -1,11 +1,11 @@
 // enrich-node at the Kubernetes boundary: real adapter, TLS stand-in API server, real-shaped
 // Node fixtures; API failures become notes.
 import test from 'ava';
-import { enrichNode, nodeVerdict } from '../lib/enrich/node.ts';
-import { nodeOf } from '../lib/enrich/plan.ts';
-import type { Block, Enrichment, TableBlock } from '../lib/issue.ts';
-import type { V1Node } from '../lib/k8s/api.ts';
-import { createKubeReader } from '../lib/k8s/client.ts';
+import { createKubeReader } from '../lib/adapters/k8s/client.ts';
+import type { Block, Enrichment, TableBlock } from '../lib/domain/issue.ts';
+import type { V1Node } from '../lib/domain/kube.ts';
+import { nodeOf } from '../lib/domain/routing.ts';
+import { enrichNode, nodeVerdict } from '../lib/stages/enrich/node.ts';
 import { makeIssue } from './support/issue-factory.ts';
 import { type KubeStandin, loadKubeFixtures, startKubeStandin } from './support/kube-standin.ts';
 

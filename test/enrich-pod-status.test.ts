@@ -1,12 +1,17 @@
 // Unit tests of the pure parts of enrich-pod: exit code meanings, which container is looked at,
 // owner naming, log tail cutting, quantities and the time budget. No network.
 import test from 'ava';
-import { attempt, startBudget } from '../lib/enrich/budget.ts';
-import { exitCodeMeaning, formatBytes, formatDuration, parseQuantity } from '../lib/enrich/describe.ts';
-import { keepTail } from '../lib/enrich/pod.ts';
-import { describeOwner, podVerdict, selectContainer } from '../lib/enrich/pod-status.ts';
-import type { V1Pod } from '../lib/k8s/api.ts';
-import { isKubeApiError } from '../lib/k8s/errors.ts';
+import {
+  exitCodeMeaning,
+  formatBytes,
+  formatDuration,
+  parseQuantity,
+} from '../lib/domain/diagnose/describe.ts';
+import { describeOwner, podVerdict, selectContainer } from '../lib/domain/diagnose/pod-status.ts';
+import type { V1Pod } from '../lib/domain/kube.ts';
+import { isKubeApiError } from '../lib/domain/kube-errors.ts';
+import { attempt, startBudget } from '../lib/stages/enrich/budget.ts';
+import { keepTail } from '../lib/stages/enrich/pod.ts';
 import { loadKubeFixtures } from './support/kube-standin.ts';
 
 const fixtures = await loadKubeFixtures();

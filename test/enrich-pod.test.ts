@@ -1,9 +1,9 @@
 // enrich-pod end to end at the Kubernetes boundary: the real client-node adapter talks TLS to the
 // stand-in API server serving real-shaped fixtures; API failures become notes, never throws.
 import test from 'ava';
-import { enrichPod, type PodEnrichOptions } from '../lib/enrich/pod.ts';
-import { type Block, Enrichment, type FileBlock, type Issue, type TableBlock } from '../lib/issue.ts';
-import { createKubeReader } from '../lib/k8s/client.ts';
+import { createKubeReader } from '../lib/adapters/k8s/client.ts';
+import { type Block, Enrichment, type FileBlock, type Issue, type TableBlock } from '../lib/domain/issue.ts';
+import { enrichPod, type PodEnrichOptions } from '../lib/stages/enrich/pod.ts';
 import { makeIssue } from './support/issue-factory.ts';
 import { type KubeStandin, loadKubeFixtures, startKubeStandin } from './support/kube-standin.ts';
 

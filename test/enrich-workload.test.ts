@@ -2,12 +2,12 @@
 // lists its pods through the selector page by page from the TLS stand-in, and investigates the
 // unhealthy ones; Jobs say why they failed.
 import test from 'ava';
-import { startBudget } from '../lib/enrich/budget.ts';
-import { collectPages } from '../lib/enrich/pages.ts';
-import { enrichPod, type PodEnrichOptions } from '../lib/enrich/pod.ts';
-import { compileRedactPatterns } from '../lib/enrich/redact.ts';
-import { type Block, Enrichment, type FileBlock, type Issue, type TableBlock } from '../lib/issue.ts';
-import { createKubeReader } from '../lib/k8s/client.ts';
+import { createKubeReader } from '../lib/adapters/k8s/client.ts';
+import { compileRedactPatterns } from '../lib/domain/diagnose/redact.ts';
+import { type Block, Enrichment, type FileBlock, type Issue, type TableBlock } from '../lib/domain/issue.ts';
+import { startBudget } from '../lib/stages/enrich/budget.ts';
+import { collectPages } from '../lib/stages/enrich/pages.ts';
+import { enrichPod, type PodEnrichOptions } from '../lib/stages/enrich/pod.ts';
 import { makeIssue } from './support/issue-factory.ts';
 import { type KubeStandin, startKubeStandin } from './support/kube-standin.ts';
 

@@ -1,12 +1,12 @@
 // The ingest logic over real-shaped ApiServerSource deliveries (Events and Pods, added, updated,
 // deleted): what becomes an issue, how repeats fold, how pods recover. In-memory store.
 import test from 'ava';
-import { RateLimitedError } from '../lib/errors.ts';
-import { filterFromSettings } from '../lib/ingest/filter.ts';
-import { type IngestDeps, type IngestResult, ingest } from '../lib/ingest/ingest.ts';
-import { workloadOfObject } from '../lib/ingest/workload.ts';
-import { Issue } from '../lib/issue.ts';
-import type { StateStore } from '../lib/store/store.ts';
+import { Issue } from '../lib/domain/issue.ts';
+import type { StateStore } from '../lib/domain/state-store.ts';
+import { RateLimitedError } from '../lib/platform/errors.ts';
+import { filterFromSettings } from '../lib/stages/ingest/filter.ts';
+import { type IngestDeps, type IngestResult, ingest } from '../lib/stages/ingest/ingest.ts';
+import { workloadOfObject } from '../lib/stages/ingest/workload.ts';
 import {
   at,
   fixture,

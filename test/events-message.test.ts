@@ -4,12 +4,12 @@
 import { readFileSync } from 'node:fs';
 import test from 'ava';
 import fc from 'fast-check';
-import { type AlertmanagerAlert, alertToIssue, parseWebhook } from '../lib/alertmanager.ts';
-import { binaryMessage } from '../lib/cloudevents/encode.ts';
-import { EXPLANATIONS } from '../lib/config/explanations.ts';
-import { DEFAULT_CONFIG } from '../lib/config/load.ts';
-import { planIssue } from '../lib/config/plan.ts';
-import { issueEvent, issueEventMessage } from '../lib/events.ts';
+import { type AlertmanagerAlert, alertToIssue, parseWebhook } from '../lib/domain/alertmanager.ts';
+import { EXPLANATIONS } from '../lib/domain/config/explanations.ts';
+import { DEFAULT_CONFIG } from '../lib/domain/config/load.ts';
+import { planIssue } from '../lib/domain/config/plan.ts';
+import { issueEvent, issueEventMessage } from '../lib/domain/events.ts';
+import { binaryMessage } from '../lib/platform/cloudevents/encode.ts';
 import { hostileAlert, hostileText, NUM_RUNS } from './support/arbitraries.ts';
 
 const TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
@@ -83,7 +83,7 @@ test('issueEventMessage equals binaryMessage(issueEvent()) for hostile alerts', 
 
 test('issueEventMessage: with the default configuration, every explained alert is sent as an ASCII string', (t) => {
   // The default explanations are ASCII, so the usual issue takes the string path (see
-  // lib/config/explanations.ts); one typographic apostrophe there sends every such issue as bytes.
+  // lib/domain/config/explanations.ts); one typographic apostrophe there sends every such issue as bytes.
   const fixture = JSON.parse(
     readFileSync(new URL('./fixtures/alertmanager/crashlooping-firing.json', import.meta.url), 'utf8'),
   );

@@ -2,9 +2,9 @@
 // (RecordingDestination) with a real redis-server, the broker's retries of deferred deliveries
 // simulated on a fake clock. One root per workload and reason, exact counts, nothing dropped.
 import test from 'ava';
-import { RecordingDestination } from '../lib/dispatch/recording-destination.ts';
-import { createStore, type StateStore } from '../lib/store/index.ts';
+import { createStore, type StateStore } from '../lib/adapters/store/index.ts';
 import { finalRoots, makeStorm, runThroughBroker } from './fixtures/apiserversource/storm.ts';
+import { RecordingDestination } from './support/recording-destination.ts';
 import { startRedisServer } from './support/redis-server.ts';
 
 async function redisStore(t: import('ava').ExecutionContext, keyPrefix: string): Promise<StateStore> {

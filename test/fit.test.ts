@@ -1,15 +1,15 @@
-// Cutting issues and enrichments to the Issue's caps (lib/fit.ts): what ingest emits passes the
+// Cutting issues and enrichments to the Issue's caps (lib/domain/fit.ts): what ingest emits passes the
 // schema and size every later stage enforces, and what an enricher adds stays within its share.
 import test from 'ava';
 import fc from 'fast-check';
-import { alertToIssue, parseWebhook } from '../lib/alertmanager.ts';
-import { DEFAULT_CONFIG } from '../lib/config/load.ts';
-import { planIssue } from '../lib/config/plan.ts';
-import { BadRequestError } from '../lib/errors.ts';
-import { ingestEventMessage } from '../lib/events.ts';
-import { CUT_FILE, fitEnrichment } from '../lib/fit.ts';
-import { type Enrichment, ISSUE_LIMITS, Issue } from '../lib/issue.ts';
-import { MAX_ATTRIBUTE_HEADER_BYTES } from '../lib/limits.ts';
+import { alertToIssue, parseWebhook } from '../lib/domain/alertmanager.ts';
+import { DEFAULT_CONFIG } from '../lib/domain/config/load.ts';
+import { planIssue } from '../lib/domain/config/plan.ts';
+import { ingestEventMessage } from '../lib/domain/events.ts';
+import { CUT_FILE, fitEnrichment } from '../lib/domain/fit.ts';
+import { type Enrichment, ISSUE_LIMITS, Issue } from '../lib/domain/issue.ts';
+import { BadRequestError } from '../lib/platform/errors.ts';
+import { MAX_ATTRIBUTE_HEADER_BYTES } from '../lib/platform/limits.ts';
 import { hostileAlert, NUM_RUNS } from './support/arbitraries.ts';
 
 const bytes = (v: unknown) => Buffer.byteLength(JSON.stringify(v));

@@ -1,13 +1,13 @@
-// Memory given back when a function goes idle (lib/runtime/idle-release.ts): when it runs, what
+// Memory given back when a function goes idle (lib/platform/runtime/idle-release.ts): when it runs, what
 // keeps it from running, the collection itself, the server's part, and a real function process.
 import { spawn } from 'node:child_process';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import test from 'ava';
 import { CloudEvent, HTTP } from 'cloudevents';
-import { createIdleRelease, gcRelease, type Timers } from '../lib/runtime/idle-release.ts';
-import { IDLE_RELEASE_MIN_GAP_MS } from '../lib/runtime/main.ts';
-import { createFunctionServer } from '../lib/runtime/server.ts';
+import { createIdleRelease, gcRelease, type Timers } from '../lib/platform/runtime/idle-release.ts';
+import { IDLE_RELEASE_MIN_GAP_MS } from '../lib/platform/runtime/main.ts';
+import { createFunctionServer } from '../lib/platform/runtime/server.ts';
 import { makeIssue } from './support/issue-factory.ts';
 import { captureLogs } from './support/logs.ts';
 import { eventually } from './support/pipeline.ts';
@@ -167,7 +167,7 @@ test('idle release: the server reports events, not probes or metrics scrapes, an
 });
 
 test('idle release: a function process gives memory back after its events, and refuses a bad setting', async (t) => {
-  const cli = new URL('../lib/runtime/cli.ts', import.meta.url).pathname;
+  const cli = new URL('../lib/platform/runtime/cli.ts', import.meta.url).pathname;
   const start = (env: NodeJS.ProcessEnv) =>
     spawn(process.execPath, [cli, 'dispatch-slack'], {
       env: { PATH: process.env.PATH, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },

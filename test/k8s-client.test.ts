@@ -6,9 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
-import { createKubeReader, createKubeReaderFromEnv, detectClusterAccess } from '../lib/k8s/client.ts';
-import { isKubeApiError, type KubeApiError } from '../lib/k8s/errors.ts';
-import { createRestKubeReader, inClusterRest } from '../lib/k8s/rest.ts';
+import {
+  createKubeReader,
+  createKubeReaderFromEnv,
+  detectClusterAccess,
+} from '../lib/adapters/k8s/client.ts';
+import { createRestKubeReader, inClusterRest } from '../lib/adapters/k8s/rest.ts';
+import { isKubeApiError, type KubeApiError } from '../lib/domain/kube-errors.ts';
 import { execKubeconfig, type KubeStandin, startKubeStandin } from './support/kube-standin.ts';
 
 let kube: KubeStandin;
@@ -177,11 +181,11 @@ test('k8s client: only kubeconfigs that need it (an exec plugin here) load @kube
     const seen = [];
     const loaded = () => seen.some((s) => s.includes('@kubernetes/client-node'));
     registerHooks({ resolve(spec, ctx, next) { seen.push(spec); return next(spec, ctx); } });
-    await import('./lib/k8s/client.ts');
-    await import('./lib/enrich/pod.ts');
-    await import('./lib/enrich/node.ts');
+    await import('./lib/adapters/k8s/client.ts');
+    await import('./lib/stages/enrich/pod.ts');
+    await import('./lib/stages/enrich/node.ts');
     const before = loaded();
-    const { createKubeReader } = await import('./lib/k8s/client.ts');
+    const { createKubeReader } = await import('./lib/adapters/k8s/client.ts');
     await createKubeReader({ kubeconfigPath: process.argv[1] }).catch(() => {});
     const token = loaded();
     await createKubeReader({ kubeconfigPath: process.argv[2] }).catch(() => {});

@@ -3,8 +3,8 @@
 import test, { type ExecutionContext } from 'ava';
 import { CloudEvent, HTTP } from 'cloudevents';
 import { create } from '../functions/k8s-event-ingest/index.ts';
-import { EventTypes, parseIssueData } from '../lib/events.ts';
-import { createFunctionServer } from '../lib/runtime/server.ts';
+import { EventTypes, parseIssueData } from '../lib/domain/events.ts';
+import { createFunctionServer } from '../lib/platform/runtime/server.ts';
 import { at, fixture, type SourceEvent } from './fixtures/apiserversource/load.ts';
 import { captureLogs } from './support/logs.ts';
 import { startRedisServer } from './support/redis-server.ts';

@@ -17,8 +17,8 @@ import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { parse, parseAllDocuments } from 'yaml';
-import { FILTER_KEY } from '../lib/broker/filter.ts';
-import { parseIsoDuration } from '../lib/broker/triggers.ts';
+import { FILTER_KEY } from '../scripts/broker/filter.ts';
+import { parseIsoDuration } from '../scripts/broker/triggers.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../knative');
 const FUNCTIONS = ['alert-ingest', 'k8s-event-ingest', 'enrich-pod', 'enrich-node', 'dispatch-slack'];

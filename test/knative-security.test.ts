@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import test from 'ava';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import { parseAllDocuments } from 'yaml';
-import { FUNCTIONS as FUNCTION_NAMES } from '../lib/functions.ts';
+import { FUNCTIONS as FUNCTION_NAMES } from '../lib/platform/functions.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 type Obj = { kind: string; metadata: { name: string }; spec?: Record<string, unknown> } & Record<

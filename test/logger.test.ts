@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 
-const logger = fileURLToPath(new URL('../lib/logger.ts', import.meta.url));
+const logger = fileURLToPath(new URL('../lib/platform/logger.ts', import.meta.url));
 
 test('logger: a line is written before the call returns, in order across loggers', async (t) => {
   const script = `

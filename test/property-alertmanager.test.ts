@@ -2,9 +2,9 @@
 // is either a valid payload or a BadRequestError, and every mapped Issue passes the Issue schema.
 import test from 'ava';
 import fc from 'fast-check';
-import { alertToIssue, parseWebhook } from '../lib/alertmanager.ts';
-import { BadRequestError } from '../lib/errors.ts';
-import { Issue } from '../lib/issue.ts';
+import { alertToIssue, parseWebhook } from '../lib/domain/alertmanager.ts';
+import { Issue } from '../lib/domain/issue.ts';
+import { BadRequestError } from '../lib/platform/errors.ts';
 import {
   hostileAlert as alert,
   hostileLabels,

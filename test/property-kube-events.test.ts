@@ -2,16 +2,16 @@
 // an Event or a BadRequestError, and every Warning Event maps to an Issue the schema accepts.
 import test from 'ava';
 import fc from 'fast-check';
-import { BadRequestError } from '../lib/errors.ts';
-import { Issue } from '../lib/issue.ts';
-import { kubeEventToIssue, parseKubeEvent } from '../lib/kube-events.ts';
+import { Issue } from '../lib/domain/issue.ts';
+import { kubeEventToIssue, parseKubeEvent } from '../lib/domain/kube-events.ts';
+import { BadRequestError } from '../lib/platform/errors.ts';
 import { hostileText, isoTime, NUM_RUNS, thrown } from './support/arbitraries.ts';
 
 // Kubernetes caps names at 253 and namespaces at 63; everything else is free text.
 const name = hostileText.map((s) => s.slice(0, 253).toWellFormed());
 const namespace = hostileText.map((s) => s.slice(0, 63).toWellFormed());
 // A kind is never empty on a real Event (an empty one fails the Issue schema's subject.kind:
-// reported to the owner of lib/kube-events.ts).
+// reported to the owner of lib/domain/kube-events.ts).
 const kind = fc.oneof(
   fc.constantFrom('Pod', 'Node', 'Deployment', 'ReplicaSet', 'Job'),
   namespace.filter((k) => k.length > 0),

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import fc from 'fast-check';
-import { escapeMrkdwn, oneLine } from '../lib/slack/text.ts';
+import { escapeMrkdwn, oneLine } from '../lib/adapters/slack/text.ts';
 import { strings } from './support/arbitraries.ts';
 import { eventually, type RunningPipeline, startPipeline } from './support/pipeline.ts';
 import { type SlackStandin, startSlackStandin } from './support/slack-standin.ts';

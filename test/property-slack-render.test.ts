@@ -3,14 +3,14 @@
 // link that Slack would act on, except links built from the issue's http(s) links.
 import test from 'ava';
 import fc from 'fast-check';
-import type { RootView } from '../lib/destination.ts';
-import { cutMap } from '../lib/fit.ts';
-import { Issue } from '../lib/issue.ts';
-import { renderDetails } from '../lib/slack/render-details.ts';
-import { renderRoot, renderStatusReply } from '../lib/slack/render-root.ts';
-import { NATIVE_TABLE } from '../lib/slack/render-table.ts';
-import { tableAsText } from '../lib/slack/table.ts';
-import { codeText, escapeMrkdwn, plainText } from '../lib/slack/text.ts';
+import { renderDetails } from '../lib/adapters/slack/render-details.ts';
+import { renderRoot, renderStatusReply } from '../lib/adapters/slack/render-root.ts';
+import { NATIVE_TABLE } from '../lib/adapters/slack/render-table.ts';
+import { tableAsText } from '../lib/adapters/slack/table.ts';
+import { codeText, escapeMrkdwn, plainText } from '../lib/adapters/slack/text.ts';
+import type { RootView } from '../lib/domain/destination.ts';
+import { cutMap } from '../lib/domain/fit.ts';
+import { Issue } from '../lib/domain/issue.ts';
 import {
   hostileText as anyText,
   hostileLabels,
@@ -94,7 +94,7 @@ const issue = fc
         },
         { requiredKeys: ['kind'] },
       ),
-      // Within the Issue's caps, as every stage parses them (ingest cuts longer ones, lib/fit.ts).
+      // Within the Issue's caps, as every stage parses them (ingest cuts longer ones, lib/domain/fit.ts).
       labels: hostileLabels.map((m) => cutMap(m, 'labels', [])),
       annotations: hostileLabels.map((m) => cutMap(m, 'annotations', [])),
       links: fc.array(link, { maxLength: 4 }),

@@ -3,7 +3,7 @@
 // is nothing to do, in the same thread.
 import test from 'ava';
 import fc from 'fast-check';
-import { decide, pendingSteps, settledRepeatRef, ThreadState } from '../lib/dispatch/thread-state.ts';
+import { decide, pendingSteps, settledRepeatRef, ThreadState } from '../lib/stages/dispatch/thread-state.ts';
 import { at, makeIssue, oomEnrichment, T0 } from './support/issue-factory.ts';
 
 const KINDS = ['root', 'link', 'update', 'reply-resolved', 'reply-refired', 'details', 'files'] as const;

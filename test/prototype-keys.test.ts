@@ -2,10 +2,10 @@
 // for their own entries: a key like "constructor" or "valueOf" is unknown, not a function.
 // fast-check found the first one (an Event with reason "valueOf" made an invalid Issue).
 import test from 'ava';
-import { DEFAULT_CONFIG } from '../lib/config/defaults.ts';
-import { planIssue } from '../lib/config/plan.ts';
-import { Issue, severityFromLabel } from '../lib/issue.ts';
-import { kubeEventToIssue, parseKubeEvent, severityForReason } from '../lib/kube-events.ts';
+import { DEFAULT_CONFIG } from '../lib/domain/config/defaults.ts';
+import { planIssue } from '../lib/domain/config/plan.ts';
+import { Issue, severityFromLabel } from '../lib/domain/issue.ts';
+import { kubeEventToIssue, parseKubeEvent, severityForReason } from '../lib/domain/kube-events.ts';
 import { makeIssue } from './support/issue-factory.ts';
 
 const KEYS = ['constructor', 'valueOf', 'toString', 'hasOwnProperty', '__proto__', '__defineGetter__'];

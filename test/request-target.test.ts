@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import fc from 'fast-check';
-import { FUNCTIONS } from '../lib/functions.ts';
+import { FUNCTIONS } from '../lib/platform/functions.ts';
 import { type RunningPipeline, startPipeline } from './support/pipeline.ts';
 import { rawRequest } from './support/raw-http.ts';
 

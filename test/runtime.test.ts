@@ -1,9 +1,9 @@
 import test from 'ava';
 import { CloudEvent, HTTP } from 'cloudevents';
-import { RateLimitedError, UnavailableError } from '../lib/errors.ts';
-import { createFunctionServer } from '../lib/runtime/server.ts';
-import { parseTraceparent } from '../lib/runtime/trace.ts';
-import type { FunctionModule } from '../lib/runtime/types.ts';
+import { RateLimitedError, UnavailableError } from '../lib/platform/errors.ts';
+import { createFunctionServer } from '../lib/platform/runtime/server.ts';
+import { parseTraceparent } from '../lib/platform/runtime/trace.ts';
+import type { FunctionModule } from '../lib/platform/runtime/types.ts';
 import { captureLogs } from './support/logs.ts';
 import { rawRequest } from './support/raw-http.ts';
 

@@ -1,4 +1,4 @@
-// The sink's own HTTP/1.1 client (lib/runtime/http1.ts) against servers that answer in every
+// The sink's own HTTP/1.1 client (lib/platform/runtime/http1.ts) against servers that answer in every
 // framing a broker might use, close kept-alive sockets, stall, or get hostile header values.
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { CloudEvent } from 'cloudevents';
-import { UnavailableError } from '../lib/errors.ts';
-import { createHttp1Client } from '../lib/runtime/http1.ts';
-import { createSink } from '../lib/runtime/sink.ts';
+import { UnavailableError } from '../lib/platform/errors.ts';
+import { createHttp1Client } from '../lib/platform/runtime/http1.ts';
+import { createSink } from '../lib/platform/runtime/sink.ts';
 import { makeCertificates } from './support/kube-standin.ts';
 
 const event = (i = 0) => ({
@@ -288,7 +288,7 @@ test('sink: an https sink posts each event over TLS and reports a non-2xx', asyn
   t.teardown(() => new Promise<void>((r) => server.close(() => r())));
   const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/events`;
   const script = `
-    import { createSink } from ${JSON.stringify(fileURLToPath(new URL('../lib/runtime/sink.ts', import.meta.url)))};
+    import { createSink } from ${JSON.stringify(fileURLToPath(new URL('../lib/platform/runtime/sink.ts', import.meta.url)))};
     const sink = createSink({ url: ${JSON.stringify(url)} });
     const ev = (i) => ({ headers: { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': 'e' + i }, body: '{"i":' + i + '}' });
     await sink.send([ev(1)]);

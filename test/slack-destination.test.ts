@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import test from 'ava';
-import type { RootView } from '../lib/destination.ts';
-import { DependencyError, RateLimitedError, UnavailableError } from '../lib/errors.ts';
-import type { Issue } from '../lib/issue.ts';
-import { SlackDestination } from '../lib/slack/destination.ts';
-import { COLORS } from '../lib/slack/render-root.ts';
+import { SlackDestination } from '../lib/adapters/slack/destination.ts';
+import { COLORS } from '../lib/adapters/slack/render-root.ts';
+import type { RootView } from '../lib/domain/destination.ts';
+import type { Issue } from '../lib/domain/issue.ts';
+import { DependencyError, RateLimitedError, UnavailableError } from '../lib/platform/errors.ts';
 import { crashLoopIssue } from './support/crashloop-webhook.ts';
 import { type SlackStandin, startSlackStandin } from './support/slack-standin.ts';
 
@@ -323,10 +323,10 @@ test('slack destination: @slack/web-api is loaded on first use, not when the mod
     import { createRequire } from 'node:module';
     const require = createRequire(import.meta.url);
     const loaded = () => Object.keys(require.cache).some((k) => k.includes('@slack/web-api'));
-    const { SlackDestination } = await import('./lib/slack/destination.ts');
+    const { SlackDestination } = await import('./lib/adapters/slack/destination.ts');
     new SlackDestination({ token: 'xoxb-0-0-lazy', channel: 'C0ALERTS' });
     const before = loaded();
-    const { mapSlackError } = await import('./lib/slack/destination.ts');
+    const { mapSlackError } = await import('./lib/adapters/slack/destination.ts');
     mapSlackError(new Error('x'), 'auth.test');
     console.log(JSON.stringify({ before, after: loaded() }));
   `;

@@ -1,4 +1,4 @@
-// The fetch dispatch-slack gives WebClient (lib/slack/fetch.ts): what WebClient sends and reads,
+// The fetch dispatch-slack gives WebClient (lib/adapters/slack/fetch.ts): what WebClient sends and reads,
 // over plain http and TLS, with its timeout signal, and without loading undici.
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { WebClient } from '@slack/web-api';
 import test from 'ava';
-import { createSlackFetch, slackFetch } from '../lib/slack/fetch.ts';
+import { createSlackFetch, slackFetch } from '../lib/adapters/slack/fetch.ts';
 import { makeCertificates } from './support/kube-standin.ts';
 
 interface Seen {
@@ -221,7 +221,7 @@ test('a Slack call over plain http loads neither undici nor node:tls', async (t)
   const s = await serve((_req, res) => res.end('{"ok":true}'));
   t.teardown(s.close);
   const script = [
-    `const { slackFetch } = await import(${JSON.stringify(resolve(import.meta.dirname, '../lib/slack/fetch.ts'))});`,
+    `const { slackFetch } = await import(${JSON.stringify(resolve(import.meta.dirname, '../lib/adapters/slack/fetch.ts'))});`,
     `const res = await slackFetch(${JSON.stringify(`${s.url}/api/auth.test`)}, { method: 'POST', body: 'a=1' });`,
     'const body = await res.json();',
     'const loaded = process.moduleLoadList.filter((m) => /undici|NativeModule tls$|http2$/.test(m));',
@@ -241,7 +241,7 @@ test('with NODE_USE_ENV_PROXY=1, calls go through HTTP_PROXY as the global fetch
   });
   t.teardown(proxy.close);
   const script = [
-    `const { slackFetch } = await import(${JSON.stringify(resolve(import.meta.dirname, '../lib/slack/fetch.ts'))});`,
+    `const { slackFetch } = await import(${JSON.stringify(resolve(import.meta.dirname, '../lib/adapters/slack/fetch.ts'))});`,
     "const res = await slackFetch('http://slack.invalid/api/auth.test', { method: 'POST', body: 'a=1' });",
     'console.log(JSON.stringify(await res.json()));',
   ].join('\n');

@@ -1,9 +1,9 @@
 import test from 'ava';
-import type { RootView } from '../lib/destination.ts';
-import type { Issue } from '../lib/issue.ts';
-import { renderDetails } from '../lib/slack/render-details.ts';
-import { COLORS, renderRoot, renderStatusReply } from '../lib/slack/render-root.ts';
-import { slackLink, truncateEscaped } from '../lib/slack/text.ts';
+import { renderDetails } from '../lib/adapters/slack/render-details.ts';
+import { COLORS, renderRoot, renderStatusReply } from '../lib/adapters/slack/render-root.ts';
+import { slackLink, truncateEscaped } from '../lib/adapters/slack/text.ts';
+import type { RootView } from '../lib/domain/destination.ts';
+import type { Issue } from '../lib/domain/issue.ts';
 import { crashLoopIssue } from './support/crashloop-webhook.ts';
 import { messageError } from './support/slack-standin.ts';
 

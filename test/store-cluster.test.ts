@@ -2,11 +2,11 @@
 // run with keys spread over every shard, every key carries a TTL, and REDIS_URL's forms parse.
 import { randomUUID } from 'node:crypto';
 import test from 'ava';
-import { DependencyError } from '../lib/errors.ts';
-import { threadKeys } from '../lib/store/keys.ts';
-import { RedisStore } from '../lib/store/redis.ts';
-import { parseRedisUrl } from '../lib/store/redis-url.ts';
-import { encodeRootAttempt, type Lock, type StateStore } from '../lib/store/store.ts';
+import { threadKeys } from '../lib/adapters/store/keys.ts';
+import { RedisStore } from '../lib/adapters/store/redis.ts';
+import { parseRedisUrl } from '../lib/adapters/store/redis-url.ts';
+import { encodeRootAttempt, type Lock, type StateStore } from '../lib/domain/state-store.ts';
+import { DependencyError } from '../lib/platform/errors.ts';
 import {
   type RedisCluster,
   type RedisSentinel,

@@ -6,8 +6,8 @@
 import { Writable } from 'node:stream';
 import test from 'ava';
 import { Redis } from 'ioredis';
-import { coalesceWrites, MAX_BATCH } from '../lib/store/coalesce.ts';
-import { RedisStore } from '../lib/store/redis.ts';
+import { coalesceWrites, MAX_BATCH } from '../lib/adapters/store/coalesce.ts';
+import { RedisStore } from '../lib/adapters/store/redis.ts';
 import { startRedisCluster, startRedisSentinel } from './support/redis-cluster.ts';
 import { putOnceReconnected, startRedisServer } from './support/redis-server.ts';
 

@@ -3,10 +3,10 @@
 import { randomUUID } from 'node:crypto';
 import test, { type ExecutionContext } from 'ava';
 import { Redis } from 'ioredis';
-import { DependencyError } from '../lib/errors.ts';
-import { MemoryStore } from '../lib/store/memory.ts';
-import { RedisStore } from '../lib/store/redis.ts';
-import { type Lock, MAX_TOKEN_HORIZON_MS, type StateStore } from '../lib/store/store.ts';
+import { MemoryStore } from '../lib/adapters/store/memory.ts';
+import { RedisStore } from '../lib/adapters/store/redis.ts';
+import { type Lock, MAX_TOKEN_HORIZON_MS, type StateStore } from '../lib/domain/state-store.ts';
+import { DependencyError } from '../lib/platform/errors.ts';
 import { type RedisServer, startRedisServer } from './support/redis-server.ts';
 
 interface Backend {

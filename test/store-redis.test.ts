@@ -3,8 +3,8 @@
 import { randomUUID } from 'node:crypto';
 import test from 'ava';
 import { Redis } from 'ioredis';
-import { DependencyError, UnavailableError } from '../lib/errors.ts';
-import { createStore, MemoryStore, RedisStore } from '../lib/store/index.ts';
+import { createStore, MemoryStore, RedisStore } from '../lib/adapters/store/index.ts';
+import { DependencyError, UnavailableError } from '../lib/platform/errors.ts';
 import { putOnceReconnected, startRedisServer } from './support/redis-server.ts';
 
 // A guard against hanging, not a latency assertion: a store that never answers fails here

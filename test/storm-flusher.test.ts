@@ -2,14 +2,14 @@
 // may change, without waiting for the deferred delivery's broker retry, and that delivery then
 // finds nothing left to do.
 import test from 'ava';
-import { type DispatchDeps, dispatchIssue } from '../lib/dispatch/dispatcher.ts';
-import { RecordingDestination } from '../lib/dispatch/recording-destination.ts';
-import { DEFAULT_STORM, type StormOptions } from '../lib/dispatch/storm.ts';
-import { createStormFlusher } from '../lib/dispatch/storm-flusher.ts';
-import { RateLimitedError } from '../lib/errors.ts';
-import type { Issue } from '../lib/issue.ts';
-import { MemoryStore } from '../lib/store/memory.ts';
+import { MemoryStore } from '../lib/adapters/store/memory.ts';
+import type { Issue } from '../lib/domain/issue.ts';
+import { RateLimitedError } from '../lib/platform/errors.ts';
+import { type DispatchDeps, dispatchIssue } from '../lib/stages/dispatch/dispatcher.ts';
+import { DEFAULT_STORM, type StormOptions } from '../lib/stages/dispatch/storm.ts';
+import { createStormFlusher } from '../lib/stages/dispatch/storm-flusher.ts';
 import { makeIssue } from './support/issue-factory.ts';
+import { RecordingDestination } from './support/recording-destination.ts';
 
 // threshold 0: every new alert of the group folds; a short interval keeps the test quick.
 const storm: StormOptions = { ...DEFAULT_STORM, threshold: 0, editIntervalMs: 150, replyLines: 20 };

@@ -1,15 +1,16 @@
 // Storm folding in dispatch: past N new alerts of a group within the window, alerts become lines
 // of one summary (edited at a bounded rate) instead of threads of their own, and none is lost.
 import test from 'ava';
-import { createChannelBucket } from '../lib/dispatch/channel-bucket.ts';
-import { type DispatchDeps, dispatchIssue } from '../lib/dispatch/dispatcher.ts';
-import { RecordingDestination } from '../lib/dispatch/recording-destination.ts';
-import { DEFAULT_STORM, type StormOptions, type SummaryView } from '../lib/dispatch/storm.ts';
-import { RateLimitedError } from '../lib/errors.ts';
-import type { Issue } from '../lib/issue.ts';
-import { renderSummary, renderSummaryLines } from '../lib/slack/render-summary.ts';
-import { MemoryStore } from '../lib/store/memory.ts';
+import { renderSummary, renderSummaryLines } from '../lib/adapters/slack/render-summary.ts';
+import { MemoryStore } from '../lib/adapters/store/memory.ts';
+import type { SummaryView } from '../lib/domain/destination.ts';
+import type { Issue } from '../lib/domain/issue.ts';
+import { RateLimitedError } from '../lib/platform/errors.ts';
+import { createChannelBucket } from '../lib/stages/dispatch/channel-bucket.ts';
+import { type DispatchDeps, dispatchIssue } from '../lib/stages/dispatch/dispatcher.ts';
+import { DEFAULT_STORM, type StormOptions } from '../lib/stages/dispatch/storm.ts';
 import { at, makeIssue, T0 } from './support/issue-factory.ts';
+import { RecordingDestination } from './support/recording-destination.ts';
 import { messageError } from './support/slack-standin.ts';
 
 const storm: StormOptions = { ...DEFAULT_STORM, threshold: 5, editIntervalMs: 10_000, replyLines: 20 };

@@ -1,8 +1,8 @@
 import { Writable } from 'node:stream';
 import test from 'ava';
-import type { RootView } from '../lib/destination.ts';
-import { Issue } from '../lib/issue.ts';
-import { TerminalDestination } from '../lib/terminal.ts';
+import { TerminalDestination } from '../lib/adapters/terminal.ts';
+import type { RootView } from '../lib/domain/destination.ts';
+import { Issue } from '../lib/domain/issue.ts';
 
 /** A stream that keeps what was written, optionally claiming to be a TTY. */
 function capture(isTTY = false): Writable & { isTTY: boolean; text: () => string } {

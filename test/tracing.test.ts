@@ -2,8 +2,8 @@
 // request becomes an OTLP span in the trace the CloudEvent carried.
 import test from 'ava';
 import { CloudEvent, HTTP } from 'cloudevents';
-import { createFunctionServer } from '../lib/runtime/server.ts';
-import { getExporter, resetExporter } from '../lib/runtime/trace.ts';
+import { createFunctionServer } from '../lib/platform/runtime/server.ts';
+import { getExporter, resetExporter } from '../lib/platform/runtime/trace.ts';
 import { captureLogs } from './support/logs.ts';
 import { startRecordingSink } from './support/sink.ts';
 

@@ -1,17 +1,22 @@
 // alert-ingest: Alertmanager's webhook receiver. One CloudEvent per alert goes to K_SINK; the
 // webhook is answered 2xx only after the sink accepted all of them, so Alertmanager retries
 // anything that was not handed on. The configuration silences alerts and plans their workflows.
-import { alertToIssue, parseWebhook } from '../../lib/alertmanager.ts';
-import { checkAuth, type WebhookAuth } from '../../lib/auth.ts';
-import { type ConfigSource, openFunctionConfig } from '../../lib/config/index.ts';
-import { planIssue } from '../../lib/config/plan.ts';
-import { AlertIngestEnv, parseEnv } from '../../lib/env.ts';
-import { MethodNotAllowedError, NotFoundError } from '../../lib/errors.ts';
-import { ingestEventMessage } from '../../lib/events.ts';
-import { createLogger } from '../../lib/logger.ts';
-import { defaultRegistry } from '../../lib/runtime/metrics.ts';
-import { type BinaryEvent, createSink, parseCeOverrides, type Sink } from '../../lib/runtime/sink.ts';
-import type { FunctionModule, InvocationContext } from '../../lib/runtime/types.ts';
+import { alertToIssue, parseWebhook } from '../../lib/domain/alertmanager.ts';
+import { type ConfigSource, openFunctionConfig } from '../../lib/domain/config/index.ts';
+import { planIssue } from '../../lib/domain/config/plan.ts';
+import { ingestEventMessage } from '../../lib/domain/events.ts';
+import { checkAuth, type WebhookAuth } from '../../lib/platform/auth.ts';
+import { MethodNotAllowedError, NotFoundError } from '../../lib/platform/errors.ts';
+import { createLogger } from '../../lib/platform/logger.ts';
+import { defaultRegistry } from '../../lib/platform/runtime/metrics.ts';
+import {
+  type BinaryEvent,
+  createSink,
+  parseCeOverrides,
+  type Sink,
+} from '../../lib/platform/runtime/sink.ts';
+import type { FunctionModule, InvocationContext } from '../../lib/platform/runtime/types.ts';
+import { AlertIngestEnv, parseEnv } from '../../lib/stages/env.ts';
 
 export const NAME = 'alert-ingest';
 const PATHS = new Set(['/', '/api/alerts', '/api/v2/alerts']);

@@ -3,23 +3,24 @@
 // state in Redis. Replies with a notification.sent event listing every delivery.
 import { createHash } from 'node:crypto';
 import { CloudEvent } from 'cloudevents';
-import { type ConfigSource, openFunctionConfig } from '../../lib/config/index.ts';
-import { routeIssue } from '../../lib/config/route.ts';
-import type { DestinationConfig } from '../../lib/config/schema.ts';
-import type { Destination } from '../../lib/destination.ts';
-import { type ChannelBucket, createChannelBucket } from '../../lib/dispatch/channel-bucket.ts';
-import { DEFAULT_LOCK_TTL_MS, dispatchIssue } from '../../lib/dispatch/dispatcher.ts';
-import { canSummarize, type StormOptions } from '../../lib/dispatch/storm.ts';
-import { createStormFlusher, type StormFlusher } from '../../lib/dispatch/storm-flusher.ts';
-import { DispatchEnv, parseEnv } from '../../lib/env.ts';
-import { BadRequestError } from '../../lib/errors.ts';
-import { EventTypes, type NotificationSent, occurrenceId, parseIssueData } from '../../lib/events.ts';
-import { createLogger, type Logger } from '../../lib/logger.ts';
-import type { FunctionModule, InvocationContext } from '../../lib/runtime/types.ts';
-import { loadWebApi, SlackDestination } from '../../lib/slack/destination.ts';
-import { createStore, type StateStore } from '../../lib/store/index.ts';
-import { loadIoredis } from '../../lib/store/redis.ts';
-import { TerminalDestination } from '../../lib/terminal.ts';
+import { loadWebApi, SlackDestination } from '../../lib/adapters/slack/destination.ts';
+import { createStore, type StateStore } from '../../lib/adapters/store/index.ts';
+import { loadIoredis } from '../../lib/adapters/store/redis.ts';
+import { TerminalDestination } from '../../lib/adapters/terminal.ts';
+import { type ConfigSource, openFunctionConfig } from '../../lib/domain/config/index.ts';
+import { routeIssue } from '../../lib/domain/config/route.ts';
+import type { DestinationConfig } from '../../lib/domain/config/schema.ts';
+import type { Destination } from '../../lib/domain/destination.ts';
+import { type ChannelBucket, canSummarize } from '../../lib/domain/destination.ts';
+import { EventTypes, type NotificationSent, occurrenceId, parseIssueData } from '../../lib/domain/events.ts';
+import { BadRequestError } from '../../lib/platform/errors.ts';
+import { createLogger, type Logger } from '../../lib/platform/logger.ts';
+import type { FunctionModule, InvocationContext } from '../../lib/platform/runtime/types.ts';
+import { createChannelBucket } from '../../lib/stages/dispatch/channel-bucket.ts';
+import { DEFAULT_LOCK_TTL_MS, dispatchIssue } from '../../lib/stages/dispatch/dispatcher.ts';
+import type { StormOptions } from '../../lib/stages/dispatch/storm.ts';
+import { createStormFlusher, type StormFlusher } from '../../lib/stages/dispatch/storm-flusher.ts';
+import { DispatchEnv, parseEnv } from '../../lib/stages/env.ts';
 
 export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
   let store: StateStore;

@@ -1,9 +1,9 @@
 // enrich-node: node conditions, capacity, taints and kubelet facts for issues about a node, and a
 // short section on the node of a pod issue that enrich-pod found unhealthy.
 
-import { nodeSectionsFor } from '../../lib/enrich/actions.ts';
-import { enrichNode } from '../../lib/enrich/node.ts';
-import { createEnricherFunction } from '../../lib/enricher-function.ts';
+import { nodeSectionsFor } from '../../lib/stages/enrich/actions.ts';
+import { createEnricherFunction } from '../../lib/stages/enrich/function.ts';
+import { enrichNode } from '../../lib/stages/enrich/node.ts';
 
 export function create(env: NodeJS.ProcessEnv = process.env) {
   return createEnricherFunction(

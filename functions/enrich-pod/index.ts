@@ -2,10 +2,10 @@
 // then status, exit codes, resources, events and the (previous) container's redacted logs.
 // Sends the issue on to enrich-node when the pod's node is unhealthy.
 
-import { podOptionsFor } from '../../lib/enrich/actions.ts';
-import { nextStagesAfterPod } from '../../lib/enrich/plan.ts';
-import { enrichPod } from '../../lib/enrich/pod.ts';
-import { createEnricherFunction } from '../../lib/enricher-function.ts';
+import { nextStagesAfterPod } from '../../lib/domain/routing.ts';
+import { podOptionsFor } from '../../lib/stages/enrich/actions.ts';
+import { createEnricherFunction } from '../../lib/stages/enrich/function.ts';
+import { enrichPod } from '../../lib/stages/enrich/pod.ts';
 
 export function create(env: NodeJS.ProcessEnv = process.env) {
   return createEnricherFunction(

@@ -2,18 +2,18 @@
 // and storms fold into one issue per (workload, reason) in Redis (lib/ingest); the issue is the
 // reply to the broker, and anything not worth one is acknowledged with no reply.
 import type { CloudEvent } from 'cloudevents';
-import { type ConfigSource, openFunctionConfig } from '../../lib/config/index.ts';
-import { planIssue } from '../../lib/config/plan.ts';
-import { EventIngestEnv, parseEnv } from '../../lib/env.ts';
-import { eventJson, issueEvent } from '../../lib/events.ts';
-import { fitIssue } from '../../lib/fit.ts';
-import { filterFromSettings } from '../../lib/ingest/filter.ts';
-import { type IngestSettings, ingest } from '../../lib/ingest/ingest.ts';
-import { createLogger } from '../../lib/logger.ts';
-import { defaultRegistry } from '../../lib/runtime/metrics.ts';
-import type { FunctionModule, InvocationContext } from '../../lib/runtime/types.ts';
-import { createStore, type StateStore } from '../../lib/store/index.ts';
-import { loadIoredis } from '../../lib/store/redis.ts';
+import { createStore, type StateStore } from '../../lib/adapters/store/index.ts';
+import { loadIoredis } from '../../lib/adapters/store/redis.ts';
+import { type ConfigSource, openFunctionConfig } from '../../lib/domain/config/index.ts';
+import { planIssue } from '../../lib/domain/config/plan.ts';
+import { eventJson, issueEvent } from '../../lib/domain/events.ts';
+import { fitIssue } from '../../lib/domain/fit.ts';
+import { createLogger } from '../../lib/platform/logger.ts';
+import { defaultRegistry } from '../../lib/platform/runtime/metrics.ts';
+import type { FunctionModule, InvocationContext } from '../../lib/platform/runtime/types.ts';
+import { EventIngestEnv, parseEnv } from '../../lib/stages/env.ts';
+import { filterFromSettings } from '../../lib/stages/ingest/filter.ts';
+import { type IngestSettings, ingest } from '../../lib/stages/ingest/ingest.ts';
 
 export interface IngestFunctionOptions {
   /** The clock (tests). */

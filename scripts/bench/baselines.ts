@@ -30,14 +30,14 @@ start({ handle: () => undefined }, { port: Number(process.env.PORT), logLevel: '
 
 /**
  * The least any alert-ingest can do on the same wire: a node:http server that parses the webhook
- * and POSTs each alert's JSON to K_SINK through alert-ingest's own sink client (lib/runtime/
+ * and POSTs each alert's JSON to K_SINK through alert-ingest's own sink client (lib/platform/runtime/
  * http1.ts), then answers 200 once the sink accepted every one (502 otherwise). No validation,
  * no mapping to an Issue, no CloudEvent attributes beyond the four required ones, no logging or
  * metrics. Node runs it from TypeScript (type stripping); it imports nothing but http1.ts.
  */
 const FORWARDER = `
 import { createServer } from 'node:http';
-import { createHttp1Client } from ${JSON.stringify(resolve(root, 'lib/runtime/http1.ts'))};
+import { createHttp1Client } from ${JSON.stringify(resolve(root, 'lib/platform/runtime/http1.ts'))};
 const sink = createHttp1Client(new URL(process.env.K_SINK), { maxSockets: 64 });
 let n = 0;
 const post = (alert) =>

@@ -15,7 +15,7 @@ import { deployedEnv, freePort, median, msSince, rssMiB, spawnServer, stop } fro
 export const BIG_WEBHOOK_ALERTS = 10_000;
 
 /**
- * 10,000 compact alerts (~350 bytes each, 3.5 MiB: under MAX_BODY_BYTES, lib/limits.ts). A
+ * 10,000 compact alerts (~350 bytes each, 3.5 MiB: under MAX_BODY_BYTES, lib/platform/limits.ts). A
  * kube-prometheus alert with its generatorURL and annotations is ~900 bytes; 4,500 of those fit.
  */
 export function bigWebhook(tag: string, n = BIG_WEBHOOK_ALERTS): string {

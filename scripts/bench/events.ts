@@ -1,13 +1,14 @@
 // Figures for k8s-event-ingest: ingest throughput with a real redis-server next to the same events
 // through the in-memory store (same run, same machine), and the Slack messages a 10,000-event
 // storm costs next to one message per event.
-import { RecordingDestination } from '../../lib/dispatch/recording-destination.ts';
-import { type Delivery, ingest } from '../../lib/ingest/ingest.ts';
-import { createStore } from '../../lib/store/index.ts';
-import { MemoryStore } from '../../lib/store/memory.ts';
-import type { StateStore } from '../../lib/store/store.ts';
+
+import { createStore } from '../../lib/adapters/store/index.ts';
+import { MemoryStore } from '../../lib/adapters/store/memory.ts';
+import type { StateStore } from '../../lib/domain/state-store.ts';
+import { type Delivery, ingest } from '../../lib/stages/ingest/ingest.ts';
 import { settings, T0 } from '../../test/fixtures/apiserversource/load.ts';
 import { makeStorm, runThroughBroker } from '../../test/fixtures/apiserversource/storm.ts';
+import { RecordingDestination } from '../../test/support/recording-destination.ts';
 import { startRedisServer } from '../../test/support/redis-server.ts';
 
 const CONCURRENCY = 32;

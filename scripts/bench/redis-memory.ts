@@ -2,9 +2,9 @@
 // store (as dispatch-slack leaves them, with their TTLs), measured as INFO used_memory growth on
 // a real redis-server, and on a real 3-master cluster (summed over the masters).
 import { randomUUID } from 'node:crypto';
-import { threadKeys } from '../../lib/store/keys.ts';
-import { RedisStore } from '../../lib/store/redis.ts';
-import type { StateStore } from '../../lib/store/store.ts';
+import { threadKeys } from '../../lib/adapters/store/keys.ts';
+import { RedisStore } from '../../lib/adapters/store/redis.ts';
+import type { StateStore } from '../../lib/domain/state-store.ts';
 import { startRedisCluster } from '../../test/support/redis-cluster.ts';
 import { startRedisServer } from '../../test/support/redis-server.ts';
 

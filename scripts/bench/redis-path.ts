@@ -3,35 +3,15 @@
 // alert counted by a wrapper around the store (every StateStore call is one round trip).
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { createChannelBucket } from '../../lib/dispatch/channel-bucket.ts';
-import { dispatchIssue } from '../../lib/dispatch/dispatcher.ts';
-import { RecordingDestination } from '../../lib/dispatch/recording-destination.ts';
-import type { Issue } from '../../lib/issue.ts';
-import { RedisStore } from '../../lib/store/redis.ts';
-import type { StateStore } from '../../lib/store/store.ts';
+import { RedisStore } from '../../lib/adapters/store/redis.ts';
+import type { Issue } from '../../lib/domain/issue.ts';
+import { createChannelBucket } from '../../lib/stages/dispatch/channel-bucket.ts';
+import { dispatchIssue } from '../../lib/stages/dispatch/dispatcher.ts';
 import { makeIssue } from '../../test/support/issue-factory.ts';
+import { RecordingDestination } from '../../test/support/recording-destination.ts';
 import { startRedisServer } from '../../test/support/redis-server.ts';
+import { countRoundTrips } from '../../test/support/round-trips.ts';
 import { median, msSince } from './procs.ts';
-
-/** Wraps a store so every call (one round trip on Redis) is named in `calls`, in order. */
-export function countRoundTrips(store: StateStore): {
-  store: StateStore;
-  count: () => number;
-  calls: string[];
-} {
-  const calls: string[] = [];
-  const counted = new Proxy(store, {
-    get(target, prop, receiver) {
-      const v = Reflect.get(target, prop, receiver);
-      if (typeof v !== 'function' || prop === 'close') return v;
-      return (...args: unknown[]) => {
-        calls.push(String(prop));
-        return (v as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
-  return { store: counted, count: () => calls.length, calls };
-}
 
 /** Runs `fn` over `items` with `concurrency` in flight; returns items per second. */
 async function rate<T>(items: T[], concurrency: number, fn: (item: T) => Promise<unknown>): Promise<number> {

@@ -1,7 +1,11 @@
 // A KubePodCrashLooping webhook as Alertmanager posts it from kube-prometheus, mapped to an
 // Issue; tests override what they care about.
-import { type AlertmanagerAlert, type AlertmanagerWebhook, alertToIssue } from '../../lib/alertmanager.ts';
-import type { Issue } from '../../lib/issue.ts';
+import {
+  type AlertmanagerAlert,
+  type AlertmanagerWebhook,
+  alertToIssue,
+} from '../../lib/domain/alertmanager.ts';
+import type { Issue } from '../../lib/domain/issue.ts';
 
 export function crashLoopWebhook(alert: Partial<AlertmanagerAlert> = {}): AlertmanagerWebhook {
   return {

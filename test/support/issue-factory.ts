@@ -1,7 +1,7 @@
 // Valid Issues for tests, shaped like what alert-ingest and enrich-pod produce, with defaults
 // so a test states only what it is about. Everything passes through the Issue schema.
-import { occurrenceId } from '../../lib/events.ts';
-import { type Enrichment, Issue, type IssueInput } from '../../lib/issue.ts';
+import { occurrenceId } from '../../lib/domain/events.ts';
+import { type Enrichment, Issue, type IssueInput } from '../../lib/domain/issue.ts';
 
 export const T0 = '2026-03-01T10:00:00.000Z';
 

@@ -1,6 +1,6 @@
 // Captures pino output as parsed lines, so tests assert on what was logged.
 import { Writable } from 'node:stream';
-import { createLogger, type Logger } from '../../lib/logger.ts';
+import { createLogger, type Logger } from '../../lib/platform/logger.ts';
 
 export function captureLogs(name = 'test'): {
   log: Logger;

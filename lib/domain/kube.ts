@@ -1,0 +1,121 @@
+// The agent's view of the Kubernetes API: the few reads the enrichers need, behind an interface
+// so enrichers are tested against fakes or a stand-in server, never a real cluster.
+import type {
+  CoreV1Event,
+  V1DaemonSet,
+  V1Deployment,
+  V1Job,
+  V1Node,
+  V1PersistentVolumeClaim,
+  V1Pod,
+  V1ReplicaSet,
+  V1StatefulSet,
+} from '@kubernetes/client-node';
+
+export type {
+  CoreV1Event,
+  V1DaemonSet,
+  V1Deployment,
+  V1Job,
+  V1Node,
+  V1PersistentVolumeClaim,
+  V1Pod,
+  V1ReplicaSet,
+  V1StatefulSet,
+};
+
+/** Workload kinds whose pods enrich-pod finds through the selector. */
+export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job'] as const;
+export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
+export type Workload = V1Deployment | V1StatefulSet | V1DaemonSet | V1ReplicaSet | V1Job;
+
+export function isWorkloadKind(kind: string): kind is WorkloadKind {
+  return (WORKLOAD_KINDS as readonly string[]).includes(kind);
+}
+
+/** Per-call options; `signal` lets a caller with a time budget abandon the request. */
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+/** One page of a list: `limit` items at most, `continue` from the previous page's token. */
+export interface ListOptions extends CallOptions {
+  limit?: number;
+  continue?: string;
+}
+
+export interface LogOptions extends CallOptions {
+  container: string;
+  /** The log of the container's previous instance (the one that crashed). */
+  previous?: boolean;
+  tailLines?: number;
+  limitBytes?: number;
+}
+
+export interface EventQuery extends ListOptions {
+  /** involvedObject.name */
+  name: string;
+  /** involvedObject.kind (Pod, Node, ...). */
+  kind?: string;
+  /**
+   * involvedObject.namespace. Omit it for cluster-scoped objects: a Node's events live in the
+   * `default` namespace but their involvedObject.namespace is empty.
+   */
+  namespace?: string;
+}
+
+/** One page of a list; `continue` (and `more`) are set when the server holds items past the limit. */
+export interface Page<T> {
+  items: T[];
+  more: boolean;
+  continue?: string;
+}
+
+/** Every method rejects with a KubeApiError (lib/domain/kube-errors.ts), never a raw client error. */
+export interface KubeReader {
+  readPod(namespace: string, name: string, opts?: CallOptions): Promise<V1Pod>;
+  readPodLog(namespace: string, name: string, opts: LogOptions): Promise<string>;
+  /** core/v1 Events whose involvedObject matches the query, in the order the server lists them. */
+  listEvents(namespace: string, query: EventQuery): Promise<Page<CoreV1Event>>;
+  readNode(name: string, opts?: CallOptions): Promise<V1Node>;
+  listPodsOnNode(node: string, opts?: ListOptions): Promise<Page<V1Pod>>;
+  /** Pods of one namespace matching a label selector (a workload's pods). */
+  listPods(namespace: string, labelSelector: string, opts?: ListOptions): Promise<Page<V1Pod>>;
+  readWorkload(kind: WorkloadKind, namespace: string, name: string, opts?: CallOptions): Promise<Workload>;
+  readPersistentVolumeClaim(
+    namespace: string,
+    name: string,
+    opts?: CallOptions,
+  ): Promise<V1PersistentVolumeClaim>;
+}
+
+/** Builds the core/v1 field selector for an object's events (exported for the adapter and fakes). */
+export function eventFieldSelector(query: Pick<EventQuery, 'name' | 'kind' | 'namespace'>): string {
+  const parts = [`involvedObject.name=${query.name}`];
+  if (query.namespace !== undefined) parts.push(`involvedObject.namespace=${query.namespace}`);
+  if (query.kind !== undefined) parts.push(`involvedObject.kind=${query.kind}`);
+  return parts.join(',');
+}
+
+interface LabelSelectorLike {
+  matchLabels?: Record<string, string> | undefined;
+  matchExpressions?: Array<{ key: string; operator: string; values?: string[] | undefined }> | undefined;
+}
+
+/**
+ * A metav1.LabelSelector as the `labelSelector` query string (what kubectl sends). Undefined when
+ * the selector selects nothing usable (empty or an unknown operator): listing every pod of the
+ * namespace instead would be wrong and costly.
+ */
+export function labelSelectorString(sel: LabelSelectorLike | undefined): string | undefined {
+  const parts = Object.entries(sel?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
+  for (const e of sel?.matchExpressions ?? []) {
+    const values = (e.values ?? []).join(',');
+    if (e.operator === 'In') parts.push(`${e.key} in (${values})`);
+    else if (e.operator === 'NotIn') parts.push(`${e.key} notin (${values})`);
+    else if (e.operator === 'Exists') parts.push(e.key);
+    else if (e.operator === 'DoesNotExist') parts.push(`!${e.key}`);
+    else return undefined;
+  }
+  return parts.length > 0 ? parts.join(',') : undefined;
+}

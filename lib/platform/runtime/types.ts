@@ -1,0 +1,56 @@
+// The function contract: a module exports `handle` (plus optional `init`, `shutdown`,
+// `liveness`, `readiness`), as Knative Functions expects, so any runtime can serve it.
+import type { IncomingHttpHeaders } from 'node:http';
+import type { CloudEvent } from 'cloudevents';
+import type { Logger } from '../logger.ts';
+import type { SpanContext } from './trace.ts';
+
+export interface InvocationContext {
+  /** Child logger carrying the event's id, type and source (or the request path). */
+  log: Logger;
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  headers: IncomingHttpHeaders;
+  rawBody: Buffer;
+  /** The JSON body of a plain HTTP request (undefined for CloudEvents and non-JSON bodies). */
+  body: unknown;
+  /** This invocation's trace context: stamp `traceparent` on every event it emits. */
+  span: SpanContext;
+  traceparent: string;
+}
+
+export interface HttpResponse {
+  statusCode?: number;
+  headers?: Record<string, string>;
+  body?: unknown;
+}
+
+/** A CloudEvent reply (posted back to the broker), a plain HTTP answer, or nothing (202-style done). */
+export type HandlerResult = CloudEvent<unknown> | HttpResponse | undefined;
+
+export interface FunctionModule {
+  /**
+   * Imports, without connecting anywhere, the packages the function's first events load lazily
+   * (the Slack client, ioredis). Called only by the code cache's training run
+   * (lib/platform/runtime/bundle-entry.cjs, scripts/build.ts), so that their compiled code is in the cache.
+   */
+  warm?(): Promise<void>;
+  /** Prepares connections and configuration; readiness stays 503 until it resolves. */
+  init?(): Promise<void> | void;
+  handle(
+    context: InvocationContext,
+    event: CloudEvent<unknown> | undefined,
+  ): Promise<HandlerResult> | HandlerResult;
+  /** Runs after in-flight requests drained on SIGTERM. */
+  shutdown?(): Promise<void> | void;
+  liveness?(): Promise<boolean> | boolean;
+  readiness?(): Promise<boolean> | boolean;
+  /**
+   * Checks a request before its body is read (path, method, credentials) and throws an AppError
+   * (404, 405, 401) to refuse it: an unauthenticated body is never read or parsed.
+   */
+  accept?(request: { method: string; path: string; headers: IncomingHttpHeaders }): void;
+  /** When true, non-CloudEvent HTTP requests reach `handle` (alert-ingest's webhook). */
+  acceptsHttp?: boolean;
+}
