@@ -4,9 +4,8 @@ import test from 'ava';
 import { SlackDestination } from '../lib/adapters/slack/destination.ts';
 import { MemoryStore } from '../lib/adapters/store/memory.ts';
 import type { Issue } from '../lib/domain/issue.ts';
-import { RateLimitedError } from '../lib/platform/errors.ts';
 import { correlationKey } from '../lib/stages/dispatch/correlation.ts';
-import { dispatchIssue } from '../lib/stages/dispatch/dispatcher.ts';
+import { ComeBackLater, dispatch } from './support/dispatch.ts';
 import { at, makeIssue } from './support/issue-factory.ts';
 import { RecordingDestination } from './support/recording-destination.ts';
 import { startSlackStandin } from './support/slack-standin.ts';
@@ -52,16 +51,16 @@ test('correlation: an Event about the workload of a firing alert joins its threa
   const store = new MemoryStore();
   const destination = new RecordingDestination();
   const deps = { store, destination, now: () => new Date(at(2)) };
-  const a = await dispatchIssue(alert('checkout-7d9c8b6f5-x2x9k'), deps);
+  const a = await dispatch(alert('checkout-7d9c8b6f5-x2x9k'), deps);
   t.is(a.action, 'posted');
-  const e = await dispatchIssue(event('checkout-7d9c8b6f5-k7wzp'), deps);
+  const e = await dispatch(event('checkout-7d9c8b6f5-k7wzp'), deps);
   t.is(e.action, 'posted');
   t.is(destination.callsOf('postRoot').length, 1, 'one root for the workload');
   const linked = destination.callsOf('postLinked')[0];
   t.is(linked?.ref.threadTs, a.ref?.ts, 'the event posted its message in the alert thread');
   t.true(linked?.view?.linked);
   t.is(
-    (await dispatchIssue(event('checkout-7d9c8b6f5-k7wzp'), deps)).action,
+    (await dispatch(event('checkout-7d9c8b6f5-k7wzp'), deps)).action,
     'unchanged',
     'a repeat adds nothing',
   );
@@ -71,7 +70,7 @@ test('correlation: an Event about the workload of a firing alert joins its threa
     status: 'resolved',
     endsAt: at(3),
   });
-  await dispatchIssue(resolved, deps);
+  await dispatch(resolved, deps);
   const update = destination.callsOf('updateRoot').at(-1);
   t.is(update?.ref.ts, linked?.ref.ts, 'the resolution edits the event’s own message, not the alert’s root');
   const reply = destination.callsOf('postStatusReply').at(-1);
@@ -82,17 +81,14 @@ test('correlation: two alerts about one workload keep their own threads; a resol
   const store = new MemoryStore();
   const destination = new RecordingDestination();
   const deps = { store, destination, now: () => new Date(at(2)) };
-  await dispatchIssue(alert('checkout-7d9c8b6f5-x2x9k'), deps);
-  await dispatchIssue(
+  await dispatch(alert('checkout-7d9c8b6f5-x2x9k'), deps);
+  await dispatch(
     alert('checkout-7d9c8b6f5-x2x9k', { id: 'other', fingerprint: 'alert-notready', title: 'NotReady' }),
     deps,
   );
   t.is(destination.callsOf('postRoot').length, 2, 'same source: separate messages');
-  await dispatchIssue(
-    alert('checkout-7d9c8b6f5-x2x9k', { id: 'r1', status: 'resolved', endsAt: at(2) }),
-    deps,
-  );
-  await dispatchIssue(
+  await dispatch(alert('checkout-7d9c8b6f5-x2x9k', { id: 'r1', status: 'resolved', endsAt: at(2) }), deps);
+  await dispatch(
     alert('checkout-7d9c8b6f5-x2x9k', {
       id: 'r2',
       fingerprint: 'alert-notready',
@@ -101,7 +97,7 @@ test('correlation: two alerts about one workload keep their own threads; a resol
     }),
     deps,
   );
-  await dispatchIssue(event('checkout-7d9c8b6f5-k7wzp'), deps);
+  await dispatch(event('checkout-7d9c8b6f5-k7wzp'), deps);
   t.is(
     destination.callsOf('postLinked').length,
     0,
@@ -115,14 +111,14 @@ test('correlation: while the other source is opening the workload thread, a deli
   const destination = new RecordingDestination();
   const hold = destination.hold('postRoot');
   const deps = { store, destination, now: () => new Date(at(2)) };
-  const first = dispatchIssue(alert('checkout-7d9c8b6f5-x2x9k'), deps);
+  const first = dispatch(alert('checkout-7d9c8b6f5-x2x9k'), deps);
   await hold.reached;
-  await t.throwsAsync(dispatchIssue(event('checkout-7d9c8b6f5-k7wzp'), deps), {
-    instanceOf: RateLimitedError,
+  await t.throwsAsync(dispatch(event('checkout-7d9c8b6f5-k7wzp'), deps), {
+    instanceOf: ComeBackLater,
   });
   hold.release();
   await first;
-  await dispatchIssue(event('checkout-7d9c8b6f5-k7wzp'), deps);
+  await dispatch(event('checkout-7d9c8b6f5-k7wzp'), deps);
   t.is(destination.callsOf('postRoot').length, 1);
   t.is(destination.callsOf('postLinked').length, 1);
 });
@@ -132,14 +128,14 @@ test('correlation: through the Slack Web API the event message, its details and 
   t.teardown(() => slack.close());
   const destination = new SlackDestination({ token: slack.token, channel: 'C0ALERTS', apiUrl: slack.url });
   const deps = { store: new MemoryStore(), destination, now: () => new Date(at(2)) };
-  const a = await dispatchIssue(alert('checkout-7d9c8b6f5-x2x9k'), deps);
+  const a = await dispatch(alert('checkout-7d9c8b6f5-x2x9k'), deps);
   const withDetails = event('checkout-7d9c8b6f5-k7wzp', {
     enrichments: [
       { source: 'enrich-pod', verdict: 'CrashLoopBackOff', blocks: [{ type: 'markdown', text: 'exit 1' }] },
     ],
   });
-  await dispatchIssue(withDetails, deps);
-  await dispatchIssue(
+  await dispatch(withDetails, deps);
+  await dispatch(
     event('checkout-7d9c8b6f5-k7wzp', { id: 'event-resolved', status: 'resolved', endsAt: at(3) }),
     deps,
   );

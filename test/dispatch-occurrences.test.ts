@@ -4,8 +4,7 @@ import test from 'ava';
 import { renderRoot } from '../lib/adapters/slack/render-root.ts';
 import { MemoryStore } from '../lib/adapters/store/memory.ts';
 import type { Issue } from '../lib/domain/issue.ts';
-import { RateLimitedError } from '../lib/platform/errors.ts';
-import { dispatchIssue } from '../lib/stages/dispatch/dispatcher.ts';
+import { ComeBackLater, dispatch } from './support/dispatch.ts';
 import { at, makeIssue } from './support/issue-factory.ts';
 import { RecordingDestination } from './support/recording-destination.ts';
 
@@ -25,24 +24,20 @@ test('dispatch: a growing count edits the root at most once per interval; the ne
   const destination = new RecordingDestination();
   let clock = at(0);
   const deps = { store, destination, now: () => new Date(clock), minUpdateIntervalMs: 60_000 };
-  t.is((await dispatchIssue(repeat(1, 0), deps)).action, 'posted');
+  t.is((await dispatch(repeat(1, 0), deps)).action, 'posted');
 
   clock = at(0.5);
-  const early = await t.throwsAsync(dispatchIssue(repeat(2, 0.5), deps), { instanceOf: RateLimitedError });
+  const early = await t.throwsAsync(dispatch(repeat(2, 0.5), deps), { instanceOf: ComeBackLater });
   t.is(early?.retryAfter, 30, 'come back when the next edit is allowed');
   clock = at(0.75);
-  await t.throwsAsync(dispatchIssue(repeat(3, 0.75), deps), { instanceOf: RateLimitedError });
-  t.is(
-    (await dispatchIssue(repeat(2, 0.5), deps)).action,
-    'unchanged',
-    'count 2 is superseded by the pending 3',
-  );
+  await t.throwsAsync(dispatch(repeat(3, 0.75), deps), { instanceOf: ComeBackLater });
+  t.is((await dispatch(repeat(2, 0.5), deps)).action, 'unchanged', 'count 2 is superseded by the pending 3');
 
   clock = at(1.1);
-  const retried = await dispatchIssue(repeat(3, 0.75), deps);
+  const retried = await dispatch(repeat(3, 0.75), deps);
   t.is(retried.action, 'updated', 'the deferred newest count reaches the root');
-  t.is((await dispatchIssue(repeat(3, 0.75), deps)).action, 'unchanged', 'its redelivery changes nothing');
-  t.is((await dispatchIssue(repeat(1, 0), deps)).action, 'unchanged', 'an older count never goes back');
+  t.is((await dispatch(repeat(3, 0.75), deps)).action, 'unchanged', 'its redelivery changes nothing');
+  t.is((await dispatch(repeat(1, 0), deps)).action, 'unchanged', 'an older count never goes back');
 
   t.is(destination.callsOf('postRoot').length, 1, 'never posted again');
   const updates = destination.callsOf('updateRoot');
@@ -71,7 +66,7 @@ test('dispatch: when a folded repeat posted the root first, the enriched first o
   const destination = new RecordingDestination();
   const deps = { store, destination, now: () => new Date(at(1)), minUpdateIntervalMs: 60_000 };
   // The repeat (count 2, straight from ingest) overtakes the first occurrence held up in enrich-pod.
-  t.is((await dispatchIssue(repeat(2, 0.5), deps)).action, 'posted');
+  t.is((await dispatch(repeat(2, 0.5), deps)).action, 'posted');
   const enriched = makeIssue({
     id: 'event-rv-1',
     fingerprint: 'backoff-checkout',
@@ -80,10 +75,10 @@ test('dispatch: when a folded repeat posted the root first, the enriched first o
       { source: 'enrich-pod', verdict: 'CrashLoopBackOff', blocks: [{ type: 'markdown', text: 'why' }] },
     ],
   });
-  await dispatchIssue(enriched, deps);
+  await dispatch(enriched, deps);
   t.is(destination.callsOf('postRoot').length, 1, 'no second root');
   t.is(destination.callsOf('postDetails').length, 1, 'the details reached the thread');
-  await dispatchIssue(enriched, deps);
+  await dispatch(enriched, deps);
   t.is(destination.callsOf('postDetails').length, 1, 'once');
 });
 
@@ -94,8 +89,8 @@ test('dispatch: a resolution without a thread marks its root as continuing a los
   const deps = { store, destination, now: () => now };
   const old = makeIssue({ fingerprint: 'old', status: 'resolved', startsAt: at(0), endsAt: at(59) });
   const recent = makeIssue({ fingerprint: 'recent', status: 'resolved', startsAt: at(58), endsAt: at(59) });
-  await dispatchIssue(old, deps);
-  await dispatchIssue(recent, deps);
+  await dispatch(old, deps);
+  await dispatch(recent, deps);
   const roots = destination.callsOf('postRoot');
   t.is(roots[0]?.view?.continuesEarlier, true, 'started an hour ago: its thread state was lost');
   t.is(roots[1]?.view?.continuesEarlier, undefined, 'started two minutes ago: a reordered delivery');

@@ -9,11 +9,11 @@ import { MemoryStore } from '../lib/adapters/store/memory.ts';
 import { RedisStore } from '../lib/adapters/store/redis.ts';
 import type { Issue } from '../lib/domain/issue.ts';
 import type { StateStore } from '../lib/domain/state-store.ts';
-import { RateLimitedError } from '../lib/platform/errors.ts';
 import { createChannelBucket, DEFAULT_CHANNEL_RATE } from '../lib/stages/dispatch/channel-bucket.ts';
-import { type DispatchDeps, dispatchIssue } from '../lib/stages/dispatch/dispatcher.ts';
+import type { DispatchDeps } from '../lib/stages/dispatch/dispatcher.ts';
 import { DEFAULT_STORM } from '../lib/stages/dispatch/storm.ts';
 import { backoffMs } from '../scripts/broker/broker.ts';
+import { ComeBackLater, dispatch } from './support/dispatch.ts';
 import { makeIssue, oomEnrichment, resolvedOf, T0 } from './support/issue-factory.ts';
 import { RecordingDestination } from './support/recording-destination.ts';
 import { type RedisServer, startRedisServer } from './support/redis-server.ts';
@@ -82,9 +82,9 @@ function simulate(open: () => StateStore, extra: Partial<DispatchDeps> = {}): Si
         clock = Math.max(clock, next.at);
         const before = destination.calls.length;
         try {
-          await dispatchIssue(next.issue, deps);
+          await dispatch(next.issue, deps);
         } catch (err) {
-          if (!(err instanceof RateLimitedError)) throw err;
+          if (!(err instanceof ComeBackLater)) throw err;
           const n = (retries.get(next.issue.id) ?? 0) + 1;
           retries.set(next.issue.id, n);
           // As the broker does with the manifests' delivery: the larger of its backoff and Retry-After.
@@ -202,5 +202,5 @@ test('pace: a resolution that meets its channel busy waits for its turn and keep
     sim.destination.callsOf('updateRoot').some((c) => c.ref.ts === ref?.ts && c.view?.status === 'resolved'),
   );
   t.true(sim.destination.callsOf('postStatusReply').some((c) => c.kind === 'resolved'));
-  t.is((await dispatchIssue(resolved, sim.deps)).action, 'unchanged', 'its redelivery changes nothing');
+  t.is((await dispatch(resolved, sim.deps)).action, 'unchanged', 'its redelivery changes nothing');
 });

@@ -6,10 +6,11 @@ import { Redis } from 'ioredis';
 import { threadKeys } from '../lib/adapters/store/keys.ts';
 import { MemoryStore } from '../lib/adapters/store/memory.ts';
 import { RedisStore } from '../lib/adapters/store/redis.ts';
+import { threadRepository } from '../lib/adapters/store/threads.ts';
 import type { StateStore } from '../lib/domain/state-store.ts';
-import { DependencyError, RateLimitedError, UnavailableError } from '../lib/platform/errors.ts';
+import { DependencyError, UnavailableError } from '../lib/platform/errors.ts';
 import { createChannelBucket } from '../lib/stages/dispatch/channel-bucket.ts';
-import { dispatchIssue } from '../lib/stages/dispatch/dispatcher.ts';
+import { ComeBackLater, dispatch } from './support/dispatch.ts';
 import { at, makeIssue, oomEnrichment, resolvedOf } from './support/issue-factory.ts';
 import { RecordingDestination } from './support/recording-destination.ts';
 import { type RedisServer, startRedisServer } from './support/redis-server.ts';
@@ -77,8 +78,8 @@ function setupWithClock(open: () => Opened) {
 function failingOnce(inner: StateStore, op: keyof StateStore, err: Error): StateStore {
   let armed = true;
   return new Proxy(inner, {
-    get(target, prop, receiver) {
-      const v = Reflect.get(target, prop, receiver);
+    get(target, prop) {
+      const v = Reflect.get(target, prop);
       if (typeof v !== 'function') return v;
       return (...args: unknown[]) => {
         if (armed && prop === op) {
@@ -118,33 +119,32 @@ const enriched = (over: Parameters<typeof makeIssue>[0] = {}) =>
 for (const b of backends) {
   const name = (s: string) => `dispatch (${b.name} store): ${s}`;
 
-  test(name('a delivery that finds the thread busy is refused at once with a retryable 429'), async (t) => {
+  test(name('a delivery that finds the thread busy is told at once to come back later'), async (t) => {
     const { destination, deps } = setup(b.open);
     const issue = enriched();
     const held = destination.hold('postRoot');
-    const first = dispatchIssue(issue, deps);
+    const first = dispatch(issue, deps);
     await held.reached;
 
-    const err = await t.throwsAsync(dispatchIssue(issue, deps), { instanceOf: RateLimitedError });
-    t.true(err?.retryable);
-    t.is(err?.status, 429);
-    t.true((err?.retryAfter ?? 0) >= 1);
+    const err = await t.throwsAsync(dispatch(issue, deps), { instanceOf: ComeBackLater });
+    t.is(err?.message, 'thread busy with another delivery');
+    t.is(err?.retryAfter, 1);
 
     held.release();
     t.is((await first).action, 'posted');
-    t.is((await dispatchIssue(issue, deps)).action, 'unchanged', 'the retry sees the finished thread');
+    t.is((await dispatch(issue, deps)).action, 'unchanged', 'the retry sees the finished thread');
     t.is(destination.callsOf('postRoot').length, 1);
   });
 
   test(name('simultaneous deliveries of a new alert post exactly one root'), async (t) => {
     const { destination, deps } = setup(b.open);
-    const results = await Promise.allSettled([1, 2, 3].map(() => dispatchIssue(enriched(), deps)));
+    const results = await Promise.allSettled([1, 2, 3].map(() => dispatch(enriched(), deps)));
     const posted = results.filter((r) => r.status === 'fulfilled' && r.value.action === 'posted');
-    const busy = results.filter((r) => r.status === 'rejected' && r.reason instanceof RateLimitedError);
+    const busy = results.filter((r) => r.status === 'rejected' && r.reason instanceof ComeBackLater);
     t.is(posted.length, 1);
     t.is(posted.length + busy.length, 3);
     t.is(destination.callsOf('postRoot').length, 1);
-    t.is((await dispatchIssue(enriched(), deps)).action, 'unchanged');
+    t.is((await dispatch(enriched(), deps)).action, 'unchanged');
   });
 
   test(
@@ -153,32 +153,32 @@ for (const b of backends) {
       const { destination, deps } = setup(b.open);
       const issue = enriched();
       destination.failNext('uploadFiles');
-      await t.throwsAsync(dispatchIssue(issue, deps), { instanceOf: UnavailableError });
+      await t.throwsAsync(dispatch(issue, deps), { instanceOf: UnavailableError });
       t.deepEqual(
         destination.calls.map((c) => c.method),
         ['postRoot', 'postDetails'],
       );
 
-      const r = await dispatchIssue(issue, deps);
+      const r = await dispatch(issue, deps);
       t.is(r.action, 'replied');
       t.deepEqual(
         destination.calls.map((c) => c.method),
         ['postRoot', 'postDetails', 'uploadFiles'],
       );
       t.is(destination.callsOf('uploadFiles')[0]?.ref.ts, destination.callsOf('postRoot')[0]?.ref.ts);
-      t.is((await dispatchIssue(issue, deps)).action, 'unchanged');
+      t.is((await dispatch(issue, deps)).action, 'unchanged');
     },
   );
 
   test(name('postRoot failing records nothing, so the redelivery posts the thread whole'), async (t) => {
     const { store, destination, deps } = setup(b.open);
     destination.failNext('postRoot');
-    await t.throwsAsync(dispatchIssue(enriched(), deps), { instanceOf: UnavailableError });
+    await t.throwsAsync(dispatch(enriched(), deps), { instanceOf: UnavailableError });
     t.is(destination.calls.length, 0);
     const keys = threadKeys(destination.id, enriched().fingerprint);
     t.is(await store.get(keys.data), null, 'no marker of an attempt that certainly posted nothing');
     t.is(await store.get(keys.lock), null);
-    t.is((await dispatchIssue(enriched(), deps)).action, 'posted');
+    t.is((await dispatch(enriched(), deps)).action, 'posted');
     t.deepEqual(
       destination.calls.map((c) => c.method),
       ['postRoot', 'postDetails', 'uploadFiles'],
@@ -190,15 +190,15 @@ for (const b of backends) {
     async (t) => {
       const { destination, deps, clock } = setupWithClock(b.open);
       destination.failAfterNext('postRoot');
-      await t.throwsAsync(dispatchIssue(enriched(), deps), { instanceOf: UnavailableError });
+      await t.throwsAsync(dispatch(enriched(), deps), { instanceOf: UnavailableError });
       t.is(destination.callsOf('postRoot').length, 1, 'Slack has the root');
-      const early = await t.throwsAsync(dispatchIssue(enriched(), deps), { instanceOf: RateLimitedError });
+      const early = await t.throwsAsync(dispatch(enriched(), deps), { instanceOf: ComeBackLater });
       t.true(
         (early?.retryAfter ?? 0) >= 9,
         'a retry at once is told to come back when a slow post has landed',
       );
       clock.advance(10_000);
-      const again = await dispatchIssue(enriched(), deps);
+      const again = await dispatch(enriched(), deps);
       t.is(destination.callsOf('postRoot').length, 1, 'no second root');
       t.is(again.ref?.ts, destination.callsOf('postRoot')[0]?.ref.ts, 'the thread is the one Slack has');
       t.deepEqual(
@@ -206,7 +206,7 @@ for (const b of backends) {
         ['postRoot', 'postDetails', 'uploadFiles'],
         'adopted as planned, and the rest of the thread follows',
       );
-      t.is((await dispatchIssue(resolvedOf(enriched()), deps)).action, 'updated');
+      t.is((await dispatch(resolvedOf(enriched()), deps)).action, 'updated');
       t.is(destination.callsOf('postRoot').length, 1);
     },
   );
@@ -219,10 +219,10 @@ for (const b of backends) {
       const { destination, deps, clock } = setupWithClock(b.open);
       const firing = enriched();
       destination.failAfterNext('postRoot');
-      await t.throwsAsync(dispatchIssue(firing, deps), { instanceOf: UnavailableError });
+      await t.throwsAsync(dispatch(firing, deps), { instanceOf: UnavailableError });
       clock.advance(10_000);
-      t.is((await dispatchIssue(resolvedOf(firing), deps)).action, 'updated');
-      t.is((await dispatchIssue(firing, deps)).action, 'replied');
+      t.is((await dispatch(resolvedOf(firing), deps)).action, 'updated');
+      t.is((await dispatch(firing, deps)).action, 'replied');
       t.deepEqual(
         destination.calls.map((c) => [c.method, c.kind]),
         ADOPTED_BY_RESOLUTION,
@@ -235,9 +235,9 @@ for (const b of backends) {
     async (t) => {
       const { store, destination, deps, clock } = setupWithClock(b.open);
       destination.bucket = createChannelBucket(store, { perSecond: 1, burst: 1 }, clock.ms);
-      t.is((await dispatchIssue(makeIssue({ fingerprint: 'fp-first' }), deps)).action, 'posted');
+      t.is((await dispatch(makeIssue({ fingerprint: 'fp-first' }), deps)).action, 'posted');
       const held = makeIssue({ fingerprint: 'fp-held' });
-      const err = await t.throwsAsync(dispatchIssue(held, deps), { instanceOf: RateLimitedError });
+      const err = await t.throwsAsync(dispatch(held, deps), { instanceOf: ComeBackLater });
       t.is(err?.retryAfter, 2);
       const keys = threadKeys(destination.id, held.fingerprint);
       const kept = JSON.parse((await store.get(keys.data)) ?? 'null');
@@ -245,7 +245,7 @@ for (const b of backends) {
       t.is(kept.rootAttempt, undefined, 'no attempt left for a root never sent');
       t.is(await store.get(keys.lock), null);
       clock.advance(2000);
-      t.is((await dispatchIssue(held, deps)).action, 'posted', 'no wait to look for an earlier root');
+      t.is((await dispatch(held, deps)).action, 'posted', 'no wait to look for an earlier root');
       t.is(destination.callsOf('postRoot').length, 2);
     },
   );
@@ -259,19 +259,19 @@ for (const b of backends) {
       const clock = manualClock();
       // The first write after the post fails as Redis answers when it is past maxmemory.
       const store = failingOnce(inner, 'putLocked', new UnavailableError('OOM command not allowed (test)'));
-      const deps = { store, destination, now: clock.now };
-      await t.throwsAsync(dispatchIssue(enriched(), deps), { instanceOf: UnavailableError, message: /OOM/ });
+      const deps = { store, threads: threadRepository(inner), destination, now: clock.now };
+      await t.throwsAsync(dispatch(enriched(), deps), { instanceOf: UnavailableError, message: /OOM/ });
       t.is(destination.callsOf('postRoot').length, 1, 'Slack has the root');
-      await t.throwsAsync(dispatchIssue(enriched(), deps), { instanceOf: RateLimitedError });
+      await t.throwsAsync(dispatch(enriched(), deps), { instanceOf: ComeBackLater });
       clock.advance(10_000);
-      const again = await dispatchIssue(enriched(), deps);
+      const again = await dispatch(enriched(), deps);
       t.is(destination.callsOf('postRoot').length, 1, 'no second root');
       t.is(again.ref?.ts, destination.callsOf('postRoot')[0]?.ref.ts);
       t.deepEqual(
         destination.calls.map((c) => c.method),
         ['postRoot', 'postDetails', 'uploadFiles'],
       );
-      t.is((await dispatchIssue(enriched(), deps)).action, 'unchanged');
+      t.is((await dispatch(enriched(), deps)).action, 'unchanged');
     },
   );
 
@@ -285,17 +285,17 @@ for (const b of backends) {
       // Dead: neither the record nor the unlock reaches the store; only the lock's TTL frees it.
       const dead = new UnavailableError('connection closed (test)');
       const store = failingOnce(failingOnce(inner, 'putLocked', dead), 'unlock', dead);
-      const deps = { store, destination, lockTtlMs: 100, now: clock.now };
+      const deps = { store, threads: threadRepository(inner), destination, lockTtlMs: 100, now: clock.now };
       const firing = enriched();
-      await t.throwsAsync(dispatchIssue(firing, deps), { instanceOf: UnavailableError });
+      await t.throwsAsync(dispatch(firing, deps), { instanceOf: UnavailableError });
       const resolution = resolvedOf(firing);
-      await t.throwsAsync(dispatchIssue(resolution, deps), { instanceOf: RateLimitedError }, 'still locked');
+      await t.throwsAsync(dispatch(resolution, deps), { instanceOf: ComeBackLater }, 'still locked');
       await new Promise((r) => setTimeout(r, 150));
       clock.advance(10_000);
       // The resolution comes first: it adopts the root the dead delivery posted, edits it and
       // replies; the firing's redelivery then adds its details to that thread.
-      t.is((await dispatchIssue(resolution, deps)).action, 'updated');
-      t.is((await dispatchIssue(firing, deps)).action, 'replied');
+      t.is((await dispatch(resolution, deps)).action, 'updated');
+      t.is((await dispatch(firing, deps)).action, 'replied');
       t.deepEqual(
         destination.calls.map((c) => [c.method, c.kind]),
         ADOPTED_BY_RESOLUTION,
@@ -309,10 +309,10 @@ for (const b of backends) {
     async (t) => {
       const { destination, deps, clock } = setupWithClock(b.open);
       destination.failNext('postRoot', new UnavailableError('timeout (test)', { maybeApplied: true }));
-      await t.throwsAsync(dispatchIssue(enriched(), deps), { instanceOf: UnavailableError });
+      await t.throwsAsync(dispatch(enriched(), deps), { instanceOf: UnavailableError });
       t.is(destination.calls.length, 0);
       clock.advance(10_000);
-      t.is((await dispatchIssue(enriched(), deps)).action, 'posted');
+      t.is((await dispatch(enriched(), deps)).action, 'posted');
       t.deepEqual(
         destination.calls.map((c) => c.method),
         ['postRoot', 'postDetails', 'uploadFiles'],
@@ -325,12 +325,12 @@ for (const b of backends) {
     async (t) => {
       const { destination, deps } = setup(b.open);
       const firing = enriched();
-      await dispatchIssue(firing, deps);
+      await dispatch(firing, deps);
       destination.failNext('postStatusReply');
-      await t.throwsAsync(dispatchIssue(resolvedOf(firing), deps), { instanceOf: UnavailableError });
+      await t.throwsAsync(dispatch(resolvedOf(firing), deps), { instanceOf: UnavailableError });
       t.is(destination.callsOf('updateRoot').length, 1);
 
-      t.is((await dispatchIssue(resolvedOf(firing), deps)).action, 'replied');
+      t.is((await dispatch(resolvedOf(firing), deps)).action, 'replied');
       t.is(destination.callsOf('updateRoot').length, 1);
       t.deepEqual(
         destination.callsOf('postStatusReply').map((c) => c.kind),
@@ -345,10 +345,10 @@ for (const b of backends) {
       const { destination, deps } = setup(b.open);
       const firing = enriched();
       destination.failNext('postDetails');
-      await t.throwsAsync(dispatchIssue(firing, deps));
-      await dispatchIssue(resolvedOf(firing), deps);
+      await t.throwsAsync(dispatch(firing, deps));
+      await dispatch(resolvedOf(firing), deps);
 
-      t.is((await dispatchIssue(firing, deps)).action, 'replied');
+      t.is((await dispatch(firing, deps)).action, 'replied');
       t.deepEqual(
         destination.calls.map((c) => c.method),
         ['postRoot', 'updateRoot', 'postStatusReply', 'postDetails', 'uploadFiles'],
@@ -364,23 +364,23 @@ for (const b of backends) {
       const { store: inner, destination } = setup(b.open);
       const clock = manualClock();
       const firing = makeIssue();
-      await dispatchIssue(firing, { store: inner, destination, now: clock.now });
+      await dispatch(firing, { store: inner, destination, now: clock.now });
       // Edit, then reply: the write recording the reply is refused as past maxmemory.
       const store = failingOnce(
         inner,
         'putAndUnlock',
         new UnavailableError('OOM command not allowed (test)'),
       );
-      const deps = { store, destination, now: clock.now };
-      await t.throwsAsync(dispatchIssue(resolvedOf(firing), deps), { message: /OOM/ });
+      const deps = { store, threads: threadRepository(inner), destination, now: clock.now };
+      await t.throwsAsync(dispatch(resolvedOf(firing), deps), { message: /OOM/ });
       t.is(destination.callsOf('postStatusReply').length, 1, 'Slack has the reply');
       await t.throwsAsync(
-        dispatchIssue(resolvedOf(firing), deps),
-        { instanceOf: RateLimitedError },
+        dispatch(resolvedOf(firing), deps),
+        { instanceOf: ComeBackLater },
         'a slow reply may still be landing',
       );
       clock.advance(10_000);
-      t.is((await dispatchIssue(resolvedOf(firing), deps)).action, 'replied');
+      t.is((await dispatch(resolvedOf(firing), deps)).action, 'replied');
       t.deepEqual(
         destination.calls.map((c) => [c.method, c.kind]),
         [
@@ -390,7 +390,7 @@ for (const b of backends) {
         ],
         'one edit, one reply',
       );
-      t.is((await dispatchIssue(resolvedOf(firing), deps)).action, 'unchanged');
+      t.is((await dispatch(resolvedOf(firing), deps)).action, 'unchanged');
       const state = JSON.parse(
         (await inner.get(threadKeys(destination.id, firing.fingerprint).data)) ?? '{}',
       );
@@ -406,9 +406,9 @@ for (const b of backends) {
     async (t) => {
       const { destination, deps, clock } = setupWithClock(b.open);
       destination.failAfterNext('postDetails');
-      await t.throwsAsync(dispatchIssue(enriched(), deps), { instanceOf: UnavailableError });
+      await t.throwsAsync(dispatch(enriched(), deps), { instanceOf: UnavailableError });
       clock.advance(10_000);
-      t.is((await dispatchIssue(enriched(), deps)).action, 'replied');
+      t.is((await dispatch(enriched(), deps)).action, 'replied');
       t.deepEqual(
         destination.calls.map((c) => c.method),
         ['postRoot', 'postDetails', 'uploadFiles'],
@@ -424,12 +424,12 @@ for (const b of backends) {
     async (t) => {
       const { destination, deps, clock } = setupWithClock(b.open);
       const firing = makeIssue();
-      await dispatchIssue(firing, deps);
+      await dispatch(firing, deps);
       destination.failNext('postStatusReply', new UnavailableError('timeout (test)', { maybeApplied: true }));
-      await t.throwsAsync(dispatchIssue(resolvedOf(firing), deps), { instanceOf: UnavailableError });
+      await t.throwsAsync(dispatch(resolvedOf(firing), deps), { instanceOf: UnavailableError });
       t.is(destination.callsOf('postStatusReply').length, 0);
       clock.advance(10_000);
-      t.is((await dispatchIssue(resolvedOf(firing), deps)).action, 'replied');
+      t.is((await dispatch(resolvedOf(firing), deps)).action, 'replied');
       t.is(destination.callsOf('postStatusReply').length, 1);
       t.is(destination.callsOf('updateRoot').length, 1);
     },
@@ -440,14 +440,14 @@ for (const b of backends) {
     async (t) => {
       const { destination, deps, clock } = setupWithClock(b.open);
       const firing = makeIssue();
-      await dispatchIssue(firing, deps);
+      await dispatch(firing, deps);
       destination.failAfterNext('postStatusReply');
-      await t.throwsAsync(dispatchIssue(resolvedOf(firing), deps), { instanceOf: UnavailableError });
+      await t.throwsAsync(dispatch(resolvedOf(firing), deps), { instanceOf: UnavailableError });
       destination.findReply = async () => {
         throw new DependencyError('slack conversations.replies: missing_scope (test)');
       };
       clock.advance(10_000);
-      t.is((await dispatchIssue(resolvedOf(firing), deps)).action, 'replied');
+      t.is((await dispatch(resolvedOf(firing), deps)).action, 'replied');
       t.is(destination.callsOf('postStatusReply').length, 2, 'posted again: it could not look');
     },
   );
@@ -459,17 +459,17 @@ for (const b of backends) {
     async (t) => {
       const { store, destination, deps, clock } = setupWithClock(b.open);
       const held = destination.hold('postRoot');
-      const first = dispatchIssue(makeIssue(), { ...deps, lockTtlMs: 100 });
+      const first = dispatch(makeIssue(), { ...deps, lockTtlMs: 100 });
       await held.reached;
       await new Promise((r) => setTimeout(r, 250));
       await t.throwsAsync(
-        dispatchIssue(makeIssue(), deps),
-        { instanceOf: RateLimitedError },
+        dispatch(makeIssue(), deps),
+        { instanceOf: ComeBackLater },
         'the first post may still land',
       );
       // Past the time a post takes to land, the next holder looks, finds none and posts.
       clock.advance(10_000);
-      const second = await dispatchIssue(makeIssue(), deps);
+      const second = await dispatch(makeIssue(), deps);
       held.release();
       await t.throwsAsync(first, { instanceOf: UnavailableError, message: /lost the thread lock/ });
 
@@ -483,7 +483,7 @@ for (const b of backends) {
     const { store, destination, deps } = setup(b.open);
     const keys = threadKeys(destination.id, makeIssue().fingerprint);
     await store.put(keys.data, '{"v":0,"garbage":true', 60);
-    t.is((await dispatchIssue(makeIssue(), deps)).action, 'posted');
+    t.is((await dispatch(makeIssue(), deps)).action, 'posted');
     t.true(destination.calls[0]?.view?.continuesEarlier);
   });
 
@@ -495,7 +495,7 @@ for (const b of backends) {
       const keys = threadKeys(destination.id, issue.fingerprint);
 
       const held = destination.hold('uploadFiles');
-      const pending = dispatchIssue(issue, { ...deps, lockTtlMs: 20_000 });
+      const pending = dispatch(issue, { ...deps, lockTtlMs: 20_000 });
       await held.reached;
       const lockTtl = await ttlMs(keys.lock);
       t.true(lockTtl !== null && lockTtl > 0 && lockTtl <= 20_000, `lock TTL ${lockTtl}`);
@@ -510,7 +510,7 @@ for (const b of backends) {
       );
       t.is(await ttlMs(keys.lock), null);
 
-      await dispatchIssue(resolvedOf(issue), { ...deps, stateTtlSeconds: 3600 });
+      await dispatch(resolvedOf(issue), { ...deps, stateTtlSeconds: 3600 });
       const refreshed = await ttlMs(keys.data);
       t.true(refreshed !== null && refreshed > 3_500_000 && refreshed <= 3_600_000, `TTL ${refreshed}`);
       t.is(await ttlMs(keys.lock), null);
@@ -521,12 +521,12 @@ for (const b of backends) {
     name('a new thread costs one store round trip before its writes, a duplicate one in all'),
     async (t) => {
       const { store: inner, destination } = setup(b.open);
-      const { store, calls } = countRoundTrips(inner);
-      await dispatchIssue(enriched(), { store, destination });
+      const { store, threads, calls } = countRoundTrips(inner);
+      await dispatch(enriched(), { store, threads, destination });
       // A new thread's workload claim rides with its lock; each later step is one fenced write.
       t.deepEqual(calls, ['openThread', 'putLocked', 'putLocked', 'putAndUnlock']);
       calls.length = 0;
-      await dispatchIssue(enriched(), { store, destination });
+      await dispatch(enriched(), { store, threads, destination });
       t.deepEqual(calls, ['openThread'], 'a settled thread gives its lock back in the same call');
     },
   );
@@ -537,7 +537,7 @@ test('dispatch (redis store): thread keys share one hash tag and carry TTLs on t
   opened.push(store);
   const destination = new RecordingDestination('C0TAGS');
   const issue = makeIssue({ fingerprint: `fp-${randomUUID()}`, startsAt: at(1) });
-  await dispatchIssue(issue, { store, destination, stateTtlSeconds: 7200 });
+  await dispatch(issue, { store, destination, stateTtlSeconds: 7200 });
   const keys = await raw.keys(`ki:*${issue.fingerprint}*`);
   t.deepEqual(keys, [`ki:{${destination.id}|${issue.fingerprint}}:thread`]);
   const ttl = await raw.ttl(keys[0] ?? '');

@@ -5,8 +5,8 @@ import test from 'ava';
 import { MemoryStore } from '../lib/adapters/store/memory.ts';
 import { RedisStore } from '../lib/adapters/store/redis.ts';
 import type { StateStore } from '../lib/domain/state-store.ts';
-import { dispatchIssue } from '../lib/stages/dispatch/dispatcher.ts';
 import { ThreadState } from '../lib/stages/dispatch/thread-state.ts';
+import { dispatch } from './support/dispatch.ts';
 import { at, makeIssue, oomEnrichment, resolvedOf, T0 } from './support/issue-factory.ts';
 import { RecordingDestination } from './support/recording-destination.ts';
 import { type RedisServer, startRedisServer } from './support/redis-server.ts';
@@ -49,7 +49,7 @@ for (const b of backends) {
   test(name('a first firing posts the root, then details and files in its thread, once'), async (t) => {
     const { destination, deps, readState } = setup(b.open);
     const issue = enriched();
-    const r = await dispatchIssue(issue, deps);
+    const r = await dispatch(issue, deps);
 
     t.is(r.action, 'posted');
     t.is(r.status, 'firing');
@@ -76,7 +76,7 @@ for (const b of backends) {
 
   test(name('a firing without enrichments posts only the root'), async (t) => {
     const { destination, deps } = setup(b.open);
-    t.is((await dispatchIssue(makeIssue(), deps)).action, 'posted');
+    t.is((await dispatch(makeIssue(), deps)).action, 'posted');
     t.deepEqual(
       destination.calls.map((c) => c.method),
       ['postRoot'],
@@ -86,28 +86,28 @@ for (const b of backends) {
   test(name('repeats of the same firing (repeat_interval, HA twin, redelivery) post nothing'), async (t) => {
     const { destination, deps } = setup(b.open);
     const issue = enriched();
-    const first = await dispatchIssue(issue, deps);
+    const first = await dispatch(issue, deps);
     for (let i = 0; i < 5; i++) {
-      const r = await dispatchIssue(enriched(), deps);
+      const r = await dispatch(enriched(), deps);
       t.is(r.action, 'unchanged');
       t.deepEqual(r.ref, first.ref);
     }
     // An HA twin whose id differs but whose firing period is the same.
-    t.is((await dispatchIssue(enriched({ id: 'ha-twin-occurrence' }), deps)).action, 'unchanged');
+    t.is((await dispatch(enriched({ id: 'ha-twin-occurrence' }), deps)).action, 'unchanged');
     // The same instant written differently (another sender's formatting) is the same period.
     const sameInstant = new Date(T0).toISOString().replace('Z', '+00:00');
     t.not(sameInstant, T0);
-    t.is((await dispatchIssue(enriched({ startsAt: sameInstant }), deps)).action, 'unchanged');
+    t.is((await dispatch(enriched({ startsAt: sameInstant }), deps)).action, 'unchanged');
     t.is(destination.calls.length, 3);
   });
 
   test(name('a resolved alert updates its root to resolved and replies once in its thread'), async (t) => {
     const { destination, deps, readState } = setup(b.open);
     const firing = enriched();
-    const posted = await dispatchIssue(firing, deps);
+    const posted = await dispatch(firing, deps);
     const resolved = resolvedOf(firing, at(14));
 
-    const r = await dispatchIssue(resolved, deps);
+    const r = await dispatch(resolved, deps);
     t.is(r.action, 'updated');
     t.is(r.status, 'resolved');
     t.deepEqual(r.ref, posted.ref);
@@ -121,8 +121,7 @@ for (const b of backends) {
       [['resolved', posted.ref]],
     );
 
-    for (let i = 0; i < 3; i++)
-      t.is((await dispatchIssue(resolvedOf(firing, at(14)), deps)).action, 'unchanged');
+    for (let i = 0; i < 3; i++) t.is((await dispatch(resolvedOf(firing, at(14)), deps)).action, 'unchanged');
     t.is(destination.calls.length, 5);
     t.like(await readState(firing.fingerprint), { status: 'resolved', resolvedAt: at(14) });
   });
@@ -132,15 +131,15 @@ for (const b of backends) {
     async (t) => {
       const { destination, deps, readState } = setup(b.open);
       const first = enriched();
-      const posted = await dispatchIssue(first, deps);
-      await dispatchIssue(resolvedOf(first, at(10)), deps);
+      const posted = await dispatch(first, deps);
+      await dispatch(resolvedOf(first, at(10)), deps);
       const calls = destination.calls.length;
 
       const again = enriched({
         startsAt: at(30),
         enrichments: [oomEnrichment({ verdict: 'OOMKilled again' })],
       });
-      const r = await dispatchIssue(again, deps);
+      const r = await dispatch(again, deps);
       t.is(r.action, 'updated');
       t.is(r.status, 'firing');
       t.deepEqual(r.ref, posted.ref);
@@ -156,12 +155,12 @@ for (const b of backends) {
       t.is(added[1]?.kind, 'refired');
       t.is(destination.callsOf('postRoot').length, 1);
 
-      t.is((await dispatchIssue(again, deps)).action, 'unchanged');
+      t.is((await dispatch(again, deps)).action, 'unchanged');
       const state = await readState(first.fingerprint);
       t.like(state, { firingCount: 2, status: 'firing', firingSince: at(30) });
       t.true((state?.steps.length ?? 99) <= 4, 'only the current period steps are kept');
 
-      await dispatchIssue(resolvedOf(again, at(40)), deps);
+      await dispatch(resolvedOf(again, at(40)), deps);
       t.like(destination.callsOf('updateRoot').at(-1)?.view, { status: 'resolved', firingCount: 2 });
     },
   );
@@ -169,7 +168,7 @@ for (const b of backends) {
   test(name('a resolution delivered before its firing posts a root that is already resolved'), async (t) => {
     const { destination, deps } = setup(b.open);
     const firing = enriched();
-    const r = await dispatchIssue(resolvedOf(firing, at(5)), deps);
+    const r = await dispatch(resolvedOf(firing, at(5)), deps);
     t.is(r.action, 'posted');
     t.is(r.status, 'resolved');
     t.deepEqual(
@@ -183,7 +182,7 @@ for (const b of backends) {
       firingCount: 1,
     });
 
-    const late = await dispatchIssue(firing, deps);
+    const late = await dispatch(firing, deps);
     t.is(late.action, 'unchanged');
     t.is(late.status, 'resolved');
     t.is(destination.calls.length, 1);
@@ -192,25 +191,21 @@ for (const b of backends) {
   test(name('a stale firing (not after the recorded resolution) is ignored'), async (t) => {
     const { destination, deps, readState } = setup(b.open);
     const second = enriched({ startsAt: at(30) });
-    await dispatchIssue(second, deps);
-    await dispatchIssue(resolvedOf(second, at(40)), deps);
+    await dispatch(second, deps);
+    await dispatch(resolvedOf(second, at(40)), deps);
     const calls = destination.calls.length;
 
-    t.is((await dispatchIssue(enriched({ startsAt: T0 }), deps)).action, 'unchanged', 'an older period');
-    t.is(
-      (await dispatchIssue(enriched({ startsAt: at(35) }), deps)).action,
-      'unchanged',
-      'before the resolution',
-    );
-    t.is((await dispatchIssue(resolvedOf(enriched({ startsAt: T0 }), at(20)), deps)).action, 'unchanged');
+    t.is((await dispatch(enriched({ startsAt: T0 }), deps)).action, 'unchanged', 'an older period');
+    t.is((await dispatch(enriched({ startsAt: at(35) }), deps)).action, 'unchanged', 'before the resolution');
+    t.is((await dispatch(resolvedOf(enriched({ startsAt: T0 }), at(20)), deps)).action, 'unchanged');
     t.is(destination.calls.length, calls);
     t.like(await readState(second.fingerprint), { status: 'resolved', firingCount: 1 });
   });
 
   test(name('a firing whose resolution was never delivered is treated as a re-fire'), async (t) => {
     const { destination, deps } = setup(b.open);
-    const posted = await dispatchIssue(makeIssue(), deps);
-    const r = await dispatchIssue(makeIssue({ startsAt: at(60) }), deps);
+    const posted = await dispatch(makeIssue(), deps);
+    const r = await dispatch(makeIssue({ startsAt: at(60) }), deps);
     t.is(r.action, 'updated');
     t.deepEqual(r.ref, posted.ref);
     t.like(destination.callsOf('updateRoot')[0]?.view, {
@@ -225,7 +220,7 @@ for (const b of backends) {
     name('a firing older than the state TTL posts a root that says it continues an earlier one'),
     async (t) => {
       const { destination, deps } = setup(b.open);
-      const r = await dispatchIssue(makeIssue({ startsAt: at(-3 * 24 * 60) }), {
+      const r = await dispatch(makeIssue({ startsAt: at(-3 * 24 * 60) }), {
         ...deps,
         stateTtlSeconds: 86_400,
       });
@@ -236,10 +231,10 @@ for (const b of backends) {
 
   test(name('different alerts and different destinations get their own threads'), async (t) => {
     const { store, destination, deps } = setup(b.open);
-    const a = await dispatchIssue(makeIssue({ fingerprint: 'fp-a' }), deps);
-    const bb = await dispatchIssue(makeIssue({ fingerprint: 'fp-b' }), deps);
+    const a = await dispatch(makeIssue({ fingerprint: 'fp-a' }), deps);
+    const bb = await dispatch(makeIssue({ fingerprint: 'fp-b' }), deps);
     const other = new RecordingDestination('C0OTHER');
-    const c = await dispatchIssue(makeIssue({ fingerprint: 'fp-a' }), { store, destination: other });
+    const c = await dispatch(makeIssue({ fingerprint: 'fp-a' }), { store, destination: other });
     t.deepEqual([a.action, bb.action, c.action], ['posted', 'posted', 'posted']);
     t.not(a.ref?.ts, bb.ref?.ts);
     t.is(destination.callsOf('postRoot').length, 2);

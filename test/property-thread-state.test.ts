@@ -3,6 +3,7 @@
 // is nothing to do, in the same thread.
 import test from 'ava';
 import fc from 'fast-check';
+import { encode } from '../lib/stages/dispatch/stored.ts';
 import { decide, pendingSteps, settledRepeatRef, ThreadState } from '../lib/stages/dispatch/thread-state.ts';
 import { at, makeIssue, oomEnrichment, T0 } from './support/issue-factory.ts';
 
@@ -64,7 +65,7 @@ test('settledRepeatRef: when it answers, decide has nothing to do in that same t
   let answered = 0;
   fc.assert(
     fc.property(scenario, ({ state, issue }) => {
-      const ref = settledRepeatRef(JSON.stringify(state), issue);
+      const ref = settledRepeatRef(encode.thread(state), issue);
       if (!ref) return true;
       answered += 1;
       const d = decide(state, issue, ctx);
@@ -88,7 +89,7 @@ test('settledRepeatRef: a plain repeat is answered; a new count, first details o
     occurrences: { count: 2, firstSeen: T0, lastSeen: at(1) },
     steps: [{ id: 'root', kind: 'root', by: 'a', done: true }],
   };
-  const raw = JSON.stringify(state);
+  const raw = encode.thread(ThreadState.parse(state));
   const repeat = (over: Parameters<typeof makeIssue>[0]) => makeIssue({ startsAt: T0, ...over });
   const shown = { count: 2, firstSeen: T0, lastSeen: at(2) };
   t.deepEqual(settledRepeatRef(raw, repeat({ occurrences: shown })), {

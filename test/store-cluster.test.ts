@@ -5,7 +5,8 @@ import test from 'ava';
 import { threadKeys } from '../lib/adapters/store/keys.ts';
 import { RedisStore } from '../lib/adapters/store/redis.ts';
 import { parseRedisUrl } from '../lib/adapters/store/redis-url.ts';
-import { encodeRootAttempt, type Lock, type StateStore } from '../lib/domain/state-store.ts';
+import { threadRepository } from '../lib/adapters/store/threads.ts';
+import type { Lock, StateStore } from '../lib/domain/state-store.ts';
 import { DependencyError } from '../lib/platform/errors.ts';
 import {
   type RedisCluster,
@@ -62,31 +63,26 @@ test('redis url: malformed forms are refused at start without echoing the passwo
 });
 
 const lock = (key: string): Lock => ({ key, token: randomUUID(), ttlMs: 30_000 });
-const ATTEMPT = {
-  by: 'occurrence-1',
-  status: 'firing',
-  firingSince: '2027-01-15T08:00:00.000Z',
-  enriched: false,
-  at: 1_800_000_010_000,
-};
+const ATTEMPT = JSON.stringify({ kind: 'attempt', by: 'occurrence-1', at: 1_800_000_010_000 });
 
 /** A thread's whole life through the store, as dispatch-slack runs it. */
 async function threadLifecycle(store: StateStore, fingerprint: string): Promise<void> {
   const keys = threadKeys('slack:C0ALERTS', fingerprint);
   const l = lock(keys.lock);
   // A new thread's extras live under other hash tags, on other shards: counted all the same.
-  const first = await store.openThread(l, keys.data, {
+  const first = await threadRepository(store).open({
+    lock: l,
+    dataKey: keys.data,
     storm: { key: `ki:{storm|${fingerprint}}:count`, ttlSeconds: 60, threshold: 5 },
     claim: { key: `ki:{corr|${fingerprint}}:thread`, value: fingerprint, ttlSeconds: 60 },
     // A slow bucket: its key lives an interval, and must still be there when keys are counted.
     bucket: { key: `ki:{bucket|${fingerprint}}:tat`, intervalMs: 600_000, burst: 3, nowMs: Date.now() },
-    attempt: { ...ATTEMPT, ttlSeconds: 3600 },
+    attempt: { value: ATTEMPT, ttlSeconds: 3600 },
   });
   if (!first.locked || first.value !== null) throw new Error('fresh thread should lock and be empty');
   if (first.stormCount !== 1 || first.claimHolder !== null || first.bucketWaitMs !== 0 || !first.attempted)
     throw new Error(`new thread extras not applied: ${JSON.stringify(first)}`);
-  const written = JSON.parse((await store.get(keys.data)) ?? 'null');
-  if (JSON.stringify(written) !== encodeRootAttempt(ATTEMPT)) throw new Error('attempt not written');
+  if ((await store.get(keys.data)) !== ATTEMPT) throw new Error('attempt not written');
   if (!(await store.putLocked(l, keys.data, '{"steps":["root"]}', 3600))) throw new Error('putLocked lost');
   if ((await store.lockAndGet(lock(keys.lock), keys.data)).locked) throw new Error('second lock taken');
   if (!(await store.putAndUnlock(l, keys.data, '{"steps":["root","details"]}', 3600)))

@@ -5,6 +5,7 @@ import test, { type ExecutionContext } from 'ava';
 import { Redis } from 'ioredis';
 import { MemoryStore } from '../lib/adapters/store/memory.ts';
 import { RedisStore } from '../lib/adapters/store/redis.ts';
+import { threadRepository as threads } from '../lib/adapters/store/threads.ts';
 import { type Lock, MAX_TOKEN_HORIZON_MS, type StateStore } from '../lib/domain/state-store.ts';
 import { DependencyError } from '../lib/platform/errors.ts';
 import { type RedisServer, startRedisServer } from './support/redis-server.ts';
@@ -174,7 +175,7 @@ for (const b of backends) {
 
   test(
     name(
-      "openThread adds a new thread's storm count, claim and token to its lock, and nothing for a known one",
+      'threads: opening a new thread adds its storm count, claim and token to its lock, and nothing for a known one',
     ),
     async (t) => {
       const { store } = await b.open();
@@ -184,7 +185,7 @@ for (const b of backends) {
         bucket: { key: 'ki:{c}:bucket', intervalMs: 1000, burst: 10, nowMs: T0 },
       };
       const first = lock('ki:{n}:lock');
-      t.deepEqual(await store.openThread(first, 'ki:{n}:thread', extras), {
+      t.deepEqual(await threads(store).open({ lock: first, dataKey: 'ki:{n}:thread', ...extras }), {
         locked: true,
         value: null,
         stormCount: 1,
@@ -194,13 +195,15 @@ for (const b of backends) {
       t.is(await store.get('ki:{c}:bucket'), String(T0 + 1000), 'one token: one interval later');
       t.is(await store.get('ki:{w}:claim'), 'fp-1');
       t.deepEqual(
-        await store.openThread(lock('ki:{n}:lock'), 'ki:{n}:thread', extras),
+        await threads(store).open({ lock: lock('ki:{n}:lock'), dataKey: 'ki:{n}:thread', ...extras }),
         { locked: false, value: null },
         'locked by another delivery: nothing counted',
       );
       t.true(await store.unlock(first));
       t.deepEqual(
-        await store.openThread(lock('ki:{n}:lock'), 'ki:{n}:thread', {
+        await threads(store).open({
+          lock: lock('ki:{n}:lock'),
+          dataKey: 'ki:{n}:thread',
           ...extras,
           claim: { ...extras.claim, value: 'fp-2' },
         }),
@@ -208,28 +211,34 @@ for (const b of backends) {
         'past the storm threshold: no claim and no token',
       );
       await store.put('ki:{k}:thread', 'state', 60);
-      t.deepEqual(await store.openThread(lock('ki:{k}:lock'), 'ki:{k}:thread', extras), {
-        locked: true,
-        value: 'state',
-      });
+      t.deepEqual(
+        await threads(store).open({ lock: lock('ki:{k}:lock'), dataKey: 'ki:{k}:thread', ...extras }),
+        {
+          locked: true,
+          value: 'state',
+        },
+      );
       t.is(await store.get('ki:{c}:bucket'), String(T0 + 1000), 'only the first open took a token');
       t.is(await store.increment('ki:{g}:count', 60), 3, 'the known thread was not counted');
       const noStorm = { claim: { ...extras.claim, value: 'fp-3' }, bucket: extras.bucket };
-      t.deepEqual(await store.openThread(lock('ki:{m}:lock'), 'ki:{m}:thread', noStorm), {
-        locked: true,
-        value: null,
-        claimHolder: 'fp-1',
-        bucketWaitMs: 0,
-      });
+      t.deepEqual(
+        await threads(store).open({ lock: lock('ki:{m}:lock'), dataKey: 'ki:{m}:thread', ...noStorm }),
+        {
+          locked: true,
+          value: null,
+          claimHolder: 'fp-1',
+          bucketWaitMs: 0,
+        },
+      );
       t.is(await store.get('ki:{c}:bucket'), String(T0 + 2000));
       const full = { ...extras.bucket, burst: 2 };
       t.deepEqual(
-        await store.openThread(lock('ki:{f}:lock'), 'ki:{f}:thread', { bucket: full }),
+        await threads(store).open({ lock: lock('ki:{f}:lock'), dataKey: 'ki:{f}:thread', bucket: full }),
         { locked: true, value: null, bucketWaitMs: 1000 },
         'an empty bucket: the wait, and no token taken',
       );
       t.is(await store.get('ki:{c}:bucket'), String(T0 + 2000));
-      t.deepEqual(await store.openThread(lock('ki:{e}:lock'), 'ki:{e}:thread', {}), {
+      t.deepEqual(await threads(store).open({ lock: lock('ki:{e}:lock'), dataKey: 'ki:{e}:thread' }), {
         locked: true,
         value: null,
       });
@@ -238,96 +247,105 @@ for (const b of backends) {
 
   test(
     name(
-      "openThread writes a new thread's attempt with its TTL; not for a known thread, a locked one or past the storm threshold",
+      'threads: opening a new thread writes its attempt as given, with its TTL; not for a known thread, a locked one or past the storm threshold',
     ),
     async (t) => {
       const { store, ttlMs } = await b.open();
-      // An id that needs escaping: the Redis script writes the JSON itself.
-      const planned = {
-        at: 1_800_000_010_123,
-        by: 'id "1" \\ é/\n',
-        status: 'firing',
-        firingSince: '2027-01-15T08:00:00.000Z',
-        enriched: true,
-      };
-      const attempt = { ...planned, ttlSeconds: 600 };
-      const peek = { status: 'firing', firingSince: planned.firingSince };
+      // A value that needs escaping on its way through the script's JSON argument.
+      const attempt = { value: JSON.stringify({ kind: 'attempt', by: 'id "1" \\ é/\n' }), ttlSeconds: 600 };
+      const peek = { status: 'firing', firingSince: '2027-01-15T08:00:00.000Z' };
       const storm = { key: 'ki:{g}:count', ttlSeconds: 60, threshold: 1 };
-      t.deepEqual(await store.openThread(lock('ki:{n}:lock'), 'ki:{n}:thread', { storm, attempt, peek }), {
-        locked: true,
-        value: null,
-        stormCount: 1,
-        attempted: true,
-      });
+      t.deepEqual(
+        await threads(store).open({
+          lock: lock('ki:{n}:lock'),
+          dataKey: 'ki:{n}:thread',
+          storm,
+          attempt,
+          peek,
+        }),
+        {
+          locked: true,
+          value: null,
+          stormCount: 1,
+          attempted: true,
+        },
+      );
       const stored = (await store.get('ki:{n}:thread')) ?? '';
-      t.deepEqual(JSON.parse(stored), { v: 1, rootAttempt: planned });
+      t.is(stored, attempt.value, 'written exactly as given');
       within(t, await ttlMs('ki:{n}:thread'), 590_000, 600_000);
       t.deepEqual(
-        await store.openThread(lock('ki:{n}:lock'), 'ki:{n}:thread', {
-          attempt: { ...attempt, by: 'other' },
+        await threads(store).open({
+          lock: lock('ki:{n}:lock'),
+          dataKey: 'ki:{n}:thread',
+          attempt: { ...attempt, value: 'other' },
         }),
         { locked: false, value: stored },
         'locked by another delivery: nothing written',
       );
       await store.put('ki:{k}:thread', 'state', 60);
-      t.deepEqual(await store.openThread(lock('ki:{k}:lock'), 'ki:{k}:thread', { attempt }), {
-        locked: true,
-        value: 'state',
-      });
+      t.deepEqual(
+        await threads(store).open({ lock: lock('ki:{k}:lock'), dataKey: 'ki:{k}:thread', attempt }),
+        {
+          locked: true,
+          value: 'state',
+        },
+      );
       t.is(await store.get('ki:{k}:thread'), 'state', 'a known thread keeps its state');
       t.deepEqual(
-        await store.openThread(lock('ki:{m}:lock'), 'ki:{m}:thread', { storm, attempt }),
+        await threads(store).open({ lock: lock('ki:{m}:lock'), dataKey: 'ki:{m}:thread', storm, attempt }),
         { locked: true, value: null, stormCount: 2 },
         'past the storm threshold the alert folds: nothing is attempted',
       );
-      const resolved = { ...attempt, status: 'resolved', enriched: false };
-      t.true((await store.openThread(lock('ki:{r}:lock'), 'ki:{r}:thread', { attempt: resolved })).attempted);
-      t.deepEqual(JSON.parse((await store.get('ki:{r}:thread')) ?? ''), {
-        v: 1,
-        rootAttempt: { ...planned, status: 'resolved', enriched: false },
-      });
       t.is(await store.get('ki:{m}:thread'), null);
     },
   );
 
   test(
     name(
-      'openThread with peek gives the lock back at once only for a settled thread at that status and period',
+      'threads: an open with peek gives the lock back at once only for a thread flagged settled at that status and period',
     ),
     async (t) => {
       const { store } = await b.open();
       const settled = JSON.stringify({
+        kind: 'thread',
+        settled: true,
         status: 'firing',
         firingSince: 'T1',
         steps: [{ id: 'root', done: true }],
       });
       const open = JSON.stringify({
+        kind: 'thread',
+        settled: false,
         status: 'firing',
         firingSince: 'T1',
-        steps: [{ id: 'root', done: false }],
+        steps: [{ id: 'root', done: true }],
       });
       await store.put('ki:{s}:thread', settled, 60);
       await store.put('ki:{o}:thread', open, 60);
       const peek = { status: 'firing', firingSince: 'T1' };
-      const a = await store.openThread(lock('ki:{s}:lock'), 'ki:{s}:thread', { peek });
+      const a = await threads(store).open({ lock: lock('ki:{s}:lock'), dataKey: 'ki:{s}:thread', peek });
       t.deepEqual(a, { locked: true, value: settled, released: true });
       t.true((await store.lockAndGet(lock('ki:{s}:lock'), 'ki:{s}:thread')).locked, 'the lock is free again');
-      const b2 = await store.openThread(lock('ki:{o}:lock'), 'ki:{o}:thread', { peek });
-      t.deepEqual(b2, { locked: true, value: open }, 'a step still to run keeps the lock');
+      const b2 = await threads(store).open({ lock: lock('ki:{o}:lock'), dataKey: 'ki:{o}:thread', peek });
+      t.deepEqual(
+        b2,
+        { locked: true, value: open },
+        'not flagged settled: the flag is the one rule, not the steps',
+      );
       await store.put('ki:{r}:thread', settled, 60);
       for (const other of [
         { status: 'resolved', firingSince: 'T1' },
         { status: 'firing', firingSince: 'T2' },
       ]) {
         const l = lock('ki:{r}:lock');
-        t.deepEqual(await store.openThread(l, 'ki:{r}:thread', { peek: other }), {
+        t.deepEqual(await threads(store).open({ lock: l, dataKey: 'ki:{r}:thread', peek: other }), {
           locked: true,
           value: settled,
         });
         t.true(await store.unlock(l));
       }
       await store.put('ki:{x}:thread', '{"folded":"storm","status":"firing","firingSince":"T1"}', 60);
-      const m = await store.openThread(lock('ki:{x}:lock'), 'ki:{x}:thread', { peek });
+      const m = await threads(store).open({ lock: lock('ki:{x}:lock'), dataKey: 'ki:{x}:thread', peek });
       t.false(m.released === true, 'a folded marker (no steps) keeps the lock');
     },
   );

@@ -4,10 +4,10 @@
 import test from 'ava';
 import { MemoryStore } from '../lib/adapters/store/memory.ts';
 import type { Issue } from '../lib/domain/issue.ts';
-import { RateLimitedError } from '../lib/platform/errors.ts';
-import { type DispatchDeps, dispatchIssue } from '../lib/stages/dispatch/dispatcher.ts';
+import type { DispatchDeps } from '../lib/stages/dispatch/dispatcher.ts';
 import { DEFAULT_STORM, type StormOptions } from '../lib/stages/dispatch/storm.ts';
 import { createStormFlusher } from '../lib/stages/dispatch/storm-flusher.ts';
+import { ComeBackLater, dispatch } from './support/dispatch.ts';
 import { makeIssue } from './support/issue-factory.ts';
 import { RecordingDestination } from './support/recording-destination.ts';
 
@@ -37,9 +37,9 @@ function setup() {
   const deferred: Issue[] = [];
   const deliver = async (issue: Issue) => {
     try {
-      await dispatchIssue(issue, deps);
+      await dispatch(issue, deps);
     } catch (err) {
-      if (!(err instanceof RateLimitedError)) throw err;
+      if (!(err instanceof ComeBackLater)) throw err;
       deferred.push(issue);
     }
   };
@@ -73,7 +73,7 @@ test('flusher: every folded alert shows in the summary thread with no broker ret
   // The deferred delivery's retry comes back to a summary that shows everything: acknowledged,
   // and Slack sees nothing more.
   const before = destination.calls.length;
-  for (const issue of deferred) await dispatchIssue(issue, deps);
+  for (const issue of deferred) await dispatch(issue, deps);
   t.is(destination.calls.length, before);
   await flusher.close();
 });
@@ -111,6 +111,6 @@ test('flusher: closing stops it; what is left stays recorded for the deferred de
   t.is(lined(destination).size, shown, 'nothing flushed after close');
   t.true(shown < 6);
   // The broker's retry of the deferred delivery finishes the job.
-  for (const issue of deferred) await dispatchIssue(issue, deps).catch(() => undefined);
+  for (const issue of deferred) await dispatch(issue, deps).catch(() => undefined);
   t.is(lined(destination).size, 6);
 });

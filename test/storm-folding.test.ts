@@ -5,10 +5,10 @@ import { renderSummary, renderSummaryLines } from '../lib/adapters/slack/render-
 import { MemoryStore } from '../lib/adapters/store/memory.ts';
 import type { SummaryView } from '../lib/domain/destination.ts';
 import type { Issue } from '../lib/domain/issue.ts';
-import { RateLimitedError } from '../lib/platform/errors.ts';
 import { createChannelBucket } from '../lib/stages/dispatch/channel-bucket.ts';
-import { type DispatchDeps, dispatchIssue } from '../lib/stages/dispatch/dispatcher.ts';
+import type { DispatchDeps } from '../lib/stages/dispatch/dispatcher.ts';
 import { DEFAULT_STORM, type StormOptions } from '../lib/stages/dispatch/storm.ts';
+import { ComeBackLater, dispatch } from './support/dispatch.ts';
 import { at, makeIssue, T0 } from './support/issue-factory.ts';
 import { RecordingDestination } from './support/recording-destination.ts';
 import { messageError } from './support/slack-standin.ts';
@@ -48,21 +48,21 @@ function accounted(d: RecordingDestination): Set<string> {
 
 test('storm: past N new alerts of a group, the rest fold into one summary whose thread lists each of them', async (t) => {
   const { destination, deps, advance } = setup();
-  for (let i = 0; i < 5; i++) t.is((await dispatchIssue(alert(i), deps)).action, 'posted');
-  const sixth = await dispatchIssue(alert(5), deps);
+  for (let i = 0; i < 5; i++) t.is((await dispatch(alert(i), deps)).action, 'posted');
+  const sixth = await dispatch(alert(5), deps);
   t.is(sixth.action, 'replied', 'the sixth is a line of the summary');
   t.is(destination.callsOf('postSummary').length, 1);
   t.is(destination.callsOf('postRoot').length, 5, 'no thread of its own');
 
   advance(1);
-  const seventh = await t.throwsAsync(dispatchIssue(alert(6), deps), { instanceOf: RateLimitedError });
+  const seventh = await t.throwsAsync(dispatch(alert(6), deps), { instanceOf: ComeBackLater });
   t.is(seventh?.retryAfter, 9, 'one delivery comes back when the summary may change again');
-  const eighth = await dispatchIssue(alert(7), deps);
+  const eighth = await dispatch(alert(7), deps);
   t.is(eighth.reason, 'folded into a storm summary', 'the others are acknowledged: already recorded');
   t.is(destination.callsOf('updateSummary').length, 0, 'no edit inside the interval');
 
   advance(9);
-  await dispatchIssue(alert(6), deps);
+  await dispatch(alert(6), deps);
   const edits = destination.callsOf('updateSummary');
   t.is(edits.length, 1, 'the deferred delivery edits the summary once');
   t.is(edits[0]?.summary?.total, 8, 'the storm counts its first five, posted on their own, too');
@@ -79,9 +79,9 @@ test('storm: past N new alerts of a group, the rest fold into one summary whose 
 
 test('storm: a redelivered folded alert changes nothing and calls Slack for nothing', async (t) => {
   const { destination, deps } = setup();
-  for (let i = 0; i < 6; i++) await dispatchIssue(alert(i), deps);
+  for (let i = 0; i < 6; i++) await dispatch(alert(i), deps);
   const before = destination.calls.length;
-  const again = await dispatchIssue(alert(5), deps);
+  const again = await dispatch(alert(5), deps);
   t.is(again.action, 'unchanged');
   t.is(again.reason, 'already in a storm summary');
   t.is(destination.calls.length, before);
@@ -90,13 +90,13 @@ test('storm: a redelivered folded alert changes nothing and calls Slack for noth
 test('storm: resolutions show in the summary, which turns resolved when the whole group is', async (t) => {
   const { destination, deps, advance } = setup({ storm: { ...storm, threshold: 0 } });
   // threshold 0: every new alert of the group folds, so the whole group is one summary.
-  for (let i = 0; i < 3; i++) await dispatchIssue(alert(i), deps).catch(() => undefined);
+  for (let i = 0; i < 3; i++) await dispatch(alert(i), deps).catch(() => undefined);
   advance(11);
   for (let i = 0; i < 3; i++) {
-    await dispatchIssue(alert(i, { status: 'resolved', endsAt: at(5) }), deps).catch(() => undefined);
+    await dispatch(alert(i, { status: 'resolved', endsAt: at(5) }), deps).catch(() => undefined);
   }
   advance(11);
-  await dispatchIssue(alert(2, { status: 'resolved', endsAt: at(5) }), deps);
+  await dispatch(alert(2, { status: 'resolved', endsAt: at(5) }), deps);
   const last = destination.calls.filter((c) => c.summary).at(-1);
   t.is(last?.summary?.status, 'resolved');
   t.is(last?.summary?.resolved, 3);
@@ -107,11 +107,11 @@ test('storm: resolutions show in the summary, which turns resolved when the whol
 
 test('storm: a batch longer than the reply limit goes into the thread as a file', async (t) => {
   const { destination, deps, advance } = setup({ storm: { ...storm, threshold: 0, replyLines: 3 } });
-  await dispatchIssue(alert(0), deps);
+  await dispatch(alert(0), deps);
   advance(1);
-  for (let i = 1; i <= 6; i++) await dispatchIssue(alert(i), deps).catch(() => undefined);
+  for (let i = 1; i <= 6; i++) await dispatch(alert(i), deps).catch(() => undefined);
   advance(10);
-  await dispatchIssue(alert(1), deps);
+  await dispatch(alert(1), deps);
   const batches = destination.callsOf('postSummaryLines');
   t.deepEqual(
     batches.map((b) => [b.lines?.length, b.asFile]),
@@ -134,16 +134,16 @@ test('storm: a new alert meeting its channel at its rate waits for its turn and 
     now: () => new Date(clock),
     storm: { ...storm, threshold: 100 },
   };
-  t.is((await dispatchIssue(alert(0), deps)).action, 'posted');
-  const err = await t.throwsAsync(dispatchIssue(alert(1), deps), { instanceOf: RateLimitedError });
+  t.is((await dispatch(alert(0), deps)).action, 'posted');
+  const err = await t.throwsAsync(dispatch(alert(1), deps), { instanceOf: ComeBackLater });
   t.is(err?.retryAfter, 2, "told to come back at its turn, no sooner than the broker's first retry");
   t.regex(err?.message ?? '', /turn in the channel/);
-  const third = await t.throwsAsync(dispatchIssue(alert(2), deps), { instanceOf: RateLimitedError });
+  const third = await t.throwsAsync(dispatch(alert(2), deps), { instanceOf: ComeBackLater });
   t.is(third?.retryAfter, 3, 'the next one queues behind it');
   clock += 2000;
-  t.is((await dispatchIssue(alert(1), deps)).action, 'posted');
+  t.is((await dispatch(alert(1), deps)).action, 'posted');
   clock += 1000;
-  t.is((await dispatchIssue(alert(2), deps)).action, 'posted');
+  t.is((await dispatch(alert(2), deps)).action, 'posted');
   t.is(destination.callsOf('postRoot').length, 3);
   t.is(destination.callsOf('postSummary').length, 0, 'no summary');
 });

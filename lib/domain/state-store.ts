@@ -1,5 +1,6 @@
-// The state contract every stage keeps its small, expiring state in (threads, dedup marks,
-// counters). Two adapters pass the same contract tests: Redis (production) and memory (local).
+// The state contract every stage keeps its small, expiring state in (dedup marks, counters, the
+// channel buckets, and under threads.ts the threads): primitives only, each one round trip on
+// Redis. Two adapters pass the same contract tests: Redis (production) and memory (local).
 
 /**
  * A lock owned by one delivery. The token makes release and fenced writes safe: a delivery
@@ -16,82 +17,6 @@ export interface LockAndGet {
   locked: boolean;
   /** The data key's value, read in the same round trip whether or not the lock was taken. */
   value: string | null;
-}
-
-/**
- * What a brand-new thread needs besides its lock, done in the same round trip as lockAndGet
- * when the data key turns out empty (and skipped otherwise): each is an increment or a claim.
- */
-export interface OpenThreadExtras {
-  /** The storm group's counter for the current window; past `threshold` the rest is skipped. */
-  storm?: { key: string; ttlSeconds: number; threshold: number } | undefined;
-  /** The workload claim for cross-source threading (StateStore.claim). */
-  claim?: { key: string; value: string; ttlSeconds: number } | undefined;
-  /** Tokens from the channel's bucket, now or reserved (StateStore.takeToken). */
-  bucket?: TokenRequest | undefined;
-  /**
-   * Written to the data key (encodeRootAttempt), after the storm count unless that is past its
-   * threshold. The caller overwrites it with the thread's state, or takes it back
-   * (dropAndUnlock) when nothing was posted.
-   */
-  attempt?: (RootAttempt & { ttlSeconds: number }) | undefined;
-  /**
-   * For a known thread: give the lock back at once when its state is settled (every step
-   * done) at this status and firing period, the likely duplicate, so the caller needs no
-   * second round trip to unlock. The caller re-opens if it finds work after all.
-   */
-  peek?: { status: string; firingSince: string } | undefined;
-}
-
-/**
- * Who may be posting a new thread's root, written with its lock (OpenThreadExtras.attempt): a
- * delivery that dies, or cannot record the root the destination took, leaves its redelivery a
- * reason to look for that root before posting another. A few fields, not the planned thread,
- * so that the far more common open of a known thread costs next to nothing for it.
- */
-export interface RootAttempt {
-  /** The issue (occurrence) whose delivery took the lock. */
-  by: string;
-  status: string;
-  firingSince: string;
-  /** That occurrence carried enrichments: its details follow the root. */
-  enriched: boolean;
-  /** When the lock was taken, epoch ms (whole). */
-  at: number;
-}
-
-/** The JSON an attempt is stored as; the Redis script writes the same fields. */
-export function encodeRootAttempt(a: RootAttempt): string {
-  const { at, by, status, firingSince, enriched } = a;
-  return JSON.stringify({ v: 1, rootAttempt: { at, by, status, firingSince, enriched } });
-}
-
-/** True when a stored thread state has every step done at this status and firing period. */
-export function settledAt(raw: string, peek: { status: string; firingSince: string }): boolean {
-  try {
-    const s = JSON.parse(raw) as { status?: unknown; firingSince?: unknown; steps?: unknown };
-    return (
-      Array.isArray(s.steps) &&
-      s.status === peek.status &&
-      s.firingSince === peek.firingSince &&
-      s.steps.every((x) => (x as { done?: unknown }).done === true)
-    );
-  } catch {
-    return false;
-  }
-}
-
-export interface OpenThread extends LockAndGet {
-  /** The lock was taken and already given back: the thread was settled (extras.peek). */
-  released?: boolean;
-  /** Only when locked, the data key was empty and the extra was asked for: */
-  stormCount?: number;
-  /** null: this call claimed it; otherwise the holder's value. */
-  claimHolder?: string | null;
-  /** The bucket's answer (StateStore.takeToken): the wait, granted when within its maxWaitMs. */
-  bucketWaitMs?: number;
-  /** extras.attempt was written: the data key holds it now. */
-  attempted?: true;
 }
 
 /**
@@ -184,38 +109,6 @@ export function gcraStep(
 export const TOKEN_KEY_GRACE_MS = 1000;
 
 /**
- * openThread for stores without one script that spans keys (memory, Redis Cluster where the
- * keys live on different shards): the same steps, one call each.
- */
-export async function openThreadInSteps(
-  store: StateStore,
-  lock: Lock,
-  dataKey: string,
-  extras: OpenThreadExtras,
-): Promise<OpenThread> {
-  const got = await store.lockAndGet(lock, dataKey);
-  if (got.locked && got.value !== null && extras.peek && settledAt(got.value, extras.peek)) {
-    await store.unlock(lock);
-    return { ...got, released: true };
-  }
-  if (!got.locked || got.value !== null) return got;
-  const out: OpenThread = { ...got };
-  if (extras.storm) {
-    out.stormCount = await store.increment(extras.storm.key, extras.storm.ttlSeconds);
-    if (out.stormCount > extras.storm.threshold) return out;
-  }
-  if (extras.claim)
-    out.claimHolder = await store.claim(extras.claim.key, extras.claim.value, extras.claim.ttlSeconds);
-  if (extras.attempt) {
-    // Cannot fail for want of the lock: it was taken just now, and a lock outlives two calls.
-    const { ttlSeconds, ...attempt } = extras.attempt;
-    if (await store.putLocked(lock, dataKey, encodeRootAttempt(attempt), ttlSeconds)) out.attempted = true;
-  }
-  if (extras.bucket) out.bucketWaitMs = await store.takeToken(extras.bucket);
-  return out;
-}
-
-/**
  * Every write carries a TTL: nothing the agent stores lives forever. Keys that an operation
  * touches together (a lock and its data) must share a Redis Cluster hash tag: see keys.ts.
  * Failures of the backing store are thrown as UnavailableError (retryable, 503).
@@ -223,12 +116,6 @@ export async function openThreadInSteps(
 export interface StateStore {
   /** Takes the lock if free (SET NX) and reads dataKey: one round trip. */
   lockAndGet(lock: Lock, dataKey: string): Promise<LockAndGet>;
-  /**
-   * lockAndGet, and when the lock was taken and dataKey is empty, the extras in order (storm
-   * count, then unless that is past its threshold the claim and the bucket token): one round
-   * trip on a single Redis server or Sentinel.
-   */
-  openThread(lock: Lock, dataKey: string, extras: OpenThreadExtras): Promise<OpenThread>;
   /**
    * Writes dataKey only while `lock` is still held by its token, and renews the lock's TTL.
    * Returns false (and writes nothing) when the lock was lost.
@@ -240,7 +127,7 @@ export interface StateStore {
   unlock(lock: Lock): Promise<boolean>;
   /**
    * Deletes dataKey and releases the lock, only while the token owns it (false otherwise, and
-   * nothing deleted): takes back what openThread's attempt wrote when nothing was posted.
+   * nothing deleted): takes back what a thread's open wrote when nothing was posted.
    */
   dropAndUnlock(lock: Lock, dataKey: string): Promise<boolean>;
   get(key: string): Promise<string | null>;

@@ -127,10 +127,10 @@ async function measure(opts: {
     }
     const usPerDecision = (phase: 'new' | 'dup') =>
       `${Math.round((spent[phase].node / (3 * alerts)) * 1e6)} / ${Math.round((spent[phase].redis / (3 * alerts)) * 1e6)}`;
-    const { store: counted, count } = countRoundTrips(raw);
+    const { store: counted, threads: countedThreads, count } = countRoundTrips(raw);
     const countedDestination = new RecordingDestination('C0BENCH', { keepViews: false });
     countedDestination.bucket = createChannelBucket(counted, { perSecond: 1e6, burst: 1e6 });
-    const countedDeps = { store: counted, destination: countedDestination };
+    const countedDeps = { store: counted, threads: countedThreads, destination: countedDestination };
     const sample = fresh('count', opts.tiny ? 100 : 1000);
     const before = count();
     await rate(sample, 50, (i) => dispatchIssue(i, countedDeps));

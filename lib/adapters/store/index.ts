@@ -27,3 +27,4 @@ export function createStore(opts: CreateStoreOptions = {}): StateStore {
   const { redisUrl, ...rest } = opts;
   return new RedisStore(redisUrl, rest);
 }
+export { threadRepository } from './threads.ts';

@@ -7,9 +7,6 @@ import {
   gcraStep,
   type Lock,
   type LockAndGet,
-  type OpenThread,
-  type OpenThreadExtras,
-  openThreadInSteps,
   type StateStore,
   type TokenRequest,
 } from '../../domain/state-store.ts';
@@ -36,10 +33,6 @@ export class MemoryStore implements StateStore {
     this.#timer = setInterval(() => this.#sweep(), opts.sweepIntervalMs ?? 60_000);
     // A sweep timer must never be what keeps a function's process alive.
     this.#timer.unref();
-  }
-
-  openThread(lock: Lock, dataKey: string, extras: OpenThreadExtras): Promise<OpenThread> {
-    return openThreadInSteps(this, lock, dataKey, extras);
   }
 
   async lockAndGet(lock: Lock, dataKey: string): Promise<LockAndGet> {

@@ -10,9 +10,6 @@ import {
   type LockAndGet,
   MAX_TOKEN_HORIZON_MS,
   MIN_TURN_MS,
-  type OpenThread,
-  type OpenThreadExtras,
-  openThreadInSteps,
   type StateStore,
   TOKEN_KEY_GRACE_MS,
   type TokenRequest,
@@ -23,6 +20,7 @@ import { DependencyError, UnavailableError } from '../../platform/errors.ts';
 import type { Logger } from '../../platform/logger.ts';
 import { type CorkableSocket, coalesceWrites } from './coalesce.ts';
 import { parseRedisUrl, type RedisTarget } from './redis-url.ts';
+import { THREAD_OPEN_LUA, type ThreadScriptReply } from './thread-script.ts';
 
 export interface RedisStoreOptions {
   /** Upper bound for one command, and for waiting on a (re)connecting client. Default 1000. */
@@ -90,64 +88,8 @@ return redis.call('DEL', KEYS[1])`,
 redis.call('DEL', KEYS[2], KEYS[1])
 return 1`,
   },
-  // lockAndGet plus a new thread's extras (storm count; unless past its threshold the attempt
-  // written to the data key, the claim and the token), or for a known thread that is settled
-  // at the given status and firing period, the lock given back at once (2). KEYS: lock, data,
-  // storm counter, claim, bucket (a missing one is passed as the data key and skipped by its
-  // flag). Spans keys of several hash tags, so it runs only where there are no shards (single
-  // server, Sentinel). Redis refuses it whole when out of memory: its first write is the lock.
-  kiOpenThread: {
-    numberOfKeys: 5,
-    lua: `${LUA_TAKE_TOKEN}local ok = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
-local v = redis.call('GET', KEYS[2])
-if not ok then return {0, v} end
-if v then
-  if ARGV[11] == '1' then
-    local okj, s = pcall(cjson.decode, v)
-    if okj and type(s) == 'table' and type(s.steps) == 'table' and s.status == ARGV[12]
-      and s.firingSince == ARGV[13] then
-      local settled = true
-      for _, step in ipairs(s.steps) do
-        if type(step) ~= 'table' or step.done ~= true then settled = false end
-      end
-      if settled then
-        redis.call('DEL', KEYS[1])
-        return {2, v}
-      end
-    end
-  end
-  return {1, v}
-end
-local function incr(key, ttl)
-  local n = redis.call('INCR', key)
-  if redis.call('TTL', key) < 0 then redis.call('EXPIRE', key, ttl) end
-  return n
-end
-local storm = -1
-if ARGV[3] == '1' then
-  storm = incr(KEYS[3], ARGV[4])
-  if storm > tonumber(ARGV[5]) then return {1, false, storm, 0, false, -1} end
-end
-local marked = 0
-if ARGV[16] ~= '' then
-  local attempt = '{"v":1,"rootAttempt":{"at":' .. ARGV[16] .. ',"by":' .. cjson.encode(ARGV[17])
-    .. ',"status":' .. cjson.encode(ARGV[12]) .. ',"firingSince":' .. cjson.encode(ARGV[13])
-    .. ',"enriched":' .. (ARGV[18]:sub(1, 1) == 'e' and 'true' or 'false') .. '}}'
-  redis.call('SET', KEYS[2], attempt, 'EX', ARGV[18]:sub(2))
-  marked = 1
-end
-local claimed, holder = 0, false
-if ARGV[6] == '1' then
-  if redis.call('SET', KEYS[4], ARGV[7], 'NX', 'EX', ARGV[8]) then claimed = 1
-  else claimed = 2; holder = redis.call('GET', KEYS[4]) end
-end
-local bucket = -1
-if ARGV[9] == '1' then
-  bucket = takeToken(KEYS[5], tonumber(ARGV[10]), tonumber(ARGV[14]), tonumber(ARGV[15]),
-    tonumber(ARGV[19]), tonumber(ARGV[20]))
-end
-return {1, false, storm, claimed, holder, bucket, marked}`,
-  },
+  // The thread repository's open (adapters/store/threads.ts): five keys, one JSON argument.
+  kiOpenThread: { numberOfKeys: 5, lua: `${LUA_TAKE_TOKEN}${THREAD_OPEN_LUA}` },
   kiTakeToken: {
     numberOfKeys: 1,
     lua: `${LUA_TAKE_TOKEN}return takeToken(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]),
@@ -184,9 +126,7 @@ interface ScriptedClient extends RedisClient {
     maxWaitMs: number,
   ): Promise<number>;
   kiClaim(key: string, value: string, ttlSeconds: number): Promise<string | null>;
-  kiOpenThread(
-    ...args: Arg[]
-  ): Promise<[number, string | null, number?, number?, (string | null)?, number?, number?]>;
+  kiOpenThread(...args: Arg[]): Promise<ThreadScriptReply>;
 }
 
 // Reply errors a retry can fix: memory pressure, loading, failover, cluster resharding.
@@ -299,63 +239,14 @@ export class RedisStore implements StateStore {
     });
   }
 
-  async openThread(lock: Lock, dataKey: string, extras: OpenThreadExtras): Promise<OpenThread> {
-    // Cluster: the extras' keys live on other shards, where no script may reach them.
-    if (this.#sharded) return openThreadInSteps(this, lock, dataKey, extras);
-    assertTtl(lock.ttlMs, 'lock ttlMs');
-    const { storm, claim, bucket, peek, attempt } = extras;
-    if (storm) assertTtl(storm.ttlSeconds, 'storm ttlSeconds');
-    if (claim) assertTtl(claim.ttlSeconds, 'claim ttlSeconds');
-    if (attempt) {
-      assertTtl(attempt.ttlSeconds, 'attempt ttlSeconds');
-      // Spliced into the stored JSON as a number by the script.
-      if (!Number.isSafeInteger(attempt.at)) throw new RangeError('attempt at must be a whole number');
-      if (peek && (peek.status !== attempt.status || peek.firingSince !== attempt.firingSince))
-        throw new RangeError('peek and attempt must name the same status and firing period');
-    }
-    // Peek's and the attempt's status and period share two arguments.
-    const period = peek ?? attempt;
-    if (bucket) assertTokenRequest(bucket);
-    return this.#run('openThread', async (c) => {
-      const data = this.#k(dataKey);
-      const r = await c.kiOpenThread(
-        this.#k(lock.key),
-        data,
-        storm ? this.#k(storm.key) : data,
-        claim ? this.#k(claim.key) : data,
-        bucket ? this.#k(bucket.key) : data,
-        lock.token,
-        lock.ttlMs,
-        storm ? '1' : '0',
-        storm?.ttlSeconds ?? 0,
-        storm?.threshold ?? 0,
-        claim ? '1' : '0',
-        claim?.value ?? '',
-        claim?.ttlSeconds ?? 0,
-        bucket ? '1' : '0',
-        bucket?.intervalMs ?? 0,
-        peek ? '1' : '0',
-        period?.status ?? '',
-        period?.firingSince ?? '',
-        bucket?.burst ?? 0,
-        bucket?.nowMs ?? 0,
-        // Few and short: every open of a known thread carries them too.
-        attempt?.at ?? '',
-        attempt?.by ?? '',
-        attempt ? `${attempt.enriched ? 'e' : 'p'}${attempt.ttlSeconds}` : '',
-        bucket?.count ?? 1,
-        bucket?.maxWaitMs ?? 0,
-      );
-      const out: OpenThread = { locked: r[0] >= 1, value: r[1] ?? null };
-      if (r[0] === 2) out.released = true;
-      if (!out.locked || out.value !== null) return out;
-      if (storm) out.stormCount = Number(r[2]);
-      if (r[3] === 1) out.claimHolder = null;
-      else if (r[3] === 2) out.claimHolder = r[4] ?? '';
-      if (bucket && Number(r[5]) >= 0) out.bucketWaitMs = Number(r[5]);
-      if (r[6] === 1) out.attempted = true;
-      return out;
-    });
+  /** Keys of different hash tags may live on different nodes (Redis Cluster): no script spans them. */
+  get sharded(): boolean {
+    return this.#sharded;
+  }
+
+  /** The thread repository's open script (thread-script.ts): its five keys, one JSON argument. */
+  async openThreadScript(keys: string[], arg: string): Promise<ThreadScriptReply> {
+    return this.#run('openThread', (c) => c.kiOpenThread(...keys.map((k) => this.#k(k)), arg));
   }
 
   async putLocked(lock: Lock, dataKey: string, value: string, ttlSeconds: number): Promise<boolean> {

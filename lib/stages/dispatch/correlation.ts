@@ -8,8 +8,8 @@ import { threadKeys } from '../../adapters/store/keys.ts';
 import type { MessageRef } from '../../domain/destination.ts';
 import type { Issue } from '../../domain/issue.ts';
 import type { StateStore } from '../../domain/state-store.ts';
-import { RateLimitedError } from '../../platform/errors.ts';
 import { groupKey, workloadOfObject } from '../ingest/workload.ts';
+import { later, type RetryLater } from './outcome.ts';
 
 /** Kinds whose issues can be about the same running workload. */
 const KINDS = new Set(['Pod', 'Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job']);
@@ -89,7 +89,7 @@ export async function releaseClaim(
 /**
  * What the claim found: null (this thread claimed the workload) or the holder's record. The
  * thread to join when the holder is the other source's thread and still fires; undefined to
- * open its own. While another source's first thread is still being opened, a retryable 429
+ * open its own. While another source's first thread is still being opened, coming back later
  * keeps the two from both posting a root.
  */
 export async function resolveLink(
@@ -99,7 +99,7 @@ export async function resolveLink(
   holder: string | null,
   issue: Issue,
   now: number,
-): Promise<LinkTarget | undefined> {
+): Promise<LinkTarget | undefined | RetryLater> {
   if (holder === null) return undefined;
   const rec = parse(holder);
   if (!rec || rec.source === issue.source || rec.fingerprint === issue.fingerprint) return undefined;
@@ -111,7 +111,7 @@ export async function resolveLink(
     return { thread: { channel: primary.channel, ts: primary.ts }, fingerprint: rec.fingerprint };
   }
   if (!primary?.ts && rec.claimUntil > now) {
-    throw new RateLimitedError('a related thread for this workload is being opened', { retryAfter: 2 });
+    return later(2000, 'a related thread for this workload is being opened');
   }
   // The related thread resolved (or was never opened): this one becomes the workload's thread.
   await store.put(claim.key, claim.value, claim.ttlSeconds);

@@ -1,14 +1,15 @@
 // Storm folding, the effects: records an alert in its group's summary under the group's lock
 // and shows what changed (summary root posted or edited, new alerts into its thread) at a
-// bounded rate. When the summary may not change yet, exactly one delivery is deferred with
-// 429 + Retry-After (the broker brings it back to flush), the others are acknowledged: every
-// alert is already recorded, so nothing is lost and nothing sleeps in-process.
+// bounded rate. When the summary may not change yet, exactly one delivery is told to come back
+// (retryLater: the broker brings it back to flush), the others are acknowledged: every alert is
+// already recorded, so nothing is lost and nothing sleeps in-process.
 import { randomUUID } from 'node:crypto';
 import type { Destination, GroupKind, MessageRef, SummaryDestination } from '../../domain/destination.ts';
 import type { Issue } from '../../domain/issue.ts';
 import type { Lock, StateStore } from '../../domain/state-store.ts';
 import { RateLimitedError, UnavailableError } from '../../platform/errors.ts';
 import type { Logger } from '../../platform/logger.ts';
+import { later, type RetryLater } from './outcome.ts';
 import { takeTurn } from './pace.ts';
 import {
   countOwnThreads,
@@ -89,15 +90,12 @@ export async function foldIntoGroup(
   labels: Record<string, string>,
   deps: FoldDeps,
   kind: GroupKind = 'storm',
-): Promise<FoldResult> {
+): Promise<FoldResult | RetryLater> {
   const { store, destination, storm, log } = deps;
   const keys = groupKeys(destination.id, labels);
   const lock: Lock = { key: keys.lock, token: randomUUID(), ttlMs: deps.lockTtlMs };
   const { locked, value } = await store.lockAndGet(lock, keys.data);
-  if (!locked)
-    throw new RateLimitedError('storm summary busy with another delivery', {
-      retryAfter: BUSY_RETRY_AFTER_SECONDS,
-    });
+  if (!locked) return later(BUSY_RETRY_AFTER_SECONDS * 1000, 'the summary is busy with another delivery');
   let released = false;
   try {
     const now = deps.now();

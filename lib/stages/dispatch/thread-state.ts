@@ -62,6 +62,9 @@ export const ThreadState = z.object({
 });
 export type ThreadState = z.infer<typeof ThreadState>;
 
+/** Every step of the current period is done: a duplicate at its status and period has nothing to do. */
+export const isSettled = (s: Pick<ThreadState, 'steps'>): boolean => s.steps.every((x) => x.done);
+
 /** A state whose root may not be posted yet (a new thread before its `root` step ran). */
 export type ThreadDraft = Omit<ThreadState, 'channel' | 'ts'> & { channel?: string; ts?: string };
 
@@ -275,9 +278,9 @@ export function decide(state: ThreadState | null, issue: Issue, ctx: DecideConte
 }
 
 /**
- * decide()'s answer for a state the store found settled (every step done) at the issue's status
- * and firing period — the duplicate under load — read from the raw JSON without validating all
- * of it: the thread's root when there is nothing to do, undefined when that takes the full
+ * decide()'s answer for a state the store found settled (its `settled` flag, isSettled() when
+ * written) at the issue's status and firing period — the duplicate under load — read from the
+ * raw JSON without validating all of it: the thread's root when there is nothing to do, undefined when that takes the full
  * decision (a first occurrence's details to add, a repeat count to show) or the state is not
  * plainly one. Property-tested against decide().
  */
@@ -291,13 +294,13 @@ export function settledRepeatRef(
   } catch {
     return undefined;
   }
-  if (typeof s !== 'object' || s === null || s.v !== 1) return undefined;
+  if (typeof s !== 'object' || s === null || s.v !== 1 || s.kind !== 'thread' || s.settled !== true)
+    return undefined;
   if (s.status !== issue.status || s.firingSince !== issue.startsAt) return undefined;
   const { channel, ts, threadTs, steps, occurrences } = s;
   if (typeof channel !== 'string' || typeof ts !== 'string') return undefined;
   if (threadTs !== undefined && typeof threadTs !== 'string') return undefined;
-  if (!Array.isArray(steps) || !steps.every((x) => x !== null && typeof x === 'object' && x.done === true))
-    return undefined;
+  if (!Array.isArray(steps)) return undefined;
   if (issue.status === 'firing') {
     if (issue.enrichments.length > 0 && !steps.some((x) => x.kind === 'details')) return undefined;
     const occ = issue.occurrences;
@@ -336,15 +339,4 @@ export function viewOf(draft: ThreadDraft, issue: Issue): RootView {
   const occ = issue.occurrences ?? draft.occurrences;
   if (occ) view.occurrences = occ;
   return view;
-}
-
-/** Parses stored state; anything unreadable is reported as lost rather than thrown. */
-export function parseThreadState(raw: string | null): { state: ThreadState | null; lost: boolean } {
-  if (raw === null) return { state: null, lost: false };
-  try {
-    const parsed = ThreadState.safeParse(JSON.parse(raw));
-    return parsed.success ? { state: parsed.data, lost: false } : { state: null, lost: true };
-  } catch {
-    return { state: null, lost: true };
-  }
 }
