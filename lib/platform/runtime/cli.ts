@@ -11,6 +11,6 @@ if (!name || !/^[a-z0-9-]+$/.test(name)) {
   console.error('usage: node lib/platform/runtime/cli.ts <function-name>');
   process.exit(2);
 }
-const file = resolve(import.meta.dirname, '../../functions', name, 'index.ts');
+const file = resolve(import.meta.dirname, '../../../functions', name, 'index.ts');
 const mod = (await import(pathToFileURL(file).href)) as FunctionModule;
 await runFunction(mod, { name });
