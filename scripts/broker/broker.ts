@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CloudEvent } from 'cloudevents';
-import { decodeCloudEvent } from '../../lib/platform/cloudevents/decode.ts';
+import { cloudEventMode, decodeCloudEvent } from '../../lib/platform/cloudevents/decode.ts';
 import { attributeHeaderBytes } from '../../lib/platform/cloudevents/encode.ts';
 import { type AppError, BadRequestError, PayloadTooLargeError } from '../../lib/platform/errors.ts';
 import { MAX_ATTRIBUTE_HEADER_BYTES, MAX_BODY_BYTES } from '../../lib/platform/limits.ts';
@@ -199,10 +199,7 @@ export async function startLocalBroker(opts: LocalBrokerOptions): Promise<LocalB
       return result;
     }
     const replyHeaders = res.headers;
-    const isEvent =
-      replyHeaders['ce-specversion'] !== undefined ||
-      /^application\/cloudevents/i.test(replyHeaders['content-type'] ?? '');
-    if (!isEvent) {
+    if (cloudEventMode(replyHeaders) === undefined) {
       if (body.length === 0) return { ok: true, status: res.status, retryable: false, reason: 'delivered' };
       // Knative's broker answers 502 for this: the subscriber "succeeded" with something it cannot route.
       return {
