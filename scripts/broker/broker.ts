@@ -16,7 +16,7 @@ import { readBody } from '../../lib/platform/runtime/body.ts';
 import { createIdleRelease, gcRelease } from '../../lib/platform/runtime/idle-release.ts';
 import { parseRequestTarget } from '../../lib/platform/runtime/target.ts';
 import { deliveryHeaders, type Envelope, envelopeJson, envelopeOf, withAttributes } from './envelope.ts';
-import { triggerMatches } from './filter.ts';
+import { triggerFilterAccepts } from './filter.ts';
 import { type Answer, answer, post } from './http.ts';
 import { type Limiter, limiter } from './limiter.ts';
 import type { Trigger } from './triggers.ts';
@@ -161,7 +161,7 @@ export async function startLocalBroker(opts: LocalBrokerOptions): Promise<LocalB
   function route(event: Envelope): void {
     stats.accepted++;
     const { id, type } = event.attributes;
-    const matched = triggers.filter((t) => triggerMatches(t, event.attributes));
+    const matched = triggers.filter((t) => triggerFilterAccepts(t, event.attributes));
     log.debug({ id, type, triggers: matched.map((t) => t.name) }, 'event routed');
     for (const trigger of matched) {
       begin();
