@@ -1,5 +1,6 @@
 import test from 'ava';
 import { CloudEvent, HTTP } from 'cloudevents';
+import { decodeCloudEvent } from '../lib/platform/cloudevents/decode.ts';
 import { RateLimitedError, UnavailableError } from '../lib/platform/errors.ts';
 import { createFunctionServer } from '../lib/platform/runtime/server.ts';
 import { parseTraceparent } from '../lib/platform/runtime/trace.ts';
@@ -50,10 +51,7 @@ test('runtime: binary and structured CloudEvents reach handle; a CloudEvent repl
   const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
   const binary = await post(s.url, HTTP.binary(ce({ n: 1 }, { traceparent })) as never);
   t.is(binary.status, 200);
-  const reply = HTTP.toEvent({
-    headers: Object.fromEntries(binary.headers),
-    body: await binary.text(),
-  }) as CloudEvent<unknown>;
+  const reply = decodeCloudEvent(Object.fromEntries(binary.headers), Buffer.from(await binary.arrayBuffer()));
   t.is(reply.type, 'dev.test.reply.v1');
   const replyTrace = parseTraceparent(reply.traceparent);
   t.is(replyTrace?.traceId, '0af7651916cd43dd8448eb211c80319c', 'same trace');
