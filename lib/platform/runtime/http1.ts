@@ -153,11 +153,14 @@ class Http1Pool implements Http1Client {
   private dispatch(job: Job): void {
     const now = Date.now();
     for (let c = this.idle.pop(); c; c = this.idle.pop()) {
-      if (c.reader.expiresAt > now && !c.socket.destroyed) return c.start(job, this.timeoutMs);
+      if (c.reader.expiresAt > now && !c.socket.destroyed) {
+        c.start(job, this.timeoutMs);
+        return;
+      }
       c.socket.destroy();
     }
-    if (this.open < this.maxSockets) return this.connect().start(job, this.timeoutMs);
-    this.queue.push(job);
+    if (this.open < this.maxSockets) this.connect().start(job, this.timeoutMs);
+    else this.queue.push(job);
   }
 
   private connect(): Connection {
@@ -176,7 +179,10 @@ class Http1Pool implements Http1Client {
   }
 
   private onData(c: Connection, chunk: Buffer): void {
-    if (!c.job) return c.fail(new Error('data on an idle connection'));
+    if (!c.job) {
+      c.fail(new Error('data on an idle connection'));
+      return;
+    }
     c.answered = true;
     try {
       if (c.reader.push(chunk)) this.finish(c);
