@@ -11,7 +11,8 @@ import { dirname, join, normalize, relative, sep } from 'node:path';
 export const LAYERS = ['platform', 'domain', 'adapters', 'stages'] as const;
 const ROOTS = ['lib', 'functions', 'scripts', 'test'];
 // `import ... from './x'`, `export ... from './x'` (type or not), and `import('./x')`.
-const SPECIFIER = /(?:^|\n)\s*(?:import|export)\s[^;]*?\sfrom\s+'(\.{1,2}\/[^']+)'|import\(\s*'(\.{1,2}\/[^']+)'\s*\)/g;
+const SPECIFIER =
+  /(?:^|\n)\s*(?:import|export)\s[^;]*?\sfrom\s+'(\.{1,2}\/[^']+)'|import\(\s*'(\.{1,2}\/[^']+)'\s*\)/g;
 
 export type Graph = Map<string, Set<string>>;
 
@@ -97,7 +98,8 @@ export function checkImports(root: string): string[] {
   const folders: Graph = new Map();
   for (const [file, deps] of graph) {
     if (parts(file)[0] !== 'lib') continue;
-    if (parts(file).length === 2) problems.push(`${file}: lib/ files belong in a layer (${LAYERS.join(', ')})`);
+    if (parts(file).length === 2)
+      problems.push(`${file}: lib/ files belong in a layer (${LAYERS.join(', ')})`);
     for (const dep of deps) {
       const top = parts(dep)[0];
       if (top !== 'lib') problems.push(`${file} imports ${dep}: lib/ imports only lib/`);

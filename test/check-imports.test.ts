@@ -19,7 +19,7 @@ async function tree(files: Record<string, string>): Promise<string> {
 test('check-imports: cycles, upward imports, loose lib/ files and folder cycles are refused', async (t) => {
   const root = await tree({
     'lib/platform/log.ts': "import type { Issue } from '../domain/issue.ts';\nexport const x = 1;\n",
-    'lib/domain/issue.ts': "export type Issue = { id: string };\n",
+    'lib/domain/issue.ts': 'export type Issue = { id: string };\n',
     'lib/stages/a/one.ts': "import { two } from './two.ts';\nexport const one = two;\n",
     'lib/stages/a/two.ts': "import type { one } from './one.ts';\nexport const two = 2;\n",
     'lib/stages/b/x.ts': "import { y } from '../c/y.ts';\nexport const x = y;\n",
