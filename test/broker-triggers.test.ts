@@ -5,7 +5,7 @@ import path from 'node:path';
 import test from 'ava';
 import { EventTypes } from '../lib/domain/events.ts';
 import { STAGES } from '../lib/domain/issue.ts';
-import { triggerMatches } from '../scripts/broker/filter.ts';
+import { triggerFilterAccepts } from '../scripts/broker/filter.ts';
 import {
   DEFAULT_DELIVERY,
   InvalidTriggerError,
@@ -51,26 +51,32 @@ test('triggers: each stage Trigger filters on exactly one nextstage, so no subsc
     const tr = byName.get(name);
     t.deepEqual(tr?.filter, { attributes: { nextstage: stage } }, name);
     t.is(tr?.filters, undefined, name);
-    t.true(triggerMatches(tr ?? {}, reply(EventTypes.issueCreated, stage)), `${name} takes its own stage`);
+    t.true(
+      triggerFilterAccepts(tr ?? {}, reply(EventTypes.issueCreated, stage)),
+      `${name} takes its own stage`,
+    );
     // Stages only move forward: whatever the subscriber replies carries a later stage or done.
     const replyType = name === 'dispatch-slack' ? EventTypes.notificationSent : EventTypes.issueEnriched;
     for (const later of [...STAGES.slice(STAGES.indexOf(stage) + 1), 'done']) {
-      t.false(triggerMatches(tr ?? {}, reply(replyType, later)), `${name} reply with nextstage=${later}`);
+      t.false(
+        triggerFilterAccepts(tr ?? {}, reply(replyType, later)),
+        `${name} reply with nextstage=${later}`,
+      );
     }
   }
   const ingest = byName.get('k8s-event-ingest');
   t.deepEqual(ingest?.filters, [{ prefix: { type: 'dev.knative.apiserver.' } }]);
   t.is(ingest?.filter, undefined);
-  t.true(triggerMatches(ingest ?? {}, reply('dev.knative.apiserver.resource.add', 'x')));
+  t.true(triggerFilterAccepts(ingest ?? {}, reply('dev.knative.apiserver.resource.add', 'x')));
   for (const stage of [...STAGES, 'done'])
-    t.false(triggerMatches(ingest ?? {}, reply(EventTypes.issueCreated, stage)));
+    t.false(triggerFilterAccepts(ingest ?? {}, reply(EventTypes.issueCreated, stage)));
 });
 
 test('triggers: every event the pipeline emits is matched by at most one Trigger', async (t) => {
   const { triggers } = await loadKnativeWiring();
   for (const type of Object.values(EventTypes)) {
     for (const stage of [...STAGES, 'done']) {
-      const matched = triggers.filter((tr) => triggerMatches(tr, reply(type, stage)));
+      const matched = triggers.filter((tr) => triggerFilterAccepts(tr, reply(type, stage)));
       t.true(matched.length <= 1, `${type} ${stage}: ${matched.map((m) => m.name).join(', ')}`);
       if (stage === 'done') t.is(matched.length, 0, 'nextstage=done ends the pipeline');
     }

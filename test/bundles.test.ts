@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { CloudEvent as CE, type CloudEvent, HTTP } from 'cloudevents';
 import { Redis } from 'ioredis';
+import { decodeCloudEvent } from '../lib/platform/cloudevents/decode.ts';
 import { buildFunction, onFirstUse } from '../scripts/build.ts';
 import { makeIssue } from './support/issue-factory.ts';
 import { execKubeconfig, startKubeStandin } from './support/kube-standin.ts';
@@ -72,7 +73,7 @@ const postEvent = (url: string, event: CloudEvent<unknown>) => {
 };
 
 const replyOf = async (res: Response) =>
-  HTTP.toEvent({ headers: Object.fromEntries(res.headers), body: await res.text() }) as CloudEvent<unknown>;
+  decodeCloudEvent(Object.fromEntries(res.headers), Buffer.from(await res.arrayBuffer()));
 
 test('bundles: every function bundle starts with node alone and handles a real event', async (t) => {
   const children: ChildProcess[] = [];

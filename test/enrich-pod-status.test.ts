@@ -44,7 +44,7 @@ test('container selection: the crash-looping container is picked over healthy on
     restartCount: 0,
     image: 'envoyproxy/envoy:v1.33.0',
     imageID: '',
-    state: { running: { startedAt: new Date('2026-03-10T11:41:04Z') } },
+    state: { running: { startedAt: '2026-03-10T11:41:04Z' } },
   });
   t.is(selectContainer(p)?.name, 'app');
 });
@@ -63,7 +63,7 @@ test('container selection: a failing init container is picked and called an init
     waiting: { reason: 'CrashLoopBackOff', message: 'back-off 40s restarting failed container=migrate' },
   };
   init.lastState = {
-    terminated: { exitCode: 127, reason: 'Error', finishedAt: new Date('2026-03-10T11:59:00Z') },
+    terminated: { exitCode: 127, reason: 'Error', finishedAt: '2026-03-10T11:59:00Z' },
   };
   init.restartCount = 3;
   const c = selectContainer(p);

@@ -7,13 +7,21 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import {
+  createClientNodeReader,
   createKubeReader,
   createKubeReaderFromEnv,
   detectClusterAccess,
 } from '../lib/adapters/k8s/client.ts';
 import { createRestKubeReader, inClusterRest } from '../lib/adapters/k8s/rest.ts';
+import type { KubeReader } from '../lib/domain/kube.ts';
 import { isKubeApiError, type KubeApiError } from '../lib/domain/kube-errors.ts';
-import { execKubeconfig, type KubeStandin, startKubeStandin } from './support/kube-standin.ts';
+import {
+  execKubeconfig,
+  type KubeStandin,
+  loadKubeFixtures,
+  type Obj,
+  startKubeStandin,
+} from './support/kube-standin.ts';
 
 let kube: KubeStandin;
 test.before(async () => {
@@ -230,4 +238,62 @@ test('k8s client: requests share one pooled connection instead of a new agent (a
   const reader = await createKubeReader({ kubeconfigPath: standin.kubeconfigPath });
   for (let i = 0; i < 20; i++) await reader.readPod('payments', 'api-7d9f8b6c5d-x2x4q');
   t.true(standin.connections() <= 2, `${standin.connections()} TLS connections for 20 sequential reads`);
+  // With client-node's credentials too (its own agent would open a connection per request).
+  const before = standin.connections();
+  const exec = await createKubeReader({ kubeconfigPath: await execKubeconfig(standin) });
+  for (let i = 0; i < 20; i++) await exec.readPod('payments', 'api-7d9f8b6c5d-x2x4q');
+  const opened = standin.connections() - before;
+  t.true(opened <= 2, `${opened} TLS connections for 20 sequential reads with an exec plugin`);
+});
+
+/** Every read of the KubeReader port, once, in a fixed order. */
+const everyRead = async (r: KubeReader) => [
+  await r.readPod('payments', CRASH),
+  await r.readPodLog('payments', CRASH, { container: 'app', previous: true, tailLines: 5 }),
+  await r.listEvents('payments', { name: CRASH, namespace: 'payments', kind: 'Pod' }),
+  await r.readNode('worker-2'),
+  await r.listPodsOnNode('worker-1', { limit: 2 }),
+  await r.listPods('shop', 'app.kubernetes.io/name=checkout', { limit: 3 }),
+  await r.readWorkload('Deployment', 'shop', 'checkout'),
+  await r.readWorkload('ReplicaSet', 'shop', 'checkout-6f8d9c7b5'),
+  await r.readWorkload('StatefulSet', 'shop', 'search'),
+  await r.readWorkload('DaemonSet', 'kube-system', 'node-agent'),
+  await r.readWorkload('Job', 'shop', 'nightly-report-29541600'),
+  await r.readPersistentVolumeClaim('shop', 'data-search-0'),
+];
+
+test('k8s readers: rest.ts and client-node credentials return identical objects, the JSON the API server sent', async (t) => {
+  const fixtures = await loadKubeFixtures();
+  const backOff = fixtures.events.find((e) => e.reason === 'BackOff' && e.involvedObject.name === CRASH);
+  // A MicroTime with microseconds, a series and a field newer than client-node's models: a Date
+  // would drop the microseconds, client-node's deserializer the unknown field.
+  const micro: Obj = {
+    ...structuredClone(backOff),
+    metadata: { ...backOff?.metadata, name: `${CRASH}.micro`, uid: 'micro-1' },
+    eventTime: '2026-03-10T11:58:41.123456Z',
+    series: { count: 4, lastObservedTime: '2026-03-10T11:59:02.654321Z' },
+    reportingInstance: 'kubelet-worker-1',
+    futureField: { addedIn: 'v1.99' },
+  };
+  const own = await startKubeStandin({ ...fixtures, events: [...fixtures.events, micro] });
+  t.teardown(() => own.close());
+  const opts = { kubeconfigPath: own.kubeconfigPath, timeoutMs: SLOW_MACHINE_MS };
+  const rest = await everyRead(await createKubeReader(opts));
+  const clientNode = await everyRead(await createClientNodeReader(opts));
+  const exec = await everyRead(
+    await createKubeReader({ ...opts, kubeconfigPath: await execKubeconfig(own) }),
+  );
+  t.deepEqual(clientNode, rest, 'client-node credentials, same kubeconfig');
+  t.deepEqual(exec, rest, 'an exec plugin kubeconfig');
+
+  // The shape is the wire's: objects as the fixtures hold them, timestamps as the strings sent.
+  const fixturePod = fixtures.pods.find((p) => p.metadata.name === CRASH);
+  t.deepEqual(rest[0], fixturePod);
+  const events = rest[2] as Awaited<ReturnType<KubeReader['listEvents']>>;
+  const got = events.items.find((e) => e.metadata?.name === `${CRASH}.micro`);
+  // List items come without kind and apiVersion, as kube-apiserver sends them.
+  const { kind: _kind, apiVersion: _apiVersion, ...listed } = micro;
+  t.deepEqual(got, listed);
+  t.is(got?.eventTime, '2026-03-10T11:58:41.123456Z');
+  t.is(typeof (rest[0] as Awaited<ReturnType<KubeReader['readPod']>>).metadata?.creationTimestamp, 'string');
 });

@@ -4,6 +4,7 @@ import test, { type ExecutionContext } from 'ava';
 import { CloudEvent, HTTP } from 'cloudevents';
 import { create } from '../functions/k8s-event-ingest/index.ts';
 import { EventTypes, parseIssueData } from '../lib/domain/events.ts';
+import { decodeCloudEvent } from '../lib/platform/cloudevents/decode.ts';
 import { createFunctionServer } from '../lib/platform/runtime/server.ts';
 import { at, fixture, type SourceEvent } from './fixtures/apiserversource/load.ts';
 import { captureLogs } from './support/logs.ts';
@@ -41,9 +42,7 @@ function post(url: string, e: SourceEvent): Promise<Response> {
 }
 
 async function reply(res: Response) {
-  const body = await res.text();
-  const headers = Object.fromEntries(res.headers.entries());
-  const event = HTTP.toEvent({ headers, body }) as CloudEvent<unknown>;
+  const event = decodeCloudEvent(Object.fromEntries(res.headers), Buffer.from(await res.arrayBuffer()));
   return { event, issue: parseIssueData(event.data) };
 }
 

@@ -1,9 +1,10 @@
 import test from 'ava';
 import { CloudEvent, HTTP } from 'cloudevents';
+import { decodeCloudEvent } from '../lib/platform/cloudevents/decode.ts';
 import { RateLimitedError, UnavailableError } from '../lib/platform/errors.ts';
 import { createFunctionServer } from '../lib/platform/runtime/server.ts';
 import { parseTraceparent } from '../lib/platform/runtime/trace.ts';
-import type { FunctionModule } from '../lib/platform/runtime/types.ts';
+import { type FunctionModule, retryLater } from '../lib/platform/runtime/types.ts';
 import { captureLogs } from './support/logs.ts';
 import { rawRequest } from './support/raw-http.ts';
 
@@ -50,10 +51,7 @@ test('runtime: binary and structured CloudEvents reach handle; a CloudEvent repl
   const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
   const binary = await post(s.url, HTTP.binary(ce({ n: 1 }, { traceparent })) as never);
   t.is(binary.status, 200);
-  const reply = HTTP.toEvent({
-    headers: Object.fromEntries(binary.headers),
-    body: await binary.text(),
-  }) as CloudEvent<unknown>;
+  const reply = decodeCloudEvent(Object.fromEntries(binary.headers), Buffer.from(await binary.arrayBuffer()));
   t.is(reply.type, 'dev.test.reply.v1');
   const replyTrace = parseTraceparent(reply.traceparent);
   t.is(replyTrace?.traceId, '0af7651916cd43dd8448eb211c80319c', 'same trace');
@@ -144,6 +142,42 @@ test('runtime: errors map to status codes in one place and never echo internals'
   t.truthy(errorLine, 'the failure is logged with its cause for operators');
   t.deepEqual((errorLine?.ce as Record<string, string>)?.id, 'evt-1', 'log lines carry the event id');
   await s.close();
+});
+
+test('runtime: a handler returning retryLater gets 429 with Retry-After and an info line saying why', async (t) => {
+  const waits = [2500, 0, 4000];
+  let i = 0;
+  const s = await serve({
+    handle: () => retryLater(waits[i++] as number, 'channel #ops busy until its turn'),
+  });
+  t.teardown(() => s.close());
+  const answers = [];
+  for (const _ of waits) answers.push(await post(s.url, HTTP.binary(ce()) as never));
+  t.deepEqual(
+    answers.map((a) => [a.status, a.headers.get('retry-after')]),
+    [
+      [429, '3'],
+      [429, '1'],
+      [429, '4'],
+    ],
+    'whole seconds rounded up, never 0',
+  );
+  t.is(
+    await answers[0]?.text(),
+    '{"error":"channel #ops busy until its turn"}',
+    'the reason and nothing else',
+  );
+  const lines = s.logs.lines.filter((l) => l.msg === 'retry later');
+  t.is(lines.length, 3);
+  t.like(lines[0], { level: 'info', status: 429, reason: 'channel #ops busy until its turn', afterMs: 2500 });
+  t.is((lines[0]?.ce as Record<string, string>)?.id, 'evt-1', 'the line carries the event id');
+  t.false(
+    s.logs.lines.some((l) => l.msg === 'request failed' || l.msg === 'request rejected'),
+    'a deferral is neither a failure nor a rejection',
+  );
+  const metrics = await (await fetch(`${s.url}/metrics`)).text();
+  t.regex(metrics, /kubeincident_requests_total\{fn="test-fn",status="429"\} 3/);
+  t.throws(() => retryLater(Number.NaN, 'x'), { instanceOf: RangeError });
 });
 
 test('runtime: draining finishes in-flight work and refuses new requests', async (t) => {

@@ -3,7 +3,7 @@
 // Kubernetes Events through k8s-event-ingest (both with the default configuration), and with the
 // custom workflow actions that ask for an enricher.
 import test from 'ava';
-import { CloudEvent, HTTP } from 'cloudevents';
+import { CloudEvent } from 'cloudevents';
 import { create as createAlertIngest } from '../functions/alert-ingest/index.ts';
 import { create as createEventIngest } from '../functions/k8s-event-ingest/index.ts';
 import { DEFAULT_CONFIG } from '../lib/domain/config/index.ts';
@@ -12,6 +12,7 @@ import { planIssue } from '../lib/domain/config/plan.ts';
 import { parseIssueData } from '../lib/domain/events.ts';
 import type { Issue, Stage, Subject } from '../lib/domain/issue.ts';
 import { nextStagesAfterPod, planFor } from '../lib/domain/routing.ts';
+import { decodeCloudEvent } from '../lib/platform/cloudevents/decode.ts';
 import { createFunctionServer } from '../lib/platform/runtime/server.ts';
 import type { InvocationContext } from '../lib/platform/runtime/types.ts';
 import { at } from './fixtures/apiserversource/load.ts';
@@ -187,7 +188,7 @@ test('stage routing: alerts through alert-ingest visit the stages of their subje
   t.is(res.status, 200);
   const sent = new Map<string, { next: unknown; issue: Issue }>();
   for (const r of sink.requests) {
-    const event = HTTP.toEvent({ headers: r.headers as Record<string, string>, body: r.body }) as CloudEvent;
+    const event = decodeCloudEvent(r.headers, Buffer.from(r.body));
     const issue = parseIssueData(event.data);
     sent.set(issue.fingerprint, { next: event.nextstage, issue });
   }

@@ -1,28 +1,31 @@
 // The agent's view of the Kubernetes API: the few reads the enrichers need, behind an interface
 // so enrichers are tested against fakes or a stand-in server, never a real cluster.
-import type {
-  CoreV1Event,
-  V1DaemonSet,
-  V1Deployment,
-  V1Job,
-  V1Node,
-  V1PersistentVolumeClaim,
-  V1Pod,
-  V1ReplicaSet,
-  V1StatefulSet,
-} from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
 
-export type {
-  CoreV1Event,
-  V1DaemonSet,
-  V1Deployment,
-  V1Job,
-  V1Node,
-  V1PersistentVolumeClaim,
-  V1Pod,
-  V1ReplicaSet,
-  V1StatefulSet,
-};
+/**
+ * An API object as the API server sends it: client-node's model of it (field names and docs)
+ * with every timestamp the RFC 3339 string on the wire, where client-node's own deserializer
+ * would make a Date. Every KubeReader returns this shape (lib/adapters/k8s/reader.ts).
+ */
+export type AsJson<T> = T extends Date
+  ? string
+  : T extends readonly (infer U)[]
+    ? AsJson<U>[]
+    : T extends object
+      ? { [K in keyof T]: AsJson<T[K]> }
+      : T;
+
+export type CoreV1Event = AsJson<k8s.CoreV1Event>;
+export type V1DaemonSet = AsJson<k8s.V1DaemonSet>;
+export type V1Deployment = AsJson<k8s.V1Deployment>;
+export type V1Job = AsJson<k8s.V1Job>;
+export type V1Node = AsJson<k8s.V1Node>;
+export type V1PersistentVolumeClaim = AsJson<k8s.V1PersistentVolumeClaim>;
+export type V1Pod = AsJson<k8s.V1Pod>;
+export type V1ReplicaSet = AsJson<k8s.V1ReplicaSet>;
+export type V1StatefulSet = AsJson<k8s.V1StatefulSet>;
+export type V1Container = AsJson<k8s.V1Container>;
+export type V1ContainerStatus = AsJson<k8s.V1ContainerStatus>;
 
 /** Workload kinds whose pods enrich-pod finds through the selector. */
 export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job'] as const;

@@ -8,8 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudEvent, HTTP } from 'cloudevents';
 import { createKubeReader } from '../../lib/adapters/k8s/client.ts';
+import { KubeHttp } from '../../lib/adapters/k8s/reader.ts';
+import { kubeconfigRest, restAccess } from '../../lib/adapters/k8s/rest.ts';
 import type { Issue } from '../../lib/domain/issue.ts';
-import type { KubeReader } from '../../lib/domain/kube.ts';
+import type { CoreV1Event, KubeReader, V1Pod } from '../../lib/domain/kube.ts';
 import { enrichNode } from '../../lib/stages/enrich/node.ts';
 import { enrichPod } from '../../lib/stages/enrich/pod.ts';
 import { loadKubeFixtures, type Obj, startKubeStandin } from '../../test/support/kube-standin.ts';
@@ -65,16 +67,20 @@ async function bigCluster(size: typeof SIZES, nodeFor: (i: number) => string) {
   return { ...f, pods, events };
 }
 
-/** The reads as a naive enricher makes them: whole lists, filtered on this side. */
+/**
+ * The reads as a naive enricher makes them: whole lists, filtered on this side. They go through
+ * the same GETs as the shipped reads (lib/adapters/k8s/reader.ts), so the two differ by the
+ * selectors and pages alone.
+ */
 async function naiveReader(kubeconfigPath: string, base: KubeReader): Promise<KubeReader> {
-  const mod = await import('@kubernetes/client-node');
-  const kc = new mod.KubeConfig();
-  kc.loadFromFile(kubeconfigPath);
-  const api = kc.makeApiClient(mod.CoreV1Api);
+  const cluster = await kubeconfigRest(kubeconfigPath);
+  if (!cluster) throw new Error(`${kubeconfigPath} needs @kubernetes/client-node`);
+  const http = new KubeHttp(cluster.server, restAccess(cluster), 60_000);
   return {
     ...base,
     listEvents: async (namespace, q) => {
-      const all = await api.listNamespacedEvent({ namespace });
+      const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/events`;
+      const all = await http.list<CoreV1Event>('list all events', path, {}, undefined);
       const items = all.items.filter(
         (e) =>
           e.involvedObject?.name === q.name && (q.kind === undefined || e.involvedObject?.kind === q.kind),
@@ -82,7 +88,7 @@ async function naiveReader(kubeconfigPath: string, base: KubeReader): Promise<Ku
       return { items, more: false };
     },
     listPodsOnNode: async (node) => {
-      const all = await api.listPodForAllNamespaces({});
+      const all = await http.list<V1Pod>('list all pods', '/api/v1/pods', {}, undefined);
       return { items: all.items.filter((p) => p.spec?.nodeName === node), more: false };
     },
   };

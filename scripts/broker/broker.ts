@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CloudEvent } from 'cloudevents';
-import { decodeCloudEvent } from '../../lib/platform/cloudevents/decode.ts';
+import { cloudEventMode, decodeCloudEvent } from '../../lib/platform/cloudevents/decode.ts';
 import { attributeHeaderBytes } from '../../lib/platform/cloudevents/encode.ts';
 import { type AppError, BadRequestError, PayloadTooLargeError } from '../../lib/platform/errors.ts';
 import { MAX_ATTRIBUTE_HEADER_BYTES, MAX_BODY_BYTES } from '../../lib/platform/limits.ts';
@@ -16,7 +16,7 @@ import { readBody } from '../../lib/platform/runtime/body.ts';
 import { createIdleRelease, gcRelease } from '../../lib/platform/runtime/idle-release.ts';
 import { parseRequestTarget } from '../../lib/platform/runtime/target.ts';
 import { deliveryHeaders, type Envelope, envelopeJson, envelopeOf, withAttributes } from './envelope.ts';
-import { triggerMatches } from './filter.ts';
+import { triggerFilterAccepts } from './filter.ts';
 import { type Answer, answer, post } from './http.ts';
 import { type Limiter, limiter } from './limiter.ts';
 import type { Trigger } from './triggers.ts';
@@ -161,7 +161,7 @@ export async function startLocalBroker(opts: LocalBrokerOptions): Promise<LocalB
   function route(event: Envelope): void {
     stats.accepted++;
     const { id, type } = event.attributes;
-    const matched = triggers.filter((t) => triggerMatches(t, event.attributes));
+    const matched = triggers.filter((t) => triggerFilterAccepts(t, event.attributes));
     log.debug({ id, type, triggers: matched.map((t) => t.name) }, 'event routed');
     for (const trigger of matched) {
       begin();
@@ -199,10 +199,7 @@ export async function startLocalBroker(opts: LocalBrokerOptions): Promise<LocalB
       return result;
     }
     const replyHeaders = res.headers;
-    const isEvent =
-      replyHeaders['ce-specversion'] !== undefined ||
-      /^application\/cloudevents/i.test(replyHeaders['content-type'] ?? '');
-    if (!isEvent) {
+    if (cloudEventMode(replyHeaders) === undefined) {
       if (body.length === 0) return { ok: true, status: res.status, retryable: false, reason: 'delivered' };
       // Knative's broker answers 502 for this: the subscriber "succeeded" with something it cannot route.
       return {

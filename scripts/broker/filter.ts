@@ -144,8 +144,11 @@ export interface TriggerFilterSpec {
   filters?: readonly SubscriptionsApiFilter[] | undefined;
 }
 
-/** A trigger's verdict: `filters` wins over `filter` when both are set; neither set matches all. */
-export function triggerMatches(spec: TriggerFilterSpec, event: EventAttributes): boolean {
+/**
+ * Whether a Knative Trigger's filter lets an event's attributes through: `filters` wins over
+ * `filter` when both are set; neither set accepts all.
+ */
+export function triggerFilterAccepts(spec: TriggerFilterSpec, event: EventAttributes): boolean {
   if (spec.filters && spec.filters.length > 0) return spec.filters.every((f) => matchesItem(f, event));
   return matchesAttributes(spec.filter?.attributes ?? {}, event);
 }

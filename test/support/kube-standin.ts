@@ -8,7 +8,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import {
   type ContainerLogs,
@@ -269,7 +269,8 @@ export async function execKubeconfig(standin: KubeStandin): Promise<string> {
     '      interactiveMode: Never',
   ].join('\n');
   const config = (await readFile(standin.kubeconfigPath, 'utf8')).replace(/^ {4}token: .*$/m, exec);
-  const path = join(tmpdir(), `kubeconfig-exec-${process.pid}`);
+  // Next to the stand-in's own kubeconfig: two stand-ins of one test file never share it.
+  const path = join(dirname(standin.kubeconfigPath), 'kubeconfig-exec');
   await writeFile(path, config, { mode: 0o600 });
   return path;
 }

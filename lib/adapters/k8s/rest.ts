@@ -1,38 +1,17 @@
-// The enrichers' eight reads as plain HTTPS GETs to the API server, for the cluster access the
-// agent runs with: the pod's service account, or a kubeconfig with a token or client
-// certificate. @kubernetes/client-node costs ~150 ms and ~40 MiB to load, for requests this
-// module makes in a few lines; kubeconfigs that need the library (exec plugins, auth providers,
-// proxies, impersonation) still go through it (client.ts falls back to it).
-// Objects come back as the API server's JSON: timestamps are ISO strings, which the enrichers
-// read as well as client-node's Date objects (lib/domain/diagnose/describe.ts).
+// Cluster access without @kubernetes/client-node, for what the agent runs with: the pod's
+// service account, or a kubeconfig with a token, basic auth or a client certificate. The
+// library costs ~150 ms and ~40 MiB to load, for what this module does in a few lines;
+// kubeconfigs that need it (exec plugins, auth providers, proxies, impersonation) still get
+// their credentials from it (client.ts). Either way the reads are reader.ts's GETs.
 import { readFileSync } from 'node:fs';
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { type Agent, Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import { isIPv6 } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import type {
-  CallOptions,
-  CoreV1Event,
-  EventQuery,
-  KubeReader,
-  ListOptions,
-  LogOptions,
-  Page,
-  V1Node,
-  V1PersistentVolumeClaim,
-  V1Pod,
-  Workload,
-  WorkloadKind,
-} from '../../domain/kube.ts';
-import { eventFieldSelector } from '../../domain/kube.ts';
-import {
-  formatSeconds,
-  KNOWN_STATUS_REASONS,
-  KubeApiError,
-  parseStatus,
-  reasonForCode,
-} from '../../domain/kube-errors.ts';
+import type { KubeReader } from '../../domain/kube.ts';
+import { KubeApiError } from '../../domain/kube-errors.ts';
 import { cjsExports } from '../../platform/cjs.ts';
+import { type Access, createKubeHttpReader } from './reader.ts';
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
@@ -142,134 +121,37 @@ export async function kubeconfigRest(path: string): Promise<RestCluster | undefi
   }
 }
 
-type Query = Record<string, string | number | boolean | undefined>;
+/** TLS settings for the API server's connections, from a kubeconfig or the service account. */
+export type TlsSettings = Pick<RestCluster, 'ca' | 'cert' | 'key' | 'rejectUnauthorized' | 'servername'>;
 
-/** The KubeReader over one RestCluster: one keep-alive agent, every failure a KubeApiError. */
-export function createRestKubeReader(cluster: RestCluster, timeoutMs: number): KubeReader {
-  const base = new URL(cluster.server);
-  const tls = base.protocol === 'https:';
-  const agent = tls
-    ? new HttpsAgent({
-        keepAlive: true,
-        ca: cluster.ca,
-        cert: cluster.cert,
-        key: cluster.key,
-        rejectUnauthorized: cluster.rejectUnauthorized,
-        ...(cluster.servername === undefined ? {} : { servername: cluster.servername }),
-      })
-    : new HttpAgent({ keepAlive: true });
-  const prefix = base.pathname.replace(/\/$/, '');
+/** One keep-alive pool per API server: one TLS handshake, not one per request. */
+export function keepAliveAgent(server: string, tls: TlsSettings): Agent {
+  if (new URL(server).protocol !== 'https:') return new HttpAgent({ keepAlive: true });
+  return new HttpsAgent({
+    keepAlive: true,
+    ca: tls.ca,
+    cert: tls.cert,
+    key: tls.key,
+    rejectUnauthorized: tls.rejectUnauthorized,
+    ...(tls.servername === undefined ? {} : { servername: tls.servername }),
+  });
+}
 
-  async function get(what: string, path: string, query: Query, opts: CallOptions | undefined) {
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const signal = opts?.signal ? AbortSignal.any([timeout, opts.signal]) : timeout;
-    const url = new URL(prefix + path, base);
-    for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
-    const headers: Record<string, string> = { accept: 'application/json, */*' };
+/** The bearer token (read again as it rotates) or basic credentials, on one keep-alive agent. */
+export function restAccess(cluster: RestCluster): Access {
+  const agent = keepAliveAgent(cluster.server, cluster);
+  const basic = cluster.basic
+    ? `Basic ${Buffer.from(`${cluster.basic.username}:${cluster.basic.password}`).toString('base64')}`
+    : undefined;
+  const none = { headers: {}, agent };
+  return () => {
     const token = cluster.token?.();
-    if (token) headers.authorization = `Bearer ${token}`;
-    else if (cluster.basic) {
-      headers.authorization = `Basic ${Buffer.from(`${cluster.basic.username}:${cluster.basic.password}`).toString('base64')}`;
-    }
-    let status: number;
-    let body: string;
-    try {
-      ({ status, body } = await new Promise<{ status: number; body: string }>((done, fail) => {
-        const req = (tls ? httpsRequest : httpRequest)(
-          url,
-          { agent, headers, signal },
-          (res: IncomingMessage) => {
-            const chunks: Buffer[] = [];
-            res.on('data', (c: Buffer) => chunks.push(c));
-            res.on('end', () =>
-              done({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
-            );
-            res.on('error', fail);
-          },
-        );
-        req.on('error', fail);
-        req.end();
-      }));
-    } catch (err) {
-      if (timeout.aborted) {
-        throw new KubeApiError(0, 'Timeout', `timed out after ${formatSeconds(timeoutMs)}`, { cause: err });
-      }
-      if (opts?.signal?.aborted) throw new KubeApiError(0, 'Timeout', 'time budget spent', { cause: err });
-      const code = (err as { code?: unknown })?.code;
-      if (typeof code === 'string') {
-        throw new KubeApiError(0, 'NetworkError', `network error (${code})`, { cause: err });
-      }
-      throw new KubeApiError(0, 'Unknown', `${what}: unexpected error`, { cause: err });
-    }
-    if (status < 200 || status > 299) {
-      const s = parseStatus(body);
-      const reason =
-        s?.reason !== undefined && KNOWN_STATUS_REASONS.has(s.reason)
-          ? (s.reason as KubeApiError['reason'])
-          : reasonForCode(status);
-      throw new KubeApiError(status, reason, `${what}: ${reason} (${status})`, {
-        cause: new Error(`HTTP ${status}`),
-        ...(s?.message === undefined ? {} : { detail: s.message }),
-      });
-    }
-    return body;
-  }
+    if (token) return { headers: { authorization: `Bearer ${token}` }, agent };
+    return basic === undefined ? none : { headers: { authorization: basic }, agent };
+  };
+}
 
-  const json = async <T>(what: string, path: string, query: Query, opts: CallOptions | undefined) => {
-    const body = await get(what, path, query, opts);
-    try {
-      return JSON.parse(body) as T;
-    } catch (err) {
-      throw new KubeApiError(0, 'Unknown', `${what}: unexpected error`, { cause: err });
-    }
-  };
-  const list = async <T>(what: string, path: string, query: Query, o: ListOptions | undefined) => {
-    const l = await json<{ items?: T[]; metadata?: { continue?: string } }>(
-      what,
-      path,
-      { ...query, limit: o?.limit, continue: o?.continue },
-      o,
-    );
-    const token = l.metadata?.continue;
-    const items = l.items ?? [];
-    return (token ? { items, more: true, continue: token } : { items, more: false }) as Page<T>;
-  };
-  const ns = (namespace: string) => `/api/v1/namespaces/${encodeURIComponent(namespace)}`;
-  const seg = encodeURIComponent;
-
-  return {
-    readPod: (namespace, name, o) =>
-      json<V1Pod>(`read pod ${namespace}/${name}`, `${ns(namespace)}/pods/${seg(name)}`, {}, o),
-    readPodLog: (namespace, name, o: LogOptions) =>
-      get(
-        `read logs of ${namespace}/${name}`,
-        `${ns(namespace)}/pods/${seg(name)}/log`,
-        { container: o.container, previous: o.previous, tailLines: o.tailLines, limitBytes: o.limitBytes },
-        o,
-      ),
-    listEvents: (namespace, q: EventQuery) =>
-      list<CoreV1Event>(
-        `list events of ${q.kind ?? 'object'} ${q.name}`,
-        `${ns(namespace)}/events`,
-        { fieldSelector: eventFieldSelector(q) },
-        q,
-      ),
-    readNode: (name, o) => json<V1Node>(`read node ${name}`, `/api/v1/nodes/${seg(name)}`, {}, o),
-    listPodsOnNode: (node, o?: ListOptions) =>
-      list<V1Pod>(`list pods on node ${node}`, '/api/v1/pods', { fieldSelector: `spec.nodeName=${node}` }, o),
-    listPods: (namespace, labelSelector, o?: ListOptions) =>
-      list<V1Pod>(`list pods in ${namespace}`, `${ns(namespace)}/pods`, { labelSelector }, o),
-    readWorkload: (kind: WorkloadKind, namespace, name, o) => {
-      const group = kind === 'Job' ? '/apis/batch/v1' : '/apis/apps/v1';
-      const path = `${group}/namespaces/${seg(namespace)}/${kind.toLowerCase()}s/${seg(name)}`;
-      return json<Workload>(`read ${kind.toLowerCase()} ${namespace}/${name}`, path, {}, o);
-    },
-    readPersistentVolumeClaim: (namespace, name, o) =>
-      json<V1PersistentVolumeClaim>(
-        `read persistentvolumeclaim ${namespace}/${name}`,
-        `${ns(namespace)}/persistentvolumeclaims/${seg(name)}`,
-        {},
-        o,
-      ),
-  };
+/** The KubeReader over one RestCluster. */
+export function createRestKubeReader(cluster: RestCluster, timeoutMs: number): KubeReader {
+  return createKubeHttpReader(cluster.server, restAccess(cluster), timeoutMs);
 }

@@ -53,7 +53,8 @@ export function matchesAll(matchers: readonly string[] | undefined, labels: Reco
 const inList = (list: readonly string[] | undefined, value: string | undefined) =>
   list === undefined || (value !== undefined && list.includes(value));
 
-export function triggerMatches(trigger: Trigger, issue: Issue): boolean {
+/** Whether one of a workflow's `triggers` (config file) fires for an issue. */
+export function workflowTriggerMatches(trigger: Trigger, issue: Issue): boolean {
   if (trigger.on === 'alert') {
     if (issue.type !== 'alert') return false;
     return (

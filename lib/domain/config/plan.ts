@@ -6,7 +6,7 @@ import { own } from '../../platform/own.ts';
 import type { Actions, Block, Enrichment, Issue } from '../issue.ts';
 import { planFor } from '../routing.ts';
 import { EXPLANATIONS } from './explanations.ts';
-import { triggerMatches } from './match.ts';
+import { workflowTriggerMatches } from './match.ts';
 import type { Action, Config } from './schema.ts';
 import { silencedBy } from './silence.ts';
 
@@ -146,7 +146,7 @@ export function planIssue(issue: Issue, config: Config, opts: { now?: Date } = {
   }
   const matched: string[] = [];
   for (const w of config.customWorkflows) {
-    if (!w.triggers.some((t) => triggerMatches(t, issue))) continue;
+    if (!w.triggers.some((t) => workflowTriggerMatches(t, issue))) continue;
     matched.push(w.name);
     for (const a of w.actions) {
       if ('podLogs' in a) {

@@ -5,12 +5,12 @@ import type { Block, TableBlock } from '../issue.ts';
 import type { CoreV1Event } from '../kube.ts';
 import { describeKubeError } from '../kube-errors.ts';
 
-/** client-node turns timestamps into Date objects; fixtures and fakes carry ISO strings. */
-export type Timestamp = Date | string | null | undefined;
+/** A timestamp of an API object: the RFC 3339 string the API server sends (lib/domain/kube.ts). */
+export type Timestamp = string | null | undefined;
 
 export function toMillis(t: Timestamp): number | undefined {
   if (t === null || t === undefined) return undefined;
-  const ms = t instanceof Date ? t.getTime() : Date.parse(t);
+  const ms = Date.parse(t);
   return Number.isNaN(ms) ? undefined : ms;
 }
 

@@ -1,7 +1,8 @@
 // Reading a Pod object: which container is in trouble, what its state and exit codes mean, who
 // owns the pod, and the one-line verdict. Pure functions of the Pod and a clock.
-import type { V1Container, V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
+
 import type { TableBlock } from '../issue.ts';
+import type { V1Container, V1ContainerStatus, V1Pod } from '../kube.ts';
 import { ago, formatExit, pluralize, toIso, truncate } from './describe.ts';
 
 export interface ContainerView {

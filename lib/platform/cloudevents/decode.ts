@@ -34,6 +34,19 @@ export function decodeHeaderValue(name: string, raw: string): string {
 
 type HeaderInput = IncomingHttpHeaders | Record<string, string | string[] | undefined>;
 
+/**
+ * Whether a request (or a subscriber's reply) carries a CloudEvent, and in which mode, from its
+ * headers alone: `application/cloudevents-batch+json` is a batch, `application/cloudevents+json`
+ * structured, a `ce-specversion` header binary. Undefined when it is plain HTTP.
+ */
+export function cloudEventMode(headers: HeaderInput): 'binary' | 'structured' | 'batch' | undefined {
+  const ct = String(headers['content-type'] ?? '').toLowerCase();
+  if (ct.startsWith('application/cloudevents-batch')) return 'batch';
+  if (ct.startsWith('application/cloudevents')) return 'structured';
+  if (headers['ce-specversion'] !== undefined) return 'binary';
+  return undefined;
+}
+
 /** Lower-cased names, one string per header, `ce-*` values decoded. */
 function decodedHeaders(input: HeaderInput): Record<string, string> {
   const out: Record<string, string> = {};
@@ -115,11 +128,12 @@ function structuredBody(body: Buffer): Record<string, unknown> {
 export function decodeCloudEvent(rawHeaders: HeaderInput, body: Buffer): CloudEvent<unknown> {
   const headers = decodedHeaders(rawHeaders);
   const contentType = headers['content-type'] ?? '';
-  if (/^application\/cloudevents-batch/i.test(contentType)) {
+  const mode = cloudEventMode(headers);
+  if (mode === 'batch') {
     throw new BadRequestError('batched CloudEvents are not supported: send one event per request');
   }
   let message: { headers: Record<string, string>; body: unknown };
-  if (/^application\/cloudevents/i.test(contentType)) {
+  if (mode === 'structured') {
     message = { headers, body: structuredBody(body) };
   } else {
     if (headers['ce-specversion'] === undefined && headers['ce-id'] === undefined) {

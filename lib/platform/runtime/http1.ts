@@ -6,12 +6,9 @@
 // many are in flight, the rest wait in a queue. Plain http only: an https sink goes through
 // node:https (lib/platform/runtime/sink.ts).
 import { connect as netConnect, type Socket } from 'node:net';
+import { type Http1Response, ResponseReader } from './http1-response.ts';
 
-export interface Http1Response {
-  status: number;
-  /** Lower-cased header names; a repeated header keeps its last value. */
-  headers: Record<string, string>;
-}
+export type { Http1Response };
 
 export interface Http1Client {
   /**
@@ -33,8 +30,6 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 // Values passed INVALID_VALUE, so anything past ASCII is Latin-1, written as such.
 const NON_ASCII = /[\x80-\xff]/;
-// Sockets the server announced it keeps alive for N seconds are dropped a second before that.
-const KEEP_ALIVE_MARGIN_MS = 1000;
 
 interface Job {
   head: string;
@@ -45,23 +40,50 @@ interface Job {
   retried: boolean;
 }
 
-interface Conn {
-  socket: Socket;
-  job: Job | undefined;
-  timer: NodeJS.Timeout | undefined;
-  buf: Buffer | undefined;
+/** One pooled socket and the request it carries, if any. */
+class Connection {
+  readonly socket: Socket;
+  readonly reader = new ResponseReader();
+  job: Job | undefined = undefined;
+  timer: NodeJS.Timeout | undefined = undefined;
   /** Any byte of the current response has arrived: the request reached the server. */
-  answered: boolean;
+  answered = false;
   /** The socket served a request before (a reset before any answer may just mean it idled out). */
-  reused: boolean;
-  timedOut: boolean;
-  expiresAt: number;
-  // Response framing state.
-  phase: 'head' | 'length' | 'chunked' | 'close';
-  remaining: number;
-  response: Http1Response | undefined;
-  keepAlive: boolean;
-  error: Error | undefined;
+  reused = false;
+  timedOut = false;
+  error: Error | undefined = undefined;
+
+  constructor(socket: Socket) {
+    this.socket = socket;
+  }
+
+  /** Writes the request, head and body in one write, and times it from there. */
+  start(job: Job, timeoutMs: number): void {
+    this.job = job;
+    this.answered = false;
+    this.reader.reset();
+    this.socket.ref();
+    // Timed from the write: time queued behind other requests does not count, or a large batch
+    // would fail requests that were never slow, only late.
+    this.timer = setTimeout(() => {
+      this.timedOut = true;
+      this.socket.destroy(new Error(`no answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+    this.socket.write(requestBytes(job));
+  }
+
+  fail(err: Error): void {
+    this.error ??= err;
+    this.socket.destroy(err);
+  }
+
+  /**
+   * Whether the request can go once more after the connection closed: a kept-alive socket the
+   * server had closed before any answer came, and only once.
+   */
+  mayRetry(job: Job): boolean {
+    return this.reused && !this.answered && !this.timedOut && !job.retried;
+  }
 }
 
 /** Serializes a request head, refusing header names or values that would break the framing. */
@@ -78,233 +100,138 @@ function requestHead(path: string, host: string, headers: Record<string, string>
   return `${head}content-length: ${length}\r\n\r\n`;
 }
 
-export function createHttp1Client(url: URL, opts: Http1Options = {}): Http1Client {
-  if (url.protocol !== 'http:') throw new TypeError(`unsupported protocol ${url.protocol}`);
-  const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-  const port = Number(url.port) || 80;
-  const path = `${url.pathname || '/'}${url.search}`;
-  const maxSockets = opts.maxSockets ?? 64;
-  const timeoutMs = opts.timeoutMs ?? 10_000;
-  const idle: Conn[] = [];
-  const queue: Job[] = [];
-  let open = 0;
-  let closed = false;
+/** The head (Latin-1) and body (UTF-8 when a string) as one write; a plain string when all ASCII. */
+function requestBytes(job: Job): string | Buffer {
+  if (typeof job.body !== 'string') return Buffer.concat([Buffer.from(job.head, 'latin1'), job.body]);
+  if (NON_ASCII.test(job.head)) {
+    return Buffer.concat([Buffer.from(job.head, 'latin1'), Buffer.from(job.body, 'utf8')]);
+  }
+  return job.head + job.body;
+}
 
-  const connect = (): Conn => {
-    const socket = netConnect(port, hostname);
+/**
+ * The pool for one origin: idle sockets are reused (last in, first out), new ones opened up to
+ * maxSockets, and requests past that wait in a queue for the next free socket.
+ */
+class Http1Pool implements Http1Client {
+  private readonly hostname: string;
+  private readonly port: number;
+  private readonly path: string;
+  private readonly host: string;
+  private readonly maxSockets: number;
+  private readonly timeoutMs: number;
+  private readonly idle: Connection[] = [];
+  private readonly queue: Job[] = [];
+  private open = 0;
+  private closed = false;
+
+  constructor(url: URL, opts: Http1Options) {
+    if (url.protocol !== 'http:') throw new TypeError(`unsupported protocol ${url.protocol}`);
+    this.hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+    this.port = Number(url.port) || 80;
+    this.path = `${url.pathname || '/'}${url.search}`;
+    this.host = url.host;
+    this.maxSockets = opts.maxSockets ?? 64;
+    this.timeoutMs = opts.timeoutMs ?? 10_000;
+  }
+
+  post(headers: Record<string, string>, body: string | Buffer): Promise<Http1Response> {
+    return new Promise<Http1Response>((resolve, reject) => {
+      if (this.closed) return reject(new Error('client closed'));
+      const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+      const head = requestHead(this.path, this.host, headers, length);
+      this.dispatch({ head, body, resolve, reject, retried: false });
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const c of this.idle.splice(0)) c.socket.destroy();
+  }
+
+  /** An idle socket still worth using, else a new one, else the queue. */
+  private dispatch(job: Job): void {
+    const now = Date.now();
+    for (let c = this.idle.pop(); c; c = this.idle.pop()) {
+      if (c.reader.expiresAt > now && !c.socket.destroyed) {
+        c.start(job, this.timeoutMs);
+        return;
+      }
+      c.socket.destroy();
+    }
+    if (this.open < this.maxSockets) this.connect().start(job, this.timeoutMs);
+    else this.queue.push(job);
+  }
+
+  private connect(): Connection {
+    const socket = netConnect(this.port, this.hostname);
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 1000);
-    open++;
-    const c: Conn = {
-      socket,
-      job: undefined,
-      timer: undefined,
-      buf: undefined,
-      answered: false,
-      reused: false,
-      timedOut: false,
-      expiresAt: Number.POSITIVE_INFINITY,
-      phase: 'head',
-      remaining: 0,
-      response: undefined,
-      keepAlive: true,
-      error: undefined,
-    };
-    socket.on('data', (chunk: Buffer) => onData(c, chunk));
+    this.open++;
+    const c = new Connection(socket);
+    socket.on('data', (chunk: Buffer) => this.onData(c, chunk));
     socket.on('error', (err) => {
       c.error ??= err;
     });
     socket.on('end', () => socket.destroy());
-    socket.on('close', () => onClose(c));
+    socket.on('close', () => this.onClose(c));
     return c;
-  };
+  }
 
-  const start = (c: Conn, job: Job) => {
-    c.job = job;
-    c.answered = false;
-    c.phase = 'head';
-    c.response = undefined;
-    c.buf = undefined;
-    c.socket.ref();
-    // Timed from the write: time queued behind other requests does not count, or a large batch
-    // would fail requests that were never slow, only late.
-    c.timer = setTimeout(() => {
-      c.timedOut = true;
-      c.socket.destroy(new Error(`no answer within ${timeoutMs} ms`));
-    }, timeoutMs);
-    if (typeof job.body !== 'string') {
-      c.socket.write(Buffer.concat([Buffer.from(job.head, 'latin1'), job.body]));
-    } else if (NON_ASCII.test(job.head)) {
-      c.socket.write(Buffer.concat([Buffer.from(job.head, 'latin1'), Buffer.from(job.body, 'utf8')]));
-    } else {
-      c.socket.write(job.head + job.body);
+  private onData(c: Connection, chunk: Buffer): void {
+    if (!c.job) {
+      c.fail(new Error('data on an idle connection'));
+      return;
     }
-  };
-
-  const dispatch = (job: Job) => {
-    const now = Date.now();
-    for (let c = idle.pop(); c; c = idle.pop()) {
-      if (c.expiresAt > now && !c.socket.destroyed) return start(c, job);
-      c.socket.destroy();
+    c.answered = true;
+    try {
+      if (c.reader.push(chunk)) this.finish(c);
+    } catch (err) {
+      c.fail(err as Error);
     }
-    if (open < maxSockets) return start(connect(), job);
-    queue.push(job);
-  };
+  }
 
-  const nextJob = (): Job | undefined => queue.shift();
-
-  const finish = (c: Conn) => {
+  /** The response is complete: the socket takes the next queued request, idles, or closes. */
+  private finish(c: Connection): void {
     const job = c.job as Job;
-    const response = c.response as Http1Response;
+    const response = c.reader.response as Http1Response;
     clearTimeout(c.timer);
     c.job = undefined;
     c.reused = true;
-    const leftover = c.buf !== undefined && c.buf.length > 0;
-    c.buf = undefined;
-    if (!c.keepAlive || leftover || closed) c.socket.destroy();
+    if (!c.reader.keepAlive || c.reader.hasLeftover() || this.closed) c.socket.destroy();
     else {
-      const next = nextJob();
-      if (next) start(c, next);
+      const next = this.queue.shift();
+      if (next) c.start(next, this.timeoutMs);
       else {
         c.socket.unref();
-        idle.push(c);
+        this.idle.push(c);
       }
     }
     job.resolve(response);
-  };
+  }
 
-  const fail = (c: Conn, err: Error) => {
-    c.error ??= err;
-    c.socket.destroy(err);
-  };
-
-  const onClose = (c: Conn) => {
-    open--;
+  /** Settles the request the socket carried (a response framed by the close is complete now). */
+  private onClose(c: Connection): void {
+    this.open--;
     clearTimeout(c.timer);
-    const i = idle.indexOf(c);
-    if (i >= 0) idle.splice(i, 1);
+    const i = this.idle.indexOf(c);
+    if (i >= 0) this.idle.splice(i, 1);
     const job = c.job;
     c.job = undefined;
     if (job) {
-      if (c.phase === 'close' && c.response && !c.error) job.resolve(c.response);
-      else if (c.reused && !c.answered && !c.timedOut && !job.retried) {
+      const { reader } = c;
+      if (reader.phase === 'close' && reader.response && !c.error) job.resolve(reader.response);
+      else if (c.mayRetry(job)) {
         job.retried = true;
-        dispatch(job);
+        this.dispatch(job);
       } else job.reject(c.error ?? new Error('connection closed before the response'));
     }
     // A queued request gets the socket slot this one freed.
-    const next = nextJob();
-    if (next) dispatch(next);
-  };
+    const next = this.queue.shift();
+    if (next) this.dispatch(next);
+  }
+}
 
-  const onData = (c: Conn, chunk: Buffer) => {
-    if (!c.job) return fail(c, new Error('data on an idle connection'));
-    c.answered = true;
-    if (c.phase === 'close') return;
-    c.buf = c.buf?.length ? Buffer.concat([c.buf, chunk]) : chunk;
-    try {
-      parse(c);
-    } catch (err) {
-      fail(c, err as Error);
-    }
-  };
-
-  /** Advances the response parser over what is buffered; finishes the job when complete. */
-  const parse = (c: Conn) => {
-    for (;;) {
-      const buf = c.buf as Buffer;
-      if (c.phase === 'head') {
-        const end = buf.indexOf('\r\n\r\n');
-        if (end < 0) {
-          if (buf.length > 64 * 1024) throw new Error('response head too large');
-          return;
-        }
-        const lines = buf.toString('latin1', 0, end).split('\r\n');
-        const m = /^HTTP\/1\.([01]) (\d{3})/.exec(lines[0] as string);
-        if (!m) throw new Error('not an HTTP/1.x response');
-        const status = Number(m[2]);
-        const headers: Record<string, string> = {};
-        for (let i = 1; i < lines.length; i++) {
-          const line = lines[i] as string;
-          const colon = line.indexOf(':');
-          if (colon <= 0) throw new Error('malformed response header');
-          headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-        }
-        c.buf = buf.subarray(end + 4);
-        if (status < 200) {
-          if (status === 101) throw new Error('unexpected protocol switch');
-          continue; // 100 Continue, 103 Early Hints: the real answer follows.
-        }
-        const connection = (headers.connection ?? '').toLowerCase();
-        c.keepAlive = m[1] === '1' ? !connection.includes('close') : connection.includes('keep-alive');
-        const ka = /timeout=(\d+)/i.exec(headers['keep-alive'] ?? '');
-        if (ka) c.expiresAt = Date.now() + Number(ka[1]) * 1000 - KEEP_ALIVE_MARGIN_MS;
-        c.response = { status, headers };
-        const te = headers['transfer-encoding'];
-        const cl = headers['content-length'];
-        if (status === 204 || status === 304) {
-          c.phase = 'length';
-          c.remaining = 0;
-        } else if (te !== undefined) {
-          if (!/(^|,)\s*chunked\s*$/i.test(te)) {
-            c.phase = 'close';
-            c.keepAlive = false;
-            return;
-          }
-          c.phase = 'chunked';
-        } else if (cl !== undefined) {
-          if (!/^\d+$/.test(cl)) throw new Error('invalid content-length in response');
-          c.phase = 'length';
-          c.remaining = Number(cl);
-        } else {
-          // No framing: the body runs until the server closes the connection.
-          c.phase = 'close';
-          c.keepAlive = false;
-          return;
-        }
-      } else if (c.phase === 'length') {
-        const take = Math.min(c.remaining, buf.length);
-        c.remaining -= take;
-        c.buf = buf.subarray(take);
-        if (c.remaining > 0) return;
-        return finish(c);
-      } else if (c.phase === 'chunked') {
-        const lineEnd = buf.indexOf('\r\n');
-        if (lineEnd < 0) return;
-        const size = Number.parseInt(buf.toString('latin1', 0, lineEnd), 16);
-        if (!Number.isFinite(size) || size < 0) throw new Error('invalid chunk size in response');
-        if (size === 0) {
-          // The last chunk; trailer lines (usually none) end with an empty line.
-          const rest = buf.subarray(lineEnd + 2);
-          if (rest.length < 2) return;
-          if (rest[0] === 13 && rest[1] === 10) {
-            c.buf = rest.subarray(2);
-            return finish(c);
-          }
-          const trailersEnd = rest.indexOf('\r\n\r\n');
-          if (trailersEnd < 0) return;
-          c.buf = rest.subarray(trailersEnd + 4);
-          return finish(c);
-        }
-        if (buf.length < lineEnd + 2 + size + 2) return;
-        c.buf = buf.subarray(lineEnd + 2 + size + 2);
-      } else return;
-    }
-  };
-
-  const host = url.host;
-  return {
-    post(headers, body) {
-      return new Promise<Http1Response>((resolve, reject) => {
-        if (closed) return reject(new Error('client closed'));
-        const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
-        const head = requestHead(path, host, headers, length);
-        dispatch({ head, body, resolve, reject, retried: false });
-      });
-    },
-    close() {
-      closed = true;
-      for (const c of idle.splice(0)) c.socket.destroy();
-    },
-  };
+export function createHttp1Client(url: URL, opts: Http1Options = {}): Http1Client {
+  return new Http1Pool(url, opts);
 }

@@ -26,8 +26,32 @@ export interface HttpResponse {
   body?: unknown;
 }
 
-/** A CloudEvent reply (posted back to the broker), a plain HTTP answer, or nothing (202-style done). */
-export type HandlerResult = CloudEvent<unknown> | HttpResponse | undefined;
+/**
+ * "Come back later": not a failure, so no exception. The runtime answers 429 with Retry-After
+ * (whole seconds, at least 1), which the broker honours before its next attempt, and logs the
+ * reason at info level. Made by retryLater().
+ */
+export class RetryLater {
+  readonly afterMs: number;
+  /** Short and safe to show the caller: it is the answer's `error`. */
+  readonly reason: string;
+  constructor(afterMs: number, reason: string) {
+    // A NaN or negative wait is a bug in the caller; thrown, it is a 500 the broker still retries.
+    if (!Number.isFinite(afterMs) || afterMs < 0) throw new RangeError(`retryLater: afterMs ${afterMs}`);
+    this.afterMs = afterMs;
+    this.reason = reason;
+  }
+}
+
+export function retryLater(afterMs: number, reason: string): RetryLater {
+  return new RetryLater(afterMs, reason);
+}
+
+/**
+ * A CloudEvent reply (posted back to the broker), a plain HTTP answer, a deferral, or nothing
+ * (204: done).
+ */
+export type HandlerResult = CloudEvent<unknown> | HttpResponse | RetryLater | undefined;
 
 export interface FunctionModule {
   /**
