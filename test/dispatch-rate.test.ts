@@ -188,3 +188,49 @@ test('dispatch-slack: a 429 from Slack is answered 429 with its Retry-After, and
   const posted = slack.messages.get('C0ALERTS') ?? [];
   t.is(posted.filter((m) => !m.thread_ts).length, 1, 'one root, posted by the redelivery');
 });
+
+test('dispatch-slack: a new alert waiting for its turn in the channel is answered 429 with Retry-After, logged as a deferral with its reason', async (t) => {
+  const slack = await startSlackStandin();
+  t.teardown(() => slack.close());
+  const redis = await startRedisServer();
+  t.teardown(() => redis.stop());
+  const fn = create({
+    SLACK_BOT_TOKEN: slack.token,
+    SLACK_CHANNEL: 'C0ALERTS',
+    SLACK_API_URL: slack.url,
+    REDIS_URL: redis.url,
+    SLACK_CHANNEL_RATE: '1',
+    SLACK_CHANNEL_BURST: '1',
+    LOG_LEVEL: 'silent',
+  });
+  const logs = captureLogs();
+  const server = createFunctionServer(fn, { name: 'dispatch-slack', log: logs.log });
+  t.teardown(async () => {
+    await server.drain(100);
+    await fn.shutdown?.();
+  });
+  await fn.init?.();
+  const port = await server.listen(0, '127.0.0.1');
+  server.setReady(true);
+  const deliver = async (i: number) => {
+    const issue = makeIssue({ fingerprint: `fp-turn-${i}`, labels: { alertname: `Turn${i}` } });
+    const msg = HTTP.binary(
+      new CloudEvent({ id: `i-${i}`, type: 'dev.kubeincident.issue.created.v1', source: '/t', data: issue }),
+    );
+    const res = await fetch(`http://127.0.0.1:${port}/`, {
+      method: 'POST',
+      headers: msg.headers as Record<string, string>,
+      body: msg.body as string,
+    });
+    return { status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.text() };
+  };
+  t.is((await deliver(1)).status, 200);
+  const waiting = await deliver(2);
+  t.is(waiting.status, 429);
+  t.is(waiting.retryAfter, '2', 'its turn, on a whole second and no sooner than the broker retries');
+  t.regex(waiting.body, /waiting 2s for its turn in the channel/);
+  const line = logs.lines.find((l) => l.msg === 'retry later');
+  t.is(line?.level, 'info', 'logged at info, not as an error');
+  t.regex(String(line?.reason), /for its turn in the channel/);
+  t.is((slack.messages.get('C0ALERTS') ?? []).length, 1, 'nothing posted for the waiting alert yet');
+});

@@ -13,12 +13,12 @@ import type { DestinationConfig } from '../../lib/domain/config/schema.ts';
 import type { Destination } from '../../lib/domain/destination.ts';
 import { type ChannelBucket, canSummarize } from '../../lib/domain/destination.ts';
 import { EventTypes, type NotificationSent, occurrenceId, parseIssueData } from '../../lib/domain/events.ts';
-import { BadRequestError, RateLimitedError } from '../../lib/platform/errors.ts';
+import { BadRequestError } from '../../lib/platform/errors.ts';
 import { createLogger, type Logger } from '../../lib/platform/logger.ts';
-import type { FunctionModule, InvocationContext } from '../../lib/platform/runtime/types.ts';
+import { type FunctionModule, type InvocationContext, retryLater } from '../../lib/platform/runtime/types.ts';
 import { createChannelBucket } from '../../lib/stages/dispatch/channel-bucket.ts';
 import { DEFAULT_LOCK_TTL_MS, dispatchIssue } from '../../lib/stages/dispatch/dispatcher.ts';
-import { isLater, type RetryLater } from '../../lib/stages/dispatch/outcome.ts';
+import { isLater } from '../../lib/stages/dispatch/outcome.ts';
 import type { StormOptions } from '../../lib/stages/dispatch/storm.ts';
 import { createStormFlusher, type StormFlusher } from '../../lib/stages/dispatch/storm-flusher.ts';
 import { DispatchEnv, parseEnv } from '../../lib/stages/env.ts';
@@ -126,7 +126,7 @@ export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
             : undefined,
           log: ctx.log,
         });
-        if (isLater(result)) return comeBackLater(result);
+        if (isLater(result)) return retryLater(result.retryLater.afterMs, result.retryLater.reason);
         if (result.ref) {
           deliveries.push({
             destination: destination.id,
@@ -162,13 +162,6 @@ export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
       await store?.close();
     },
   };
-}
-
-/** "Come back later" as the broker understands it: 429 with Retry-After (whole seconds). */
-function comeBackLater({ retryLater }: RetryLater): never {
-  throw new RateLimitedError(retryLater.reason, {
-    retryAfter: Math.max(1, Math.ceil(retryLater.afterMs / 1000)),
-  });
 }
 
 const fn = create();

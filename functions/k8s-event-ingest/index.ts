@@ -10,7 +10,7 @@ import { eventJson, issueEvent } from '../../lib/domain/events.ts';
 import { fitIssue } from '../../lib/domain/fit.ts';
 import { createLogger } from '../../lib/platform/logger.ts';
 import { defaultRegistry } from '../../lib/platform/runtime/metrics.ts';
-import type { FunctionModule, InvocationContext } from '../../lib/platform/runtime/types.ts';
+import { type FunctionModule, type InvocationContext, retryLater } from '../../lib/platform/runtime/types.ts';
 import { EventIngestEnv, parseEnv } from '../../lib/stages/env.ts';
 import { filterFromSettings } from '../../lib/stages/ingest/filter.ts';
 import { type IngestSettings, ingest } from '../../lib/stages/ingest/ingest.ts';
@@ -55,6 +55,10 @@ export function create(
         { type: event.type, data: eventJson(event.data) },
         { store, now, settings, log: ctx.log },
       );
+      if (result.retryLater) {
+        const { afterMs, reason } = result.retryLater;
+        return retryLater(afterMs, reason);
+      }
       if (!result.issue) {
         ctx.log.debug({ skipped: result.skipped }, 'no issue');
         return undefined;

@@ -7,7 +7,7 @@ import type { StateStore } from '../../domain/state-store.ts';
 import type { Logger } from '../../platform/logger.ts';
 import { refusedBy, type SignalFilter } from './filter.ts';
 import { foldSignal } from './fold.ts';
-import { markOpen, podRecovery } from './recovery.ts';
+import { markOpen, podRecovery, type WaitForRecovery } from './recovery.ts';
 import { eventSignal, parsePod, podSignals, RECOVERABLE, type Signal } from './signals.ts';
 
 export const APISERVER_PREFIX = 'dev.knative.apiserver.resource.';
@@ -36,8 +36,10 @@ export interface Delivery {
 }
 
 export type IngestResult =
-  | { issue: Issue; fresh: boolean; folded: number; skipped?: undefined }
-  | { issue?: undefined; skipped: string };
+  | { issue: Issue; fresh: boolean; folded: number; skipped?: undefined; retryLater?: undefined }
+  | { issue?: undefined; skipped: string; retryLater?: undefined }
+  /** Come back later (a recovered pod must stay Ready a while): a result, not an error. */
+  | ({ issue?: undefined; skipped?: undefined } & WaitForRecovery);
 
 const skip = (skipped: string): IngestResult => ({ skipped });
 
@@ -64,6 +66,7 @@ export async function ingest(delivery: Delivery, deps: IngestDeps): Promise<Inge
     };
     if (action === 'delete') {
       const issue = await podRecovery(pod, true, recoveryDeps);
+      if (issue && 'retryLater' in issue) return issue;
       return issue ? { issue, fresh: true, folded: 0 } : skip('Pod deleted');
     }
     const signals = await podSignals(pod, {
@@ -77,6 +80,7 @@ export async function ingest(delivery: Delivery, deps: IngestDeps): Promise<Inge
     });
     if (signals.length > 0) return foldAll(signals, deps);
     const issue = await podRecovery(pod, false, recoveryDeps);
+    if (issue && 'retryLater' in issue) return issue;
     return issue ? { issue, fresh: true, folded: 0 } : skip('no failure transition');
   }
   return skip(`kind ${typeof kind === 'string' ? kind : '(none)'} not handled`);

@@ -6,7 +6,6 @@
 import type { Issue } from '../../domain/issue.ts';
 import { severityForReason } from '../../domain/kube-events.ts';
 import type { StateStore } from '../../domain/state-store.ts';
-import { RateLimitedError } from '../../platform/errors.ts';
 import {
   buildIssue,
   type Counted,
@@ -58,6 +57,11 @@ export async function markOpen(
   await store.put(key, JSON.stringify(rec), ttlSeconds);
 }
 
+/** Too early to call the pod recovered: the delivery comes back when it has stayed Ready long enough. */
+export interface WaitForRecovery {
+  retryLater: { afterMs: number; reason: string };
+}
+
 export interface RecoveryDeps extends FoldDeps {
   /** How long a pod must stay Ready after its last (re)start before it counts as recovered. */
   stableSeconds: number;
@@ -71,7 +75,7 @@ export async function podRecovery(
   pod: Pod,
   deleted: boolean,
   deps: RecoveryDeps,
-): Promise<Issue | undefined> {
+): Promise<Issue | undefined | WaitForRecovery> {
   const { store } = deps;
   const name = pod.metadata.name;
   const rec = parseOpen(await store.get(openKey(pod.metadata.namespace, name)));
@@ -87,9 +91,7 @@ export async function podRecovery(
     if (Date.parse(rec.lastAt) > Date.parse(since)) return undefined;
     const waitMs = Date.parse(since) + deps.stableSeconds * 1000 - now.getTime();
     if (waitMs > 0)
-      throw new RateLimitedError('pod Ready again: waiting to see it stay Ready', {
-        retryAfter: Math.ceil(waitMs / 1000),
-      });
+      return { retryLater: { afterMs: waitMs, reason: 'pod Ready again: waiting to see it stay Ready' } };
     endsAt = since;
   }
   const workload = podWorkload(pod);
