@@ -220,6 +220,36 @@ const k8sClientApart: Plugin = {
 };
 
 /**
+ * The build-time patches of third-party source, by the name a measurement leaves one out with
+ * (`scripts/bench/patches.ts` builds each function with and without each, and starts them in
+ * turn). docs/performance.md has what each buys.
+ */
+const DEPENDENCY_PATCHES = {
+  commander: ioredisCommandsInDictionaryMode,
+  'script-sha1': ioredisScriptSha1,
+  pino: pinoWorkerThreadsOnUse,
+} as const satisfies Record<string, Plugin>;
+export type DependencyPatch = keyof typeof DEPENDENCY_PATCHES;
+export const DEPENDENCY_PATCH_NAMES = Object.keys(DEPENDENCY_PATCHES) as DependencyPatch[];
+
+export interface BuildOptions {
+  /** Patches to leave out, for measuring what each buys; a deployed build has them all. */
+  without?: readonly DependencyPatch[];
+}
+
+/** The plugins in the order they must run: ioredis's crypto is resolved before the built-ins are. */
+function pluginsWithout(without: readonly DependencyPatch[]): Plugin[] {
+  const patch = (name: DependencyPatch) => (without.includes(name) ? [] : [DEPENDENCY_PATCHES[name]]);
+  return [
+    ...patch('script-sha1'),
+    builtinsViaRequire,
+    ...patch('commander'),
+    ...patch('pino'),
+    k8sClientApart,
+  ];
+}
+
+/**
  * dist/<name>/: index.cjs (lib/platform/runtime/bundle-entry.cjs), main.cjs (the function, one
  * CommonJS file), main.cjs.cache (V8's code cache for it, from a training run) and, for the
  * enrichers, k8s-client.mjs. Returns the entry, index.cjs.
@@ -232,7 +262,11 @@ const k8sClientApart: Plugin = {
  * Slack client, yaml, the OTLP exporter) still load when first imported: esbuild wraps each
  * module, and its code runs only then.
  */
-export async function buildFunction(name: string, outRoot = resolve(root, 'dist')): Promise<string> {
+export async function buildFunction(
+  name: string,
+  outRoot = resolve(root, 'dist'),
+  options: BuildOptions = {},
+): Promise<string> {
   const outdir = resolve(outRoot, name);
   await rm(outdir, { recursive: true, force: true });
   const main = await build({
@@ -256,13 +290,7 @@ export async function buildFunction(name: string, outRoot = resolve(root, 'dist'
     legalComments: 'linked',
     logLevel: 'warning',
     metafile: true,
-    plugins: [
-      ioredisScriptSha1,
-      builtinsViaRequire,
-      ioredisCommandsInDictionaryMode,
-      pinoWorkerThreadsOnUse,
-      k8sClientApart,
-    ],
+    plugins: pluginsWithout(options.without ?? []),
   });
   const imports = Object.values(main.metafile.outputs).flatMap((o) => o.imports.map((i) => i.path));
   if (imports.includes(`./${K8S_CLIENT}`)) {
