@@ -49,10 +49,9 @@ const builtinsViaRequire: Plugin = {
  * gzip answer Slack has (admin.analytics.getFile). Anything that does use them (a TLS connection, an https request,
  * a random UUID, a failed assertion, a file upload's multipart encoding) loads them at that
  * moment; so does our own code's node:crypto (webhook credentials, the trace-id fallback),
- * while ids are hashed without it (lib/platform/digest.ts). pino's worker-thread transports (never used:
- * logs go to stdout) require node:worker_threads; see pinoWorkerThreadsOnUse.
+ * while ids are hashed without it (lib/platform/digest.ts).
  */
-const LOADED_ON_USE = new Set(['tls', 'https', 'crypto', 'assert', 'zlib', 'worker_threads']);
+const LOADED_ON_USE = new Set(['tls', 'https', 'crypto', 'assert', 'zlib']);
 
 /**
  * A stand-in module that loads the built-in at its first use, then forwards everything to it.
@@ -111,56 +110,6 @@ const ioredisCommandsInDictionaryMode: Plugin = {
         'Commander.prototype.__dictionaryMode = 0;\ndelete Commander.prototype.__dictionaryMode;\n';
       return { contents: text.slice(0, at) + normalize + text.slice(at), loader: 'js' };
     });
-  },
-};
-
-/**
- * pino and its thread-stream read node:worker_threads' exports as they load (`const { Worker }
- * = require('worker_threads')`), so its stand-in would load it at once. A function logs to
- * stdout, synchronously: pino never asks whether it runs on the main thread (it does only for
- * asynchronous destinations) and never starts a transport's worker. Reading the export where
- * it is used instead keeps node:worker_threads, and the worker and messaging internals it
- * brings (~0.4 MiB of idle RSS), unloaded. The build fails if either file reads differently.
- */
-const WORKER_THREADS_READS: Array<{ file: RegExp; edits: Array<[string, string]> }> = [
-  {
-    file: /[\\/]pino[\\/]lib[\\/]tools\.js$/,
-    edits: [
-      [
-        "const { isMainThread } = require('worker_threads')",
-        "const workerThreads = require('worker_threads')",
-      ],
-      ['if (!opts.sync && isMainThread) {', 'if (!opts.sync && workerThreads.isMainThread) {'],
-    ],
-  },
-  {
-    file: /[\\/]thread-stream[\\/]index\.js$/,
-    edits: [
-      ["const { Worker } = require('worker_threads')", "const workerThreads = require('worker_threads')"],
-      ['const worker = new Worker(toExecute, {', 'const worker = new workerThreads.Worker(toExecute, {'],
-    ],
-  },
-];
-const pinoWorkerThreadsOnUse: Plugin = {
-  name: 'pino-worker-threads-on-use',
-  setup(b) {
-    for (const { file, edits } of WORKER_THREADS_READS) {
-      b.onLoad({ filter: file }, async (args) => {
-        let text = await readFile(args.path, 'utf8');
-        for (const [from, to] of edits) {
-          const at = text.indexOf(from);
-          if (at < 0 || text.indexOf(from, at + 1) >= 0)
-            throw new Error(`${args.path}: expected one "${from}"; revisit pinoWorkerThreadsOnUse`);
-          text = text.slice(0, at) + to + text.slice(at + from.length);
-        }
-        // The destructured name must have no other reader left (comments aside).
-        const name = /const \{ (\w+) \}/.exec(edits[0]?.[0] ?? '')?.[1] ?? '';
-        const code = text.replace(/\/\/.*$/gm, '');
-        if (new RegExp(`(?<![\\w.$])${name}(?![\\w$])`).test(code))
-          throw new Error(`${args.path}: ${name} is read elsewhere too; revisit pinoWorkerThreadsOnUse`);
-        return { contents: text, loader: 'js' };
-      });
-    }
   },
 };
 
@@ -227,7 +176,6 @@ const k8sClientApart: Plugin = {
 const DEPENDENCY_PATCHES = {
   commander: ioredisCommandsInDictionaryMode,
   'script-sha1': ioredisScriptSha1,
-  pino: pinoWorkerThreadsOnUse,
 } as const satisfies Record<string, Plugin>;
 export type DependencyPatch = keyof typeof DEPENDENCY_PATCHES;
 export const DEPENDENCY_PATCH_NAMES = Object.keys(DEPENDENCY_PATCHES) as DependencyPatch[];
@@ -240,13 +188,7 @@ export interface BuildOptions {
 /** The plugins in the order they must run: ioredis's crypto is resolved before the built-ins are. */
 function pluginsWithout(without: readonly DependencyPatch[]): Plugin[] {
   const patch = (name: DependencyPatch) => (without.includes(name) ? [] : [DEPENDENCY_PATCHES[name]]);
-  return [
-    ...patch('script-sha1'),
-    builtinsViaRequire,
-    ...patch('commander'),
-    ...patch('pino'),
-    k8sClientApart,
-  ];
+  return [...patch('script-sha1'), builtinsViaRequire, ...patch('commander'), k8sClientApart];
 }
 
 /**
