@@ -87,42 +87,55 @@ module.exports = new Proxy(${callable ? '() => {}' : '{}'}, {
  * ioredis adds its ~240 command methods, twice each (`get`, `getBuffer`), to
  * `Commander.prototype` in a loop. V8 keeps that prototype in fast mode, so every addition
  * copies the prototype's descriptor array: garbage that grows with the square of the number
- * of methods while the module loads, which grows the heap and brings a mark-compact before
- * the function is ready (`npm run bench -- --only cold` shows it in the Redis functions'
- * start-up and idle RSS).
- * Deleting a property first puts the prototype in dictionary mode, where each addition is a
- * hash-table insert; V8 makes it fast again, in one copy, once objects use it. Nothing else
- * about the module changes. The build fails if ioredis's loop ever reads differently.
+ * of methods while the module loads. Deleting a property first puts the prototype in
+ * dictionary mode, where each addition is a hash-table insert; V8 makes it fast again, in one
+ * copy, once objects use it. Nothing else about the module changes. Without it, k8s-event-ingest
+ * and dispatch-slack take 10-30 ms longer to their first event (docs/performance.md).
  */
 const COMMANDER = /[\\/]ioredis[\\/]built[\\/]utils[\\/]Commander\.js$/;
-const COMMANDER_LOOP = 'commands.forEach(function (commandName) {';
 const ioredisCommandsInDictionaryMode: Plugin = {
   name: 'ioredis-commands-in-dictionary-mode',
   setup(b) {
-    b.onLoad({ filter: COMMANDER }, async (args) => {
-      const text = await readFile(args.path, 'utf8');
-      const at = text.indexOf(COMMANDER_LOOP);
-      if (at < 0 || text.indexOf(COMMANDER_LOOP, at + 1) >= 0)
-        throw new Error(
-          `${args.path}: expected one "${COMMANDER_LOOP}"; revisit this plugin for this ioredis`,
-        );
-      const normalize =
-        'Commander.prototype.__dictionaryMode = 0;\ndelete Commander.prototype.__dictionaryMode;\n';
-      return { contents: text.slice(0, at) + normalize + text.slice(at), loader: 'js' };
-    });
+    b.onLoad({ filter: COMMANDER }, async (args) => ({
+      contents: commanderInDictionaryMode(args.path, await readFile(args.path, 'utf8')),
+      loader: 'js',
+    }));
   },
 };
 
 /**
+ * Commander.js's text with the prototype put in dictionary mode just before the loop. Throws, so
+ * the build fails, unless the class and its loop read as in the ioredis this was written for.
+ */
+export function commanderInDictionaryMode(path: string, text: string): string {
+  const loop = 'commands.forEach(function (commandName) {';
+  const at = text.indexOf(loop);
+  const once = (what: string) => text.split(what).length === 2;
+  if (!once('class Commander {') || !once(loop) || !once('Commander.prototype[commandName] ='))
+    throw new Error(
+      `${path}: expected one "class Commander {" and one "${loop}" adding to Commander.prototype; revisit ioredisCommandsInDictionaryMode`,
+    );
+  const normalize =
+    'Commander.prototype.__dictionaryMode = 0;\ndelete Commander.prototype.__dictionaryMode;\n';
+  return text.slice(0, at) + normalize + text.slice(at);
+}
+
+/**
  * ioredis's Script module (EVALSHA names) requires `crypto` for one createHash('sha1') per Lua
  * script, at start-up. In the bundles it gets lib/adapters/store/script-sha1.ts instead, with the
- * digests of our scripts computed here: a function that uses Redis over redis:// loads neither
- * node:crypto nor OpenSSL's digests for them, and hashes nothing while it starts.
+ * digests of every script in SCRIPTS (lib/adapters/store/redis.ts) computed here: a function that
+ * uses Redis over redis:// loads neither node:crypto nor OpenSSL's digests for them (1.0-1.3 MiB
+ * of k8s-event-ingest's idle RSS, docs/performance.md), and hashes nothing while it starts. The
+ * build fails if Script.js requires crypto for anything but that one call.
  */
 const IOREDIS_SCRIPT = /[\\/]ioredis[\\/]built[\\/]Script\.js$/;
 const ioredisScriptSha1: Plugin = {
   name: 'ioredis-script-sha1',
   setup(b) {
+    b.onLoad({ filter: IOREDIS_SCRIPT }, async (args) => {
+      checkScriptHashesOnly(args.path, await readFile(args.path, 'utf8'));
+      return undefined; // loaded as is; only its require of crypto is redirected
+    });
     b.onResolve({ filter: /^(node:)?crypto$/ }, (args) =>
       IOREDIS_SCRIPT.test(args.importer) ? { path: 'script-sha1', namespace: 'ki-script-sha1' } : undefined,
     );
@@ -143,6 +156,23 @@ const ioredisScriptSha1: Plugin = {
     });
   },
 };
+
+/**
+ * What script-sha1.ts provides is createHash('sha1').update(text).digest('hex'): Script.js must
+ * require crypto once and use it for that call alone, or this ioredis needs the plugin revisited.
+ */
+export function checkScriptHashesOnly(path: string, text: string): void {
+  const required = [...text.matchAll(/const (\w+) = require\("(?:node:)?crypto"\);/g)];
+  const name = required.length === 1 ? (required[0]?.[1] ?? '') : '';
+  const count = (what: string) => text.split(what).length - 1;
+  // The binding named twice (its declaration and the call), and that call exactly as ours.
+  const mentions = name ? text.match(new RegExp(`\\b${name}\\b`, 'g'))?.length : 0;
+  const hashes = name ? count(`(0, ${name}.createHash)("sha1").update(lua).digest("hex")`) : 0;
+  if (mentions !== 2 || hashes !== 1)
+    throw new Error(
+      `${path}: expected one require("crypto"), used for createHash("sha1").update(lua).digest("hex") alone; revisit ioredisScriptSha1`,
+    );
+}
 
 /**
  * @kubernetes/client-node (4 MB) serves only kubeconfigs that need it (exec plugins, auth
