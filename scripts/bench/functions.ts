@@ -130,7 +130,21 @@ export async function startFunctionPeers(
 export interface StartFigures {
   readyMs: number;
   firstEventMs: number;
+  /**
+   * CPU time the process's main thread had run when its first event was answered: the start-up's
+   * own work, steadier than the wall-clock figures when other processes share the CPUs.
+   */
+  mainCpuMs: number;
   rssMiB: number;
+}
+
+/** CPU time a process's main thread has run (Linux schedstat, in ns), in ms. */
+function mainThreadCpuMs(pid: number | undefined): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 /**
@@ -152,8 +166,9 @@ export async function startOnce(
     await res.arrayBuffer();
     if (res.status >= 300) throw new Error(`${name}: first event answered ${res.status}`);
     const firstEventMs = msSince(s.spawnedAt);
+    const mainCpuMs = mainThreadCpuMs(s.child.pid);
     await new Promise((r) => setTimeout(r, 300));
-    return { readyMs: s.readyMs, firstEventMs, rssMiB: rssMiB(s.child.pid) };
+    return { readyMs: s.readyMs, firstEventMs, mainCpuMs, rssMiB: rssMiB(s.child.pid) };
   } finally {
     await stop(s.child);
   }

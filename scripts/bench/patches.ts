@@ -2,8 +2,10 @@
 // patches"): `node scripts/bench/patches.ts [--runs N]` builds every function as deployed, without
 // each patch in turn and without any, then starts those bundles in turn, round after round (the
 // order rotated each round), as `npm run bench -- --only cold` starts one: spawn to ready, spawn
-// to first event handled, RSS 300 ms after it. A variant whose main.cjs is the deployed one byte
-// for byte (a patch of a package that function does not bundle) is not started.
+// to first event handled, RSS 300 ms after it, and the CPU time its main thread ran until that
+// first event was answered (less moved by other processes on the machine than wall-clock time).
+// A variant whose main.cjs is the deployed one byte for byte (a patch of a package that function
+// does not bundle) is not started.
 // Each round also starts the deployed bundle a second time ("deployed, again"): its difference
 // from the first start of the round is what the machine's noise alone gives.
 // Figures: per variant, the median of each figure with its range; per round, the variant's figure
@@ -35,7 +37,7 @@ const VARIANTS: Variant[] = [
     ? [{ name: 'without any', without: [...DEPENDENCY_PATCH_NAMES] }]
     : []),
 ];
-const FIGURES = ['readyMs', 'firstEventMs', 'rssMiB'] as const;
+const FIGURES = ['readyMs', 'firstEventMs', 'mainCpuMs', 'rssMiB'] as const;
 
 /** The bundles to start for `fn`, by variant name: the deployed one twice, others where they differ. */
 async function buildVariants(fn: string, dir: string): Promise<Map<string, string>> {
@@ -135,9 +137,11 @@ try {
     'build',
     'ready ms',
     'first event ms',
+    'main thread CPU ms',
     'idle RSS MiB',
     'Δ ready ms',
     'Δ first event ms',
+    'Δ CPU ms',
     'Δ idle RSS MiB',
   ];
   const rows = [...figures].flatMap(([fn, byVariant]) => summarize(fn, byVariant));
