@@ -90,7 +90,7 @@ module.exports = new Proxy(${callable ? '() => {}' : '{}'}, {
  * of methods while the module loads. Deleting a property first puts the prototype in
  * dictionary mode, where each addition is a hash-table insert; V8 makes it fast again, in one
  * copy, once objects use it. Nothing else about the module changes. Without it, k8s-event-ingest
- * and dispatch-slack take 10-30 ms longer to their first event (docs/performance.md).
+ * and dispatch-slack typically take 10-30 ms longer to their first event (docs/performance.md).
  */
 const COMMANDER = /[\\/]ioredis[\\/]built[\\/]utils[\\/]Commander\.js$/;
 const ioredisCommandsInDictionaryMode: Plugin = {
