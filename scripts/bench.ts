@@ -17,21 +17,17 @@
 // it started and exits); its figures mean nothing.
 // Every section stops what it started in a `finally`, also when it throws; the process exits
 // with status 1 when a section failed (its error is in its table), 0 otherwise.
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { CloudEvent, HTTP } from 'cloudevents';
-import { makeCertificates, startKubeStandin } from '../test/support/kube-standin.ts';
-import { startRedisServer } from '../test/support/redis-server.ts';
-import { startSlackStandin } from '../test/support/slack-standin.ts';
+import { join } from 'node:path';
 import { writeBaselines } from './bench/baselines.ts';
 import { benchBigWebhook } from './bench/big-webhook.ts';
 import { benchEnrichment } from './bench/enrich.ts';
 import { benchEvents } from './bench/events.ts';
+import { ceRequest, fnRequest, startFunctionPeers, startOnce, webhook } from './bench/functions.ts';
 import { benchIngestThroughput } from './bench/ingest.ts';
 import { benchBurst, benchLatency, benchStorm } from './bench/pipeline.ts';
-import { deployedEnv, freePort, median, msSince, rssMiB, spawnServer, stop } from './bench/procs.ts';
+import { freePort, median, msSince, rssMiB, spawnServer, stop } from './bench/procs.ts';
 import { benchRedisMemory } from './bench/redis-memory.ts';
 import { benchRedisPath } from './bench/redis-path.ts';
 import { buildFunction, FUNCTIONS } from './build.ts';
@@ -68,12 +64,10 @@ const RUNS = tiny ? 1 : quick ? 2 : 5;
 const EVENTS = tiny ? 100 : quick ? 2000 : 10_000;
 const LOAD_SECONDS = tiny ? 0.5 : quick ? 2 : 5;
 const WARM_SECONDS = tiny ? 0.2 : quick ? 1 : 2;
-const root = resolve(import.meta.dirname, '..');
 const say = (s: string) => {
   if (!json) process.stderr.write(`${s}\n`);
 };
 
-const webhook = readFileSync(resolve(root, 'test/fixtures/alertmanager/crashlooping-firing.json'), 'utf8');
 const payload = JSON.parse(webhook);
 const batchOf = (n: number) =>
   JSON.stringify({
@@ -84,50 +78,6 @@ const batchOf = (n: number) =>
       fingerprint: `f${String(i).padStart(15, '0')}`,
     })),
   });
-
-function issueFor(kind: 'Pod' | 'Node', stage: string) {
-  const podSubject = { kind: 'Pod', name: 'api-7d9f8b6c5d-x2x4q', namespace: 'payments', container: 'app' };
-  return {
-    id: `bench-${kind}`,
-    fingerprint: `bench-${kind}`,
-    type: 'alert',
-    source: 'prometheus',
-    title: 'Pod is crash looping.',
-    severity: 'LOW',
-    status: 'firing',
-    subject: kind === 'Pod' ? podSubject : { kind: 'Node', name: 'worker-1' },
-    labels: { alertname: 'KubePodCrashLooping', namespace: 'payments' },
-    annotations: {},
-    links: [],
-    startsAt: new Date().toISOString(),
-    enrichments: [],
-    plan: stage === 'dispatch' ? ['dispatch'] : [stage, 'dispatch'],
-  };
-}
-
-const warningEvent = () => ({
-  apiVersion: 'v1',
-  kind: 'Event',
-  metadata: {
-    name: 'api.1',
-    namespace: 'payments',
-    uid: 'u1',
-    resourceVersion: '1',
-    creationTimestamp: new Date().toISOString(),
-  },
-  involvedObject: { kind: 'Pod', name: 'api-7d9f8b6c5d-x2x4q', namespace: 'payments', uid: 'p1' },
-  reason: 'BackOff',
-  message: 'Back-off restarting failed container app',
-  type: 'Warning',
-  count: 3,
-  firstTimestamp: new Date().toISOString(),
-  lastTimestamp: new Date().toISOString(),
-});
-
-function ceRequest(type: string, data: unknown): RequestInit {
-  const msg = HTTP.binary(new CloudEvent({ type, source: '/bench', data }));
-  return { method: 'POST', headers: msg.headers as Record<string, string>, body: msg.body as string };
-}
 
 /**
  * Sends `EVENTS` requests (16 in flight), timing them, and reads the RSS once the process has
@@ -169,25 +119,14 @@ async function coldStart(
   readyPath?: string,
   cwd?: string,
 ): Promise<ColdStart> {
-  const ready: number[] = [];
-  const first: number[] = [];
-  const rss: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    const port = freePort();
-    const s = await spawnServer(file, env, port, readyPath, cwd);
-    try {
-      ready.push(s.readyMs);
-      const res = await fetch(`http://127.0.0.1:${port}/`, request?.() ?? { method: 'POST', body: '{}' });
-      await res.arrayBuffer();
-      if (res.status >= 300) throw new Error(`${name}: first event answered ${res.status}`);
-      first.push(msSince(s.spawnedAt));
-      await new Promise((r) => setTimeout(r, 300));
-      rss.push(rssMiB(s.child.pid));
-    } finally {
-      await stop(s.child);
-    }
-  }
-  return { name, readyMs: median(ready), firstEventMs: median(first), rssMiB: median(rss) };
+  const runs = [];
+  for (let i = 0; i < RUNS; i++) runs.push(await startOnce(name, file, env, request, readyPath, cwd));
+  return {
+    name,
+    readyMs: median(runs.map((r) => r.readyMs)),
+    firstEventMs: median(runs.map((r) => r.firstEventMs)),
+    rssMiB: median(runs.map((r) => r.rssMiB)),
+  };
 }
 
 const dir = await mkdtemp(join(tmpdir(), 'kubeincident-bench-'));
@@ -196,56 +135,12 @@ const dir = await mkdtemp(join(tmpdir(), 'kubeincident-bench-'));
 const stops: Array<() => Promise<unknown>> = [];
 const failed: string[] = [];
 try {
-  const redis = await startRedisServer();
-  stops.push(() => redis.stop());
-  // Slack is https, as slack.com is: dispatch-slack's figures include the TLS every real call pays.
-  const slackCerts = await makeCertificates(dir);
-  const slack = await startSlackStandin({ tls: { key: slackCerts.serverKey, cert: slackCerts.serverCert } });
-  stops.push(() => slack.close());
-  const kube = await startKubeStandin();
-  stops.push(() => kube.close());
-  const sinkPort = freePort();
   say(`building bundles into ${dir} ...`);
   const bundles = new Map<string, string>();
   // The Redis path runs lib/ in this process and the pipeline sections `npm start`: no bundle.
   for (const fn of needBundles ? FUNCTIONS : []) bundles.set(fn, await buildFunction(fn, dir));
   const base = await writeBaselines(dir);
-  const sink = await spawnServer(base.bare, { STATUS: '202' }, sinkPort, '/');
-  stops.push(() => stop(sink.child));
-  const K_SINK = `http://127.0.0.1:${sinkPort}/`;
-  // Each bundle runs with what its Knative Service sets for Node and malloc, as deployed.
-  const fnEnv: Record<string, NodeJS.ProcessEnv> = {
-    'alert-ingest': { ...deployedEnv('alert-ingest'), K_SINK },
-    // As deployed (knative/config.yaml): its fold periods live in Redis, so ioredis loads too.
-    'k8s-event-ingest': { ...deployedEnv('k8s-event-ingest'), REDIS_URL: redis.url },
-    'enrich-pod': { ...deployedEnv('enrich-pod'), KUBECONFIG: kube.kubeconfigPath },
-    'enrich-node': { ...deployedEnv('enrich-node'), KUBECONFIG: kube.kubeconfigPath },
-    'dispatch-slack': {
-      ...deployedEnv('dispatch-slack'),
-      REDIS_URL: redis.url,
-      SLACK_BOT_TOKEN: slack.token,
-      SLACK_CHANNEL: 'C0ALERTS',
-      SLACK_API_URL: slack.url,
-      NODE_EXTRA_CA_CERTS: slackCerts.caPath,
-    },
-  };
-  const fnRequest = (fn: string, i = 0): RequestInit => {
-    switch (fn) {
-      case 'alert-ingest':
-        return { method: 'POST', headers: { 'content-type': 'application/json' }, body: webhook };
-      case 'k8s-event-ingest':
-        return ceRequest('dev.knative.apiserver.resource.update', warningEvent());
-      case 'enrich-pod':
-        return ceRequest('dev.kubeincident.issue.created.v1', issueFor('Pod', 'enrichpod'));
-      case 'enrich-node':
-        return ceRequest('dev.kubeincident.issue.created.v1', issueFor('Node', 'enrichnode'));
-      default:
-        return ceRequest('dev.kubeincident.issue.created.v1', {
-          ...issueFor('Pod', 'dispatch'),
-          fingerprint: `fp-${i}-${Date.now()}`,
-        });
-    }
-  };
+  const { env: fnEnv, sink, sinkUrl } = await startFunctionPeers(dir, base.bare, stops);
 
   const notRun = (name: string): ColdStart => ({
     name,
@@ -311,7 +206,7 @@ try {
         bare: base.bare,
         forwarder: base.forwarder,
         cwd: dir,
-        sink: { url: K_SINK, pid: sink.child.pid },
+        sink: { url: sinkUrl, pid: sink.child.pid },
         webhookOf: batchOf,
         seconds: LOAD_SECONDS,
         warmSeconds: WARM_SECONDS,

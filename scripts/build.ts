@@ -49,10 +49,9 @@ const builtinsViaRequire: Plugin = {
  * gzip answer Slack has (admin.analytics.getFile). Anything that does use them (a TLS connection, an https request,
  * a random UUID, a failed assertion, a file upload's multipart encoding) loads them at that
  * moment; so does our own code's node:crypto (webhook credentials, the trace-id fallback),
- * while ids are hashed without it (lib/platform/digest.ts). pino's worker-thread transports (never used:
- * logs go to stdout) require node:worker_threads; see pinoWorkerThreadsOnUse.
+ * while ids are hashed without it (lib/platform/digest.ts).
  */
-const LOADED_ON_USE = new Set(['tls', 'https', 'crypto', 'assert', 'zlib', 'worker_threads']);
+const LOADED_ON_USE = new Set(['tls', 'https', 'crypto', 'assert', 'zlib']);
 
 /**
  * A stand-in module that loads the built-in at its first use, then forwards everything to it.
@@ -88,92 +87,55 @@ module.exports = new Proxy(${callable ? '() => {}' : '{}'}, {
  * ioredis adds its ~240 command methods, twice each (`get`, `getBuffer`), to
  * `Commander.prototype` in a loop. V8 keeps that prototype in fast mode, so every addition
  * copies the prototype's descriptor array: garbage that grows with the square of the number
- * of methods while the module loads, which grows the heap and brings a mark-compact before
- * the function is ready (`npm run bench -- --only cold` shows it in the Redis functions'
- * start-up and idle RSS).
- * Deleting a property first puts the prototype in dictionary mode, where each addition is a
- * hash-table insert; V8 makes it fast again, in one copy, once objects use it. Nothing else
- * about the module changes. The build fails if ioredis's loop ever reads differently.
+ * of methods while the module loads. Deleting a property first puts the prototype in
+ * dictionary mode, where each addition is a hash-table insert; V8 makes it fast again, in one
+ * copy, once objects use it. Nothing else about the module changes. Without it, k8s-event-ingest
+ * and dispatch-slack typically take 10-30 ms longer to their first event (docs/performance.md).
  */
 const COMMANDER = /[\\/]ioredis[\\/]built[\\/]utils[\\/]Commander\.js$/;
-const COMMANDER_LOOP = 'commands.forEach(function (commandName) {';
 const ioredisCommandsInDictionaryMode: Plugin = {
   name: 'ioredis-commands-in-dictionary-mode',
   setup(b) {
-    b.onLoad({ filter: COMMANDER }, async (args) => {
-      const text = await readFile(args.path, 'utf8');
-      const at = text.indexOf(COMMANDER_LOOP);
-      if (at < 0 || text.indexOf(COMMANDER_LOOP, at + 1) >= 0)
-        throw new Error(
-          `${args.path}: expected one "${COMMANDER_LOOP}"; revisit this plugin for this ioredis`,
-        );
-      const normalize =
-        'Commander.prototype.__dictionaryMode = 0;\ndelete Commander.prototype.__dictionaryMode;\n';
-      return { contents: text.slice(0, at) + normalize + text.slice(at), loader: 'js' };
-    });
+    b.onLoad({ filter: COMMANDER }, async (args) => ({
+      contents: commanderInDictionaryMode(args.path, await readFile(args.path, 'utf8')),
+      loader: 'js',
+    }));
   },
 };
 
 /**
- * pino and its thread-stream read node:worker_threads' exports as they load (`const { Worker }
- * = require('worker_threads')`), so its stand-in would load it at once. A function logs to
- * stdout, synchronously: pino never asks whether it runs on the main thread (it does only for
- * asynchronous destinations) and never starts a transport's worker. Reading the export where
- * it is used instead keeps node:worker_threads, and the worker and messaging internals it
- * brings (~0.4 MiB of idle RSS), unloaded. The build fails if either file reads differently.
+ * Commander.js's text with the prototype put in dictionary mode just before the loop. Throws, so
+ * the build fails, unless the class and its loop read as in the ioredis this was written for.
  */
-const WORKER_THREADS_READS: Array<{ file: RegExp; edits: Array<[string, string]> }> = [
-  {
-    file: /[\\/]pino[\\/]lib[\\/]tools\.js$/,
-    edits: [
-      [
-        "const { isMainThread } = require('worker_threads')",
-        "const workerThreads = require('worker_threads')",
-      ],
-      ['if (!opts.sync && isMainThread) {', 'if (!opts.sync && workerThreads.isMainThread) {'],
-    ],
-  },
-  {
-    file: /[\\/]thread-stream[\\/]index\.js$/,
-    edits: [
-      ["const { Worker } = require('worker_threads')", "const workerThreads = require('worker_threads')"],
-      ['const worker = new Worker(toExecute, {', 'const worker = new workerThreads.Worker(toExecute, {'],
-    ],
-  },
-];
-const pinoWorkerThreadsOnUse: Plugin = {
-  name: 'pino-worker-threads-on-use',
-  setup(b) {
-    for (const { file, edits } of WORKER_THREADS_READS) {
-      b.onLoad({ filter: file }, async (args) => {
-        let text = await readFile(args.path, 'utf8');
-        for (const [from, to] of edits) {
-          const at = text.indexOf(from);
-          if (at < 0 || text.indexOf(from, at + 1) >= 0)
-            throw new Error(`${args.path}: expected one "${from}"; revisit pinoWorkerThreadsOnUse`);
-          text = text.slice(0, at) + to + text.slice(at + from.length);
-        }
-        // The destructured name must have no other reader left (comments aside).
-        const name = /const \{ (\w+) \}/.exec(edits[0]?.[0] ?? '')?.[1] ?? '';
-        const code = text.replace(/\/\/.*$/gm, '');
-        if (new RegExp(`(?<![\\w.$])${name}(?![\\w$])`).test(code))
-          throw new Error(`${args.path}: ${name} is read elsewhere too; revisit pinoWorkerThreadsOnUse`);
-        return { contents: text, loader: 'js' };
-      });
-    }
-  },
-};
+export function commanderInDictionaryMode(path: string, text: string): string {
+  const loop = 'commands.forEach(function (commandName) {';
+  const at = text.indexOf(loop);
+  const once = (what: string) => text.split(what).length === 2;
+  if (!once('class Commander {') || !once(loop) || !once('Commander.prototype[commandName] ='))
+    throw new Error(
+      `${path}: expected one "class Commander {" and one "${loop}" adding to Commander.prototype; revisit ioredisCommandsInDictionaryMode`,
+    );
+  const normalize =
+    'Commander.prototype.__dictionaryMode = 0;\ndelete Commander.prototype.__dictionaryMode;\n';
+  return text.slice(0, at) + normalize + text.slice(at);
+}
 
 /**
  * ioredis's Script module (EVALSHA names) requires `crypto` for one createHash('sha1') per Lua
  * script, at start-up. In the bundles it gets lib/adapters/store/script-sha1.ts instead, with the
- * digests of our scripts computed here: a function that uses Redis over redis:// loads neither
- * node:crypto nor OpenSSL's digests for them, and hashes nothing while it starts.
+ * digests of every script in SCRIPTS (lib/adapters/store/redis.ts) computed here: a function that
+ * uses Redis over redis:// loads neither node:crypto nor OpenSSL's digests for them (1.0-1.3 MiB
+ * of k8s-event-ingest's idle RSS, docs/performance.md), and hashes nothing while it starts. The
+ * build fails if Script.js requires crypto for anything but that one call.
  */
 const IOREDIS_SCRIPT = /[\\/]ioredis[\\/]built[\\/]Script\.js$/;
 const ioredisScriptSha1: Plugin = {
   name: 'ioredis-script-sha1',
   setup(b) {
+    b.onLoad({ filter: IOREDIS_SCRIPT }, async (args) => {
+      checkScriptHashesOnly(args.path, await readFile(args.path, 'utf8'));
+      return undefined; // loaded as is; only its require of crypto is redirected
+    });
     b.onResolve({ filter: /^(node:)?crypto$/ }, (args) =>
       IOREDIS_SCRIPT.test(args.importer) ? { path: 'script-sha1', namespace: 'ki-script-sha1' } : undefined,
     );
@@ -194,6 +156,23 @@ const ioredisScriptSha1: Plugin = {
     });
   },
 };
+
+/**
+ * What script-sha1.ts provides is createHash('sha1').update(text).digest('hex'): Script.js must
+ * require crypto once and use it for that call alone, or this ioredis needs the plugin revisited.
+ */
+export function checkScriptHashesOnly(path: string, text: string): void {
+  const required = [...text.matchAll(/const (\w+) = require\("(?:node:)?crypto"\);/g)];
+  const name = required.length === 1 ? (required[0]?.[1] ?? '') : '';
+  const count = (what: string) => text.split(what).length - 1;
+  // The binding named twice (its declaration and the call), and that call exactly as ours.
+  const mentions = name ? text.match(new RegExp(`\\b${name}\\b`, 'g'))?.length : 0;
+  const hashes = name ? count(`(0, ${name}.createHash)("sha1").update(lua).digest("hex")`) : 0;
+  if (mentions !== 2 || hashes !== 1)
+    throw new Error(
+      `${path}: expected one require("crypto"), used for createHash("sha1").update(lua).digest("hex") alone; revisit ioredisScriptSha1`,
+    );
+}
 
 /**
  * @kubernetes/client-node (4 MB) serves only kubeconfigs that need it (exec plugins, auth
@@ -220,6 +199,29 @@ const k8sClientApart: Plugin = {
 };
 
 /**
+ * The build-time patches of third-party source, by the name a measurement leaves one out with
+ * (`scripts/bench/patches.ts` builds each function with and without each, and starts them in
+ * turn). docs/performance.md has what each buys.
+ */
+const DEPENDENCY_PATCHES = {
+  commander: ioredisCommandsInDictionaryMode,
+  'script-sha1': ioredisScriptSha1,
+} as const satisfies Record<string, Plugin>;
+export type DependencyPatch = keyof typeof DEPENDENCY_PATCHES;
+export const DEPENDENCY_PATCH_NAMES = Object.keys(DEPENDENCY_PATCHES) as DependencyPatch[];
+
+export interface BuildOptions {
+  /** Patches to leave out, for measuring what each buys; a deployed build has them all. */
+  without?: readonly DependencyPatch[];
+}
+
+/** The plugins in the order they must run: ioredis's crypto is resolved before the built-ins are. */
+function pluginsWithout(without: readonly DependencyPatch[]): Plugin[] {
+  const patch = (name: DependencyPatch) => (without.includes(name) ? [] : [DEPENDENCY_PATCHES[name]]);
+  return [...patch('script-sha1'), builtinsViaRequire, ...patch('commander'), k8sClientApart];
+}
+
+/**
  * dist/<name>/: index.cjs (lib/platform/runtime/bundle-entry.cjs), main.cjs (the function, one
  * CommonJS file), main.cjs.cache (V8's code cache for it, from a training run) and, for the
  * enrichers, k8s-client.mjs. Returns the entry, index.cjs.
@@ -232,7 +234,11 @@ const k8sClientApart: Plugin = {
  * Slack client, yaml, the OTLP exporter) still load when first imported: esbuild wraps each
  * module, and its code runs only then.
  */
-export async function buildFunction(name: string, outRoot = resolve(root, 'dist')): Promise<string> {
+export async function buildFunction(
+  name: string,
+  outRoot = resolve(root, 'dist'),
+  options: BuildOptions = {},
+): Promise<string> {
   const outdir = resolve(outRoot, name);
   await rm(outdir, { recursive: true, force: true });
   const main = await build({
@@ -256,13 +262,7 @@ export async function buildFunction(name: string, outRoot = resolve(root, 'dist'
     legalComments: 'linked',
     logLevel: 'warning',
     metafile: true,
-    plugins: [
-      ioredisScriptSha1,
-      builtinsViaRequire,
-      ioredisCommandsInDictionaryMode,
-      pinoWorkerThreadsOnUse,
-      k8sClientApart,
-    ],
+    plugins: pluginsWithout(options.without ?? []),
   });
   const imports = Object.values(main.metafile.outputs).flatMap((o) => o.imports.map((i) => i.path));
   if (imports.includes(`./${K8S_CLIENT}`)) {

@@ -59,9 +59,8 @@ const UNNEEDED = /^NativeModule (tls|https|http2|internal\/deps\/undici\/undici)
 // lib/platform/digest.ts, trace ids read from /dev/urandom), and nothing it runs needs node:fs/promises or
 // node:assert, which packages in its bundle require (scripts/build.ts loads those on first use).
 const UNNEEDED_BY_ALERT_INGEST = /^NativeModule (crypto|fs\/promises|assert)$/;
-// What no function needs: pino's worker-thread transports (logs go to stdout, synchronously;
-// scripts/build.ts, lib/platform/logger.ts) and perf_hooks (the idle release's clock is process.hrtime).
-const UNNEEDED_ANYWHERE = /^NativeModule (worker_threads|perf_hooks)$/;
+// What no function needs: perf_hooks (the idle release's clock is process.hrtime).
+const UNNEEDED_ANYWHERE = /^NativeModule perf_hooks$/;
 
 const postEvent = (url: string, event: CloudEvent<unknown>) => {
   const msg = HTTP.binary(event);
@@ -128,7 +127,7 @@ test('bundles: every function bundle starts with node alone and handles a real e
   t.deepEqual(
     ingestModules.filter((m) => UNNEEDED_ANYWHERE.test(m)),
     [],
-    'alert-ingest loads neither node:worker_threads nor node:perf_hooks',
+    'alert-ingest loads no node:perf_hooks',
   );
 
   const podIssue = makeIssue({
@@ -243,7 +242,7 @@ test('bundles: every function bundle starts with node alone and handles a real e
   t.deepEqual(
     dispatchModules.filter((m) => UNNEEDED_ANYWHERE.test(m)),
     [],
-    'dispatch-slack loads neither node:worker_threads nor node:perf_hooks',
+    'dispatch-slack loads no node:perf_hooks',
   );
   const sent = await postEvent(
     dispatch,

@@ -81,9 +81,9 @@ test('issueEventMessage equals binaryMessage(issueEvent()) for hostile alerts', 
   );
 });
 
-test('issueEventMessage: with the default configuration, every explained alert is sent as an ASCII string', (t) => {
-  // The default explanations are ASCII, so the usual issue takes the string path (see
-  // lib/domain/config/explanations.ts); one typographic apostrophe there sends every such issue as bytes.
+test('issueEventMessage: with the default configuration, every explained alert is sent as the SDK would, its explanation as written', (t) => {
+  // The explanations are written for a reader (typographic apostrophes): an issue carrying one
+  // goes out as UTF-8 bytes, which must be exactly the SDK's body.
   const fixture = JSON.parse(
     readFileSync(new URL('./fixtures/alertmanager/crashlooping-firing.json', import.meta.url), 'utf8'),
   );
@@ -97,10 +97,19 @@ test('issueEventMessage: with the default configuration, every explained alert i
       DEFAULT_CONFIG,
     ).issue;
     if (!issue) return t.fail(`${alertname} was silenced by the defaults`);
-    t.true(
-      issue.enrichments.some((e) => e.source === 'explanation'),
-      `${alertname} carries its explanation`,
+    const explained = issue.enrichments.find((e) => e.source === 'explanation');
+    if (!explained) return t.fail(`${alertname} carries no explanation`);
+    const { body } = issueEventMessage(issue, '/src', TRACEPARENT);
+    const sent = typeof body === 'string' ? body : body.toString('utf8');
+    t.is(
+      sent,
+      String(binaryMessage(issueEvent(issue, '/src', TRACEPARENT)).body),
+      `${alertname}'s event body`,
     );
-    t.is(typeof issueEventMessage(issue, '/src', TRACEPARENT).body, 'string', `${alertname}'s event body`);
+    const steps = EXPLANATIONS[alertname]?.nextSteps ?? [];
+    t.true(
+      steps.every((step) => sent.includes(JSON.stringify(step).slice(1, -1))),
+      `${alertname}'s next steps arrive as written`,
+    );
   }
 });

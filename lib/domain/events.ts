@@ -127,7 +127,7 @@ export function issueEventMessage(issue: Issue, source: string, traceparent: str
   // Text past ASCII (an explanation's ’, a label in another script) can make V8 hold the whole
   // JSON in two bytes per character, and every later pass over it (the UTF-8 length, the join
   // with the request head, the socket write's encoding) takes that slow path: encoded once here,
-  // it goes out as bytes. ASCII-only JSON, the usual case, stays a string written as is.
+  // it goes out as bytes. ASCII-only JSON stays a string written as is.
   return { headers, body: Buffer.byteLength(json) === json.length ? json : Buffer.from(json, 'utf8') };
 }
 

@@ -45,9 +45,7 @@ let stdoutDestination: DestinationStream | undefined;
  * Every logger of the process writes to one synchronous stdout destination: a line is written
  * when it is logged, so the last lines before a crash or an exit are never left in a buffer, and
  * lines from the runtime's and the function's loggers keep their order. A function logs a few
- * lines per event. pino's default (an asynchronous destination per logger, flushed at exit)
- * also asks node:worker_threads whether it runs on the main thread, which loads it and its
- * worker internals (~0.4 MiB of idle RSS; the bundles keep it unloaded, scripts/build.ts).
+ * lines per event; pino's default is an asynchronous destination per logger, flushed at exit.
  * Where something replaced process.stdout.write (a test capturing output), it is used, as pino
  * itself does.
  */
