@@ -1,7 +1,7 @@
 import test from 'ava';
 import { renderDetails } from '../lib/adapters/slack/render-details.ts';
 import { COLORS, renderRoot, renderStatusReply } from '../lib/adapters/slack/render-root.ts';
-import { slackLink, truncateEscaped } from '../lib/adapters/slack/text.ts';
+import { MAX_FILENAME, Overflow, slackLink, truncateEscaped } from '../lib/adapters/slack/text.ts';
 import type { RootView } from '../lib/domain/destination.ts';
 import type { Issue } from '../lib/domain/issue.ts';
 import { crashLoopIssue } from './support/crashloop-webhook.ts';
@@ -638,4 +638,15 @@ test('slack render: a second wide table is text, and a table of hundreds of rows
       .get('indexer recent events.txt')
       ?.content.includes(`pod-299  CrashLoopBackOff  ${'message 299 '.repeat(8).trim()}`),
   );
+});
+
+test('overflow files: a name taken twice is numbered within the name length limit', (t) => {
+  const overflow = new Overflow();
+  const long = `${'indexer -amp'.repeat(20)}.txt`;
+  const first = overflow.add(long, 'a');
+  const second = overflow.add(long, 'b');
+  t.true(first.length <= MAX_FILENAME);
+  t.true(second.length <= MAX_FILENAME, second);
+  t.regex(second, / \(2\)\.txt$/);
+  t.not(first, second);
 });

@@ -94,6 +94,9 @@ export function slackLink(link: Pick<Link, 'url' | 'title'>): string | undefined
  * underscore and parentheses, so a person can read it (`api-0 recent events.txt`). No path
  * separator, no leading dot or dash; at most 120 characters, its extension kept.
  */
+/** The longest file name we give Slack (its own limit is far higher; a name is read, not parsed). */
+export const MAX_FILENAME = 120;
+
 export function safeFilename(name: string, fallback = 'file.txt'): string {
   const clean = (s: string) =>
     s
@@ -102,7 +105,7 @@ export function safeFilename(name: string, fallback = 'file.txt'): string {
       .replace(/^[-. ]+/, '');
   const ext = /\.[A-Za-z0-9]{1,10}$/.exec(name)?.[0] ?? '';
   const stem = clean(name.slice(0, name.length - ext.length))
-    .slice(0, 120 - ext.length)
+    .slice(0, MAX_FILENAME - ext.length)
     .trimEnd();
   return stem ? `${stem}${ext}` : fallback;
 }
@@ -141,8 +144,11 @@ export class Overflow {
     const base = safeFilename(filename);
     let name = base;
     for (let n = 2; this.#names.has(name); n++) {
+      // The number goes before the extension, and the name stays within safeFilename's length.
       const dot = base.lastIndexOf('.');
-      name = dot > 0 ? `${base.slice(0, dot)} (${n})${base.slice(dot)}` : `${base} (${n})`;
+      const [stem, ext] = dot > 0 ? [base.slice(0, dot), base.slice(dot)] : [base, ''];
+      const tag = ` (${n})`;
+      name = `${stem.slice(0, MAX_FILENAME - tag.length - ext.length).trimEnd()}${tag}${ext}`;
     }
     this.#names.add(name);
     const file: FileBlock = { type: 'file', filename: name, contentType, content };
