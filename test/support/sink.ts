@@ -10,9 +10,14 @@ export interface RecordedRequest {
   body: string;
 }
 
-export async function startRecordingSink(status = 202) {
+export async function startRecordingSink(status = 202, opts: { delayMs?: number } = {}) {
   const requests: RecordedRequest[] = [];
   const state = { status };
+  // A broker that takes a while to answer each event (its own queue, a slow disk).
+  const answer = (res: import('node:http').ServerResponse) =>
+    opts.delayMs
+      ? setTimeout(() => res.writeHead(state.status).end(), opts.delayMs)
+      : res.writeHead(state.status).end();
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -23,7 +28,7 @@ export async function startRecordingSink(status = 202) {
         headers: req.headers,
         body: Buffer.concat(chunks).toString('utf8'),
       });
-      res.writeHead(state.status).end();
+      answer(res);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
