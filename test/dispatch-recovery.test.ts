@@ -285,12 +285,13 @@ for (const b of backends) {
       // Dead: neither the record nor the unlock reaches the store; only the lock's TTL frees it.
       const dead = new UnavailableError('connection closed (test)');
       const store = failingOnce(failingOnce(inner, 'putLocked', dead), 'unlock', dead);
-      const deps = { store, threads: threadRepository(inner), destination, lockTtlMs: 100, now: clock.now };
+      const deps = { store, threads: threadRepository(inner), destination, now: clock.now };
       const firing = enriched();
-      await t.throwsAsync(dispatch(firing, deps), { instanceOf: UnavailableError });
+      // Its lock is short so the test need not wait long for it to expire; the redeliveries' are not.
+      await t.throwsAsync(dispatch(firing, { ...deps, lockTtlMs: 500 }), { instanceOf: UnavailableError });
       const resolution = resolvedOf(firing);
       await t.throwsAsync(dispatch(resolution, deps), { instanceOf: ComeBackLater }, 'still locked');
-      await new Promise((r) => setTimeout(r, 150));
+      await new Promise((r) => setTimeout(r, 600));
       clock.advance(10_000);
       // The resolution comes first: it adopts the root the dead delivery posted, edits it and
       // replies; the firing's redelivery then adds its details to that thread.
@@ -459,9 +460,9 @@ for (const b of backends) {
     async (t) => {
       const { store, destination, deps, clock } = setupWithClock(b.open);
       const held = destination.hold('postRoot');
-      const first = dispatch(makeIssue(), { ...deps, lockTtlMs: 100 });
+      const first = dispatch(makeIssue(), { ...deps, lockTtlMs: 500 });
       await held.reached;
-      await new Promise((r) => setTimeout(r, 250));
+      await new Promise((r) => setTimeout(r, 600));
       await t.throwsAsync(
         dispatch(makeIssue(), deps),
         { instanceOf: ComeBackLater },

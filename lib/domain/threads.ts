@@ -76,9 +76,13 @@ export function openInSteps(store: StateStore): ThreadRepository {
         out.stormCount = await store.increment(req.storm.key, req.storm.ttlSeconds);
         if (out.stormCount > req.storm.threshold) return out;
       }
-      // Cannot fail for want of the lock: it was taken just now, and a lock outlives two calls.
-      if (req.attempt && (await store.putLocked(lock, dataKey, req.attempt.value, req.attempt.ttlSeconds)))
+      if (req.attempt) {
+        // A lock that expired between these calls (a stalled process, a very short lock) is lost:
+        // a root must never be posted without its attempt recorded first.
+        if (!(await store.putLocked(lock, dataKey, req.attempt.value, req.attempt.ttlSeconds)))
+          return { locked: false, value: null };
         out.attempted = true;
+      }
       if (req.claim)
         out.claimHolder = await store.claim(req.claim.key, req.claim.value, req.claim.ttlSeconds);
       if (req.bucket) out.bucketWaitMs = await store.takeToken(req.bucket);
