@@ -30,7 +30,12 @@ test.after.always(async () => {
 
 const backends: Array<{ name: string; open(): StateStore }> = [
   { name: 'memory', open: () => new MemoryStore() },
-  { name: 'redis', open: () => new RedisStore(server.url, { keyPrefix: `p${randomUUID().slice(0, 8)}:` }) },
+  {
+    name: 'redis',
+    // A generous connect wait: on a loaded machine the first command can come before the connection.
+    open: () =>
+      new RedisStore(server.url, { keyPrefix: `p${randomUUID().slice(0, 8)}:`, commandTimeoutMs: 5000 }),
+  },
 ];
 
 /** Unrelated alerts: each its own alert name, namespace and object, so no group storms. */
