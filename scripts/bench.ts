@@ -364,7 +364,7 @@ try {
     const table = (r: string[][]) => {
       const w = (r[0] as string[]).map((_, i) => Math.max(...r.map((row) => (row[i] ?? '').length)));
       const line = (row: string[]) => `| ${row.map((c, i) => c.padEnd(w[i] as number)).join(' | ')} |`;
-      // Markdown: the header row, its separator, then the rows (pasted into the README as is).
+      // Markdown: the header row, its separator, then the rows (pasted into docs/performance.md as is).
       const sep = `|${w.map((n) => '-'.repeat(n + 2)).join('|')}|`;
       return [line(r[0] as string[]), sep, ...r.slice(1).map(line)].join('\n');
     };

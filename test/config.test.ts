@@ -301,17 +301,20 @@ test('config: an invalid file at start is refused with the path of the problem',
   t.regex(err?.message ?? '', /routes\[0\]\.destinations/);
 });
 
-test('config: every YAML example in the README configuration section parses', async (t) => {
+test('config: every YAML example in the README and docs/configuration.md parses', async (t) => {
   const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+  const docs = await readFile(new URL('../docs/configuration.md', import.meta.url), 'utf8');
   const section = readme.slice(
-    readme.indexOf('## Configuration'),
-    readme.indexOf('## Events you can subscribe to'),
+    readme.indexOf('## Configuration at a glance'),
+    readme.indexOf('## Read more'),
   );
-  const blocks = [...section.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
-  t.true(blocks.length >= 1);
-  for (const block of blocks) {
-    const c = parseConfig(block, env);
-    t.true(c.customWorkflows.length + c.routes.length + c.silences.length > 0);
+  for (const text of [section, docs]) {
+    const blocks = [...text.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
+    t.true(blocks.length >= 1);
+    for (const block of blocks) {
+      const c = parseConfig(block, env);
+      t.true(c.customWorkflows.length + c.routes.length + c.silences.length > 0);
+    }
   }
 });
 

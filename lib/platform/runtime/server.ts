@@ -1,6 +1,6 @@
 // The thin function runtime: serves a FunctionModule over node:http with health and metrics
 // endpoints, CloudEvents in binary and structured mode, one error-to-status mapping, and a
-// drain on SIGTERM. Chosen over faas-js-runtime by measurement (README, "Runtime").
+// drain on SIGTERM. Chosen over faas-js-runtime by measurement (docs/performance.md, "Runtime").
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MAX_BODY_BYTES } from '../limits.ts';
