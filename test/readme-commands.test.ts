@@ -76,7 +76,12 @@ test('README try it: npm start, npm run sample-alert, then -- --resolve edits th
   const [port, brokerPort] = [await freePort(), await freePort()];
   // The README's defaults: no REDIS_URL, no Slack token, no cluster. Only the ports are moved,
   // so this test can run beside others.
-  const env = { ...process.env, PORT: String(port), BROKER_PORT: String(brokerPort), LOG_FORMAT: 'json' };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PORT: String(port),
+    BROKER_PORT: String(brokerPort),
+    LOG_FORMAT: 'json',
+  };
   for (const k of ['REDIS_URL', 'SLACK_BOT_TOKEN', 'KUBECONFIG', 'CONFIG_FILE']) delete env[k];
   env.KUBECONFIG = '/nonexistent';
   const start = spawn('npm', ['start'], {
