@@ -3,6 +3,7 @@
 // The zod schema is the source of truth; the committed JSON Schema is generated from it.
 import * as z from 'zod';
 import { SEVERITIES } from '../issue.ts';
+import { PrometheusConfig } from './prometheus.ts';
 
 const toggle = <T extends z.ZodRawShape>(shape: T) =>
   z.strictObject({ enabled: z.boolean().default(true), ...shape }).prefault({} as never);
@@ -165,6 +166,7 @@ export const Config = z.strictObject({
   destinations: z.array(DestinationConfig).default([]),
   routes: z.array(Route).default([]),
   defaultRoute: z.strictObject({ destinations: z.array(z.string()).min(1) }).optional(),
+  prometheus: PrometheusConfig,
 });
 export type Config = z.infer<typeof Config>;
 export type ConfigInput = z.input<typeof Config>;

@@ -1,0 +1,60 @@
+// The `prometheus:` section of the configuration file: how enrich-metrics reaches the cluster's
+// Prometheus (or Thanos, Mimir, VictoriaMetrics) and which graphs it draws, each switchable.
+import * as z from 'zod';
+
+const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+
+/** A Prometheus-style duration (`90s`, `15m`, `3h`, `1h30m`, `2d`), as seconds. */
+export const Duration = z
+  .string()
+  .regex(/^(\d+[smhd])+$/, 'expected a duration such as 15m, 3h or 1h30m')
+  .transform((s) =>
+    [...s.matchAll(/(\d+)([smhd])/g)].reduce(
+      (t, [, n, u]) => t + Number(n) * (UNIT_SECONDS[u as string] ?? 0),
+      0,
+    ),
+  )
+  .refine((secs) => secs > 0 && secs <= 30 * 86_400, 'must be between 1s and 30d');
+
+/** A PromQL label matcher: name="v", name!="v", name=~"re", name!~"re". */
+const PromMatcher = z
+  .string()
+  .regex(
+    /^[a-zA-Z_][a-zA-Z0-9_]*(=~|!~|!=|=)"(?:[^"\\]|\\.)*"$/,
+    'expected a matcher like cluster="prod-eu"',
+  );
+
+const part = <T extends z.ZodRawShape>(shape: T) =>
+  z.strictObject({ enabled: z.boolean().default(true), ...shape }).prefault({} as never);
+
+export const PrometheusConfig = z
+  .strictObject({
+    /** The server's base URL; PROMETHEUS_URL is used when this is unset. Neither: no graphs. */
+    url: z.url().optional(),
+    bearerTokenFile: z.string().min(1).optional(),
+    basicAuth: z
+      .strictObject({
+        username: z.string().min(1),
+        password: z.string().optional(),
+        passwordFile: z.string().min(1).optional(),
+      })
+      .optional(),
+    headers: z
+      .record(z.string().regex(/^[A-Za-z0-9-]+$/, 'expected an HTTP header name'), z.string())
+      .default({}),
+    caFile: z.string().min(1).optional(),
+    /** Each query's timeout; the enrichment's own budget still bounds them all. */
+    timeout: Duration.default(5),
+    matchers: z.array(PromMatcher).default([]),
+    /** OOMKilled and memory alerts: the working set around the kill, limit and request lines. */
+    memory: part({ before: Duration.default(3 * 3600), after: Duration.default(15 * 60) }),
+    /** CPUThrottlingHigh: throttled periods over total periods, usage against the limit. */
+    cpuThrottling: part({ window: Duration.default(3600) }),
+    /** Any alert with a generatorURL: its own expression over the window, the top series only. */
+    alertGraph: part({
+      window: Duration.default(3600),
+      topSeries: z.number().int().min(1).max(20).default(8),
+    }),
+  })
+  .prefault({});
+export type PrometheusConfig = z.infer<typeof PrometheusConfig>;
