@@ -42,7 +42,8 @@ let font: string | undefined;
 
 /** Draws the chart as a PNG of CHART_WIDTH x CHART_HEIGHT pixels. */
 export async function renderChart(spec: ChartSpec): Promise<Buffer> {
-  const { echarts, Resvg } = await (engines ??= loadEngines());
+  engines ??= loadEngines();
+  const { echarts, Resvg } = await engines;
   const chart = echarts.init(null, null, {
     renderer: 'svg',
     ssr: true,
@@ -56,7 +57,8 @@ export async function renderChart(spec: ChartSpec): Promise<Buffer> {
   } finally {
     chart.dispose();
   }
-  const ttf = (font ??= fontFile());
+  font ??= fontFile();
+  const ttf = font;
   const png = new Resvg(svg, {
     background: '#ffffff',
     font: { loadSystemFonts: false, fontFiles: [ttf], defaultFontFamily: 'DejaVu Sans' },

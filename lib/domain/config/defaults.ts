@@ -64,6 +64,7 @@ export const DEFAULT_CONFIG: Config = {
   destinations: [],
   routes: [],
   prometheus: {
+    enabled: false,
     headers: {},
     timeout: 5,
     matchers: [],

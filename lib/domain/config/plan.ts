@@ -4,6 +4,7 @@
 
 import { own } from '../../platform/own.ts';
 import type { Actions, Block, Enrichment, Issue } from '../issue.ts';
+import { hasMetricsParts, metricsParts } from '../metrics.ts';
 import { planFor } from '../routing.ts';
 import { EXPLANATIONS } from './explanations.ts';
 import { workflowTriggerMatches } from './match.ts';
@@ -165,6 +166,8 @@ export function planIssue(issue: Issue, config: Config, opts: { now?: Date } = {
   }
   if (matched.length) actions.workflows = matched;
   const planned: Issue = { ...issue, enrichments: [...issue.enrichments, ...enrichments], actions };
-  planned.plan = planFor(planned.subject, { status: planned.status, actions });
+  if (config.prometheus.enabled) actions.metrics = true;
+  const metrics = config.prometheus.enabled && hasMetricsParts(metricsParts(planned));
+  planned.plan = planFor(planned.subject, { status: planned.status, actions, metrics });
   return { issue: planned };
 }

@@ -29,6 +29,11 @@ const part = <T extends z.ZodRawShape>(shape: T) =>
 
 export const PrometheusConfig = z
   .strictObject({
+    /**
+     * Whether issues go through enrich-metrics. Defaults to whether `url` is set; set it true
+     * when enrich-metrics has PROMETHEUS_URL instead.
+     */
+    enabled: z.boolean().optional(),
     /** The server's base URL; PROMETHEUS_URL is used when this is unset. Neither: no graphs. */
     url: z.url().optional(),
     bearerTokenFile: z.string().min(1).optional(),
@@ -56,5 +61,6 @@ export const PrometheusConfig = z
       topSeries: z.number().int().min(1).max(20).default(8),
     }),
   })
+  .transform((p) => ({ ...p, enabled: p.enabled ?? p.url !== undefined }))
   .prefault({});
 export type PrometheusConfig = z.infer<typeof PrometheusConfig>;
