@@ -45,7 +45,10 @@ export const PrometheusConfig = z
       })
       .optional(),
     headers: z
-      .record(z.string().regex(/^[A-Za-z0-9-]+$/, 'expected an HTTP header name'), z.string())
+      .record(z.string(), z.string())
+      .refine((h) => Object.keys(h).every((k) => /^[A-Za-z0-9-]+$/.test(k)), {
+        message: 'expected an HTTP header name (letters, digits and dashes) for each header',
+      })
       .default({}),
     caFile: z.string().min(1).optional(),
     /** Each query's timeout; the enrichment's own budget still bounds them all. */
