@@ -7,15 +7,22 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
+import type { CloudEvent } from 'cloudevents';
 import { PNG } from 'pngjs';
 import { CHART_HEIGHT, CHART_WIDTH, PLOT, renderChart } from '../lib/adapters/prometheus/chart.ts';
 import { createPrometheusClient } from '../lib/adapters/prometheus/client.ts';
+import { SlackDestination } from '../lib/adapters/slack/destination.ts';
 import { Config } from '../lib/domain/config/schema.ts';
-import type { Enrichment, ImageBlock, Issue } from '../lib/domain/issue.ts';
+import { issueEvent } from '../lib/domain/events.ts';
+import { type Enrichment, type ImageBlock, Issue } from '../lib/domain/issue.ts';
+import type { InvocationContext } from '../lib/platform/runtime/types.ts';
 import { enrichMetrics } from '../lib/stages/enrich/metrics/enrich.ts';
+import { createMetricsFunction } from '../lib/stages/enrich/metrics/function.ts';
 import { makeIssue, oomEnrichment } from './support/issue-factory.ts';
+import { captureLogs } from './support/logs.ts';
 import { type PrometheusServer, type SeriesSpec, startPrometheus } from './support/prometheus.ts';
 import { freePort } from './support/redis-server.ts';
+import { startSlackStandin } from './support/slack-standin.ts';
 
 const Mi = 1024 * 1024;
 const KILL = Date.parse('2026-03-01T10:00:00Z') / 1000;
@@ -291,3 +298,60 @@ function listen(server: Server): Promise<string> {
     }),
   );
 }
+
+test('enrich-metrics as a function: the reply moves the plan on, and Slack gets the PNG inline in the thread, byte for byte', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'metrics-fn-'));
+  const file = join(dir, 'workflows.yaml');
+  await writeFile(
+    file,
+    `prometheus:\n  url: ${prom.url}\n  matchers: ['cluster="prod-eu"']\n  memory: { after: 10m }\n`,
+  );
+  const slack = await startSlackStandin();
+  const fn = createMetricsFunction({ CONFIG_FILE: file, ENRICH_BUDGET_MS: '8000' });
+  try {
+    await fn.init?.();
+    const issue = oomIssue({
+      plan: ['enrichmetrics', 'dispatch'],
+      startsAt: new Date((Math.floor(Date.now() / 1000) - 60) * 1000).toISOString(),
+    });
+    const reply = (await fn.handle(ctx(), issueEvent(issue, '/test', TRACE))) as CloudEvent<Issue>;
+    t.is(reply.nextstage, 'dispatch');
+    const out = Issue.parse(reply.data);
+    t.deepEqual(out.plan, ['dispatch']);
+    // Today's kill has no series in the backfilled past: a note naming the metric, nothing else.
+    t.regex(
+      JSON.stringify(out.enrichments.at(-1)),
+      /No container_memory_working_set_bytes series for pod shop\/api-7f9c/,
+    );
+
+    // The OOM kill the series describe: its picture goes to Slack as a file in the thread.
+    const enriched = {
+      ...out,
+      enrichments: [...out.enrichments.slice(0, -1), (await enrich(oomIssue())) as Enrichment],
+    };
+    const dest = new SlackDestination({
+      token: slack.token,
+      channel: 'C0ALERTS',
+      apiUrl: slack.url,
+      timeoutMs: 5000,
+    });
+    const ref = await dest.postRoot({ issue: enriched, status: 'firing', verdicts: [] } as never);
+    await dest.postDetails(ref, enriched);
+    await dest.uploadFiles(ref, enriched);
+    const png = slack.files.find((f) => f.filename === 'api-7f9c-memory.png');
+    t.is(png?.thread_ts, ref.ts);
+    t.is(png?.title, 'Memory working set: shop/api-7f9c');
+    t.deepEqual(png?.bytes, Buffer.from(image(enriched.enrichments.at(-1)).data, 'base64'));
+    t.regex(
+      JSON.stringify(slack.replies('C0ALERTS', ref.ts)[0]?.attachments),
+      /Memory of api-7f9c\/app peaked at 509Mi of its 512Mi limit/,
+    );
+  } finally {
+    await fn.shutdown?.();
+    await slack.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+const TRACE = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+const ctx = () => ({ log: captureLogs().log, traceparent: TRACE }) as unknown as InvocationContext;

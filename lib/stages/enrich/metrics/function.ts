@@ -47,6 +47,9 @@ export function createMetricsFunction(env: NodeJS.ProcessEnv = process.env): Fun
       if (c.CLUSTER_NAME) source = `/kubeincident/${encodeURIComponent(c.CLUSTER_NAME)}/${SOURCE}`;
       config = await openFunctionConfig(c, env, createLogger({ name: SOURCE, level: c.LOG_LEVEL }));
     },
+    shutdown() {
+      config?.close();
+    },
     async handle(ctx: InvocationContext, event: CloudEvent<unknown> | undefined) {
       if (!event) throw new BadRequestError('expected an issue CloudEvent');
       const issue = parseIssueData(event.data);
