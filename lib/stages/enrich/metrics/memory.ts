@@ -1,7 +1,7 @@
 // Memory around an OOM kill or a memory alert: the container's working set from well before the
 // kill to a little after, its limit and request as lines, the kill marked, and the verdict's
 // numbers (peak against the limit, growth per hour) computed by Prometheus from raw samples.
-import { formatValue } from '../../../adapters/prometheus/chart.ts';
+import { formatValue } from '../../../adapters/prometheus/format.ts';
 import type { Series } from '../../../adapters/prometheus/client.ts';
 import type { MetricsParts } from '../../../domain/metrics.ts';
 import { formatDuration } from '../../../platform/duration.ts';
