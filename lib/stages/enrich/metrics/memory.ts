@@ -1,8 +1,9 @@
 // Memory around an OOM kill or a memory alert: the container's working set from well before the
 // kill to a little after, its limit and request as lines, the kill marked, and the verdict's
 // numbers (peak against the limit, growth per hour) computed by Prometheus from raw samples.
-import { formatValue } from '../../../adapters/prometheus/format.ts';
+
 import type { Series } from '../../../adapters/prometheus/client.ts';
+import { formatValue } from '../../../adapters/prometheus/format.ts';
 import type { MetricsParts } from '../../../domain/metrics.ts';
 import { formatDuration } from '../../../platform/duration.ts';
 import { type MetricsCtx, type PartResult, podMatchers, q, stepFor } from './part.ts';
