@@ -60,6 +60,24 @@ function queueSeries(): SeriesSpec[] {
   }));
 }
 
+/** web-1's nginx: 0.45 cores used, 4 of every 10 CFS periods throttled, a 0.5-core limit. */
+function cpuSeries(): SeriesSpec[] {
+  const labels = { namespace: 'shop', pod: 'web-1', container: 'nginx', cluster: 'prod-eu' };
+  const from = NOW.getTime() / 1000 - 70 * 60;
+  const counter = (perSecond: number): Array<[number, number]> =>
+    Array.from({ length: 71 }, (_, m) => [from + m * 60, 1000 + perSecond * m * 60]);
+  return [
+    { name: 'container_cpu_usage_seconds_total', labels, points: counter(0.45) },
+    { name: 'container_cpu_cfs_periods_total', labels, points: counter(10) },
+    { name: 'container_cpu_cfs_throttled_periods_total', labels, points: counter(4) },
+    {
+      name: 'kube_pod_container_resource_limits',
+      labels: { ...labels, resource: 'cpu', unit: 'core' },
+      points: counter(0).map(([t]) => [t, 0.5]),
+    },
+  ];
+}
+
 let prom: PrometheusServer;
 test.before(async () => {
   prom = await startPrometheus([
@@ -67,6 +85,7 @@ test.before(async () => {
     // The same pod name in another cluster of a shared Thanos: only a matcher keeps it out.
     ...memorySeries({ ...POD, cluster: 'prod-us' }, 20, 300),
     ...queueSeries(),
+    ...cpuSeries(),
   ]);
 });
 test.after.always(async () => prom?.stop());
@@ -192,6 +211,26 @@ test('enrich-metrics: the alert expression is drawn from its generatorURL, top s
   t.deepEqual(notes, { type: 'markdown', text: 'Graph shows the top 5 of 9 series by peak value.' });
   t.regex(image(e).alt, /queue_depth > 5/);
   t.true((await prom.queryLog()).includes('queue_depth{cluster="prod-eu"} > 5'));
+});
+
+test('enrich-metrics: CPUThrottlingHigh gets the throttled share of CFS periods and usage against the limit, drawn', async (t) => {
+  const issue = makeIssue({
+    title: 'CPU throttling high',
+    subject: { kind: 'Pod', name: 'web-1', namespace: 'shop', container: 'nginx' },
+    labels: { alertname: 'CPUThrottlingHigh', namespace: 'shop', pod: 'web-1', container: 'nginx' },
+    links: [{ type: 'graph', title: 'Graph', url: 'http://prometheus:9090/graph?g0.expr=up' }],
+    startsAt: NOW.toISOString(),
+  });
+  const e = await enrich(issue);
+  t.is(
+    e?.verdict,
+    'CPU of web-1/nginx throttled in 40% of CPU periods over 1h, used up to 0.45 cores of its 0.5 cores limit',
+  );
+  t.deepEqual(
+    e?.blocks.map((b) => (b.type === 'image' ? b.filename : b.type)),
+    ['web-1-cpu.png'],
+    'the CPU graph stands for the alert expression',
+  );
 });
 
 test('enrich-metrics: a pod without cAdvisor series gets a note naming the missing metric, no graph', async (t) => {

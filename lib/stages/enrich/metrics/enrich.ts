@@ -8,6 +8,7 @@ import type { Block, Enrichment, Issue } from '../../../domain/issue.ts';
 import { metricsParts } from '../../../domain/metrics.ts';
 import { attempt, startBudget } from '../budget.ts';
 import { alertGraphPart } from './alert-graph.ts';
+import { cpuPart } from './cpu.ts';
 import { memoryPart } from './memory.ts';
 import type { MetricsCtx, PartResult } from './part.ts';
 
@@ -39,7 +40,9 @@ export async function enrichMetrics(issue: Issue, deps: MetricsDeps): Promise<En
   );
   const runs: Array<Promise<PartResult>> = [];
   if (parts.memory && config.memory.enabled) runs.push(memoryPart(ctx, parts.memory, killAt));
-  if (parts.expr && config.alertGraph.enabled && !parts.memory)
+  if (parts.cpu && config.cpuThrottling.enabled) runs.push(cpuPart(ctx, parts.cpu));
+  // A memory or CPU graph already shows what the alert's expression is about.
+  if (parts.expr && config.alertGraph.enabled && !parts.memory && !parts.cpu)
     runs.push(alertGraphPart(ctx, parts.expr, issue.labels.alertname ?? ''));
   if (runs.length === 0) {
     budget.done();
