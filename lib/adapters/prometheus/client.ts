@@ -7,7 +7,6 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { keepAliveAgent } from '../k8s/rest.ts';
 import { PrometheusError } from './errors.ts';
-import { injectMatchers } from './matchers.ts';
 
 export interface PrometheusSettings {
   url: string;
@@ -63,7 +62,10 @@ export function createPrometheusClient(s: PrometheusSettings): PrometheusClient 
     return h;
   };
   const call = async (path: string, form: Record<string, string>, signal?: AbortSignal) => {
-    const body = new URLSearchParams({ ...form, query: injectMatchers(form.query ?? '', s.matchers ?? []) });
+    const body = new URLSearchParams({
+      ...form,
+      query: await withMatchers(form.query ?? '', s.matchers ?? []),
+    });
     const res = await post(`${base}${path}`, body.toString(), {
       headers: headers(),
       agent,
@@ -81,6 +83,13 @@ export function createPrometheusClient(s: PrometheusSettings): PrometheusClient 
         signal,
       ),
   };
+}
+
+/** The PromQL parser (its grammar tables) loads only where matchers are configured. */
+async function withMatchers(query: string, matchers: readonly string[]): Promise<string> {
+  if (matchers.length === 0) return query;
+  const { injectMatchers } = await import('./matchers.ts');
+  return injectMatchers(query, matchers);
 }
 
 /** A file's trimmed content, read again only when its modification time changes. */
