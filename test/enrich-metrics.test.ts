@@ -12,6 +12,7 @@ import { PNG } from 'pngjs';
 import { CHART_HEIGHT, CHART_WIDTH, PLOT, renderChart } from '../lib/adapters/prometheus/chart.ts';
 import { createPrometheusClient } from '../lib/adapters/prometheus/client.ts';
 import { SlackDestination } from '../lib/adapters/slack/destination.ts';
+import { planIssue } from '../lib/domain/config/plan.ts';
 import { Config } from '../lib/domain/config/schema.ts';
 import { issueEvent } from '../lib/domain/events.ts';
 import { type Enrichment, type ImageBlock, Issue } from '../lib/domain/issue.ts';
@@ -208,7 +209,10 @@ test('enrich-metrics: the alert expression is drawn from its generatorURL, top s
   t.is(image(e).filename, 'QueueBacklog-expression.png');
   const notes = e?.blocks.find((b) => b.type === 'markdown');
   // queue_depth > 5 keeps q2..q10 (depth 6..30): nine series, the five deepest drawn.
-  t.deepEqual(notes, { type: 'markdown', text: 'Graph shows the top 5 of 9 series by peak value.' });
+  t.deepEqual(notes, {
+    type: 'markdown',
+    text: 'QueueBacklog-expression.png: the top 5 of 9 series by peak value.',
+  });
   t.regex(image(e).alt, /queue_depth > 5/);
   t.true((await prom.queryLog()).includes('queue_depth{cluster="prod-eu"} > 5'));
 });
@@ -231,6 +235,41 @@ test('enrich-metrics: CPUThrottlingHigh gets the throttled share of CFS periods 
     ['web-1-cpu.png'],
     'the CPU graph stands for the alert expression',
   );
+});
+
+test('enrich-metrics: a custom workflow graph action is planned at ingest and drawn over its duration', async (t) => {
+  const config = Config.parse({
+    prometheus: { url: prom.url },
+    customWorkflows: [
+      {
+        name: 'queues',
+        triggers: [{ on: 'alert', alertName: 'QueueBacklog' }],
+        actions: [
+          { graph: { query: 'sum by (job) (queue_depth)', title: 'Queue depth by job', duration: '30m' } },
+        ],
+      },
+    ],
+  });
+  const alert = makeIssue({
+    title: 'Queues backing up',
+    subject: { kind: 'Namespace', name: 'jobs' },
+    labels: { alertname: 'QueueBacklog' },
+    startsAt: NOW.toISOString(),
+  });
+  const planned = planIssue(alert, config).issue as Issue;
+  t.deepEqual(planned.plan, ['enrichmetrics', 'dispatch']);
+  t.deepEqual(planned.actions?.graphs, [
+    { query: 'sum by (job) (queue_depth)', title: 'Queue depth by job', unit: 'none', seconds: 1800 },
+  ]);
+  const e = await enrich(planned);
+  t.is(image(e).filename, 'Queue-depth-by-job.png');
+  t.is(image(e).alt, 'Queue depth by job over the last 30m');
+  // q1..q10 at depths 3..30 sum to 165 for the one job, in prod-eu.
+  const series = await createPrometheusClient({ url: prom.url, timeoutMs: 5000 }).query(
+    'sum by (job) (queue_depth{cluster="prod-eu"})',
+    NOW.getTime() / 1000,
+  );
+  t.deepEqual(series, [{ labels: { job: 'worker' }, points: [[NOW.getTime() / 1000, 165]] }]);
 });
 
 test('enrich-metrics: a pod without cAdvisor series gets a note naming the missing metric, no graph', async (t) => {

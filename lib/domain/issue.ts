@@ -193,6 +193,18 @@ export const Actions = z.object({
     .optional(),
   /** Prometheus is configured (prometheus.enabled): an OOM kill found later may add enrich-metrics. */
   metrics: z.boolean().optional(),
+  /** Custom workflows' `graph` actions, drawn by enrich-metrics. */
+  graphs: z
+    .array(
+      z.object({
+        query: z.string().max(2000),
+        title: z.string().max(200).optional(),
+        unit: z.enum(['bytes', 'cores', 'ratio', 'none']),
+        seconds: z.number().int().positive(),
+      }),
+    )
+    .max(10)
+    .optional(),
   /** Only IDs from the configuration: nothing in an alert can make the agent ping anyone else. */
   mentions: z.object({ users: z.array(SlackId), groups: z.array(SlackId) }).optional(),
   /** Custom workflows that matched, in order (for the log and metrics). */

@@ -9,6 +9,8 @@ export interface MetricsParts {
   cpu?: { namespace: string; pod: string; container?: string | undefined };
   /** The alert's own expression, from its generatorURL's `g0.expr`. */
   expr?: string;
+  /** Custom workflows' `graph` actions. */
+  graphs?: NonNullable<NonNullable<Issue['actions']>['graphs']>;
 }
 
 const MEMORY_ALERT = /oom|memory/i;
@@ -16,7 +18,8 @@ const CPU_ALERT = /^CPUThrottlingHigh$|cputhrottl/i;
 
 /** What enrich-metrics can draw for this issue; empty when nothing (a resolution never). */
 export function metricsParts(
-  issue: Pick<Issue, 'status' | 'labels' | 'subject' | 'links' | 'title' | 'enrichments'>,
+  issue: Pick<Issue, 'status' | 'labels' | 'subject' | 'links' | 'title' | 'enrichments'> &
+    Partial<Pick<Issue, 'actions'>>,
 ): MetricsParts {
   if (issue.status === 'resolved') return {};
   const parts: MetricsParts = {};
@@ -30,11 +33,12 @@ export function metricsParts(
   if (pod && CPU_ALERT.test(alertname)) parts.cpu = pod;
   const expr = graphExpr(issue.links);
   if (expr) parts.expr = expr;
+  if (issue.actions?.graphs?.length) parts.graphs = issue.actions.graphs;
   return parts;
 }
 
 export function hasMetricsParts(p: MetricsParts): boolean {
-  return p.memory !== undefined || p.cpu !== undefined || p.expr !== undefined;
+  return p.memory !== undefined || p.cpu !== undefined || p.expr !== undefined || p.graphs !== undefined;
 }
 
 function podOf(issue: Pick<Issue, 'labels' | 'subject'>) {

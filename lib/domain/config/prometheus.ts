@@ -67,3 +67,12 @@ export const PrometheusConfig = z
   .transform((p) => ({ ...p, enabled: p.enabled ?? p.url !== undefined }))
   .prefault({});
 export type PrometheusConfig = z.infer<typeof PrometheusConfig>;
+
+/** The `graph` action of a custom workflow: one PromQL expression drawn into the thread. */
+export const GraphAction = z.strictObject({
+  query: z.string().min(1).max(2000),
+  title: z.string().max(200).optional(),
+  unit: z.enum(['bytes', 'cores', 'ratio', 'none']).default('none'),
+  /** How far back from now the graph reaches. */
+  duration: Duration.default(3600),
+});

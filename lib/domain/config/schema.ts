@@ -3,7 +3,7 @@
 // The zod schema is the source of truth; the committed JSON Schema is generated from it.
 import * as z from 'zod';
 import { SEVERITIES } from '../issue.ts';
-import { PrometheusConfig } from './prometheus.ts';
+import { GraphAction, PrometheusConfig } from './prometheus.ts';
 
 const toggle = <T extends z.ZodRawShape>(shape: T) =>
   z.strictObject({ enabled: z.boolean().default(true), ...shape }).prefault({} as never);
@@ -61,6 +61,7 @@ export const Action = z.union([
     }),
   }),
   z.strictObject({ explanation: z.strictObject({}).prefault({}) }),
+  z.strictObject({ graph: GraphAction }),
 ]);
 export type Action = z.infer<typeof Action>;
 

@@ -7,7 +7,7 @@ import type { PrometheusConfig } from '../../../domain/config/prometheus.ts';
 import type { Block, Enrichment, Issue } from '../../../domain/issue.ts';
 import { metricsParts } from '../../../domain/metrics.ts';
 import { attempt, startBudget } from '../budget.ts';
-import { alertGraphPart } from './alert-graph.ts';
+import { alertGraphPart, graphActionPart } from './alert-graph.ts';
 import { cpuPart } from './cpu.ts';
 import { memoryPart } from './memory.ts';
 import type { MetricsCtx, PartResult } from './part.ts';
@@ -44,6 +44,7 @@ export async function enrichMetrics(issue: Issue, deps: MetricsDeps): Promise<En
   // A memory or CPU graph already shows what the alert's expression is about.
   if (parts.expr && config.alertGraph.enabled && !parts.memory && !parts.cpu)
     runs.push(alertGraphPart(ctx, parts.expr, issue.labels.alertname ?? ''));
+  for (const [i, g] of (parts.graphs ?? []).entries()) runs.push(graphActionPart(ctx, g, i));
   if (runs.length === 0) {
     budget.done();
     return undefined;
