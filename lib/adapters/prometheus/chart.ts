@@ -70,7 +70,56 @@ export async function renderChart(spec: ChartSpec): Promise<Buffer> {
 
 async function loadEngines() {
   const [echarts, resvg] = await Promise.all([import('echarts'), import('@resvg/resvg-js')]);
+  // Without a canvas echarts guesses text widths too narrow for the bundled font, and legend
+  // entries run into each other: it measures with the font's own proportions instead.
+  echarts.setPlatformAPI({ measureText: (text, font) => ({ width: textWidth(text, fontPx(font)) }) });
   return { echarts, Resvg: resvg.Resvg };
+}
+
+function fontPx(font: string | undefined): number {
+  return Number(/(\d+(?:\.\d+)?)px/.exec(font ?? '')?.[1] ?? 12);
+}
+
+/** DejaVu Sans advance widths in ems, by class of character (a little wide rather than narrow). */
+function charEm(c: string): number {
+  if (" .,:;|!'".includes(c)) return 0.33;
+  if ('ijl'.includes(c)) return 0.29;
+  if ('ftr-'.includes(c)) return 0.41;
+  if ('mw'.includes(c)) return 0.96;
+  if ('MW'.includes(c)) return 0.88;
+  if ('=+<>~'.includes(c)) return 0.84;
+  if ('()[]{}/\\'.includes(c)) return 0.4;
+  if (c >= '0' && c <= '9') return 0.64;
+  if (c >= 'a' && c <= 'z') return 0.62;
+  if (c >= 'A' && c <= 'Z') return 0.74;
+  return 0.66;
+}
+
+/** A text's width in pixels at `px`, as the legend layout and echarts both count it. */
+export function textWidth(text: string, px: number): number {
+  let em = 0;
+  for (const c of text) em += charEm(c);
+  return em * px;
+}
+
+const LEGEND_PX = 13;
+const LEGEND_GAP = 24;
+const LEGEND_ROW = 22;
+
+/** Rows the legend takes: entries of icon + text, wrapped at the plot's width. */
+function legendRows(names: readonly string[]): number {
+  const room = CHART_WIDTH - PLOT.left - PLOT.right;
+  let rows = 1;
+  let x = 0;
+  for (const n of names) {
+    const w = 30 + textWidth(n, LEGEND_PX);
+    if (x > 0 && x + w > room) {
+      rows++;
+      x = 0;
+    }
+    x += w + LEGEND_GAP;
+  }
+  return rows;
 }
 
 /**
@@ -127,6 +176,8 @@ function chartOption(spec: ChartSpec) {
         }
       : {}),
   }));
+  const legend = [...dataSeries.map((s) => s.name), ...lineSeries.map((s) => s.name)];
+  const extraRows = legendRows(legend) - 1;
   const max = Math.max(
     0,
     ...lines.map((l) => l.value),
@@ -143,16 +194,16 @@ function chartOption(spec: ChartSpec) {
       top: 14,
       textStyle: { fontSize: 18, color: TEXT, fontWeight: 'normal' },
     },
-    grid: { ...PLOT, containLabel: false },
+    // The plot gives up height to a legend of more than one row, so it never covers the axis.
+    grid: { ...PLOT, bottom: PLOT.bottom + extraRows * LEGEND_ROW, containLabel: false },
     legend: {
       bottom: 10,
       left: PLOT.left,
       right: PLOT.right,
       type: 'plain',
-      // echarts measures text without the font: generous gaps keep the entries apart.
-      itemGap: 36,
-      textStyle: { color: TEXT, fontSize: 13 },
-      data: [...dataSeries.map((s) => s.name), ...lineSeries.map((s) => s.name)],
+      itemGap: LEGEND_GAP,
+      textStyle: { color: TEXT, fontSize: LEGEND_PX },
+      data: legend,
     },
     xAxis: {
       type: 'time',
