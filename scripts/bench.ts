@@ -12,7 +12,8 @@
 // runs section 1 alone (cold start and idle RSS), for repeated start-up measurements; `-- --only
 // redis` runs the Redis path alone (scripts/bench/redis-path.ts), whose rate moves with the machine;
 // `-- --only storm`, `-- --only burst` and `-- --only webhook` (the 10,000-alert webhook,
-// scripts/bench/big-webhook.ts) run those sections alone.
+// scripts/bench/big-webhook.ts) run those sections alone; `-- --only metrics` runs enrich-metrics'
+// chart render times, cold start, idle and peak RSS (scripts/bench/metrics.ts).
 // `-- --tiny` runs every section with a token load (test/bench-exits.test.ts: the bench stops all
 // it started and exits); its figures mean nothing.
 // Every section stops what it started in a `finally`, also when it throws; the process exits
@@ -26,6 +27,7 @@ import { benchEnrichment } from './bench/enrich.ts';
 import { benchEvents } from './bench/events.ts';
 import { ceRequest, fnRequest, startFunctionPeers, startOnce, webhook } from './bench/functions.ts';
 import { benchIngestThroughput } from './bench/ingest.ts';
+import { benchMetrics } from './bench/metrics.ts';
 import { benchBurst, benchLatency, benchStorm } from './bench/pipeline.ts';
 import { freePort, median, msSince, rssMiB, spawnServer, stop } from './bench/procs.ts';
 import { benchRedisMemory } from './bench/redis-memory.ts';
@@ -41,12 +43,14 @@ const REDIS_PATH = 'Redis path (dispatch decisions vs redis-benchmark)';
 const STORM = 'Storm folded to Slack’s rate';
 const BURST = 'Burst of unrelated alerts on one channel';
 const BIG_WEBHOOK = '10,000-alert webhook';
+const METRICS = 'enrich-metrics: charts, cold start and memory';
 /** `--only` names for the sections measured by their own modules. */
 const SECTION_ONLY: Record<string, string> = {
   redis: REDIS_PATH,
   storm: STORM,
   burst: BURST,
   webhook: BIG_WEBHOOK,
+  metrics: METRICS,
 };
 if (only !== undefined && only !== 'cold' && only !== 'ingest' && !(only in SECTION_ONLY))
   throw new Error(
@@ -225,6 +229,7 @@ try {
     ['Enrichment', benchEnrichment],
     ['Kubernetes Events', benchEvents],
     ['Redis memory', benchRedisMemory],
+    [METRICS, benchMetrics],
     [
       BIG_WEBHOOK,
       ({ quick: q }) =>

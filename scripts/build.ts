@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { copyFile, readFile, rm } from 'node:fs/promises';
-import { builtinModules } from 'node:module';
+import { builtinModules, createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { build, type Plugin } from 'esbuild';
 import { FUNCTIONS } from '../lib/platform/functions.ts';
@@ -199,6 +199,70 @@ const k8sClientApart: Plugin = {
 };
 
 /**
+ * enrich-metrics' renderer (echarts, resvg's native binary and the font) loads on the first chart
+ * only (lib/stages/enrich/metrics/function.ts imports it dynamically): it stays out of main.cjs in
+ * chart.cjs, with resvg's .node file and DejaVuSans.ttf beside it.
+ */
+const CHART = 'chart.cjs';
+const CHART_SOURCE = /[\\/]adapters[\\/]prometheus[\\/]chart\.ts$/;
+const chartApart: Plugin = {
+  name: 'chart-apart',
+  setup(b) {
+    b.onResolve({ filter: /[\\/]chart\.ts$/ }, (args) =>
+      args.kind === 'dynamic-import' && CHART_SOURCE.test(resolve(args.resolveDir, args.path))
+        ? { path: CHART, namespace: 'chart-apart' }
+        : undefined,
+    );
+    b.onResolve({ filter: /^\.\/chart\.cjs$/ }, (args) => ({ path: args.path, external: true }));
+    b.onLoad({ filter: /.*/, namespace: 'chart-apart' }, () => ({
+      contents: `module.exports = require('./${CHART}');`,
+      loader: 'js',
+    }));
+  },
+};
+
+/**
+ * resvg's loader tries a .node file beside itself, then each platform's package: the one
+ * installed here is bundled (its .node copied next to chart.cjs), the others stay requires that
+ * fail on this platform, as they do in node_modules.
+ */
+const resvgNative: Plugin = {
+  name: 'resvg-native',
+  setup(b) {
+    b.onResolve({ filter: /^(\.\/resvgjs\..*\.node|@resvg\/resvg-js-.*)$/ }, (args) => {
+      if (args.path.startsWith('./')) return { path: args.path, external: true };
+      try {
+        createRequire(resolve(root, 'package.json')).resolve(args.path);
+        return undefined;
+      } catch {
+        return { path: args.path, external: true };
+      }
+    });
+  },
+};
+
+async function buildChart(outdir: string): Promise<void> {
+  await build({
+    entryPoints: [resolve(root, 'lib/adapters/prometheus/chart.ts')],
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node24',
+    outfile: resolve(outdir, CHART),
+    minify: true,
+    sourcemap: 'linked',
+    legalComments: 'linked',
+    logLevel: 'error',
+    loader: { '.node': 'copy' },
+    plugins: [resvgNative],
+  });
+  await copyFile(
+    createRequire(resolve(root, 'package.json')).resolve('dejavu-fonts-ttf/ttf/DejaVuSans.ttf'),
+    resolve(outdir, 'DejaVuSans.ttf'),
+  );
+}
+
+/**
  * The build-time patches of third-party source, by the name a measurement leaves one out with
  * (`scripts/bench/patches.ts` builds each function with and without each, and starts them in
  * turn). docs/performance.md has what each buys.
@@ -218,7 +282,7 @@ export interface BuildOptions {
 /** The plugins in the order they must run: ioredis's crypto is resolved before the built-ins are. */
 function pluginsWithout(without: readonly DependencyPatch[]): Plugin[] {
   const patch = (name: DependencyPatch) => (without.includes(name) ? [] : [DEPENDENCY_PATCHES[name]]);
-  return [...patch('script-sha1'), builtinsViaRequire, ...patch('commander'), k8sClientApart];
+  return [...patch('script-sha1'), builtinsViaRequire, ...patch('commander'), k8sClientApart, chartApart];
 }
 
 /**
@@ -284,6 +348,7 @@ export async function buildFunction(
       // Built-ins as plain require()s: this file loads on the path that uses them.
     });
   }
+  if (imports.includes(`./${CHART}`)) await buildChart(outdir);
   const entry = resolve(outdir, 'index.cjs');
   await copyFile(resolve(root, 'lib/platform/runtime/bundle-entry.cjs'), entry);
   await trainCodeCache(entry);

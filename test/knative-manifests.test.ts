@@ -21,7 +21,14 @@ import { FILTER_KEY } from '../scripts/broker/filter.ts';
 import { parseIsoDuration } from '../scripts/broker/triggers.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../knative');
-const FUNCTIONS = ['alert-ingest', 'k8s-event-ingest', 'enrich-pod', 'enrich-node', 'dispatch-slack'];
+const FUNCTIONS = [
+  'alert-ingest',
+  'k8s-event-ingest',
+  'enrich-pod',
+  'enrich-node',
+  'enrich-metrics',
+  'dispatch-slack',
+];
 const ENRICHERS = ['enrich-pod', 'enrich-node'];
 
 // Each model's constructor + validate() checks the document against the published schema.
@@ -133,12 +140,15 @@ test('knative: kubectl kustomize renders every expected object into the kubeinci
       'NetworkPolicy/kubeincident-alert-ingest-from-alertmanager',
       'NetworkPolicy/kubeincident-functions-egress',
       'NetworkPolicy/kubeincident-functions-ingress',
+      'NetworkPolicy/kubeincident-metrics-egress',
       ...FUNCTIONS.map((f) => `Service/${f}`),
       'ServiceAccount/kubeincident-enricher',
       'ServiceAccount/kubeincident-event-source',
       'ServiceAccount/kubeincident-function',
+      'ServiceAccount/kubeincident-metrics',
       'SinkBinding/alert-ingest-sink',
       'Trigger/dispatch-slack',
+      'Trigger/enrich-metrics',
       'Trigger/enrich-node',
       'Trigger/enrich-pod',
       'Trigger/k8s-event-ingest',
@@ -195,13 +205,20 @@ test('knative: RBAC grants the enrichers exactly read access to what they use, a
     ],
   );
   t.is(find(docs, 'ServiceAccount', 'kubeincident-function').automountServiceAccountToken, false);
+  t.is(find(docs, 'ServiceAccount', 'kubeincident-metrics').automountServiceAccountToken, false);
   t.is(
     find(docs, 'ApiServerSource', 'kubernetes-events').spec.serviceAccountName,
     'kubeincident-event-source',
   );
   for (const fn of FUNCTIONS) {
     const sa = find(docs, 'Service', fn).spec.template.spec.serviceAccountName;
-    t.is(sa, ENRICHERS.includes(fn) ? 'kubeincident-enricher' : 'kubeincident-function', fn);
+    const expected =
+      fn === 'enrich-metrics'
+        ? 'kubeincident-metrics'
+        : ENRICHERS.includes(fn)
+          ? 'kubeincident-enricher'
+          : 'kubeincident-function';
+    t.is(sa, expected, fn);
   }
 });
 
@@ -286,7 +303,7 @@ test('knative: the documented canary traffic block is a valid Service traffic sp
 test('knative: Triggers filter on valid keys, point at existing Services and dead-letter into the dead-letter Broker', async (t) => {
   const docs = await rendered();
   const triggers = docs.filter((d) => d.kind === 'Trigger');
-  t.is(triggers.length, 4);
+  t.is(triggers.length, 5);
   const keysOf = (f: Doc): string[] =>
     Object.entries(f).flatMap(([dialect, v]) =>
       dialect === 'all' || dialect === 'any'

@@ -39,7 +39,7 @@ export const IssueStatus = z.enum(['firing', 'resolved']);
 export type IssueStatus = z.infer<typeof IssueStatus>;
 
 /** Stages an issue can still pass through, in the only order they may run (no Trigger loops). */
-export const STAGES = ['enrichpod', 'enrichnode', 'dispatch'] as const;
+export const STAGES = ['enrichpod', 'enrichnode', 'enrichmetrics', 'dispatch'] as const;
 export const Stage = z.enum(STAGES);
 export type Stage = z.infer<typeof Stage>;
 
@@ -84,6 +84,19 @@ export const FileBlock = z.object({
   /** Set when the content was cut to a size cap, so readers know it is not whole. */
   truncated: z.boolean().optional(),
 });
+/**
+ * A picture (a graph from enrich-metrics), kept whole on the Issue so every destination can use
+ * it: Slack uploads it into the thread, where it shows inline. PNG bytes, base64.
+ */
+export const ImageBlock = z.object({
+  type: z.literal('image'),
+  filename: z.string().min(1).max(255),
+  title: z.string().max(500).optional(),
+  /** What the picture shows, for text-only destinations and screen readers. */
+  alt: z.string().max(1000),
+  contentType: z.literal('image/png'),
+  data: z.base64().max(400_000),
+});
 export const JsonBlock = z.object({
   type: z.literal('json'),
   title: z.string().optional(),
@@ -102,6 +115,7 @@ export const Block = z.discriminatedUnion('type', [
   MarkdownBlock,
   TableBlock,
   FileBlock,
+  ImageBlock,
   JsonBlock,
   ListBlock,
   LinksBlock,
@@ -110,6 +124,7 @@ export const Block = z.discriminatedUnion('type', [
 export type Block = z.infer<typeof Block>;
 export type TableBlock = z.infer<typeof TableBlock>;
 export type FileBlock = z.infer<typeof FileBlock>;
+export type ImageBlock = z.infer<typeof ImageBlock>;
 
 export const Enrichment = z.object({
   /** Which enricher produced it (enrich-pod, enrich-node, ...). */
@@ -175,6 +190,20 @@ export const Actions = z.object({
       allocatable: z.boolean().optional(),
       runningPods: z.boolean().optional(),
     })
+    .optional(),
+  /** Prometheus is configured (prometheus.enabled): an OOM kill found later may add enrich-metrics. */
+  metrics: z.boolean().optional(),
+  /** Custom workflows' `graph` actions, drawn by enrich-metrics. */
+  graphs: z
+    .array(
+      z.object({
+        query: z.string().max(2000),
+        title: z.string().max(200).optional(),
+        unit: z.enum(['bytes', 'cores', 'ratio', 'none']),
+        seconds: z.number().int().positive(),
+      }),
+    )
+    .max(10)
     .optional(),
   /** Only IDs from the configuration: nothing in an alert can make the agent ping anyone else. */
   mentions: z.object({ users: z.array(SlackId), groups: z.array(SlackId) }).optional(),

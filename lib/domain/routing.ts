@@ -6,12 +6,14 @@
 import {
   type Actions,
   type Enrichment,
+  type Issue,
   type IssueStatus,
   POD_DIAGNOSES,
   type Stage,
   type Subject,
 } from './issue.ts';
 import { isWorkloadKind, type WorkloadKind } from './kube.ts';
+import { metricsParts } from './metrics.ts';
 
 export interface EnrichResult {
   enrichment: Enrichment;
@@ -75,6 +77,8 @@ export interface PlanOptions {
   status?: IssueStatus;
   /** The configuration's decisions for this issue (absent: the defaults). */
   actions?: Actions | undefined;
+  /** Prometheus is configured and enrich-metrics can draw something for the issue. */
+  metrics?: boolean;
 }
 
 /**
@@ -88,14 +92,32 @@ export function planFor(subject: RoutedSubject, opts: PlanOptions = {}): Stage[]
   const stages: Stage[] = [];
   if (work.pod && podTarget(subject)) stages.push('enrichpod');
   if (work.node && subject.kind === 'Node' && nodeOf(subject)) stages.push('enrichnode');
+  if (opts.metrics) stages.push('enrichmetrics');
   stages.push('dispatch');
   return stages;
 }
 
-/** enrich-pod's follow-up: enrich-node, only when the pod's node is unhealthy and node work is on. */
+/**
+ * enrich-pod's follow-up: enrich-node, only when the pod's node is unhealthy and node work is on;
+ * enrich-metrics when Prometheus is configured and the pod turned out OOM-killed (its memory graph).
+ */
 export function nextStagesAfterPod(
-  issue: { actions?: Actions | undefined },
-  result: Pick<EnrichResult, 'unhealthyNode'>,
+  issue: Pick<Issue, 'actions'> &
+    Partial<Pick<Issue, 'status' | 'labels' | 'subject' | 'links' | 'title' | 'enrichments'>>,
+  result: Pick<EnrichResult, 'unhealthyNode'> & Partial<Pick<EnrichResult, 'enrichment'>>,
 ): Stage[] {
-  return result.unhealthyNode !== undefined && enricherWork(issue.actions).node ? ['enrichnode'] : [];
+  const stages: Stage[] = [];
+  if (result.unhealthyNode !== undefined && enricherWork(issue.actions).node) stages.push('enrichnode');
+  if (issue.actions?.metrics && issue.subject && result.enrichment) {
+    const seen = metricsParts({
+      status: issue.status ?? 'firing',
+      labels: issue.labels ?? {},
+      subject: issue.subject,
+      links: issue.links ?? [],
+      title: issue.title ?? '',
+      enrichments: [...(issue.enrichments ?? []), result.enrichment],
+    });
+    if (seen.memory) stages.push('enrichmetrics');
+  }
+  return stages;
 }

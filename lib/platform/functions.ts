@@ -4,6 +4,7 @@ export const FUNCTIONS = [
   'k8s-event-ingest',
   'enrich-pod',
   'enrich-node',
+  'enrich-metrics',
   'dispatch-slack',
 ] as const;
 export type FunctionName = (typeof FUNCTIONS)[number];

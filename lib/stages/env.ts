@@ -39,6 +39,14 @@ export const EnricherEnv = CommonEnv.extend({
   LOG_REDACT_PATTERNS: optionalString,
 });
 
+/** enrich-metrics: the `prometheus:` section of the config file holds the rest (docs/metrics.md). */
+export const MetricsEnv = CommonEnv.extend({
+  /** Used when the config file's prometheus.url is unset; neither: the stage adds nothing. */
+  PROMETHEUS_URL: optionalString,
+  /** Everything the stage does for one issue (queries and drawing) fits in this. */
+  ENRICH_BUDGET_MS: positiveInt(10_000),
+});
+
 export const DispatchEnv = CommonEnv.extend({
   SLACK_BOT_TOKEN: optionalString,
   SLACK_CHANNEL: optionalString,

@@ -72,6 +72,8 @@ export function fnRequest(fn: string, i = 0): RequestInit {
       return ceRequest('dev.kubeincident.issue.created.v1', issueFor('Pod', 'enrichpod'));
     case 'enrich-node':
       return ceRequest('dev.kubeincident.issue.created.v1', issueFor('Node', 'enrichnode'));
+    case 'enrich-metrics':
+      return ceRequest('dev.kubeincident.issue.created.v1', issueFor('Pod', 'enrichmetrics'));
     default:
       return ceRequest('dev.kubeincident.issue.created.v1', {
         ...issueFor('Pod', 'dispatch'),
@@ -115,6 +117,8 @@ export async function startFunctionPeers(
     'k8s-event-ingest': { ...deployedEnv('k8s-event-ingest'), REDIS_URL: redis.url },
     'enrich-pod': { ...deployedEnv('enrich-pod'), KUBECONFIG: kube.kubeconfigPath },
     'enrich-node': { ...deployedEnv('enrich-node'), KUBECONFIG: kube.kubeconfigPath },
+    // No Prometheus here: it parses, moves the plan on and replies (scripts/bench/metrics.ts draws).
+    'enrich-metrics': deployedEnv('enrich-metrics'),
     'dispatch-slack': {
       ...deployedEnv('dispatch-slack'),
       REDIS_URL: redis.url,

@@ -40,6 +40,8 @@ export interface StandinFile {
   length: number;
   title?: string;
   content?: string;
+  /** The uploaded bytes as sent (a PNG stays binary; `content` is their UTF-8 reading). */
+  bytes?: Buffer;
   channel?: string;
   thread_ts?: string;
   initial_comment?: string;
@@ -454,14 +456,24 @@ export async function startSlackStandin(opts: StandinOptions = {}): Promise<Slac
     const method = upload ? 'upload' : (api?.[1] ?? url.pathname);
     let params: Record<string, unknown> = {};
     let content: string | undefined;
+    let bytes: Buffer | undefined;
     if (upload) {
       if (ctype.startsWith('multipart/form-data')) {
         const form = await new Response(new Uint8Array(body), {
           headers: { 'content-type': ctype },
         }).formData();
         const part = form.get('body') ?? form.get('file') ?? [...form.values()][0];
-        content = typeof part === 'string' ? part : part ? await part.text() : '';
-      } else content = body.toString('utf8');
+        bytes =
+          typeof part === 'string'
+            ? Buffer.from(part)
+            : part
+              ? Buffer.from(await part.arrayBuffer())
+              : Buffer.alloc(0);
+        content = bytes.toString('utf8');
+      } else {
+        bytes = body;
+        content = body.toString('utf8');
+      }
       params = { file_id: upload[1], length: Buffer.byteLength(content), content };
     } else if (ctype.startsWith('application/json')) {
       try {
@@ -493,6 +505,7 @@ export async function startSlackStandin(opts: StandinOptions = {}): Promise<Slac
       const f = files.find((x) => x.id === upload[1]);
       if (!f) return send(404, 'not found');
       f.content = content ?? '';
+      f.bytes = bytes ?? Buffer.alloc(0);
       return send(200, `OK - ${Buffer.byteLength(f.content)}`);
     }
     if (!api) return send(404, 'not found');

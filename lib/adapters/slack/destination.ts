@@ -12,7 +12,7 @@ import type {
   SummaryLine,
   SummaryView,
 } from '../../domain/destination.ts';
-import type { FileBlock, Issue } from '../../domain/issue.ts';
+import type { FileBlock, ImageBlock, Issue } from '../../domain/issue.ts';
 import { cjsExports } from '../../platform/cjs.ts';
 import { DependencyError, RateLimitedError, UnavailableError } from '../../platform/errors.ts';
 import { type Logger, redactSecrets } from '../../platform/logger.ts';
@@ -348,11 +348,16 @@ export class SlackDestination implements Destination, SummaryDestination {
           c.filesUploadV2({
             channel_id: ref.channel,
             thread_ts: ref.threadTs ?? ref.ts,
-            file_uploads: batch.map((f) => ({
-              content: f.content,
-              filename: safeFilename(f.filename),
-              title: fileTitle(f),
-            })),
+            file_uploads: batch.map((f) =>
+              f.type === 'image'
+                ? {
+                    file: Buffer.from(f.data, 'base64'),
+                    filename: safeFilename(f.filename),
+                    title: escapeMrkdwn(oneLine(f.title ?? f.filename)),
+                    alt_text: f.alt.slice(0, 1000),
+                  }
+                : { content: f.content, filename: safeFilename(f.filename), title: fileTitle(f) },
+            ),
           }),
         ref.channel,
         i === 0 && opts?.tokenTaken,
@@ -414,12 +419,17 @@ function fileTitle(f: FileBlock): string {
   return truncateEscaped(title, 240) + (f.truncated ? ' (truncated)' : '');
 }
 
-/** The issue's own files (logs) first, then whatever the renderers cut, in a stable order. */
-export function filesToUpload(issue: Issue): FileBlock[] {
-  const own = issue.enrichments.flatMap((e) => e.blocks.filter((b): b is FileBlock => b.type === 'file'));
+/**
+ * The issue's own files (logs) and pictures (graphs) first, then whatever the renderers cut, in
+ * a stable order.
+ */
+export function filesToUpload(issue: Issue): Array<FileBlock | ImageBlock> {
+  const own = issue.enrichments.flatMap((e) =>
+    e.blocks.filter((b): b is FileBlock | ImageBlock => b.type === 'file' || b.type === 'image'),
+  );
   const cut = [
     ...rootOverflowFiles(issue),
     ...(issue.enrichments.length ? renderDetails(issue).overflowFiles : []),
   ];
-  return [...own, ...cut].filter((f) => f.content.length > 0);
+  return [...own, ...cut].filter((f) => (f.type === 'image' ? f.data.length : f.content.length) > 0);
 }

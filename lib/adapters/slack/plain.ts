@@ -45,6 +45,8 @@ export function blockAsText(block: Block, opts: PlainOptions = {}): string {
       return block.links.map((l) => `${l.title}: ${l.url}`).join('\n');
     case 'divider':
       return '----';
+    case 'image':
+      return `[image ${block.filename}${block.title ? ` "${block.title}"` : ''}: ${block.alt}]`;
     case 'file': {
       const size = Buffer.byteLength(block.content, 'utf8');
       const head = `[file ${block.filename}${block.title ? ` "${block.title}"` : ''}, ${size} bytes${block.truncated ? ', truncated at the source' : ''}]`;

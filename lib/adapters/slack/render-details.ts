@@ -153,6 +153,13 @@ function blockToSlack(b: Block, ctx: Ctx): SlackBlock[] {
       return one(linksSection(b, ctx));
     case 'divider':
       return [divider()];
+    case 'image':
+      // The picture itself is uploaded into the thread, where Slack shows it inline.
+      return [
+        context(
+          `:chart_with_upwards_trend: ${clip(oneLine(b.title ?? b.filename), 200)} (graph in this thread)`,
+        ),
+      ];
     case 'file': {
       const title = b.title ? ` — ${clip(oneLine(b.title), 200)}` : '';
       return [context(`:paperclip: ${clip(b.filename, 255)}${title} (attached in this thread)`)];

@@ -63,4 +63,13 @@ export const DEFAULT_CONFIG: Config = {
   silences: [],
   destinations: [],
   routes: [],
+  prometheus: {
+    enabled: false,
+    headers: {},
+    timeout: 5,
+    matchers: [],
+    memory: { enabled: true, before: 3 * 3600, after: 15 * 60 },
+    cpuThrottling: { enabled: true, window: 3600 },
+    alertGraph: { enabled: true, window: 3600, topSeries: 8 },
+  },
 };

@@ -4,6 +4,7 @@
 
 import { own } from '../../platform/own.ts';
 import type { Actions, Block, Enrichment, Issue } from '../issue.ts';
+import { hasMetricsParts, metricsParts } from '../metrics.ts';
 import { planFor } from '../routing.ts';
 import { EXPLANATIONS } from './explanations.ts';
 import { workflowTriggerMatches } from './match.ts';
@@ -160,11 +161,23 @@ export function planIssue(issue: Issue, config: Config, opts: { now?: Date } = {
       else if ('template' in a) add(templateEnrichment(a.template.text, issue, a.template.title));
       else if ('mention' in a) mentionsFor(a.mention, issue, actions);
       else if ('explanation' in a) add(explanationEnrichment(issue, config));
+      else if ('graph' in a) graphFor(a.graph, actions);
     }
     if (w.stop) break;
   }
   if (matched.length) actions.workflows = matched;
   const planned: Issue = { ...issue, enrichments: [...issue.enrichments, ...enrichments], actions };
-  planned.plan = planFor(planned.subject, { status: planned.status, actions });
+  if (config.prometheus.enabled) actions.metrics = true;
+  const metrics = config.prometheus.enabled && hasMetricsParts(metricsParts(planned));
+  if (!config.prometheus.enabled) delete actions.graphs;
+  planned.plan = planFor(planned.subject, { status: planned.status, actions, metrics });
   return { issue: planned };
+}
+
+/** A custom workflow's graph, kept on the issue for enrich-metrics (at most 10 an issue). */
+function graphFor(g: Extract<Action, { graph: unknown }>['graph'], actions: Actions): void {
+  const graphs = actions.graphs ?? [];
+  if (graphs.length >= 10) return;
+  graphs.push({ query: g.query, unit: g.unit, seconds: g.duration, ...(g.title ? { title: g.title } : {}) });
+  actions.graphs = graphs;
 }

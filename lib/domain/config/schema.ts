@@ -3,6 +3,7 @@
 // The zod schema is the source of truth; the committed JSON Schema is generated from it.
 import * as z from 'zod';
 import { SEVERITIES } from '../issue.ts';
+import { GraphAction, PrometheusConfig } from './prometheus.ts';
 
 const toggle = <T extends z.ZodRawShape>(shape: T) =>
   z.strictObject({ enabled: z.boolean().default(true), ...shape }).prefault({} as never);
@@ -60,6 +61,7 @@ export const Action = z.union([
     }),
   }),
   z.strictObject({ explanation: z.strictObject({}).prefault({}) }),
+  z.strictObject({ graph: GraphAction }),
 ]);
 export type Action = z.infer<typeof Action>;
 
@@ -165,6 +167,7 @@ export const Config = z.strictObject({
   destinations: z.array(DestinationConfig).default([]),
   routes: z.array(Route).default([]),
   defaultRoute: z.strictObject({ destinations: z.array(z.string()).min(1) }).optional(),
+  prometheus: PrometheusConfig,
 });
 export type Config = z.infer<typeof Config>;
 export type ConfigInput = z.input<typeof Config>;

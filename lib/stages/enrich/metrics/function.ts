@@ -1,0 +1,84 @@
+// enrich-metrics as a function: parse the issue, add the metrics enrichment when Prometheus is
+// configured and something fits, move the plan on and reply with the event. Never fails the
+// message for Prometheus' sake; only a malformed event is refused (400).
+import type { CloudEvent } from 'cloudevents';
+import type { ChartSpec } from '../../../adapters/prometheus/chart.ts';
+import { createPrometheusClient, type PrometheusClient } from '../../../adapters/prometheus/client.ts';
+import { type ConfigSource, openFunctionConfig } from '../../../domain/config/index.ts';
+import type { PrometheusConfig } from '../../../domain/config/prometheus.ts';
+import { issueEvent, parseIssueData } from '../../../domain/events.ts';
+import { fitEnrichment } from '../../../domain/fit.ts';
+import { advancePlan, type Issue } from '../../../domain/issue.ts';
+import { BadRequestError } from '../../../platform/errors.ts';
+import { createLogger } from '../../../platform/logger.ts';
+import type { FunctionModule, InvocationContext } from '../../../platform/runtime/types.ts';
+import { MetricsEnv, parseEnv } from '../../env.ts';
+import { enrichMetrics, SOURCE } from './enrich.ts';
+
+/** The renderer (echarts, resvg and the font) is imported on the first chart only. */
+async function render(spec: ChartSpec): Promise<Buffer> {
+  const { renderChart } = await import('../../../adapters/prometheus/chart.ts');
+  return renderChart(spec);
+}
+
+export function createMetricsFunction(env: NodeJS.ProcessEnv = process.env): FunctionModule {
+  let config: ConfigSource;
+  let fallbackUrl: string | undefined;
+  let budgetMs = 10_000;
+  let source = `/kubeincident/${SOURCE}`;
+  let client: { key: string; prom: PrometheusClient } | undefined;
+  // One client per connection settings: a reloaded config with new ones gets a new client.
+  const promFor = (p: PrometheusConfig): PrometheusClient | undefined => {
+    const url = p.url ?? fallbackUrl;
+    if (!url) return undefined;
+    const { memory: _m, cpuThrottling: _c, alertGraph: _a, ...conn } = p;
+    const key = JSON.stringify({ ...conn, url });
+    if (client?.key !== key) {
+      const prom = createPrometheusClient({ ...conn, url, timeoutMs: p.timeout * 1000 });
+      client = { key, prom };
+    }
+    return client.prom;
+  };
+  return {
+    async init() {
+      const c = parseEnv(MetricsEnv, env);
+      fallbackUrl = c.PROMETHEUS_URL;
+      budgetMs = c.ENRICH_BUDGET_MS;
+      if (c.CLUSTER_NAME) source = `/kubeincident/${encodeURIComponent(c.CLUSTER_NAME)}/${SOURCE}`;
+      config = await openFunctionConfig(c, env, createLogger({ name: SOURCE, level: c.LOG_LEVEL }));
+    },
+    shutdown() {
+      config?.close();
+    },
+    async handle(ctx: InvocationContext, event: CloudEvent<unknown> | undefined) {
+      if (!event) throw new BadRequestError('expected an issue CloudEvent');
+      const issue = parseIssueData(event.data);
+      const settings = config.current().prometheus;
+      const prom = promFor(settings);
+      const found = prom
+        ? await enrichMetrics(issue, { prom, config: settings, timeBudgetMs: budgetMs, render })
+        : undefined;
+      const plan = advancePlan(issue.plan, 'enrichmetrics');
+      const enrichment = found ? fitEnrichment(found) : undefined;
+      const enriched: Issue = {
+        ...issue,
+        // A redelivery replaces this stage's earlier enrichment instead of stacking a second one.
+        enrichments: [
+          ...issue.enrichments.filter((e) => e.source !== SOURCE),
+          ...(enrichment ? [enrichment] : []),
+        ],
+        plan: plan.length ? plan : ['dispatch'],
+      };
+      ctx.log.info(
+        {
+          fingerprint: issue.fingerprint,
+          verdict: enrichment?.verdict,
+          prometheus: prom !== undefined,
+          next: enriched.plan[0],
+        },
+        'enriched',
+      );
+      return issueEvent(enriched, source, ctx.traceparent, 'enrichmetrics');
+    },
+  };
+}
