@@ -15,10 +15,11 @@ export interface RunningPipeline {
   stop(): Promise<void>;
 }
 
-export async function startPipeline(env: NodeJS.ProcessEnv): Promise<RunningPipeline> {
+/** `args` go to scripts/start.ts (`--demo`). */
+export async function startPipeline(env: NodeJS.ProcessEnv, args: string[] = []): Promise<RunningPipeline> {
   const root = resolve(import.meta.dirname, '../..');
   let out = '';
-  const child = spawn(process.execPath, [resolve(root, 'scripts/start.ts')], {
+  const child = spawn(process.execPath, [resolve(root, 'scripts/start.ts'), ...args], {
     cwd: root,
     env: {
       PATH: process.env.PATH,
