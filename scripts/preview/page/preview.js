@@ -19,6 +19,7 @@ const EMOJI = {
   rotating_light: '🚨',
   white_check_mark: '✅',
   fire: '🔥',
+  link: '🔗',
 };
 const NAMED_COLORS = { good: '#2eb67d', warning: '#daa038', danger: '#a30200' };
 
