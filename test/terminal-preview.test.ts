@@ -9,6 +9,8 @@ import { SlackDestination } from '../lib/adapters/slack/destination.ts';
 import { TerminalDestination } from '../lib/adapters/terminal.ts';
 import type { Destination, RootView } from '../lib/domain/destination.ts';
 import type { Issue } from '../lib/domain/issue.ts';
+import { parseEnv } from '../lib/platform/env.ts';
+import { DispatchEnv } from '../lib/stages/env.ts';
 import { startPreviewServer } from '../scripts/preview/server.ts';
 import { makeIssue, oomEnrichment } from './support/issue-factory.ts';
 import { captureLogs } from './support/logs.ts';
@@ -134,4 +136,15 @@ test('terminal preview: a preview that is down is reported to onError; the termi
   });
   await wrong.send({ op: 'post', ts: '1.000001', message: { text: 'x' } });
   t.regex(String((errors[1] as Error)?.message), /HTTP 401/);
+});
+
+test('terminal preview: PREVIEW_URL must be a URL; empty or unset means no preview', (t) => {
+  t.throws(() => parseEnv(DispatchEnv, { PREVIEW_URL: 'not a url' }), {
+    message: /PREVIEW_URL must be the preview server URL/,
+  });
+  t.is(parseEnv(DispatchEnv, { PREVIEW_URL: ' ' }).PREVIEW_URL, undefined);
+  t.is(parseEnv(DispatchEnv, {}).PREVIEW_URL, undefined);
+  const c = parseEnv(DispatchEnv, { PREVIEW_URL: 'http://127.0.0.1:8090/messages', PREVIEW_TOKEN: 'tok' });
+  t.is(c.PREVIEW_URL, 'http://127.0.0.1:8090/messages');
+  t.is(c.PREVIEW_TOKEN, 'tok');
 });

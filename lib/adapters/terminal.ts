@@ -159,8 +159,7 @@ export class TerminalDestination implements Destination {
 
   async updateRoot(ref: MessageRef, view: RootView): Promise<void> {
     this.#write(['', ...this.#box(view, ref, 'updated')]);
-    const message = TerminalDestination.#root(ref.threadTs ? { ...view, linked: true } : view);
-    await this.#preview?.send({ op: 'update', ts: ref.ts, message });
+    await this.#preview?.send({ op: 'update', ts: ref.ts, message: TerminalDestination.#root(view) });
   }
 
   async postDetails(ref: MessageRef, issue: Issue): Promise<void> {
