@@ -40,8 +40,6 @@ test('demo: the terminal shows the crash loop with its previous log, the OOM kil
   // The rollout that broke things.
   t.regex(out, /A Deployment rollout is not progressing \(ProgressDeadlineExceeded\)\./);
   t.regex(out, /Verdict: Deployment checkout: 3\/5 ready; 2 in CrashLoopBackOff on node-7 — OOMKilled/);
-  // The Events joined the threads of the alerts about the same objects.
-  t.regex(out, /\(same workload, another source\)/);
   // The resolution edited the node's root in place.
   t.regex(out, /RESOLVED after \d+m\n│ Node is not ready\./);
   t.regex(out, /updated terminal ts=/);

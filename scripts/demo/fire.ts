@@ -188,6 +188,8 @@ export async function fireDemo(o: FireOptions): Promise<void> {
     await post(o.webhook, JSON.stringify(webhookFor(alert, now)), headers);
     o.log(`demo: alert ${alert.labels.alertname} firing`);
   }
+  // A moment later, as in a cluster: the Events then find the alerts' threads and join them.
+  await new Promise((r) => setTimeout(r, 1500));
   for (const name of DEMO_EVENTS) {
     const event = o.events.find((e) => e.metadata?.name === name);
     if (!event) throw new Error(`demo: no recorded Event ${name}`);
