@@ -67,7 +67,7 @@ function angle(inner) {
 }
 
 const INLINE =
-  /<([^<>\n]+)>|`([^`\n]+)`|\*([^*\n]+)\*|(?<![A-Za-z0-9])_([^_\n]+)_(?![A-Za-z0-9])|~([^~\n]+)~/g;
+  /<([^<>\n]+)>|`([^`\n]+)`|\*([^*\n]+)\*|(?<![A-Za-z0-9_])_([^_\n]+)_(?![A-Za-z0-9_])|~([^~\n]+)~/g;
 
 function inline(parent, text) {
   let last = 0;
