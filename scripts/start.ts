@@ -9,6 +9,8 @@ import { FUNCTIONS, type FunctionName } from '../lib/platform/functions.ts';
 import { createLogger } from '../lib/platform/logger.ts';
 import { startLocalBroker } from './broker/broker.ts';
 import { loadKnativeWiring, parseIsoDuration, subscriberName, withDelivery } from './broker/triggers.ts';
+import { demoOptions, startDemo } from './demo/index.ts';
+import { previewPort, startPreviewServer } from './preview/server.ts';
 
 const root = resolve(import.meta.dirname, '..');
 type Fn = FunctionName;
@@ -24,6 +26,27 @@ const pretty = env.LOG_FORMAT ? env.LOG_FORMAT === 'pretty' : process.stdout.isT
 const ports = new Map<Fn, number>();
 const children = new Map<Fn, ChildProcess>();
 let stopping = false;
+
+// `--demo`: the functions read a recorded cluster from a stand-in API server (scripts/demo/).
+const demo = process.argv.includes('--demo')
+  ? await startDemo(demoOptions(env, (line) => console.log(line)))
+  : undefined;
+if (demo) env.KUBECONFIG = demo.kubeconfigPath;
+
+// The preview page (scripts/preview/): the terminal destination's messages as Slack shows them.
+// A busy port only loses the page, never the pipeline.
+const previewAt = previewPort(env.PREVIEW_PORT);
+const preview =
+  previewAt === undefined
+    ? undefined
+    : await startPreviewServer({ port: previewAt, host: '127.0.0.1', log }).catch((err: unknown) => {
+        log.warn({ err }, `preview page not started on port ${previewAt}`);
+        return undefined;
+      });
+if (preview) {
+  env.PREVIEW_URL = preview.ingestUrl;
+  env.PREVIEW_TOKEN = preview.token;
+}
 
 const wiring = await loadKnativeWiring();
 // Local-only knobs for tests and experiments: shorter backoff or fewer retries than the manifests.
@@ -115,6 +138,8 @@ async function stop(signal: string) {
     ),
   );
   await broker.close();
+  await demo?.close();
+  await preview?.close();
   process.exit(0);
 }
 process.on('SIGINT', () => void stop('SIGINT'));
@@ -132,6 +157,7 @@ process.send?.({
   type: 'ready',
   webhook,
   broker: broker.url,
+  preview: preview?.url,
   ports: Object.fromEntries(ports),
   pids: Object.fromEntries([...children].map(([n, c]) => [n, c.pid])),
 });
@@ -146,9 +172,16 @@ const lines = [
   `  Alertmanager webhook: ${webhook}`,
   `  Broker ingress:       ${broker.url}`,
   `  Dead letters:         ${deadLetterFile}`,
+  `  Preview page:         ${preview ? `${preview.url} (the messages as Slack shows them)` : 'off'}`,
   `  Redis:                ${env.REDIS_URL ? env.REDIS_URL.replace(/\/\/[^@]*@/, '//***@') : 'none (in-memory state)'}`,
   `  Slack:                ${env.SLACK_BOT_TOKEN ? `channel ${env.SLACK_CHANNEL ?? '?'}` : 'none (messages print here)'}`,
-  `  Kubernetes:           ${env.KUBECONFIG ?? 'default kubeconfig if present, else no cluster access'}`,
-  'Send a sample alert:  npm run sample-alert',
+  `  Kubernetes:           ${demo ? "the demo's recorded cluster (scripts/demo/cluster/)" : (env.KUBECONFIG ?? 'default kubeconfig if present, else no cluster access')}`,
+  demo
+    ? "Demo: sending the recorded cluster's alerts and Events"
+    : 'Send a sample alert:  npm run sample-alert',
 ];
 console.log(lines.join('\n'));
+demo?.fire(webhook, broker.url).then(
+  () => console.log('demo: done; the pipeline keeps running (Ctrl-C to stop)'),
+  (err: unknown) => log.error({ err }, 'demo: sending its alerts and Events failed'),
+);

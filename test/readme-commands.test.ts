@@ -19,6 +19,7 @@ const HOW: Record<string, string> = {
   'npm install && npm start': 'try it: npm start, then the sample alert and its resolution',
   'npm run sample-alert': 'try it',
   'npm run sample-alert -- --resolve': 'try it',
+  'npm run demo': 'test/demo.test.ts and test/preview-browser.test.ts run npm start -- --demo, which npm run demo is',
   'npm test': 'this run is it (CI runs .ci/run, which runs npm test)',
   'npm ci && npm run build': 'test/bundles.test.ts builds every bundle as npm run build does',
   'for fn in': 'deploy: the image loop (no container daemon here: its list and the Dockerfile are checked)',
@@ -50,7 +51,7 @@ function howOf(command: string): string | undefined {
 
 test('README: every command in it is one this file knows how to exercise', async (t) => {
   const commands = await readmeCommands();
-  t.true(commands.length >= 8);
+  t.true(commands.length >= 9);
   t.deepEqual(
     commands.filter((c) => !howOf(c)),
     [],

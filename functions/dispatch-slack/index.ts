@@ -3,6 +3,7 @@
 // state in Redis. Replies with a notification.sent event listing every delivery.
 import { createHash } from 'node:crypto';
 import { CloudEvent } from 'cloudevents';
+import { createPreviewSink, type PreviewSink } from '../../lib/adapters/preview.ts';
 import { loadWebApi, SlackDestination } from '../../lib/adapters/slack/destination.ts';
 import { createStore, type StateStore } from '../../lib/adapters/store/index.ts';
 import { loadIoredis } from '../../lib/adapters/store/redis.ts';
@@ -38,10 +39,11 @@ export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
   // One client per destination and channel; a changed token (config reload) makes a new one.
   const destinations = new Map<string, Destination>();
   let terminal: TerminalDestination | undefined;
+  let preview: PreviewSink | undefined;
 
   function destinationFor(d: DestinationConfig, channel: string | undefined): Destination {
     if (d.type === 'terminal') {
-      terminal ??= new TerminalDestination();
+      terminal ??= new TerminalDestination({ preview });
       return terminal;
     }
     const ch = channel ?? d.channel;
@@ -67,6 +69,13 @@ export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
       log = createLogger({ name: 'dispatch-slack', level: c.LOG_LEVEL });
       stateTtlSeconds = c.THREAD_TTL_SECONDS;
       slackTimeoutMs = c.SLACK_TIMEOUT_MS;
+      if (c.PREVIEW_URL) {
+        preview = createPreviewSink({
+          url: c.PREVIEW_URL,
+          token: c.PREVIEW_TOKEN,
+          onError: (err) => log.warn({ err }, 'preview page did not take a message (the terminal has it)'),
+        });
+      }
       if (c.CLUSTER_NAME) source = `/kubeincident/${encodeURIComponent(c.CLUSTER_NAME)}/dispatch-slack`;
       if (c.SLACK_BOT_TOKEN) {
         if (!c.SLACK_CHANNEL)

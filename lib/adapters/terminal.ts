@@ -1,9 +1,14 @@
 // The terminal destination, used when no Slack token is configured: the same threads,
 // printed as readable text (ANSI colors only on a TTY), with made-up Slack-style `ts` values.
+// With a preview sink, each message also goes out as the Block Kit Slack would get.
 import type { Destination, MessageRef, RootView, StatusReplyKind } from '../domain/destination.ts';
-import type { FileBlock, Issue, Severity } from '../domain/issue.ts';
+import type { FileBlock, ImageBlock, Issue, Severity } from '../domain/issue.ts';
+import type { PreviewSink } from './preview.ts';
+import type { SlackMessage } from './slack/blocks.ts';
+import { filesToUpload, fileTitle } from './slack/destination.ts';
 import { enrichmentAsText } from './slack/plain.ts';
-import { resolvedAfter } from './slack/render-root.ts';
+import { renderDetails } from './slack/render-details.ts';
+import { renderRoot, renderStatusReply, resolvedAfter } from './slack/render-root.ts';
 import { NATIVE_TABLE, TABLE_LINE_WIDTH } from './slack/render-table.ts';
 import { formatTime, oneLine } from './slack/text.ts';
 
@@ -16,6 +21,8 @@ export interface TerminalOptions {
   fileChars?: number;
   /** Labels shown on the root before the rest are counted. */
   maxLabels?: number;
+  /** Where the Slack rendering of every message also goes (the local preview page). */
+  preview?: PreviewSink | undefined;
 }
 
 const ANSI: Record<Severity | 'resolved' | 'dim' | 'bold', string> = {
@@ -43,6 +50,7 @@ export class TerminalDestination implements Destination {
   readonly #color: boolean;
   readonly #fileChars: number;
   readonly #maxLabels: number;
+  readonly #preview: PreviewSink | undefined;
   #seq = 0;
 
   constructor(opts: TerminalOptions = {}) {
@@ -51,6 +59,13 @@ export class TerminalDestination implements Destination {
     this.#color = opts.color ?? (stream as { isTTY?: boolean }).isTTY === true;
     this.#fileChars = opts.fileChars ?? 2000;
     this.#maxLabels = opts.maxLabels ?? 12;
+    this.#preview = opts.preview;
+  }
+
+  /** The root as Slack gets it (chat.postMessage / chat.update take text and attachments). */
+  static #root(view: RootView) {
+    const { text, attachments } = renderRoot(view);
+    return { text, attachments };
   }
 
   #paint(style: keyof typeof ANSI, text: string): string {
@@ -127,17 +142,25 @@ export class TerminalDestination implements Destination {
   async postLinked(thread: MessageRef, view: RootView): Promise<MessageRef> {
     const ref = { channel: 'terminal', ts: this.#nextTs(), threadTs: thread.ts };
     this.#write(this.#thread(thread, ['(same workload, another source)', ...this.#box(view, ref, 'posted')]));
+    await this.#preview?.send({
+      op: 'post',
+      ts: ref.ts,
+      threadTs: thread.ts,
+      message: TerminalDestination.#root({ ...view, linked: true }),
+    });
     return ref;
   }
 
   async postRoot(view: RootView): Promise<MessageRef> {
     const ref = { channel: 'terminal', ts: this.#nextTs() };
     this.#write(['', ...this.#box(view, ref, 'posted')]);
+    await this.#preview?.send({ op: 'post', ts: ref.ts, message: TerminalDestination.#root(view) });
     return ref;
   }
 
   async updateRoot(ref: MessageRef, view: RootView): Promise<void> {
     this.#write(['', ...this.#box(view, ref, 'updated')]);
+    await this.#preview?.send({ op: 'update', ts: ref.ts, message: TerminalDestination.#root(view) });
   }
 
   async postDetails(ref: MessageRef, issue: Issue): Promise<void> {
@@ -146,11 +169,37 @@ export class TerminalDestination implements Destination {
     const layout = { tableWidth: TABLE_LINE_WIDTH, tableRows: NATIVE_TABLE.rows - 1 };
     const text = issue.enrichments.map((e) => enrichmentAsText(e, layout));
     this.#write(this.#thread(ref, [sanitize(text.join('\n\n'))]));
+    if (this.#preview) {
+      const { text: fallback, attachments } = renderDetails(issue);
+      const threadTs = ref.threadTs ?? ref.ts;
+      await this.#preview.send({
+        op: 'post',
+        ts: this.#nextTs(),
+        threadTs,
+        message: { text: fallback, attachments },
+      });
+    }
   }
 
   async uploadFiles(ref: MessageRef, issue: Issue): Promise<void> {
     const files = issue.enrichments.flatMap((e) => e.blocks.filter((b): b is FileBlock => b.type === 'file'));
     for (const f of files) this.#write(this.#thread(ref, this.#file(f)));
+    // Slack gets the issue's own files and whatever the renderers cut.
+    for (const f of this.#preview ? filesToUpload(issue) : []) {
+      const threadTs = ref.threadTs ?? ref.ts;
+      await this.#preview?.send(
+        f.type === 'image'
+          ? { op: 'post', ts: this.#nextTs(), threadTs, message: imageMessage(f) }
+          : {
+              op: 'file',
+              ts: this.#nextTs(),
+              threadTs,
+              filename: f.filename,
+              title: fileTitle(f),
+              content: f.content,
+            },
+      );
+    }
   }
 
   #file(f: FileBlock): string[] {
@@ -179,5 +228,30 @@ export class TerminalDestination implements Destination {
             `Firing again${view.firingCount > 1 ? ` (firing #${view.firingCount})` : ''} since ${formatTime(view.firingSince)}`,
           );
     this.#write(this.#thread(ref, [line]));
+    const threadTs = ref.threadTs ?? ref.ts;
+    await this.#preview?.send({
+      op: 'post',
+      ts: this.#nextTs(),
+      threadTs,
+      message: renderStatusReply(view, kind),
+    });
   }
+}
+
+/**
+ * An image Slack shows inline in the thread, as the preview page draws it: an image block whose
+ * URL is the PNG itself (Slack would take the uploaded file; the page has no upload).
+ */
+function imageMessage(f: ImageBlock): SlackMessage {
+  return {
+    text: f.alt,
+    blocks: [
+      {
+        type: 'image',
+        image_url: `data:image/png;base64,${f.data}`,
+        alt_text: f.alt.slice(0, 2000),
+        ...(f.title ? { title: { type: 'plain_text' as const, text: f.title.slice(0, 2000) } } : {}),
+      },
+    ],
+  };
 }

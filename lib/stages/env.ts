@@ -72,6 +72,14 @@ export const DispatchEnv = CommonEnv.extend({
   STORM_EDIT_INTERVAL_SECONDS: positiveInt(30),
   /** A batch of more alerts than this goes into the summary's thread as a file. */
   STORM_REPLY_LINES: positiveInt(20),
+  /**
+   * Where the terminal destination also sends the Block Kit of each message: the preview page
+   * `npm start` serves (it sets both). Unset: no preview.
+   */
+  PREVIEW_URL: optionalString.pipe(
+    z.url({ message: 'PREVIEW_URL must be the preview server URL (npm start sets it)' }).optional(),
+  ),
+  PREVIEW_TOKEN: optionalString,
 });
 
 /** k8s-event-ingest. Lists are comma-separated; a trailing `*` matches a prefix (`kube-*`). */

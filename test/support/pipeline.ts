@@ -6,6 +6,8 @@ import { resolve } from 'node:path';
 export interface RunningPipeline {
   webhook: string;
   broker: string;
+  /** The preview page, when PREVIEW_PORT is given (it is off by default here). */
+  preview?: string | undefined;
   /** The port each function listened on when the pipeline became ready. */
   ports: Record<string, number>;
   child: ChildProcess;
@@ -15,10 +17,11 @@ export interface RunningPipeline {
   stop(): Promise<void>;
 }
 
-export async function startPipeline(env: NodeJS.ProcessEnv): Promise<RunningPipeline> {
+/** `args` go to scripts/start.ts (`--demo`). */
+export async function startPipeline(env: NodeJS.ProcessEnv, args: string[] = []): Promise<RunningPipeline> {
   const root = resolve(import.meta.dirname, '../..');
   let out = '';
-  const child = spawn(process.execPath, [resolve(root, 'scripts/start.ts')], {
+  const child = spawn(process.execPath, [resolve(root, 'scripts/start.ts'), ...args], {
     cwd: root,
     env: {
       PATH: process.env.PATH,
@@ -26,6 +29,8 @@ export async function startPipeline(env: NodeJS.ProcessEnv): Promise<RunningPipe
       PORT: '0',
       BROKER_PORT: '0',
       LOG_FORMAT: 'json',
+      // Not the default 8090: tests run side by side (and beside a developer's `npm start`).
+      PREVIEW_PORT: 'off',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
@@ -36,7 +41,7 @@ export async function startPipeline(env: NodeJS.ProcessEnv): Promise<RunningPipe
   child.stderr?.on('data', (c: Buffer) => {
     out += c.toString();
   });
-  const ready = await new Promise<Pick<RunningPipeline, 'webhook' | 'broker' | 'ports'>>(
+  const ready = await new Promise<Pick<RunningPipeline, 'webhook' | 'broker' | 'ports' | 'preview'>>(
     (resolveReady, reject) => {
       const timer = setTimeout(() => {
         // Not left running: the caller gets no handle to stop it with (start.ts stops its functions).
@@ -45,10 +50,16 @@ export async function startPipeline(env: NodeJS.ProcessEnv): Promise<RunningPipe
       }, 60_000);
       child.on(
         'message',
-        (m: { type?: string; webhook?: string; broker?: string; ports?: Record<string, number> }) => {
+        (m: {
+          type?: string;
+          webhook?: string;
+          broker?: string;
+          preview?: string;
+          ports?: Record<string, number>;
+        }) => {
           if (m?.type === 'ready' && m.webhook && m.broker) {
             clearTimeout(timer);
-            resolveReady({ webhook: m.webhook, broker: m.broker, ports: m.ports ?? {} });
+            resolveReady({ webhook: m.webhook, broker: m.broker, ports: m.ports ?? {}, preview: m.preview });
           }
         },
       );

@@ -21,7 +21,8 @@ export type SlackBlock =
   | { type: 'section'; fields: TextObject[] }
   | { type: 'context'; elements: TextObject[] }
   | { type: 'divider' }
-  | { type: 'table'; rows: RawTextCell[][]; column_settings?: TableColumnSetting[] };
+  | { type: 'table'; rows: RawTextCell[][]; column_settings?: TableColumnSetting[] }
+  | { type: 'image'; image_url: string; alt_text: string; title?: TextObject };
 
 export interface SlackAttachment {
   /** The bar's color; Slack's neutral grey when absent. */

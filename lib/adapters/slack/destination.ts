@@ -414,7 +414,8 @@ export class SlackDestination implements Destination, SummaryDestination {
   }
 }
 
-function fileTitle(f: FileBlock): string {
+/** A file's title as Slack shows it (escaped, cut, marked when the source cut it). */
+export function fileTitle(f: FileBlock): string {
   const title = escapeMrkdwn(oneLine(f.title ?? f.filename));
   return truncateEscaped(title, 240) + (f.truncated ? ' (truncated)' : '');
 }
