@@ -19,7 +19,8 @@ const HOW: Record<string, string> = {
   'npm install && npm start': 'try it: npm start, then the sample alert and its resolution',
   'npm run sample-alert': 'try it',
   'npm run sample-alert -- --resolve': 'try it',
-  'npm run demo': 'test/demo.test.ts and test/preview-browser.test.ts run npm start -- --demo, which npm run demo is',
+  'npm run demo':
+    'test/demo.test.ts and test/preview-browser.test.ts run npm start -- --demo, which npm run demo is',
   'npm test': 'this run is it (CI runs .ci/run, which runs npm test)',
   'npm ci && npm run build': 'test/bundles.test.ts builds every bundle as npm run build does',
   'for fn in': 'deploy: the image loop (no container daemon here: its list and the Dockerfile are checked)',
