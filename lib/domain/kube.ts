@@ -26,6 +26,14 @@ export type V1ReplicaSet = AsJson<k8s.V1ReplicaSet>;
 export type V1StatefulSet = AsJson<k8s.V1StatefulSet>;
 export type V1Container = AsJson<k8s.V1Container>;
 export type V1ContainerStatus = AsJson<k8s.V1ContainerStatus>;
+export type V1ControllerRevision = AsJson<k8s.V1ControllerRevision>;
+export type V1PodTemplateSpec = AsJson<k8s.V1PodTemplateSpec>;
+/** An object's metadata alone (`as=PartialObjectMetadata`): a ConfigMap read without its data. */
+export type PartialObjectMetadata = AsJson<{
+  apiVersion?: string;
+  kind?: string;
+  metadata?: k8s.V1ObjectMeta;
+}>;
 
 /** Workload kinds whose pods enrich-pod finds through the selector. */
 export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job'] as const;
@@ -90,6 +98,16 @@ export interface KubeReader {
     name: string,
     opts?: CallOptions,
   ): Promise<V1PersistentVolumeClaim>;
+  /** ReplicaSets of one namespace matching a label selector (a Deployment's revisions). */
+  listReplicaSets(namespace: string, labelSelector: string, opts?: ListOptions): Promise<Page<V1ReplicaSet>>;
+  /** ControllerRevisions matching a label selector (a StatefulSet's or DaemonSet's revisions). */
+  listControllerRevisions(
+    namespace: string,
+    labelSelector: string,
+    opts?: ListOptions,
+  ): Promise<Page<V1ControllerRevision>>;
+  /** A ConfigMap's metadata only: when it changed, never what it holds. */
+  readConfigMapMetadata(namespace: string, name: string, opts?: CallOptions): Promise<PartialObjectMetadata>;
 }
 
 /** Builds the core/v1 field selector for an object's events (exported for the adapter and fakes). */

@@ -23,6 +23,10 @@ export interface KubeFixtures {
   persistentVolumeClaims: Obj[];
   /** Keyed `namespace/pod/container`. */
   logs: Record<string, ContainerLogs>;
+  /** apps/v1 ControllerRevisions (StatefulSet and DaemonSet history). */
+  controllerRevisions?: Obj[];
+  /** ConfigMaps and Secrets, told apart by `kind`. */
+  configs?: Obj[];
 }
 
 export interface Reply {
@@ -93,6 +97,8 @@ export function handle(req: IncomingMessage, url: URL, data: KubeFixtures, token
     );
     return pvc ? jsonReply(200, pvc) : statusReply(notFound('persistentvolumeclaims', name));
   }
+  const more = handleRevisionsAndConfigs(req, p, q, data);
+  if (more) return more;
   m = /^\/apis\/(apps\/v1|batch\/v1)\/namespaces\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(p);
   const wl = m ? WORKLOAD_PATHS[m[3] as string] : undefined;
   if (m && wl && wl[0] === m[1]) {
@@ -106,6 +112,42 @@ export function handle(req: IncomingMessage, url: URL, data: KubeFixtures, token
     ...status(404, 'NotFound', 'the server could not find the requested resource'),
     details: {},
   });
+}
+
+/** ReplicaSet and ControllerRevision lists, ConfigMaps (whole or metadata only) and Secrets. */
+function handleRevisionsAndConfigs(
+  req: IncomingMessage,
+  p: string,
+  q: URLSearchParams,
+  data: KubeFixtures,
+): Reply | undefined {
+  let m = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/(replicasets|controllerrevisions)$/.exec(p);
+  if (m) {
+    const ns = m[1] as string;
+    const [kind, all] =
+      m[2] === 'replicasets'
+        ? ['ReplicaSet', data.workloads.filter((w) => w.kind === 'ReplicaSet')]
+        : ['ControllerRevision', data.controllerRevisions ?? []];
+    const items = all.filter((x) => x.metadata?.namespace === ns);
+    return listReply(`${kind}List`, 'apps/v1', items, q);
+  }
+  m = /^\/api\/v1\/namespaces\/([^/]+)\/(configmaps|secrets)\/([^/]+)$/.exec(p);
+  if (!m) return undefined;
+  const [ns, plural, name] = [m[1] as string, m[2] as string, m[3] as string];
+  const kind = plural === 'configmaps' ? 'ConfigMap' : 'Secret';
+  const obj = (data.configs ?? []).find(
+    (x) => x.kind === kind && x.metadata?.namespace === ns && x.metadata?.name === name,
+  );
+  if (!obj) return statusReply(notFound(plural, name));
+  // Server-side conversion to metadata only, as kube-apiserver does for this Accept header.
+  if (/as=PartialObjectMetadata/.test(req.headers.accept ?? '')) {
+    return jsonReply(200, {
+      kind: 'PartialObjectMetadata',
+      apiVersion: 'meta.k8s.io/v1',
+      metadata: obj.metadata,
+    });
+  }
+  return jsonReply(200, obj);
 }
 
 function findPod(data: KubeFixtures, ns: string, name: string): Obj | undefined {

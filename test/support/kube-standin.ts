@@ -59,7 +59,8 @@ export interface StandinOptions extends Partial<KubeFixtures> {
 }
 
 /**
- * Loads test/fixtures/k8s: pods/, nodes/, events/, workloads/, pvcs/ (JSON objects or arrays) and
+ * Loads test/fixtures/k8s: pods/, nodes/, events/, workloads/, pvcs/, revisions/ (ControllerRevisions),
+ * configs/ (ConfigMaps and Secrets) (JSON objects or arrays) and
  * logs/<ns>/<pod>/<container>/{current,previous}.log.
  */
 export async function loadKubeFixtures(dir = FIXTURE_DIR): Promise<KubeFixtures> {
@@ -94,6 +95,8 @@ export async function loadKubeFixtures(dir = FIXTURE_DIR): Promise<KubeFixtures>
     nodes: await readJsonDir('nodes'),
     workloads: await readJsonDir('workloads'),
     persistentVolumeClaims: await readJsonDir('pvcs'),
+    controllerRevisions: await readJsonDir('revisions'),
+    configs: await readJsonDir('configs'),
     logs,
   };
 }
@@ -115,6 +118,8 @@ export async function startKubeStandin(opts: StandinOptions = {}): Promise<KubeS
     workloads: opts.workloads ?? fixtures?.workloads ?? [],
     persistentVolumeClaims: opts.persistentVolumeClaims ?? fixtures?.persistentVolumeClaims ?? [],
     logs: opts.logs ?? fixtures?.logs ?? {},
+    controllerRevisions: opts.controllerRevisions ?? fixtures?.controllerRevisions ?? [],
+    configs: opts.configs ?? fixtures?.configs ?? [],
   };
   const token = opts.token ?? 'standin-token-0123456789';
   const dir = await mkdtemp(join(tmpdir(), 'kube-standin-'));

@@ -2,7 +2,7 @@
 // events), for a pod or for the unhealthy pods of a workload, within a time budget. API trouble
 // becomes a note, never an exception.
 
-import { eventsTable, failureNote, noteBlock } from '../../domain/diagnose/describe.ts';
+import { eventsTable, failureNote, noteBlock, truncate } from '../../domain/diagnose/describe.ts';
 import { nodeProblems } from '../../domain/diagnose/node-health.ts';
 import { containersTable, podSummaryTable, resourcesTable } from '../../domain/diagnose/pod-status.ts';
 import type { Block, Enrichment, Issue, Subject } from '../../domain/issue.ts';
@@ -12,6 +12,7 @@ import { type EnrichResult, podTarget } from '../../domain/routing.ts';
 import { attempt, startBudget } from './budget.ts';
 import { type Ctx, investigatePod, listObjectEvents, type PodEnrichOptions, SOURCE } from './investigate.ts';
 import { readLogs } from './logs.ts';
+import { rolloutOfPod } from './rollout-enrich.ts';
 import { enrichWorkload } from './workload-enrich.ts';
 
 export { keepTail } from './logs.ts';
@@ -94,8 +95,12 @@ async function enrichOnePod(
     return { enrichment };
   }
   const pod = podR.value;
-  const inv = await investigatePod(ctx, pod, issue.subject.container, eventsR);
+  const [inv, rollout] = await Promise.all([
+    investigatePod(ctx, pod, issue.subject.container, eventsR),
+    rolloutOfPod(ctx, issue, pod),
+  ]);
   blocks.push(...inv.diagnosis.evidence);
+  if (rollout?.view) blocks.push(...rollout.view.blocks);
   // The pod investigator's tables (status, containers, resources) can be switched off in the
   // configuration; the verdict, evidence, events and logs stay.
   if (ctx.opts.investigator !== false) {
@@ -103,11 +108,16 @@ async function enrichOnePod(
   }
   const table = eventsTable(inv.events, ctx.now, ctx.opts.eventLimit ?? 10);
   if (table) blocks.push(table);
-  blocks.push(...noteBlock(inv.notes));
+  blocks.push(...noteBlock([...inv.notes, ...(rollout?.notes ?? [])]));
   if (inv.logs) blocks.push(inv.logs);
-  const result: EnrichResult = {
-    enrichment: { source: SOURCE, title, verdict: inv.diagnosis.verdict, blocks },
-  };
+  const blame = rollout?.view?.blame;
+  const verdict = blame
+    ? truncate(
+        `${rollout.kind.toLowerCase()}/${rollout.workload.metadata?.name}: ${blame} — ${inv.diagnosis.verdict}`,
+        300,
+      )
+    : inv.diagnosis.verdict;
+  const result: EnrichResult = { enrichment: { source: SOURCE, title, verdict, blocks } };
   const nodeName = pod.spec?.nodeName;
   if (nodeName) {
     result.subject = { ...issue.subject, node: nodeName } satisfies Subject;

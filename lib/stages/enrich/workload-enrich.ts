@@ -3,6 +3,7 @@
 
 import { eventsTable, failureNote, noteBlock, truncate } from '../../domain/diagnose/describe.ts';
 import { nodeProblems } from '../../domain/diagnose/node-health.ts';
+import { isRolloutKind, rolloutStatus } from '../../domain/diagnose/rollout.ts';
 import {
   podsTable,
   podsToInvestigate,
@@ -18,6 +19,7 @@ import type { EnrichResult } from '../../domain/routing.ts';
 import { attempt } from './budget.ts';
 import { type Ctx, type Investigation, investigatePod, listObjectEvents, SOURCE } from './investigate.ts';
 import { collectPages } from './pages.ts';
+import { readRollout } from './rollout-enrich.ts';
 
 export async function enrichWorkload(
   ctx: Ctx,
@@ -68,18 +70,26 @@ export async function enrichWorkload(
   const targets = job
     ? job.failed.slice(0, ctx.opts.investigate ?? 3)
     : podsToInvestigate(view, ctx.opts.investigate ?? 3);
-  // One pod after the other: each may read logs, and the budget is shared.
+  // One pod after the other: each may read logs, and the budget is shared. The revisions are read
+  // alongside.
+  const rolloutP = isRolloutKind(kind) ? readRollout(ctx, issue, kind, w, pods) : undefined;
   const found: Array<{ pod: V1Pod; inv: Investigation }> = [];
   for (const pod of targets) {
     found.push({ pod, inv: await investigatePod(ctx, pod, issue.subject.container) });
   }
+  const rollout = await rolloutP;
 
+  notes.push(...(rollout?.notes ?? []));
   const worst = found[0]?.inv.diagnosis.verdict;
+  const status = isRolloutKind(kind) ? rolloutStatus(kind, w) : undefined;
+  const changed = rollout?.view?.blame ?? rollout?.view?.configHints[0];
+  const head = [changed, view.headline, status].filter((x) => x !== undefined).join('; ');
   const verdict = job?.verdict
     ? job.verdict
-    : truncate(`${kind} ${name}: ${view.headline}${worst ? ` — ${worst}` : ''}`, 300);
+    : truncate(`${kind} ${name}: ${head}${worst ? ` — ${worst}` : ''}`, 300);
   if (job) blocks.push(...job.blocks);
   blocks.push(workloadTable(kind, w, ctx.now));
+  if (rollout?.view) blocks.push(...rollout.view.blocks);
   if (view.unhealthy.length > 0 && !job) blocks.push(podsTable(view.unhealthy, ctx.now));
   for (const { pod, inv } of found) {
     for (const b of inv.diagnosis.evidence) {
