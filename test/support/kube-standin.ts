@@ -37,6 +37,7 @@ export interface RecordedRequest {
   path: string;
   query: Record<string, string>;
   authorization: string | undefined;
+  accept: string | undefined;
 }
 
 export interface KubeStandin {
@@ -135,6 +136,7 @@ export async function startKubeStandin(opts: StandinOptions = {}): Promise<KubeS
       path: url.pathname,
       query: Object.fromEntries(url.searchParams),
       authorization: req.headers.authorization,
+      accept: req.headers.accept,
     });
     const fault = faults.find((f) => f.path.test(url.pathname));
     const answer = () => {
