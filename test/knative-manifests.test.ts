@@ -173,6 +173,8 @@ test('knative: RBAC grants the enrichers exactly read access to what they use, a
       resources: ['deployments', 'statefulsets', 'daemonsets', 'replicasets'],
       verbs: ['get'],
     },
+    { apiGroups: ['apps'], resources: ['replicasets', 'controllerrevisions'], verbs: ['list'] },
+    { apiGroups: [''], resources: ['configmaps'], verbs: ['get'] },
     { apiGroups: ['batch'], resources: ['jobs'], verbs: ['get'] },
   ]);
   t.deepEqual(find(docs, 'ClusterRole', 'kubeincident-event-source').rules, [
