@@ -132,8 +132,19 @@ test.serial('enrich-pod: a StatefulSet mid-rollout compares its ControllerRevisi
   const { e, requests } = await enrich('StatefulSet', 'queue');
   t.regex(
     e.verdict ?? '',
-    /^StatefulSet queue: started 13m after the rollout to revision 2: image queue:1\.8\.0 to 1\.9\.0, env QUEUE_SEGMENT_MB added; 2\/3 ready; 1 in CrashLoopBackOff on worker-3; rolling out queue-7f9c6d8b5: 1 of 3 pods updated/,
+    /^StatefulSet queue: started 13m after the rollout to revision 2: image queue:1\.8\.0 to 1\.9\.0, env QUEUE_SEGMENT_MB added; 2\/3 ready; 1 in CrashLoopBackOff on worker-3; ordinal 2 \(queue-2\) blocks the rollout — CrashLoopBackOff/,
   );
+  t.deepEqual(list(e, 'StatefulSet rollout')?.items, [
+    'Update revision queue-7f9c6d8b5, current revision queue-5d8b7c6f9: 1 of 3 updated',
+    'Partition 0',
+    'Ordinal 2 (queue-2) blocks the rollout: CrashLoopBackOff',
+  ]);
+  t.deepEqual(table(e, 'Ordinals')?.rows, [
+    ['0', 'queue-0', 'queue-5d8b7c6f9', 'Healthy', 'data-queue-0 Bound'],
+    ['1', 'queue-1', 'queue-5d8b7c6f9', 'Healthy', 'data-queue-1 Bound'],
+    ['2', 'queue-2', 'queue-7f9c6d8b5 (update)', 'CrashLoopBackOff', 'data-queue-2 Bound'],
+  ]);
+  t.true(requests.some((r) => r.path === '/api/v1/namespaces/orders/persistentvolumeclaims/data-queue-2'));
   t.is(
     list(e, 'What changed: revision 1 to 2')?.items.at(-1),
     'To go back (not run): kubectl rollout undo statefulset/queue -n orders --to-revision=1',

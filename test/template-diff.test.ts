@@ -5,6 +5,7 @@ import test from 'ava';
 import { DEFAULT_REDACT_PATTERNS } from '../lib/domain/diagnose/redact.ts';
 import { controllerRevisions, deploymentRevisions, revisionOfPod } from '../lib/domain/diagnose/revisions.ts';
 import { configMapChange, rolloutStatus, viewRollout } from '../lib/domain/diagnose/rollout.ts';
+import { claimNames, viewStatefulSet } from '../lib/domain/diagnose/statefulset.ts';
 import {
   configMapRefs,
   describeEnv,
@@ -16,6 +17,7 @@ import type {
   V1Pod,
   V1PodTemplateSpec,
   V1ReplicaSet,
+  V1StatefulSet,
   Workload,
 } from '../lib/domain/kube.ts';
 import { loadKubeFixtures } from './support/kube-standin.ts';
@@ -249,4 +251,31 @@ test('configmap change: the newest managedFields write and its manager; none wit
   t.deepEqual(v.configHints, ['ConfigMap api-config changed 3m before by kubectl-client-side-apply']);
   const items = v.blocks.flatMap((b) => (b.type === 'list' ? b.items : []));
   t.true(items.includes('ConfigMap bare: no write times (managedFields) to tell when it last changed'));
+});
+
+test('statefulset: a partition keeps low ordinals back; a missing ordinal blocks an OrderedReady set', (t) => {
+  const sts = structuredClone(
+    f.workloads.find((w) => w.kind === 'StatefulSet' && w.metadata.name === 'queue'),
+  ) as V1StatefulSet;
+  const pods = orderPods.filter((p) => p.metadata?.name?.startsWith('queue-'));
+  const parted = structuredClone(sts);
+  (parted.spec as Record<string, unknown>).updateStrategy = {
+    type: 'RollingUpdate',
+    rollingUpdate: { partition: 2 },
+  };
+  const v = viewStatefulSet(parted, pods, new Map());
+  t.deepEqual(v.blocks[0]?.type === 'list' ? v.blocks[0].items.slice(1) : [], [
+    'Partition 2: ordinals below 2 keep the current revision',
+    'Ordinal 2 (queue-2) blocks the rollout: CrashLoopBackOff',
+  ]);
+  const settled = structuredClone(sts);
+  settled.status = { ...settled.status, replicas: 3, updateRevision: 'queue-5d8b7c6f9' };
+  const gone = pods.filter((p) => p.metadata?.name !== 'queue-1' && p.metadata?.name !== 'queue-2');
+  const still = viewStatefulSet(settled, gone, new Map());
+  t.is(still.blocking, undefined, 'only a blocked rollout makes the verdict');
+  t.true(
+    still.blocks[0]?.type === 'list' &&
+      still.blocks[0].items.includes('Ordinal 1 (queue-1) blocks the StatefulSet: Missing'),
+  );
+  t.deepEqual(claimNames(sts, 4), ['data-queue-4']);
 });

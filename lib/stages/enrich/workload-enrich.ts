@@ -13,13 +13,14 @@ import {
   workloadTable,
 } from '../../domain/diagnose/workload.ts';
 import type { Block, Issue, Subject } from '../../domain/issue.ts';
-import type { CoreV1Event, V1Job, V1Pod, Workload, WorkloadKind } from '../../domain/kube.ts';
+import type { CoreV1Event, V1Job, V1Pod, V1StatefulSet, Workload, WorkloadKind } from '../../domain/kube.ts';
 import { isKubeApiError } from '../../domain/kube-errors.ts';
 import type { EnrichResult } from '../../domain/routing.ts';
 import { attempt } from './budget.ts';
 import { type Ctx, type Investigation, investigatePod, listObjectEvents, SOURCE } from './investigate.ts';
 import { collectPages } from './pages.ts';
 import { readRollout } from './rollout-enrich.ts';
+import { readStatefulSet } from './statefulset-enrich.ts';
 
 export async function enrichWorkload(
   ctx: Ctx,
@@ -78,17 +79,20 @@ export async function enrichWorkload(
     found.push({ pod, inv: await investigatePod(ctx, pod, issue.subject.container) });
   }
   const rollout = await rolloutP;
+  const sts = kind === 'StatefulSet' ? await readStatefulSet(ctx, w as V1StatefulSet, pods) : undefined;
+  notes.push(...(sts?.notes ?? []));
 
   notes.push(...(rollout?.notes ?? []));
   const worst = found[0]?.inv.diagnosis.verdict;
   const status = isRolloutKind(kind) ? rolloutStatus(kind, w) : undefined;
   const changed = rollout?.view?.blame ?? rollout?.view?.configHints[0];
-  const head = [changed, view.headline, status].filter((x) => x !== undefined).join('; ');
+  const head = [changed, view.headline, sts?.blocking ?? status].filter((x) => x !== undefined).join('; ');
   const verdict = job?.verdict
     ? job.verdict
     : truncate(`${kind} ${name}: ${head}${worst ? ` — ${worst}` : ''}`, 300);
   if (job) blocks.push(...job.blocks);
   blocks.push(workloadTable(kind, w, ctx.now));
+  if (sts) blocks.push(...sts.blocks);
   if (rollout?.view) blocks.push(...rollout.view.blocks);
   if (view.unhealthy.length > 0 && !job) blocks.push(podsTable(view.unhealthy, ctx.now));
   for (const { pod, inv } of found) {
