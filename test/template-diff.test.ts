@@ -20,6 +20,8 @@ import type {
   V1StatefulSet,
   Workload,
 } from '../lib/domain/kube.ts';
+import { parseEnv } from '../lib/platform/env.ts';
+import { EnricherEnv } from '../lib/stages/env.ts';
 import { loadKubeFixtures } from './support/kube-standin.ts';
 
 const P = DEFAULT_REDACT_PATTERNS;
@@ -278,4 +280,13 @@ test('statefulset: a partition keeps low ordinals back; a missing ordinal blocks
       still.blocks[0].items.includes('Ordinal 1 (queue-1) blocks the StatefulSet: Missing'),
   );
   t.deepEqual(claimNames(sts, 4), ['data-queue-4']);
+});
+
+test('settings: ROLLOUT_WINDOW_MINUTES defaults to an hour and refuses what is not a positive whole number', (t) => {
+  t.is(parseEnv(EnricherEnv, {}).ROLLOUT_WINDOW_MINUTES, 60);
+  t.is(parseEnv(EnricherEnv, { ROLLOUT_WINDOW_MINUTES: '15' }).ROLLOUT_WINDOW_MINUTES, 15);
+  for (const bad of ['0', '-5', '1.5', 'soon', '20000']) {
+    const err = t.throws(() => parseEnv(EnricherEnv, { ROLLOUT_WINDOW_MINUTES: bad }));
+    t.regex(err?.message ?? '', /ROLLOUT_WINDOW_MINUTES/, bad);
+  }
 });

@@ -110,13 +110,15 @@ async function enrichOnePod(
   if (table) blocks.push(table);
   blocks.push(...noteBlock([...inv.notes, ...(rollout?.notes ?? [])]));
   if (inv.logs) blocks.push(inv.logs);
-  const blame = rollout?.view?.blame;
-  const verdict = blame
-    ? truncate(
-        `${rollout.kind.toLowerCase()}/${rollout.workload.metadata?.name}: ${blame} — ${inv.diagnosis.verdict}`,
-        300,
-      )
-    : inv.diagnosis.verdict;
+  // The rollout when it is to blame; else a ConfigMap the template reads written just before.
+  const blame = rollout?.view?.blame ?? rollout?.view?.configHints[0];
+  const verdict =
+    blame && rollout
+      ? truncate(
+          `${rollout.kind.toLowerCase()}/${rollout.workload.metadata?.name}: ${blame} — ${inv.diagnosis.verdict}`,
+          300,
+        )
+      : inv.diagnosis.verdict;
   const result: EnrichResult = { enrichment: { source: SOURCE, title, verdict, blocks } };
   const nodeName = pod.spec?.nodeName;
   if (nodeName) {
