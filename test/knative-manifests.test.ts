@@ -166,7 +166,7 @@ test('knative: RBAC grants the enrichers exactly read access to what they use, a
     { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] },
     { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },
     { apiGroups: [''], resources: ['events'], verbs: ['list'] },
-    { apiGroups: [''], resources: ['nodes'], verbs: ['get'] },
+    { apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list'] },
     { apiGroups: [''], resources: ['persistentvolumeclaims'], verbs: ['get'] },
     {
       apiGroups: ['apps'],

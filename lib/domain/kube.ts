@@ -106,6 +106,8 @@ export interface KubeReader {
     labelSelector: string,
     opts?: ListOptions,
   ): Promise<Page<V1ControllerRevision>>;
+  /** Nodes of the cluster, page by page (where a DaemonSet should run). */
+  listNodes(opts?: ListOptions): Promise<Page<V1Node>>;
   /** A ConfigMap's metadata only: when it changed, never what it holds. */
   readConfigMapMetadata(namespace: string, name: string, opts?: CallOptions): Promise<PartialObjectMetadata>;
 }

@@ -74,6 +74,7 @@ export function handle(req: IncomingMessage, url: URL, data: KubeFixtures, token
     );
   }
   if (p === '/api/v1/pods') return listReply('PodList', 'v1', data.pods, q);
+  if (p === '/api/v1/nodes') return listReply('NodeList', 'v1', data.nodes, q);
   m = /^\/api\/v1\/namespaces\/([^/]+)\/events$/.exec(p);
   if (m) {
     const ns = m[1] as string;

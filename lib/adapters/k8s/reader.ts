@@ -169,7 +169,7 @@ const ns = (namespace: string) => `/api/v1/namespaces/${seg(namespace)}`;
  */
 const METADATA_ONLY = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
 
-/** The enrichers' eleven reads against one API server. */
+/** The enrichers' twelve reads against one API server. */
 export function createKubeHttpReader(server: string, access: Access, timeoutMs: number): KubeReader {
   const http = new KubeHttp(server, access, timeoutMs);
   return {
@@ -225,6 +225,7 @@ export function createKubeHttpReader(server: string, access: Access, timeoutMs: 
         { labelSelector },
         o,
       ),
+    listNodes: (o?: ListOptions) => http.list<V1Node>('list nodes', '/api/v1/nodes', {}, o),
     readConfigMapMetadata: (namespace, name, o) =>
       http.json<PartialObjectMetadata>(
         `read configmap ${namespace}/${name}`,

@@ -3,7 +3,6 @@
 
 import { eventsTable, failureNote, noteBlock, truncate } from '../../domain/diagnose/describe.ts';
 import { nodeProblems } from '../../domain/diagnose/node-health.ts';
-import { isRolloutKind, rolloutStatus } from '../../domain/diagnose/rollout.ts';
 import {
   podsTable,
   podsToInvestigate,
@@ -13,14 +12,13 @@ import {
   workloadTable,
 } from '../../domain/diagnose/workload.ts';
 import type { Block, Issue, Subject } from '../../domain/issue.ts';
-import type { CoreV1Event, V1Job, V1Pod, V1StatefulSet, Workload, WorkloadKind } from '../../domain/kube.ts';
+import type { CoreV1Event, V1Job, V1Pod, Workload, WorkloadKind } from '../../domain/kube.ts';
 import { isKubeApiError } from '../../domain/kube-errors.ts';
 import type { EnrichResult } from '../../domain/routing.ts';
 import { attempt } from './budget.ts';
 import { type Ctx, type Investigation, investigatePod, listObjectEvents, SOURCE } from './investigate.ts';
 import { collectPages } from './pages.ts';
-import { readRollout } from './rollout-enrich.ts';
-import { readStatefulSet } from './statefulset-enrich.ts';
+import { readKindDetails } from './workload-kinds.ts';
 
 export async function enrichWorkload(
   ctx: Ctx,
@@ -71,29 +69,22 @@ export async function enrichWorkload(
   const targets = job
     ? job.failed.slice(0, ctx.opts.investigate ?? 3)
     : podsToInvestigate(view, ctx.opts.investigate ?? 3);
-  // One pod after the other: each may read logs, and the budget is shared. The revisions are read
-  // alongside.
-  const rolloutP = isRolloutKind(kind) ? readRollout(ctx, issue, kind, w, pods) : undefined;
+  // One pod after the other: each may read logs, and the budget is shared. What the kind adds
+  // (revisions, ordinals, nodes) is read alongside.
+  const detailsP = readKindDetails(ctx, issue, kind, w, pods, listedAll);
   const found: Array<{ pod: V1Pod; inv: Investigation }> = [];
   for (const pod of targets) {
     found.push({ pod, inv: await investigatePod(ctx, pod, issue.subject.container) });
   }
-  const rollout = await rolloutP;
-  const sts = kind === 'StatefulSet' ? await readStatefulSet(ctx, w as V1StatefulSet, pods) : undefined;
-  notes.push(...(sts?.notes ?? []));
-
-  notes.push(...(rollout?.notes ?? []));
+  const details = await detailsP;
+  notes.push(...details.notes);
   const worst = found[0]?.inv.diagnosis.verdict;
-  const status = isRolloutKind(kind) ? rolloutStatus(kind, w) : undefined;
-  const changed = rollout?.view?.blame ?? rollout?.view?.configHints[0];
-  const head = [changed, view.headline, sts?.blocking ?? status].filter((x) => x !== undefined).join('; ');
+  const head = [details.changed, view.headline, details.status].filter((x) => x !== undefined).join('; ');
   const verdict = job?.verdict
     ? job.verdict
     : truncate(`${kind} ${name}: ${head}${worst ? ` — ${worst}` : ''}`, 300);
   if (job) blocks.push(...job.blocks);
-  blocks.push(workloadTable(kind, w, ctx.now));
-  if (sts) blocks.push(...sts.blocks);
-  if (rollout?.view) blocks.push(...rollout.view.blocks);
+  blocks.push(workloadTable(kind, w, ctx.now), ...details.blocks);
   if (view.unhealthy.length > 0 && !job) blocks.push(podsTable(view.unhealthy, ctx.now));
   for (const { pod, inv } of found) {
     for (const b of inv.diagnosis.evidence) {
