@@ -8,7 +8,7 @@ import {
   ReplicaSet,
   StatefulSet,
 } from 'kubernetes-models/apps/v1';
-import { Job } from 'kubernetes-models/batch/v1';
+import { CronJob, Job } from 'kubernetes-models/batch/v1';
 import { ConfigMap, Event, Node, PersistentVolumeClaim, Pod, Secret } from 'kubernetes-models/v1';
 import { loadKubeFixtures } from './support/kube-standin.ts';
 
@@ -20,6 +20,7 @@ const WORKLOAD_MODELS: Record<string, new (data: never) => { validate(): void }>
   DaemonSet,
   ReplicaSet,
   Job,
+  CronJob,
 };
 
 test('k8s fixtures: every Pod fixture validates against the core/v1 Pod schema', (t) => {
@@ -44,6 +45,7 @@ test('k8s fixtures: every Event fixture validates against the core/v1 Event sche
 
 test('k8s fixtures: every workload and PVC fixture validates against its apps/batch/core schema', (t) => {
   t.deepEqual([...new Set(fixtures.workloads.map((w) => w.kind))].sort(), [
+    'CronJob',
     'DaemonSet',
     'Deployment',
     'Job',
@@ -54,7 +56,7 @@ test('k8s fixtures: every workload and PVC fixture validates against its apps/ba
     const Model = WORKLOAD_MODELS[w.kind];
     if (!Model) return t.fail(`no schema for ${w.kind}`);
     t.notThrows(() => new Model(w as never).validate(), `${w.kind}/${w.metadata.name}`);
-    t.truthy(w.metadata.uid && w.spec.selector);
+    t.truthy(w.metadata.uid && (w.spec.selector ?? w.spec.jobTemplate));
   }
   t.true(fixtures.persistentVolumeClaims.length >= 1);
   for (const pvc of fixtures.persistentVolumeClaims)

@@ -175,7 +175,9 @@ test('knative: RBAC grants the enrichers exactly read access to what they use, a
     },
     { apiGroups: ['apps'], resources: ['replicasets', 'controllerrevisions'], verbs: ['list'] },
     { apiGroups: [''], resources: ['configmaps'], verbs: ['get'] },
-    { apiGroups: ['batch'], resources: ['jobs'], verbs: ['get'] },
+    { apiGroups: ['batch'], resources: ['jobs'], verbs: ['get', 'list'] },
+    { apiGroups: ['batch'], resources: ['cronjobs'], verbs: ['get'] },
+    { apiGroups: ['storage.k8s.io'], resources: ['storageclasses'], verbs: ['get'] },
   ]);
   t.deepEqual(find(docs, 'ClusterRole', 'kubeincident-event-source').rules, [
     { apiGroups: [''], resources: ['events'], verbs: ['get', 'list', 'watch'] },

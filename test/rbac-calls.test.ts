@@ -61,6 +61,8 @@ test('rbac: the enricher role grants exactly the get and list calls the enricher
     ['StatefulSet', 'queue', 'orders'],
     ['DaemonSet', 'node-agent', 'kube-system'],
     ['Job', 'nightly-report-29541600', 'shop'],
+    ['CronJob', 'nightly-report', 'shop'],
+    ['PersistentVolumeClaim', 'data-search-2', 'shop'],
   ];
   for (const [kind, name, namespace] of subjects) {
     await enrichPod(

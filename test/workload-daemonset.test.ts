@@ -29,14 +29,15 @@ test('daemonset: taints the controller tolerates (pressure, unschedulable) keep 
     'taint node.kubernetes.io/unreachable:NoSchedule not tolerated',
     'unreachable NoSchedule is not among the daemon tolerations (only its NoExecute is)',
   );
-  const gpu = node('worker-1');
+  t.is(excludedBecause(ds, node('worker-1')), 'required node affinity does not match', 'zone eu-west-1a');
+  const gpu = node('worker-3');
   gpu.spec = { taints: [{ key: 'nvidia.com/gpu', value: 'true', effect: 'NoSchedule' }] };
   t.is(excludedBecause(ds, gpu), 'taint nvidia.com/gpu=true:NoSchedule not tolerated');
   const tolerant = structuredClone(ds);
   const podSpec = tolerant.spec?.template?.spec as NonNullable<V1Pod['spec']>;
   podSpec.tolerations = [{ operator: 'Exists' }];
   t.is(excludedBecause(tolerant, gpu), undefined, 'an empty-key Exists toleration tolerates every taint');
-  const windows = node('worker-1');
+  const windows = node('worker-3');
   (windows.metadata as { labels: Record<string, string> }).labels['kubernetes.io/os'] = 'windows';
   t.is(excludedBecause(ds, windows), 'nodeSelector kubernetes.io/os=linux does not match');
 });
@@ -46,6 +47,7 @@ test('daemonset: a Pending daemon pod belongs to the node its affinity names; ga
   t.is(nodeOfDaemonPod(pending), 'node-7');
   t.deepEqual(nodesWithoutPod(ds, nodes, pods), [
     { node: 'node-7', why: 'pod log-shipper-v9t6w Unschedulable', expected: false },
+    { node: 'worker-1', why: 'required node affinity does not match', expected: true },
     {
       node: 'worker-2',
       why: 'taint node.kubernetes.io/unreachable:NoSchedule not tolerated',
@@ -71,13 +73,14 @@ test('enrich-pod: a DaemonSet names the node that should run it and why it does 
   );
   t.regex(
     r.enrichment.verdict ?? '',
-    /^DaemonSet log-shipper: 2\/3 ready; 1 Unschedulable; 1 node that should run it has no running pod \(node-7: pod log-shipper-v9t6w Unschedulable\)/,
+    /^DaemonSet log-shipper: 1\/2 ready; 1 Unschedulable; 1 node that should run it has no running pod \(node-7: pod log-shipper-v9t6w Unschedulable\)/,
   );
   const gaps = r.enrichment.blocks.find(
     (b): b is TableBlock => b.type === 'table' && b.title === 'Nodes without a log-shipper pod',
   );
   t.deepEqual(gaps?.rows, [
     ['node-7', 'pod log-shipper-v9t6w Unschedulable', 'no'],
+    ['worker-1', 'required node affinity does not match', 'yes'],
     ['worker-2', 'taint node.kubernetes.io/unreachable:NoSchedule not tolerated', 'yes'],
   ]);
   const list = kube.requests.find((q) => q.path === '/api/v1/nodes');

@@ -19,6 +19,8 @@ export type CoreV1Event = AsJson<k8s.CoreV1Event>;
 export type V1DaemonSet = AsJson<k8s.V1DaemonSet>;
 export type V1Deployment = AsJson<k8s.V1Deployment>;
 export type V1Job = AsJson<k8s.V1Job>;
+export type V1CronJob = AsJson<k8s.V1CronJob>;
+export type V1StorageClass = AsJson<k8s.V1StorageClass>;
 export type V1Node = AsJson<k8s.V1Node>;
 export type V1PersistentVolumeClaim = AsJson<k8s.V1PersistentVolumeClaim>;
 export type V1Pod = AsJson<k8s.V1Pod>;
@@ -106,6 +108,10 @@ export interface KubeReader {
     labelSelector: string,
     opts?: ListOptions,
   ): Promise<Page<V1ControllerRevision>>;
+  readCronJob(namespace: string, name: string, opts?: CallOptions): Promise<V1CronJob>;
+  /** Jobs of one namespace (a CronJob's runs are told apart by their ownerReferences). */
+  listJobs(namespace: string, opts?: ListOptions): Promise<Page<V1Job>>;
+  readStorageClass(name: string, opts?: CallOptions): Promise<V1StorageClass>;
   /** Nodes of the cluster, page by page (where a DaemonSet should run). */
   listNodes(opts?: ListOptions): Promise<Page<V1Node>>;
   /** A ConfigMap's metadata only: when it changed, never what it holds. */

@@ -18,14 +18,14 @@ export interface KubeFixtures {
   pods: Obj[];
   events: Obj[];
   nodes: Obj[];
-  /** Deployments, StatefulSets, DaemonSets, ReplicaSets and Jobs, told apart by `kind`. */
+  /** Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs and CronJobs, told apart by `kind`. */
   workloads: Obj[];
   persistentVolumeClaims: Obj[];
   /** Keyed `namespace/pod/container`. */
   logs: Record<string, ContainerLogs>;
   /** apps/v1 ControllerRevisions (StatefulSet and DaemonSet history). */
   controllerRevisions?: Obj[];
-  /** ConfigMaps and Secrets, told apart by `kind`. */
+  /** ConfigMaps, Secrets and StorageClasses, told apart by `kind`. */
   configs?: Obj[];
 }
 
@@ -43,6 +43,7 @@ const WORKLOAD_PATHS: Record<string, [group: string, kind: string]> = {
   daemonsets: ['apps/v1', 'DaemonSet'],
   replicasets: ['apps/v1', 'ReplicaSet'],
   jobs: ['batch/v1', 'Job'],
+  cronjobs: ['batch/v1', 'CronJob'],
 };
 
 export function handle(req: IncomingMessage, url: URL, data: KubeFixtures, token: string): Reply {
@@ -115,14 +116,25 @@ export function handle(req: IncomingMessage, url: URL, data: KubeFixtures, token
   });
 }
 
-/** ReplicaSet and ControllerRevision lists, ConfigMaps (whole or metadata only) and Secrets. */
+/** Job, ReplicaSet and ControllerRevision lists, StorageClasses, ConfigMaps (whole or metadata only), Secrets. */
 function handleRevisionsAndConfigs(
   req: IncomingMessage,
   p: string,
   q: URLSearchParams,
   data: KubeFixtures,
 ): Reply | undefined {
-  let m = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/(replicasets|controllerrevisions)$/.exec(p);
+  let m = /^\/apis\/batch\/v1\/namespaces\/([^/]+)\/jobs$/.exec(p);
+  if (m) {
+    const ns = m[1] as string;
+    const jobs = data.workloads.filter((w) => w.kind === 'Job' && w.metadata?.namespace === ns);
+    return listReply('JobList', 'batch/v1', jobs, q);
+  }
+  m = /^\/apis\/storage\.k8s\.io\/v1\/storageclasses\/([^/]+)$/.exec(p);
+  if (m) {
+    const sc = (data.configs ?? []).find((x) => x.kind === 'StorageClass' && x.metadata?.name === m?.[1]);
+    return sc ? jsonReply(200, sc) : statusReply(notFound('storageclasses.storage.k8s.io', m[1] as string));
+  }
+  m = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/(replicasets|controllerrevisions)$/.exec(p);
   if (m) {
     const ns = m[1] as string;
     const [kind, all] =

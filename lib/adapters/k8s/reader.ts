@@ -14,10 +14,13 @@ import type {
   Page,
   PartialObjectMetadata,
   V1ControllerRevision,
+  V1CronJob,
+  V1Job,
   V1Node,
   V1PersistentVolumeClaim,
   V1Pod,
   V1ReplicaSet,
+  V1StorageClass,
   Workload,
   WorkloadKind,
 } from '../../domain/kube.ts';
@@ -169,7 +172,7 @@ const ns = (namespace: string) => `/api/v1/namespaces/${seg(namespace)}`;
  */
 const METADATA_ONLY = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
 
-/** The enrichers' twelve reads against one API server. */
+/** The enrichers' reads against one API server. */
 export function createKubeHttpReader(server: string, access: Access, timeoutMs: number): KubeReader {
   const http = new KubeHttp(server, access, timeoutMs);
   return {
@@ -223,6 +226,27 @@ export function createKubeHttpReader(server: string, access: Access, timeoutMs: 
         `list controllerrevisions in ${namespace}`,
         `/apis/apps/v1/namespaces/${seg(namespace)}/controllerrevisions`,
         { labelSelector },
+        o,
+      ),
+    readCronJob: (namespace, name, o) =>
+      http.json<V1CronJob>(
+        `read cronjob ${namespace}/${name}`,
+        `/apis/batch/v1/namespaces/${seg(namespace)}/cronjobs/${seg(name)}`,
+        {},
+        o,
+      ),
+    listJobs: (namespace, o?: ListOptions) =>
+      http.list<V1Job>(
+        `list jobs in ${namespace}`,
+        `/apis/batch/v1/namespaces/${seg(namespace)}/jobs`,
+        {},
+        o,
+      ),
+    readStorageClass: (name, o) =>
+      http.json<V1StorageClass>(
+        `read storageclass ${name}`,
+        `/apis/storage.k8s.io/v1/storageclasses/${seg(name)}`,
+        {},
         o,
       ),
     listNodes: (o?: ListOptions) => http.list<V1Node>('list nodes', '/api/v1/nodes', {}, o),

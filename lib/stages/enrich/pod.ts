@@ -10,6 +10,8 @@ import type { KubeReader } from '../../domain/kube.ts';
 import { isKubeApiError } from '../../domain/kube-errors.ts';
 import { type EnrichResult, podTarget } from '../../domain/routing.ts';
 import { attempt, startBudget } from './budget.ts';
+import { enrichClaim } from './claim-enrich.ts';
+import { enrichCronJob } from './cronjob-enrich.ts';
 import { type Ctx, investigatePod, listObjectEvents, type PodEnrichOptions, SOURCE } from './investigate.ts';
 import { readLogs } from './logs.ts';
 import { rolloutOfPod } from './rollout-enrich.ts';
@@ -33,7 +35,7 @@ export async function enrichPod(
   const isPod = kind === 'Pod';
   const title = `${kind} ${namespace}/${name}`;
   if (!kube) {
-    const what = isPod ? 'pod details' : 'workload status, pods';
+    const what = isPod ? 'pod details' : `${kind} status, pods`;
     const text = `No cluster access: ${what}, events and logs were not gathered.`;
     return { enrichment: { source: SOURCE, title, blocks: [{ type: 'markdown', text }] } };
   }
@@ -42,9 +44,13 @@ export async function enrichPod(
   const ctx: Ctx = { kube, budget, opts, now, nodes: new Map() };
   try {
     const result =
-      kind !== 'Pod'
-        ? await enrichWorkload(ctx, issue, kind, namespace, name, title)
-        : await enrichOnePod(ctx, issue, namespace, name, title);
+      kind === 'Pod'
+        ? await enrichOnePod(ctx, issue, namespace, name, title)
+        : kind === 'CronJob'
+          ? await enrichCronJob(ctx, issue, namespace, name, title)
+          : kind === 'PersistentVolumeClaim'
+            ? await enrichClaim(ctx, namespace, name, title)
+            : await enrichWorkload(ctx, issue, kind, namespace, name, title);
     // Files cut from these blocks are named after the pod or workload (`api-0 recent events.txt`).
     result.enrichment.about = name;
     return result;
