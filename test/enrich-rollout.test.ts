@@ -72,11 +72,11 @@ test.serial(
       'To go back (not run): kubectl rollout undo deployment/api -n orders --to-revision=6',
     );
     t.deepEqual(
-      table(e, 'Revisions')?.rows.map((r) => [r[0], r[2], r[4], r[5]]),
+      table(e, 'Revisions')?.rows.map((r) => [r[0], r[2], r[4], r[5], r[6]]),
       [
-        ['7', 'api:2.5.0', '0/2', '2 CrashLoopBackOff'],
-        ['6', 'api:2.4.0', '3/3', '0'],
-        ['5', 'api:2.3.1', '0/0', '-'],
+        ['7', 'api:2.5.0', '0/2', '0', '2 CrashLoopBackOff'],
+        ['6', 'api:2.4.0', '3/3', '3', '0'],
+        ['5', 'api:2.3.1', '0/0', '0', '-'],
       ],
     );
     const rs = requests.find((r) => r.path === '/apis/apps/v1/namespaces/orders/replicasets');
@@ -201,6 +201,8 @@ test.serial(
       ['Pod', 'api-7c9d8b6f4-m4x9z'],
       ['Pod', 'queue-2'],
       ['ReplicaSet', 'api-6d5f7c9b8'],
+      ['DaemonSet', 'log-shipper'],
+      ['PersistentVolumeClaim', 'uploads'],
     ];
     for (const [kind, name] of subjects) {
       const { e } = await enrich(kind, name);

@@ -140,13 +140,14 @@ export function revisionsTable(
       truncate(templateImages(r.template), 120),
       ago(r.createdMs === undefined ? undefined : new Date(r.createdMs).toISOString(), now) ?? '',
       r.counts ? `${r.counts.ready}/${r.counts.desired}` : t ? `${t.total - t.failing}/${t.total}` : '-',
+      r.counts ? String(r.counts.available) : '-',
       failing,
     ];
   });
   return {
     type: 'table',
     title: revisions.length > cap ? `Revisions (newest ${cap} of ${revisions.length})` : 'Revisions',
-    headers: ['Revision', 'Name', 'Images', 'Created', 'Ready', 'Failing pods'],
+    headers: ['Revision', 'Name', 'Images', 'Created', 'Ready', 'Available', 'Failing pods'],
     rows,
   };
 }
