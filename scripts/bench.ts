@@ -13,7 +13,8 @@
 // redis` runs the Redis path alone (scripts/bench/redis-path.ts), whose rate moves with the machine;
 // `-- --only storm`, `-- --only burst` and `-- --only webhook` (the 10,000-alert webhook,
 // scripts/bench/big-webhook.ts) run those sections alone; `-- --only metrics` runs enrich-metrics'
-// chart render times, cold start, idle and peak RSS (scripts/bench/metrics.ts).
+// chart render times, cold start, idle and peak RSS (scripts/bench/metrics.ts); `-- --only rollout`
+// the what-changed cost on a workload with 50 revisions and 2,000 pods (scripts/bench/rollout.ts).
 // `-- --tiny` runs every section with a token load (test/bench-exits.test.ts: the bench stops all
 // it started and exits); its figures mean nothing.
 // Every section stops what it started in a `finally`, also when it throws; the process exits
@@ -32,6 +33,7 @@ import { benchBurst, benchLatency, benchStorm } from './bench/pipeline.ts';
 import { freePort, median, msSince, rssMiB, spawnServer, stop } from './bench/procs.ts';
 import { benchRedisMemory } from './bench/redis-memory.ts';
 import { benchRedisPath } from './bench/redis-path.ts';
+import { benchRollout } from './bench/rollout.ts';
 import { buildFunction, FUNCTIONS } from './build.ts';
 
 const json = process.argv.includes('--json');
@@ -44,6 +46,7 @@ const STORM = 'Storm folded to Slack’s rate';
 const BURST = 'Burst of unrelated alerts on one channel';
 const BIG_WEBHOOK = '10,000-alert webhook';
 const METRICS = 'enrich-metrics: charts, cold start and memory';
+const ROLLOUT = 'What changed: 50 revisions, 2,000 pods';
 /** `--only` names for the sections measured by their own modules. */
 const SECTION_ONLY: Record<string, string> = {
   redis: REDIS_PATH,
@@ -51,6 +54,7 @@ const SECTION_ONLY: Record<string, string> = {
   burst: BURST,
   webhook: BIG_WEBHOOK,
   metrics: METRICS,
+  rollout: ROLLOUT,
 };
 if (only !== undefined && only !== 'cold' && only !== 'ingest' && !(only in SECTION_ONLY))
   throw new Error(
@@ -227,6 +231,7 @@ try {
     [STORM, benchStorm],
     [BURST, benchBurst],
     ['Enrichment', benchEnrichment],
+    [ROLLOUT, benchRollout],
     ['Kubernetes Events', benchEvents],
     ['Redis memory', benchRedisMemory],
     [METRICS, benchMetrics],

@@ -1,9 +1,15 @@
 // The Kubernetes fixtures must stay shaped like real API objects: each one is validated against
 // the upstream OpenAPI schemas (kubernetes-models), so a hand edit cannot drift unnoticed.
 import test from 'ava';
-import { DaemonSet, Deployment, ReplicaSet, StatefulSet } from 'kubernetes-models/apps/v1';
-import { Job } from 'kubernetes-models/batch/v1';
-import { Event, Node, PersistentVolumeClaim, Pod } from 'kubernetes-models/v1';
+import {
+  ControllerRevision,
+  DaemonSet,
+  Deployment,
+  ReplicaSet,
+  StatefulSet,
+} from 'kubernetes-models/apps/v1';
+import { CronJob, Job } from 'kubernetes-models/batch/v1';
+import { ConfigMap, Event, Node, PersistentVolumeClaim, Pod, Secret } from 'kubernetes-models/v1';
 import { loadKubeFixtures } from './support/kube-standin.ts';
 
 const fixtures = await loadKubeFixtures();
@@ -14,6 +20,7 @@ const WORKLOAD_MODELS: Record<string, new (data: never) => { validate(): void }>
   DaemonSet,
   ReplicaSet,
   Job,
+  CronJob,
 };
 
 test('k8s fixtures: every Pod fixture validates against the core/v1 Pod schema', (t) => {
@@ -38,6 +45,7 @@ test('k8s fixtures: every Event fixture validates against the core/v1 Event sche
 
 test('k8s fixtures: every workload and PVC fixture validates against its apps/batch/core schema', (t) => {
   t.deepEqual([...new Set(fixtures.workloads.map((w) => w.kind))].sort(), [
+    'CronJob',
     'DaemonSet',
     'Deployment',
     'Job',
@@ -48,11 +56,33 @@ test('k8s fixtures: every workload and PVC fixture validates against its apps/ba
     const Model = WORKLOAD_MODELS[w.kind];
     if (!Model) return t.fail(`no schema for ${w.kind}`);
     t.notThrows(() => new Model(w as never).validate(), `${w.kind}/${w.metadata.name}`);
-    t.truthy(w.metadata.uid && w.spec.selector);
+    t.truthy(w.metadata.uid && (w.spec.selector ?? w.spec.jobTemplate));
   }
   t.true(fixtures.persistentVolumeClaims.length >= 1);
   for (const pvc of fixtures.persistentVolumeClaims)
     t.notThrows(() => new PersistentVolumeClaim(pvc as never).validate(), pvc.metadata.name);
+});
+
+test('k8s fixtures: ControllerRevisions, ConfigMaps and Secrets validate against their schemas', (t) => {
+  const revisions = fixtures.controllerRevisions ?? [];
+  t.true(revisions.length >= 2);
+  for (const cr of revisions) {
+    t.notThrows(() => new ControllerRevision(cr as never).validate(), cr.metadata.name);
+    t.true(Number.isInteger(cr.revision) && cr.data?.spec?.template?.$patch === 'replace', cr.metadata.name);
+  }
+  const configs = fixtures.configs ?? [];
+  t.deepEqual([...new Set(configs.map((c) => c.kind))].sort(), ['ConfigMap', 'Secret']);
+  for (const c of configs) {
+    const Model = c.kind === 'Secret' ? Secret : ConfigMap;
+    t.notThrows(() => new Model(c as never).validate(), c.metadata.name);
+  }
+  // Every Deployment revision carries the annotation the Deployment controller writes.
+  for (const rs of fixtures.workloads.filter(
+    (w) => w.kind === 'ReplicaSet' && w.metadata.namespace === 'orders',
+  )) {
+    t.regex(rs.metadata.annotations['deployment.kubernetes.io/revision'], /^\d+$/);
+    t.is(rs.metadata.labels['pod-template-hash'], rs.metadata.name.split('-').at(-1));
+  }
 });
 
 test('k8s fixtures: every pod owned by a workload fixture carries the labels its selector matches', (t) => {

@@ -176,14 +176,18 @@ test('knative: RBAC grants the enrichers exactly read access to what they use, a
     { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] },
     { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },
     { apiGroups: [''], resources: ['events'], verbs: ['list'] },
-    { apiGroups: [''], resources: ['nodes'], verbs: ['get'] },
+    { apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list'] },
     { apiGroups: [''], resources: ['persistentvolumeclaims'], verbs: ['get'] },
     {
       apiGroups: ['apps'],
       resources: ['deployments', 'statefulsets', 'daemonsets', 'replicasets'],
       verbs: ['get'],
     },
-    { apiGroups: ['batch'], resources: ['jobs'], verbs: ['get'] },
+    { apiGroups: ['apps'], resources: ['replicasets', 'controllerrevisions'], verbs: ['list'] },
+    { apiGroups: [''], resources: ['configmaps'], verbs: ['get'] },
+    { apiGroups: ['batch'], resources: ['jobs'], verbs: ['get', 'list'] },
+    { apiGroups: ['batch'], resources: ['cronjobs'], verbs: ['get'] },
+    { apiGroups: ['storage.k8s.io'], resources: ['storageclasses'], verbs: ['get'] },
   ]);
   t.deepEqual(find(docs, 'ClusterRole', 'kubeincident-event-source').rules, [
     { apiGroups: [''], resources: ['events'], verbs: ['get', 'list', 'watch'] },

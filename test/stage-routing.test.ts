@@ -80,9 +80,9 @@ const TABLE: Row[] = [
     event: { involvedObject: obj('Job', 'ledger-migrate'), reason: 'BackoffLimitExceeded' },
   },
   {
-    // enrich-pod reads no CronJob (it has no pod selector of its own).
+    // enrich-pod reads a CronJob's Jobs (docs/workloads.md).
     kind: 'CronJob',
-    stages: DISPATCH,
+    stages: POD_STAGES,
     labels: { cronjob: 'nightly-report', namespace: NS },
     event: { involvedObject: obj('CronJob', 'nightly-report'), reason: 'FailedNeedsStart' },
   },
@@ -94,7 +94,7 @@ const TABLE: Row[] = [
   },
   {
     kind: 'PersistentVolumeClaim',
-    stages: DISPATCH,
+    stages: POD_STAGES,
     labels: { persistentvolumeclaim: 'ledger-data', namespace: NS },
     event: { involvedObject: obj('PersistentVolumeClaim', 'ledger-data'), reason: 'ProvisioningFailed' },
   },
@@ -297,8 +297,13 @@ test('stage routing: custom workflow actions ask for an enricher, only for a sub
   t.deepEqual(plan(alertAbout({ kind: 'Pod', name: 'web-1', namespace: 'web' }))?.plan, DISPATCH);
   t.deepEqual(
     plan(alertAbout({ kind: 'PersistentVolumeClaim', name: 'ledger-data', namespace: NS }))?.plan,
+    POD_STAGES,
+    'enrich-pod reads a PVC (and the pods that use it) when a workflow asks',
+  );
+  t.deepEqual(
+    plan(alertAbout({ kind: 'HorizontalPodAutoscaler', name: 'api', namespace: NS }))?.plan,
     DISPATCH,
-    'enrich-pod reads no PVC, whatever a workflow asks',
+    'enrich-pod reads no HPA, whatever a workflow asks',
   );
   const node = plan(alertAbout({ kind: 'Node', name: 'worker-3' }, 'KubeNodeNotReady'));
   t.deepEqual(node?.plan, NODE_STAGES, 'nodeStatus turns enrich-node on for that node');

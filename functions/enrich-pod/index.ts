@@ -20,6 +20,7 @@ export function create(env: NodeJS.ProcessEnv = process.env) {
           timeBudgetMs: s.timeBudgetMs,
           eventLimit: s.eventLimit,
           podLimit: s.podLimit,
+          rolloutWindowMs: s.rolloutWindowMs,
           redactPatterns: s.redactPatterns,
         });
         return enrichPod(planned.issue, kube, planned.opts);

@@ -19,6 +19,8 @@ export type CoreV1Event = AsJson<k8s.CoreV1Event>;
 export type V1DaemonSet = AsJson<k8s.V1DaemonSet>;
 export type V1Deployment = AsJson<k8s.V1Deployment>;
 export type V1Job = AsJson<k8s.V1Job>;
+export type V1CronJob = AsJson<k8s.V1CronJob>;
+export type V1StorageClass = AsJson<k8s.V1StorageClass>;
 export type V1Node = AsJson<k8s.V1Node>;
 export type V1PersistentVolumeClaim = AsJson<k8s.V1PersistentVolumeClaim>;
 export type V1Pod = AsJson<k8s.V1Pod>;
@@ -26,6 +28,14 @@ export type V1ReplicaSet = AsJson<k8s.V1ReplicaSet>;
 export type V1StatefulSet = AsJson<k8s.V1StatefulSet>;
 export type V1Container = AsJson<k8s.V1Container>;
 export type V1ContainerStatus = AsJson<k8s.V1ContainerStatus>;
+export type V1ControllerRevision = AsJson<k8s.V1ControllerRevision>;
+export type V1PodTemplateSpec = AsJson<k8s.V1PodTemplateSpec>;
+/** An object's metadata alone (`as=PartialObjectMetadata`): a ConfigMap read without its data. */
+export type PartialObjectMetadata = AsJson<{
+  apiVersion?: string;
+  kind?: string;
+  metadata?: k8s.V1ObjectMeta;
+}>;
 
 /** Workload kinds whose pods enrich-pod finds through the selector. */
 export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job'] as const;
@@ -90,6 +100,22 @@ export interface KubeReader {
     name: string,
     opts?: CallOptions,
   ): Promise<V1PersistentVolumeClaim>;
+  /** ReplicaSets of one namespace matching a label selector (a Deployment's revisions). */
+  listReplicaSets(namespace: string, labelSelector: string, opts?: ListOptions): Promise<Page<V1ReplicaSet>>;
+  /** ControllerRevisions matching a label selector (a StatefulSet's or DaemonSet's revisions). */
+  listControllerRevisions(
+    namespace: string,
+    labelSelector: string,
+    opts?: ListOptions,
+  ): Promise<Page<V1ControllerRevision>>;
+  readCronJob(namespace: string, name: string, opts?: CallOptions): Promise<V1CronJob>;
+  /** Jobs of one namespace (a CronJob's runs are told apart by their ownerReferences). */
+  listJobs(namespace: string, opts?: ListOptions): Promise<Page<V1Job>>;
+  readStorageClass(name: string, opts?: CallOptions): Promise<V1StorageClass>;
+  /** Nodes of the cluster, page by page (where a DaemonSet should run). */
+  listNodes(opts?: ListOptions): Promise<Page<V1Node>>;
+  /** A ConfigMap's metadata only: when it changed, never what it holds. */
+  readConfigMapMetadata(namespace: string, name: string, opts?: CallOptions): Promise<PartialObjectMetadata>;
 }
 
 /** Builds the core/v1 field selector for an object's events (exported for the adapter and fakes). */

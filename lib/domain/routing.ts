@@ -25,22 +25,30 @@ export interface EnrichResult {
 
 export type RoutedSubject = Pick<Subject, 'kind' | 'name' | 'namespace' | 'node'>;
 
-/** What enrich-pod reads: a pod, or a workload whose pods it finds through the selector. */
+/** Kinds enrich-pod reads besides pods and workloads (docs/workloads.md). */
+export const OTHER_POD_TARGETS = ['CronJob', 'PersistentVolumeClaim'] as const;
+
+/**
+ * What enrich-pod reads: a pod, a workload whose pods it finds through the selector, a CronJob
+ * (its Jobs) or a PersistentVolumeClaim (the pods that use it).
+ */
 export interface PodTarget {
-  kind: 'Pod' | WorkloadKind;
+  kind: 'Pod' | WorkloadKind | (typeof OTHER_POD_TARGETS)[number];
   name: string;
   namespace: string;
 }
 
 /**
- * The pod or workload enrich-pod reads for this subject, or undefined when it reads none: other
- * kinds (CronJob, PersistentVolumeClaim, HorizontalPodAutoscaler, Service, ...) have no reader
- * there, and without a name and namespace there is nothing to read.
+ * The object enrich-pod reads for this subject, or undefined when it reads none: other kinds
+ * (HorizontalPodAutoscaler, Service, ...) have no reader there, and without a name and namespace
+ * there is nothing to read.
  */
 export function podTarget(subject: RoutedSubject): PodTarget | undefined {
   const { kind, name, namespace } = subject;
   if (!name || !namespace) return undefined;
   if (kind === 'Pod' || isWorkloadKind(kind)) return { kind, name, namespace };
+  const other = OTHER_POD_TARGETS.find((k) => k === kind);
+  if (other) return { kind: other, name, namespace };
   return undefined;
 }
 

@@ -35,6 +35,13 @@ export const EnricherEnv = CommonEnv.extend({
   EVENT_LIMIT: positiveInt(10),
   /** Pods read per workload or node (in pages of up to 250). */
   POD_LIMIT: positiveInt(500),
+  /** A failure this many minutes after a rollout can be blamed on it (docs/workloads.md). */
+  ROLLOUT_WINDOW_MINUTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .max(7 * 24 * 60)
+    .default(60),
   /** Extra secret patterns for logs: a JSON array of regexes or one per line (lib/domain/diagnose/redact.ts). */
   LOG_REDACT_PATTERNS: optionalString,
 });

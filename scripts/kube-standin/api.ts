@@ -18,11 +18,15 @@ export interface KubeFixtures {
   pods: Obj[];
   events: Obj[];
   nodes: Obj[];
-  /** Deployments, StatefulSets, DaemonSets, ReplicaSets and Jobs, told apart by `kind`. */
+  /** Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs and CronJobs, told apart by `kind`. */
   workloads: Obj[];
   persistentVolumeClaims: Obj[];
   /** Keyed `namespace/pod/container`. */
   logs: Record<string, ContainerLogs>;
+  /** apps/v1 ControllerRevisions (StatefulSet and DaemonSet history). */
+  controllerRevisions?: Obj[];
+  /** ConfigMaps, Secrets and StorageClasses, told apart by `kind`. */
+  configs?: Obj[];
 }
 
 export interface Reply {
@@ -39,6 +43,7 @@ const WORKLOAD_PATHS: Record<string, [group: string, kind: string]> = {
   daemonsets: ['apps/v1', 'DaemonSet'],
   replicasets: ['apps/v1', 'ReplicaSet'],
   jobs: ['batch/v1', 'Job'],
+  cronjobs: ['batch/v1', 'CronJob'],
 };
 
 export function handle(req: IncomingMessage, url: URL, data: KubeFixtures, token: string): Reply {
@@ -70,6 +75,7 @@ export function handle(req: IncomingMessage, url: URL, data: KubeFixtures, token
     );
   }
   if (p === '/api/v1/pods') return listReply('PodList', 'v1', data.pods, q);
+  if (p === '/api/v1/nodes') return listReply('NodeList', 'v1', data.nodes, q);
   m = /^\/api\/v1\/namespaces\/([^/]+)\/events$/.exec(p);
   if (m) {
     const ns = m[1] as string;
@@ -93,6 +99,8 @@ export function handle(req: IncomingMessage, url: URL, data: KubeFixtures, token
     );
     return pvc ? jsonReply(200, pvc) : statusReply(notFound('persistentvolumeclaims', name));
   }
+  const more = handleRevisionsAndConfigs(req, p, q, data);
+  if (more) return more;
   m = /^\/apis\/(apps\/v1|batch\/v1)\/namespaces\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(p);
   const wl = m ? WORKLOAD_PATHS[m[3] as string] : undefined;
   if (m && wl && wl[0] === m[1]) {
@@ -106,6 +114,53 @@ export function handle(req: IncomingMessage, url: URL, data: KubeFixtures, token
     ...status(404, 'NotFound', 'the server could not find the requested resource'),
     details: {},
   });
+}
+
+/** Job, ReplicaSet and ControllerRevision lists, StorageClasses, ConfigMaps (whole or metadata only), Secrets. */
+function handleRevisionsAndConfigs(
+  req: IncomingMessage,
+  p: string,
+  q: URLSearchParams,
+  data: KubeFixtures,
+): Reply | undefined {
+  let m = /^\/apis\/batch\/v1\/namespaces\/([^/]+)\/jobs$/.exec(p);
+  if (m) {
+    const ns = m[1] as string;
+    const jobs = data.workloads.filter((w) => w.kind === 'Job' && w.metadata?.namespace === ns);
+    return listReply('JobList', 'batch/v1', jobs, q);
+  }
+  m = /^\/apis\/storage\.k8s\.io\/v1\/storageclasses\/([^/]+)$/.exec(p);
+  if (m) {
+    const sc = (data.configs ?? []).find((x) => x.kind === 'StorageClass' && x.metadata?.name === m?.[1]);
+    return sc ? jsonReply(200, sc) : statusReply(notFound('storageclasses.storage.k8s.io', m[1] as string));
+  }
+  m = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/(replicasets|controllerrevisions)$/.exec(p);
+  if (m) {
+    const ns = m[1] as string;
+    const [kind, all] =
+      m[2] === 'replicasets'
+        ? ['ReplicaSet', data.workloads.filter((w) => w.kind === 'ReplicaSet')]
+        : ['ControllerRevision', data.controllerRevisions ?? []];
+    const items = all.filter((x) => x.metadata?.namespace === ns);
+    return listReply(`${kind}List`, 'apps/v1', items, q);
+  }
+  m = /^\/api\/v1\/namespaces\/([^/]+)\/(configmaps|secrets)\/([^/]+)$/.exec(p);
+  if (!m) return undefined;
+  const [ns, plural, name] = [m[1] as string, m[2] as string, m[3] as string];
+  const kind = plural === 'configmaps' ? 'ConfigMap' : 'Secret';
+  const obj = (data.configs ?? []).find(
+    (x) => x.kind === kind && x.metadata?.namespace === ns && x.metadata?.name === name,
+  );
+  if (!obj) return statusReply(notFound(plural, name));
+  // Server-side conversion to metadata only, as kube-apiserver does for this Accept header.
+  if (/as=PartialObjectMetadata/.test(req.headers.accept ?? '')) {
+    return jsonReply(200, {
+      kind: 'PartialObjectMetadata',
+      apiVersion: 'meta.k8s.io/v1',
+      metadata: obj.metadata,
+    });
+  }
+  return jsonReply(200, obj);
 }
 
 function findPod(data: KubeFixtures, ns: string, name: string): Obj | undefined {

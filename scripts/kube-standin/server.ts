@@ -28,6 +28,7 @@ export interface RecordedRequest {
   path: string;
   query: Record<string, string>;
   authorization: string | undefined;
+  accept: string | undefined;
 }
 
 export interface KubeStandin {
@@ -52,7 +53,9 @@ export interface StandinOptions extends Partial<KubeFixtures> {
 }
 
 /**
- * Loads a recorded cluster (test/fixtures/k8s, scripts/demo/cluster): pods/, nodes/, events/, workloads/, pvcs/ (JSON objects or arrays) and
+ * Loads a recorded cluster (test/fixtures/k8s, scripts/demo/cluster): pods/, nodes/, events/,
+ * workloads/, pvcs/, revisions/ (ControllerRevisions), configs/ (ConfigMaps, Secrets,
+ * StorageClasses) (JSON objects or arrays) and
  * logs/<ns>/<pod>/<container>/{current,previous}.log.
  */
 export async function loadKubeFixtures(dir: string): Promise<KubeFixtures> {
@@ -87,6 +90,8 @@ export async function loadKubeFixtures(dir: string): Promise<KubeFixtures> {
     nodes: await readJsonDir('nodes'),
     workloads: await readJsonDir('workloads'),
     persistentVolumeClaims: await readJsonDir('pvcs'),
+    controllerRevisions: await readJsonDir('revisions'),
+    configs: await readJsonDir('configs'),
     logs,
   };
 }
@@ -99,7 +104,9 @@ export async function startKubeStandin(opts: StandinOptions = {}): Promise<KubeS
     !opts.nodes ||
     !opts.logs ||
     !opts.workloads ||
-    !opts.persistentVolumeClaims;
+    !opts.persistentVolumeClaims ||
+    !opts.controllerRevisions ||
+    !opts.configs;
   const fixtures = needFixtures && opts.fixtureDir ? await loadKubeFixtures(opts.fixtureDir) : undefined;
   const data: KubeFixtures = {
     pods: opts.pods ?? fixtures?.pods ?? [],
@@ -107,6 +114,8 @@ export async function startKubeStandin(opts: StandinOptions = {}): Promise<KubeS
     nodes: opts.nodes ?? fixtures?.nodes ?? [],
     workloads: opts.workloads ?? fixtures?.workloads ?? [],
     persistentVolumeClaims: opts.persistentVolumeClaims ?? fixtures?.persistentVolumeClaims ?? [],
+    controllerRevisions: opts.controllerRevisions ?? fixtures?.controllerRevisions ?? [],
+    configs: opts.configs ?? fixtures?.configs ?? [],
     logs: opts.logs ?? fixtures?.logs ?? {},
   };
   const token = opts.token ?? 'standin-token-0123456789';
@@ -123,6 +132,7 @@ export async function startKubeStandin(opts: StandinOptions = {}): Promise<KubeS
       path: url.pathname,
       query: Object.fromEntries(url.searchParams),
       authorization: req.headers.authorization,
+      accept: req.headers.accept,
     });
     const fault = faults.find((f) => f.path.test(url.pathname));
     const answer = () => {

@@ -12,9 +12,15 @@ import type {
   ListOptions,
   LogOptions,
   Page,
+  PartialObjectMetadata,
+  V1ControllerRevision,
+  V1CronJob,
+  V1Job,
   V1Node,
   V1PersistentVolumeClaim,
   V1Pod,
+  V1ReplicaSet,
+  V1StorageClass,
   Workload,
   WorkloadKind,
 } from '../../domain/kube.ts';
@@ -54,8 +60,14 @@ export class KubeHttp {
     this.timeoutMs = timeoutMs;
   }
 
-  /** The body of a 2xx answer as text. */
-  async text(what: string, path: string, query: Query, opts: CallOptions | undefined): Promise<string> {
+  /** The body of a 2xx answer as text; `accept` asks for another representation (metadata only). */
+  async text(
+    what: string,
+    path: string,
+    query: Query,
+    opts: CallOptions | undefined,
+    accept = 'application/json, */*',
+  ): Promise<string> {
     const timeout = AbortSignal.timeout(this.timeoutMs);
     const signal = opts?.signal ? AbortSignal.any([timeout, opts.signal]) : timeout;
     const url = new URL(this.prefix + path, this.base);
@@ -65,7 +77,7 @@ export class KubeHttp {
       const { headers, agent } = await this.access();
       answer = await this.get(url, {
         agent,
-        headers: { accept: 'application/json, */*', ...headers },
+        headers: { accept, ...headers },
         signal,
       });
     } catch (err) {
@@ -75,8 +87,14 @@ export class KubeHttp {
     return answer.body;
   }
 
-  async json<T>(what: string, path: string, query: Query, opts: CallOptions | undefined): Promise<T> {
-    const body = await this.text(what, path, query, opts);
+  async json<T>(
+    what: string,
+    path: string,
+    query: Query,
+    opts: CallOptions | undefined,
+    accept?: string,
+  ): Promise<T> {
+    const body = await this.text(what, path, query, opts, accept);
     try {
       return JSON.parse(body) as T;
     } catch (err) {
@@ -148,7 +166,13 @@ function statusError(what: string, status: number, body: string): KubeApiError {
 const seg = encodeURIComponent;
 const ns = (namespace: string) => `/api/v1/namespaces/${seg(namespace)}`;
 
-/** The enrichers' eight reads against one API server. */
+/**
+ * Metadata only (the API server's server-side conversion): a ConfigMap's managedFields and
+ * timestamps without its data, so no value it holds ever reaches this process.
+ */
+const METADATA_ONLY = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
+
+/** The enrichers' reads against one API server. */
 export function createKubeHttpReader(server: string, access: Access, timeoutMs: number): KubeReader {
   const http = new KubeHttp(server, access, timeoutMs);
   return {
@@ -189,6 +213,50 @@ export function createKubeHttpReader(server: string, access: Access, timeoutMs: 
         `${ns(namespace)}/persistentvolumeclaims/${seg(name)}`,
         {},
         o,
+      ),
+    listReplicaSets: (namespace, labelSelector, o?: ListOptions) =>
+      http.list<V1ReplicaSet>(
+        `list replicasets in ${namespace}`,
+        `/apis/apps/v1/namespaces/${seg(namespace)}/replicasets`,
+        { labelSelector },
+        o,
+      ),
+    listControllerRevisions: (namespace, labelSelector, o?: ListOptions) =>
+      http.list<V1ControllerRevision>(
+        `list controllerrevisions in ${namespace}`,
+        `/apis/apps/v1/namespaces/${seg(namespace)}/controllerrevisions`,
+        { labelSelector },
+        o,
+      ),
+    readCronJob: (namespace, name, o) =>
+      http.json<V1CronJob>(
+        `read cronjob ${namespace}/${name}`,
+        `/apis/batch/v1/namespaces/${seg(namespace)}/cronjobs/${seg(name)}`,
+        {},
+        o,
+      ),
+    listJobs: (namespace, o?: ListOptions) =>
+      http.list<V1Job>(
+        `list jobs in ${namespace}`,
+        `/apis/batch/v1/namespaces/${seg(namespace)}/jobs`,
+        {},
+        o,
+      ),
+    readStorageClass: (name, o) =>
+      http.json<V1StorageClass>(
+        `read storageclass ${name}`,
+        `/apis/storage.k8s.io/v1/storageclasses/${seg(name)}`,
+        {},
+        o,
+      ),
+    listNodes: (o?: ListOptions) => http.list<V1Node>('list nodes', '/api/v1/nodes', {}, o),
+    readConfigMapMetadata: (namespace, name, o) =>
+      http.json<PartialObjectMetadata>(
+        `read configmap ${namespace}/${name}`,
+        `${ns(namespace)}/configmaps/${seg(name)}`,
+        {},
+        o,
+        METADATA_ONLY,
       ),
   };
 }

@@ -21,6 +21,8 @@ export interface EnricherSettings {
   timeBudgetMs: number;
   eventLimit: number;
   podLimit: number;
+  /** ROLLOUT_WINDOW_MINUTES in ms. */
+  rolloutWindowMs: number;
   /** Built-in secret patterns plus LOG_REDACT_PATTERNS, compiled once at start. */
   redactPatterns: readonly RegExp[];
 }
@@ -52,6 +54,7 @@ export function createEnricherFunction(
         timeBudgetMs: c.ENRICH_BUDGET_MS,
         eventLimit: c.EVENT_LIMIT,
         podLimit: c.POD_LIMIT,
+        rolloutWindowMs: c.ROLLOUT_WINDOW_MINUTES * 60_000,
         redactPatterns: compileRedactPatterns(c.LOG_REDACT_PATTERNS),
       };
       if (c.CLUSTER_NAME) source = `/kubeincident/${encodeURIComponent(c.CLUSTER_NAME)}/${spec.name}`;

@@ -30,6 +30,8 @@ export interface PodEnrichOptions extends LogSettings {
   attachOomLogs?: boolean;
   /** False leaves out the status, containers and resources tables (podInvestigator switched off). */
   investigator?: boolean;
+  /** A failure this soon after a rollout counts as following it; default 1h (rollout-enrich.ts). */
+  rolloutWindowMs?: number;
 }
 
 export type DiagnosisCategory = 'imagePullBackoff' | 'evicted' | 'pending' | 'oomKiller';

@@ -2,7 +2,7 @@
 // events), for a pod or for the unhealthy pods of a workload, within a time budget. API trouble
 // becomes a note, never an exception.
 
-import { eventsTable, failureNote, noteBlock } from '../../domain/diagnose/describe.ts';
+import { eventsTable, failureNote, noteBlock, truncate } from '../../domain/diagnose/describe.ts';
 import { nodeProblems } from '../../domain/diagnose/node-health.ts';
 import { containersTable, podSummaryTable, resourcesTable } from '../../domain/diagnose/pod-status.ts';
 import type { Block, Enrichment, Issue, Subject } from '../../domain/issue.ts';
@@ -10,8 +10,11 @@ import type { KubeReader } from '../../domain/kube.ts';
 import { isKubeApiError } from '../../domain/kube-errors.ts';
 import { type EnrichResult, podTarget } from '../../domain/routing.ts';
 import { attempt, startBudget } from './budget.ts';
+import { enrichClaim } from './claim-enrich.ts';
+import { enrichCronJob } from './cronjob-enrich.ts';
 import { type Ctx, investigatePod, listObjectEvents, type PodEnrichOptions, SOURCE } from './investigate.ts';
 import { readLogs } from './logs.ts';
+import { rolloutOfPod } from './rollout-enrich.ts';
 import { enrichWorkload } from './workload-enrich.ts';
 
 export { keepTail } from './logs.ts';
@@ -32,7 +35,7 @@ export async function enrichPod(
   const isPod = kind === 'Pod';
   const title = `${kind} ${namespace}/${name}`;
   if (!kube) {
-    const what = isPod ? 'pod details' : 'workload status, pods';
+    const what = isPod ? 'pod details' : `${kind} status, pods`;
     const text = `No cluster access: ${what}, events and logs were not gathered.`;
     return { enrichment: { source: SOURCE, title, blocks: [{ type: 'markdown', text }] } };
   }
@@ -41,9 +44,13 @@ export async function enrichPod(
   const ctx: Ctx = { kube, budget, opts, now, nodes: new Map() };
   try {
     const result =
-      kind !== 'Pod'
-        ? await enrichWorkload(ctx, issue, kind, namespace, name, title)
-        : await enrichOnePod(ctx, issue, namespace, name, title);
+      kind === 'Pod'
+        ? await enrichOnePod(ctx, issue, namespace, name, title)
+        : kind === 'CronJob'
+          ? await enrichCronJob(ctx, issue, namespace, name, title)
+          : kind === 'PersistentVolumeClaim'
+            ? await enrichClaim(ctx, namespace, name, title)
+            : await enrichWorkload(ctx, issue, kind, namespace, name, title);
     // Files cut from these blocks are named after the pod or workload (`api-0 recent events.txt`).
     result.enrichment.about = name;
     return result;
@@ -94,8 +101,12 @@ async function enrichOnePod(
     return { enrichment };
   }
   const pod = podR.value;
-  const inv = await investigatePod(ctx, pod, issue.subject.container, eventsR);
+  const [inv, rollout] = await Promise.all([
+    investigatePod(ctx, pod, issue.subject.container, eventsR),
+    rolloutOfPod(ctx, issue, pod),
+  ]);
   blocks.push(...inv.diagnosis.evidence);
+  if (rollout?.view) blocks.push(...rollout.view.blocks);
   // The pod investigator's tables (status, containers, resources) can be switched off in the
   // configuration; the verdict, evidence, events and logs stay.
   if (ctx.opts.investigator !== false) {
@@ -103,11 +114,18 @@ async function enrichOnePod(
   }
   const table = eventsTable(inv.events, ctx.now, ctx.opts.eventLimit ?? 10);
   if (table) blocks.push(table);
-  blocks.push(...noteBlock(inv.notes));
+  blocks.push(...noteBlock([...inv.notes, ...(rollout?.notes ?? [])]));
   if (inv.logs) blocks.push(inv.logs);
-  const result: EnrichResult = {
-    enrichment: { source: SOURCE, title, verdict: inv.diagnosis.verdict, blocks },
-  };
+  // The rollout when it is to blame; else a ConfigMap the template reads written just before.
+  const blame = rollout?.view?.blame ?? rollout?.view?.configHints[0];
+  const verdict =
+    blame && rollout
+      ? truncate(
+          `${rollout.kind.toLowerCase()}/${rollout.workload.metadata?.name}: ${blame} — ${inv.diagnosis.verdict}`,
+          300,
+        )
+      : inv.diagnosis.verdict;
+  const result: EnrichResult = { enrichment: { source: SOURCE, title, verdict, blocks } };
   const nodeName = pod.spec?.nodeName;
   if (nodeName) {
     result.subject = { ...issue.subject, node: nodeName } satisfies Subject;

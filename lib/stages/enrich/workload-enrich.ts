@@ -18,6 +18,7 @@ import type { EnrichResult } from '../../domain/routing.ts';
 import { attempt } from './budget.ts';
 import { type Ctx, type Investigation, investigatePod, listObjectEvents, SOURCE } from './investigate.ts';
 import { collectPages } from './pages.ts';
+import { readKindDetails } from './workload-kinds.ts';
 
 export async function enrichWorkload(
   ctx: Ctx,
@@ -68,18 +69,22 @@ export async function enrichWorkload(
   const targets = job
     ? job.failed.slice(0, ctx.opts.investigate ?? 3)
     : podsToInvestigate(view, ctx.opts.investigate ?? 3);
-  // One pod after the other: each may read logs, and the budget is shared.
+  // One pod after the other: each may read logs, and the budget is shared. What the kind adds
+  // (revisions, ordinals, nodes) is read alongside.
+  const detailsP = readKindDetails(ctx, issue, kind, w, pods, listedAll);
   const found: Array<{ pod: V1Pod; inv: Investigation }> = [];
   for (const pod of targets) {
     found.push({ pod, inv: await investigatePod(ctx, pod, issue.subject.container) });
   }
-
+  const details = await detailsP;
+  notes.push(...details.notes);
   const worst = found[0]?.inv.diagnosis.verdict;
+  const head = [details.changed, view.headline, details.status].filter((x) => x !== undefined).join('; ');
   const verdict = job?.verdict
     ? job.verdict
-    : truncate(`${kind} ${name}: ${view.headline}${worst ? ` — ${worst}` : ''}`, 300);
+    : truncate(`${kind} ${name}: ${head}${worst ? ` — ${worst}` : ''}`, 300);
   if (job) blocks.push(...job.blocks);
-  blocks.push(workloadTable(kind, w, ctx.now));
+  blocks.push(workloadTable(kind, w, ctx.now), ...details.blocks);
   if (view.unhealthy.length > 0 && !job) blocks.push(podsTable(view.unhealthy, ctx.now));
   for (const { pod, inv } of found) {
     for (const b of inv.diagnosis.evidence) {
