@@ -21,7 +21,15 @@ import { FILTER_KEY } from '../scripts/broker/filter.ts';
 import { parseIsoDuration } from '../scripts/broker/triggers.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../knative');
-const FUNCTIONS = ['alert-ingest', 'k8s-event-ingest', 'enrich-pod', 'enrich-node', 'dispatch-slack'];
+const DESTINATIONS = ['dispatch-webhook', 'dispatch-pagerduty', 'dispatch-teams', 'dispatch-jira'];
+const FUNCTIONS = [
+  'alert-ingest',
+  'k8s-event-ingest',
+  'enrich-pod',
+  'enrich-node',
+  'dispatch-slack',
+  ...DESTINATIONS,
+];
 const ENRICHERS = ['enrich-pod', 'enrich-node'];
 
 // Each model's constructor + validate() checks the document against the published schema.
@@ -134,6 +142,8 @@ test('knative: kubectl kustomize renders every expected object into the kubeinci
       'NetworkPolicy/kubeincident-functions-egress',
       'NetworkPolicy/kubeincident-functions-ingress',
       ...FUNCTIONS.map((f) => `Service/${f}`),
+      ...DESTINATIONS.map((f) => `ServiceAccount/kubeincident-${f}`),
+      ...DESTINATIONS.map((f) => `Trigger/${f}`),
       'ServiceAccount/kubeincident-enricher',
       'ServiceAccount/kubeincident-event-source',
       'ServiceAccount/kubeincident-function',
@@ -201,7 +211,11 @@ test('knative: RBAC grants the enrichers exactly read access to what they use, a
   );
   for (const fn of FUNCTIONS) {
     const sa = find(docs, 'Service', fn).spec.template.spec.serviceAccountName;
-    t.is(sa, ENRICHERS.includes(fn) ? 'kubeincident-enricher' : 'kubeincident-function', fn);
+    if (DESTINATIONS.includes(fn)) {
+      // An account of its own, without a token or any binding (checked above).
+      t.is(sa, `kubeincident-${fn}`, fn);
+      t.is(find(docs, 'ServiceAccount', sa).automountServiceAccountToken, false, fn);
+    } else t.is(sa, ENRICHERS.includes(fn) ? 'kubeincident-enricher' : 'kubeincident-function', fn);
   }
 });
 
@@ -286,7 +300,7 @@ test('knative: the documented canary traffic block is a valid Service traffic sp
 test('knative: Triggers filter on valid keys, point at existing Services and dead-letter into the dead-letter Broker', async (t) => {
   const docs = await rendered();
   const triggers = docs.filter((d) => d.kind === 'Trigger');
-  t.is(triggers.length, 4);
+  t.is(triggers.length, 4 + DESTINATIONS.length);
   const keysOf = (f: Doc): string[] =>
     Object.entries(f).flatMap(([dialect, v]) =>
       dialect === 'all' || dialect === 'any'
@@ -319,8 +333,8 @@ test('knative: Triggers filter on valid keys, point at existing Services and dea
     });
     t.is(
       d.retryAfterMax !== undefined,
-      name === 'dispatch-slack' || name === 'k8s-event-ingest',
-      `${name}: retryAfterMax only on dispatch-slack and k8s-event-ingest`,
+      name.startsWith('dispatch-') || name === 'k8s-event-ingest',
+      `${name}: retryAfterMax only on the dispatch functions and k8s-event-ingest`,
     );
   }
   find(docs, 'Broker', 'kubeincident-dead-letters');
