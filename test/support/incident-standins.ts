@@ -15,7 +15,14 @@ export interface Call {
   body: string;
 }
 
-export type Fault = { status: number; retryAfter?: number; body?: string } | { delayMs: number };
+/**
+ * A status (with Retry-After), or a hold: the answer comes `delayMs` late. A held request whose
+ * client went away meanwhile (a timeout, the function killed) is applied anyway, as a server
+ * that read the whole body would, unless `dropIfGone` models the request never completing.
+ */
+export type Fault =
+  | { status: number; retryAfter?: number; body?: string }
+  | { delayMs: number; dropIfGone?: boolean };
 
 interface Answer {
   status: number;
@@ -26,6 +33,8 @@ interface Answer {
 export interface Standin {
   url: string;
   calls: Call[];
+  /** Requests held by a delay fault right now. */
+  held(): number;
   /** Applies `fault` to the next `times` calls whose path starts with `path` ('*': any). */
   injectFault(path: string, fault: Fault, times?: number): void;
   close(): Promise<void>;
@@ -33,6 +42,7 @@ export interface Standin {
 
 async function serve(handler: (c: Call, url: URL) => Answer | Promise<Answer>): Promise<Standin> {
   const calls: Call[] = [];
+  let held = 0;
   const faults: Array<{ path: string; fault: Fault; left: number }> = [];
   const take = (path: string): Fault | undefined => {
     const i = faults.findIndex((f) => f.path === '*' || path.startsWith(f.path));
@@ -54,7 +64,12 @@ async function serve(handler: (c: Call, url: URL) => Answer | Promise<Answer>): 
       };
       const fault = take(url.pathname);
       let answer: Answer;
-      if (fault && 'delayMs' in fault) await new Promise((r) => setTimeout(r, fault.delayMs));
+      if (fault && 'delayMs' in fault) {
+        held += 1;
+        await new Promise((r) => setTimeout(r, fault.delayMs));
+        held -= 1;
+        if (fault.dropIfGone && res.destroyed) return;
+      }
       if (fault && 'status' in fault) {
         answer = {
           status: fault.status,
@@ -86,6 +101,7 @@ async function serve(handler: (c: Call, url: URL) => Answer | Promise<Answer>): 
   return {
     url: `http://127.0.0.1:${port}`,
     calls,
+    held: () => held,
     injectFault: (path, fault, times = 1) => faults.push({ path, fault, left: times }),
     close: () =>
       new Promise<void>((r) => {
@@ -175,6 +191,8 @@ export interface PdAlert {
 
 export interface PagerDutyStandin extends Standin {
   alerts: Map<string, PdAlert>;
+  /** Resolves for keys with no alert (a resolution that arrived before its firing). */
+  orphanResolves: Set<string>;
 }
 
 const invalid = (errors: string[]): Answer => ({
@@ -184,6 +202,7 @@ const invalid = (errors: string[]): Answer => ({
 
 export async function startPagerDutyStandin(routingKey: string): Promise<PagerDutyStandin> {
   const alerts = new Map<string, PdAlert>();
+  const orphanResolves = new Set<string>();
   const s = await serve((c) => {
     if (c.path !== '/v2/enqueue' || c.method !== 'POST') return { status: 404 };
     const e = json(c);
@@ -221,10 +240,12 @@ export async function startPagerDutyStandin(routingKey: string): Promise<PagerDu
     } else if (action === 'resolve' || action === 'acknowledge') {
       const a = alerts.get(key);
       if (a && action === 'resolve') a.status = 'resolved';
+      // PagerDuty accepts a resolve for a key it has no alert for, and does nothing.
+      if (!a) orphanResolves.add(key);
     } else return invalid(["'event_action' is invalid"]);
     return { status: 202, body: { status: 'success', message: 'Event processed', dedup_key: key } };
   });
-  return Object.assign(s, { alerts });
+  return Object.assign(s, { alerts, orphanResolves });
 }
 
 // ---- Teams Workflows webhook ------------------------------------------------------------------

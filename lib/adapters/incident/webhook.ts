@@ -49,8 +49,10 @@ export class WebhookService implements IncidentService {
   }
 
   async open(view: RootView): Promise<string> {
-    const id = occurrenceId(this.id, view.issue.fingerprint, view.firingSince, 'open');
-    await this.#post(id, 'firing', view, id);
+    // Its retries share the id; an incident opened resolved (its state lost) gets its own.
+    const id = occurrenceId(this.id, view.issue.fingerprint, view.firingSince, 'open', view.status);
+    // A resolution that arrives before its firing opens the incident already resolved.
+    await this.#post(id, view.status === 'resolved' ? 'resolved' : 'firing', view, id);
     return id;
   }
 
