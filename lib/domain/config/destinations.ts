@@ -27,14 +27,17 @@ const RESERVED_HEADERS = new Set([
 ]);
 const CustomHeaders = z
   .record(
-    z
-      .string()
-      .regex(HEADER_NAME, 'expected an HTTP header name')
-      .refine((h) => !RESERVED_HEADERS.has(h.toLowerCase()), {
-        message: 'this header is set by the webhook itself',
-      }),
+    z.string(),
     z.string().refine((v) => !/[\r\n]/.test(v), { message: 'a header value cannot hold a line break' }),
   )
+  .superRefine((headers, ctx) => {
+    for (const name of Object.keys(headers)) {
+      if (!HEADER_NAME.test(name))
+        ctx.addIssue({ code: 'custom', path: [name], message: 'expected an HTTP header name' });
+      else if (RESERVED_HEADERS.has(name.toLowerCase()))
+        ctx.addIssue({ code: 'custom', path: [name], message: 'this header is set by the webhook itself' });
+    }
+  })
   .default({});
 
 const Name = z.string().min(1);
@@ -83,7 +86,7 @@ export const JiraDestination = z.strictObject({
   priorities: SeverityMap(z.string().min(1)),
   /** The status a resolved incident's issue moves to (a transition leading there must exist). */
   resolveStatus: z.string().min(1).default('Done'),
-  /** Comments on re-fire per issue; past it the re-fires only count in the next comment's text. */
+  /** Comments on re-fire per issue; past it a re-fire adds none (the resolution still comments and transitions). */
   maxComments: z.number().int().nonnegative().max(100).default(10),
 });
 
