@@ -220,6 +220,26 @@ test('teams: an Adaptive Card per incident, colour by severity, facts, verdict a
   t.regex(teams.cards[1]?.text ?? '', /Resolved/);
 });
 
+test('teams: untrusted text goes in TextRuns, which Teams does not read as markdown', async (t) => {
+  const teams = await startTeamsStandin();
+  t.teardown(() => teams.close());
+  const { deliver } = deliverTo(
+    new TeamsService({ name: 'm', url: teams.webhookUrl, maxBytes: 27_000, timeoutMs: 2000 }),
+  );
+  const spoof = '[Click to fix](https://evil.example/) <at>everyone</at>';
+  await deliver(makeIssue({ title: spoof }));
+  const blocks = JSON.stringify(teams.cards[0]?.body);
+  const found = (node: unknown, inRun: boolean): boolean[] => {
+    if (typeof node !== 'object' || node === null) return [];
+    const n = node as Record<string, unknown>;
+    const here =
+      typeof n.text === 'string' && n.text.includes('evil.example') ? [inRun || n.type === 'TextRun'] : [];
+    return [...here, ...Object.values(n).flatMap((v) => found(v, inRun || n.type === 'TextRun'))];
+  };
+  t.true(blocks.includes('evil.example'));
+  t.deepEqual([...new Set(found(teams.cards[0]?.body, false))], [true], 'only inside TextRuns');
+});
+
 test('teams: a diagnosis past the payload limit is cut to fit and the card says so', async (t) => {
   const teams = await startTeamsStandin();
   t.teardown(() => teams.close());

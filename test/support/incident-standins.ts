@@ -6,6 +6,7 @@
 // faults (a status with Retry-After, a delay) for the next calls of a path.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 export interface Call {
@@ -40,7 +41,13 @@ export interface Standin {
   close(): Promise<void>;
 }
 
-async function serve(handler: (c: Call, url: URL) => Answer | Promise<Answer>): Promise<Standin> {
+/** Serve https with this key and certificate, as the real services do (the client must trust its CA). */
+export interface Tls {
+  key: string;
+  cert: string;
+}
+
+async function serve(handler: (c: Call, url: URL) => Answer | Promise<Answer>, tls?: Tls): Promise<Standin> {
   const calls: Call[] = [];
   let held = 0;
   const faults: Array<{ path: string; fault: Fault; left: number }> = [];
@@ -51,7 +58,7 @@ async function serve(handler: (c: Call, url: URL) => Answer | Promise<Answer>): 
     if (--f.left <= 0) faults.splice(i, 1);
     return f.fault;
   };
-  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', async () => {
@@ -95,11 +102,12 @@ async function serve(handler: (c: Call, url: URL) => Answer | Promise<Answer>): 
       });
       res.end(body);
     });
-  });
+  };
+  const server: Server = tls ? createHttpsServer(tls, listener) : createServer(listener);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     calls,
     held: () => held,
     injectFault: (path, fault, times = 1) => faults.push({ path, fault, left: times }),
@@ -141,7 +149,8 @@ export interface WebhookStandin extends Standin {
   deliveries: number;
 }
 
-export async function startWebhookStandin(secret?: string, toleranceSeconds = 300): Promise<WebhookStandin> {
+export async function startWebhookStandin(secret?: string, tls?: Tls): Promise<WebhookStandin> {
+  const toleranceSeconds = 300;
   const events: WebhookEvent[] = [];
   const seen = new Set<string>();
   const s = await serve((c) => {
@@ -169,7 +178,7 @@ export async function startWebhookStandin(secret?: string, toleranceSeconds = 30
       events.push(e);
     }
     return { status: 204 };
-  });
+  }, tls);
   const ws: WebhookStandin = Object.assign(s, { events, deliveries: 0 });
   return ws;
 }
@@ -200,7 +209,7 @@ const invalid = (errors: string[]): Answer => ({
   body: { status: 'invalid event', message: 'Event object is invalid', errors },
 });
 
-export async function startPagerDutyStandin(routingKey: string): Promise<PagerDutyStandin> {
+export async function startPagerDutyStandin(routingKey: string, tls?: Tls): Promise<PagerDutyStandin> {
   const alerts = new Map<string, PdAlert>();
   const orphanResolves = new Set<string>();
   const s = await serve((c) => {
@@ -244,7 +253,7 @@ export async function startPagerDutyStandin(routingKey: string): Promise<PagerDu
       if (!a) orphanResolves.add(key);
     } else return invalid(["'event_action' is invalid"]);
     return { status: 202, body: { status: 'success', message: 'Event processed', dedup_key: key } };
-  });
+  }, tls);
   return Object.assign(s, { alerts, orphanResolves });
 }
 
@@ -265,7 +274,7 @@ export interface TeamsStandin extends Standin {
   cards: TeamsCard[];
 }
 
-export async function startTeamsStandin(): Promise<TeamsStandin> {
+export async function startTeamsStandin(tls?: Tls): Promise<TeamsStandin> {
   const sig = 'wF9kQ2standinSignature0x1';
   const path = '/workflows/0a1b2c3d/triggers/manual/paths/invoke';
   const cards: TeamsCard[] = [];
@@ -318,7 +327,7 @@ export async function startTeamsStandin(): Promise<TeamsStandin> {
       text: JSON.stringify(card.content.body),
     });
     return { status: 202 };
-  });
+  }, tls);
   return Object.assign(s, {
     webhookUrl: `${s.url}${path}?api-version=1&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=${sig}`,
     cards,
@@ -399,7 +408,7 @@ const jiraError = (status: number, errors: Record<string, string>, errorMessages
 
 const STATUSES = ['To Do', 'In Progress', 'Done'];
 
-export async function startJiraStandin(project = 'OPS'): Promise<JiraStandin> {
+export async function startJiraStandin(project = 'OPS', tls?: Tls): Promise<JiraStandin> {
   const email = 'oncall@example.com';
   const token = 'ATATT3xFfGF0standinJiraToken';
   const issues = new Map<string, JiraIssue>();
@@ -474,6 +483,6 @@ export async function startJiraStandin(project = 'OPS'): Promise<JiraStandin> {
       default:
         return { status: 405 };
     }
-  });
+  }, tls);
   return Object.assign(s, { issues, email, token });
 }

@@ -57,6 +57,12 @@ function message(view: RootView, kind: Kind, diagnosis: string, wasCut: boolean)
   const { issue } = view;
   const style = view.status === 'resolved' ? STYLE.resolved : STYLE[issue.severity];
   const text = (t: string, extra: object = {}) => ({ type: 'TextBlock', text: t, wrap: true, ...extra });
+  // Untrusted text (titles, verdicts, logs) goes in TextRuns, which Teams never reads as
+  // markdown: a label cannot become a link or a mention.
+  const plain = (t: string, extra: object = {}) => ({
+    type: 'RichTextBlock',
+    inlines: [{ type: 'TextRun', text: t, ...extra }],
+  });
   const body: object[] = [
     {
       type: 'Container',
@@ -64,13 +70,13 @@ function message(view: RootView, kind: Kind, diagnosis: string, wasCut: boolean)
       bleed: true,
       items: [
         text(HEADINGS[kind](view), { weight: 'Bolder', size: 'Small' }),
-        text(issue.title || 'incident', { weight: 'Bolder', size: 'Large' }),
+        plain(issue.title || 'incident', { weight: 'Bolder', size: 'Large' }),
       ],
     },
     { type: 'FactSet', facts: factsOf(view) },
   ];
-  if (view.verdicts.length) body.push(text(summaryOf(view, 2000), { weight: 'Bolder' }));
-  if (diagnosis) body.push(text(diagnosis, { fontType: 'Monospace', size: 'Small' }));
+  if (view.verdicts.length) body.push(plain(summaryOf(view, 2000), { weight: 'Bolder' }));
+  if (diagnosis) body.push(plain(diagnosis, { fontType: 'Monospace', size: 'Small' }));
   if (wasCut) body.push(text(CUT_NOTE, { isSubtle: true, size: 'Small' }));
   const actions = issue.links
     .slice(0, 6)
