@@ -280,6 +280,7 @@ test('jira: an issue with project, type, labels, mapped priority and an ADF desc
       labels: ['kubeincident', 'prod'],
       priorities: { HIGH: 'Highest' },
       resolveStatus: 'Done',
+      reopenStatus: 'To Do',
       maxComments: 2,
       timeoutMs: 2000,
     }),
@@ -310,9 +311,12 @@ test('jira: an issue with project, type, labels, mapped priority and an ADF desc
   }
   const comments = issue?.comments.map((c) => JSON.stringify(c)) ?? [];
   t.is(comments.filter((c) => c.includes('Firing again')).length, 2);
-  t.is(comments.filter((c) => c.includes('Resolved')).length, 4);
-  t.true(comments.some((c) => c.includes('Further re-fires add no comment')));
+  // Resolutions of the first three periods; the fourth's period is past the bound.
+  t.is(comments.filter((c) => c.includes('Resolved')).length, 3);
+  t.true(comments.some((c) => c.includes('Further re-fires and resolutions add no comment')));
+  t.is(issue?.status, 'To Do', 'fired again: reopened');
   await deliver(resolvedOf(makeIssue({ fingerprint: firing.fingerprint, startsAt }), at(45)));
+  t.is(issue?.comments.length, comments.length, 'past the bound: no comment');
   t.is(issue?.status, 'Done');
   t.is(jira.issues.size, 1, 'one issue for the fingerprint throughout');
 });

@@ -26,6 +26,7 @@ export type JiraOptions = Pick<
   | 'labels'
   | 'priorities'
   | 'resolveStatus'
+  | 'reopenStatus'
   | 'maxComments'
 > & { apiToken: string; timeoutMs: number };
 
@@ -86,27 +87,29 @@ export class JiraService implements IncidentService {
     const key = (answer as { key?: unknown }).key;
     if (typeof key !== 'string')
       throw new DependencyError(`jira ${this.#o.name}: create issue answered without a key`);
-    if (view.status === 'resolved') await this.#transition(key);
+    if (view.status === 'resolved') await this.#transition(key, this.#o.resolveStatus);
     return key;
   }
 
   async status(key: string, view: RootView, kind: StatusReplyKind): Promise<void> {
+    // Bounded: a flapping alert stops commenting after maxComments re-fires (it still transitions).
+    const refires = view.firingCount - 1;
+    const quiet = refires > this.#o.maxComments;
     if (kind === 'resolved') {
       const after = durationOf(view);
-      await this.#comment(key, [paragraph(`Resolved${after ? ` after ${after}` : ''}.`)]);
-      await this.#transition(key);
+      if (!quiet) await this.#comment(key, [paragraph(`Resolved${after ? ` after ${after}` : ''}.`)]);
+      await this.#transition(key, this.#o.resolveStatus);
       return;
     }
-    // Bounded: a flapping alert stops commenting after maxComments re-fires.
-    const refires = view.firingCount - 1;
-    if (refires > this.#o.maxComments) return;
+    if (this.#o.reopenStatus) await this.#transition(key, this.#o.reopenStatus);
+    if (quiet) return;
     const diagnosis = diagnosisText(view.issue);
     await this.#comment(key, [
       paragraph(`Firing again (${view.firingCount} times) since ${view.firingSince}.`),
       ...(view.verdicts.length ? [bulletList(view.verdicts)] : []),
       ...(diagnosis ? [codeBlock(cut(diagnosis, MAX_COMMENT_DIAGNOSIS_CHARS))] : []),
       ...(refires === this.#o.maxComments
-        ? [paragraph(`Further re-fires add no comment (limit ${this.#o.maxComments}).`)]
+        ? [paragraph(`Further re-fires and resolutions add no comment (limit ${this.#o.maxComments}).`)]
         : []),
     ]);
   }
@@ -129,10 +132,10 @@ export class JiraService implements IncidentService {
     });
   }
 
-  /** Moves the issue to resolveStatus; already there is done. */
-  async #transition(key: string): Promise<void> {
+  /** Moves the issue to `status`; already there is done. */
+  async #transition(key: string, status: string): Promise<void> {
     const path = `/rest/api/3/issue/${encodeURIComponent(key)}`;
-    const want = this.#o.resolveStatus.toLowerCase();
+    const want = status.toLowerCase();
     const { transitions } = (await this.#json('transitions', 'GET', `${path}/transitions`)) as {
       transitions?: Array<{ id: string; name?: string; to?: { name?: string } }>;
     };

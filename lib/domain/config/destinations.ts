@@ -86,7 +86,9 @@ export const JiraDestination = z.strictObject({
   priorities: SeverityMap(z.string().min(1)),
   /** The status a resolved incident's issue moves to (a transition leading there must exist). */
   resolveStatus: z.string().min(1).default('Done'),
-  /** Comments on re-fire per issue; past it a re-fire adds none (the resolution still comments and transitions). */
+  /** The status a re-fired incident's issue moves back to (e.g. "To Do"); unset: it stays where it is. */
+  reopenStatus: z.string().min(1).optional(),
+  /** Re-fires commented per issue; past it re-fires and resolutions add no comment (resolutions still transition). */
   maxComments: z.number().int().nonnegative().max(100).default(10),
 });
 
