@@ -11,6 +11,8 @@
 // runs section 3 alone (alert-ingest throughput, scripts/bench/ingest.ts); `-- --only cold`
 // runs section 1 alone (cold start and idle RSS), for repeated start-up measurements; `-- --only
 // redis` runs the Redis path alone (scripts/bench/redis-path.ts), whose rate moves with the machine;
+// `-- --only destinations` runs sections 1 and 2 for the dispatch functions alone (dispatch-slack and
+// the incident destinations of docs/destinations.md, each against its service's stand-in over TLS).
 // `-- --only storm`, `-- --only burst` and `-- --only webhook` (the 10,000-alert webhook,
 // scripts/bench/big-webhook.ts) run those sections alone; `-- --only metrics` runs enrich-metrics'
 // chart render times, cold start, idle and peak RSS (scripts/bench/metrics.ts); `-- --only rollout`
@@ -56,18 +58,28 @@ const SECTION_ONLY: Record<string, string> = {
   metrics: METRICS,
   rollout: ROLLOUT,
 };
-if (only !== undefined && only !== 'cold' && only !== 'ingest' && !(only in SECTION_ONLY))
+// `--only destinations`: cold start and the load figures of the dispatch functions alone.
+const destinationsOnly = only === 'destinations';
+if (
+  only !== undefined &&
+  only !== 'cold' &&
+  only !== 'ingest' &&
+  !destinationsOnly &&
+  !(only in SECTION_ONLY)
+)
   throw new Error(
-    `--only takes "cold", "ingest", ${Object.keys(SECTION_ONLY)
+    `--only takes "cold", "ingest", "destinations", ${Object.keys(SECTION_ONLY)
       .map((k) => `"${k}"`)
       .join(', ')}, not ${only}`,
   );
-const runCold = only === undefined || only === 'cold';
-const runUnderLoad = only === undefined;
+const runCold = only === undefined || only === 'cold' || destinationsOnly;
+const runUnderLoad = only === undefined || destinationsOnly;
 const runIngest = only === undefined || only === 'ingest';
 const runSection = (title: string) => only === undefined || SECTION_ONLY[only] === title;
 /** The function bundles are measured in sections 1 to 3 and by the big webhook; the others run lib/ or the pipeline. */
-const needBundles = only === undefined || only === 'cold' || only === 'ingest' || only === 'webhook';
+const needBundles =
+  only === undefined || only === 'cold' || only === 'ingest' || only === 'webhook' || destinationsOnly;
+const MEASURED = destinationsOnly ? FUNCTIONS.filter((f) => f.startsWith('dispatch-')) : FUNCTIONS;
 const RUNS = tiny ? 1 : quick ? 2 : 5;
 const EVENTS = tiny ? 100 : quick ? 2000 : 10_000;
 const LOAD_SECONDS = tiny ? 0.5 : quick ? 2 : 5;
@@ -146,7 +158,7 @@ try {
   say(`building bundles into ${dir} ...`);
   const bundles = new Map<string, string>();
   // The Redis path runs lib/ in this process and the pipeline sections `npm start`: no bundle.
-  for (const fn of needBundles ? FUNCTIONS : []) bundles.set(fn, await buildFunction(fn, dir));
+  for (const fn of needBundles ? MEASURED : []) bundles.set(fn, await buildFunction(fn, dir));
   const base = await writeBaselines(dir);
   const { env: fnEnv, sink, sinkUrl } = await startFunctionPeers(dir, base.bare, stops);
 
@@ -164,7 +176,7 @@ try {
     ? await coldStart('faas-js-runtime (no-op handle)', base.faas, {}, () => ceRequest('dev.bench.v1', {}))
     : notRun('faas-js-runtime (no-op handle)');
   const starts: ColdStart[] = [];
-  for (const fn of runCold ? FUNCTIONS : []) {
+  for (const fn of runCold ? MEASURED : []) {
     // Run from the bundle's own directory, far from any node_modules: it must be self-contained.
     // The runs share one Redis, so the channel's rate bucket would answer 429 from the fourth
     // run on: the first event here measures start-up, not Slack's pace.
@@ -186,7 +198,7 @@ try {
       await stop(bareSrv.child);
     }
   }
-  for (const fn of runUnderLoad ? FUNCTIONS : []) {
+  for (const fn of runUnderLoad ? MEASURED : []) {
     const port = freePort();
     // Dispatch at full speed: Slack's pace and storm folding are measured in the storm section.
     const env = {

@@ -3,9 +3,11 @@
 // Defaults need nothing: no REDIS_URL -> memory store, no Slack token -> terminal output,
 // no cluster -> enrichers note "no cluster access".
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { FUNCTIONS, type FunctionName } from '../lib/platform/functions.ts';
+import { parseConfig } from '../lib/domain/config/parse.ts';
+import { DESTINATION_FUNCTIONS, FUNCTIONS, type FunctionName } from '../lib/platform/functions.ts';
 import { createLogger } from '../lib/platform/logger.ts';
 import { startLocalBroker } from './broker/broker.ts';
 import { loadKnativeWiring, parseIsoDuration, subscriberName, withDelivery } from './broker/triggers.ts';
@@ -54,9 +56,17 @@ const deliveryPatch: { backoffDelayMs?: number; retry?: number } = {};
 if (env.LOCAL_BROKER_BACKOFF_DELAY)
   deliveryPatch.backoffDelayMs = parseIsoDuration(env.LOCAL_BROKER_BACKOFF_DELAY);
 if (env.LOCAL_BROKER_RETRIES) deliveryPatch.retry = Number(env.LOCAL_BROKER_RETRIES);
-const triggers = Object.keys(deliveryPatch).length
-  ? withDelivery(wiring.triggers, deliveryPatch)
-  : wiring.triggers;
+// The incident destination functions run only when the config file names their type; the
+// broker then delivers to their Triggers alone (a Trigger without its function would dead-letter).
+const configured = env.CONFIG_FILE
+  ? new Set(parseConfig(await readFile(env.CONFIG_FILE, 'utf8'), env).destinations.map((d) => d.type))
+  : new Set<string>();
+const running = FUNCTIONS.filter((f) => {
+  const type = DESTINATION_FUNCTIONS[f];
+  return type === undefined || configured.has(type);
+});
+const wired = wiring.triggers.filter((t) => (running as readonly string[]).includes(subscriberName(t)));
+const triggers = Object.keys(deliveryPatch).length ? withDelivery(wired, deliveryPatch) : wired;
 const broker = await startLocalBroker({
   port: brokerPort,
   host,
@@ -147,7 +157,7 @@ process.on('SIGTERM', () => void stop('SIGTERM'));
 process.on('disconnect', () => void stop('parent disconnected'));
 
 try {
-  await Promise.all(FUNCTIONS.map(startFunction));
+  await Promise.all(running.map(startFunction));
 } catch (err) {
   log.fatal({ err }, 'the pipeline could not start');
   await stop('startup failure');

@@ -26,7 +26,11 @@ test('triggers: the real knative/ wiring loads one Trigger per subscriber', asyn
   t.deepEqual(
     triggers.map((tr) => [tr.name, tr.subscriber.ref?.kind, tr.subscriber.ref?.name]),
     [
+      ['dispatch-jira', 'Service', 'dispatch-jira'],
+      ['dispatch-pagerduty', 'Service', 'dispatch-pagerduty'],
       ['dispatch-slack', 'Service', 'dispatch-slack'],
+      ['dispatch-teams', 'Service', 'dispatch-teams'],
+      ['dispatch-webhook', 'Service', 'dispatch-webhook'],
       ['enrich-node', 'Service', 'enrich-node'],
       ['enrich-pod', 'Service', 'enrich-pod'],
       ['k8s-event-ingest', 'Service', 'k8s-event-ingest'],
@@ -46,6 +50,10 @@ test('triggers: each stage Trigger filters on exactly one nextstage, so no subsc
     'enrich-pod': 'enrichpod',
     'enrich-node': 'enrichnode',
     'dispatch-slack': 'dispatch',
+    'dispatch-webhook': 'dispatch',
+    'dispatch-pagerduty': 'dispatch',
+    'dispatch-teams': 'dispatch',
+    'dispatch-jira': 'dispatch',
   } as const;
   for (const [name, stage] of Object.entries(stageOf)) {
     const tr = byName.get(name);
@@ -56,7 +64,7 @@ test('triggers: each stage Trigger filters on exactly one nextstage, so no subsc
       `${name} takes its own stage`,
     );
     // Stages only move forward: whatever the subscriber replies carries a later stage or done.
-    const replyType = name === 'dispatch-slack' ? EventTypes.notificationSent : EventTypes.issueEnriched;
+    const replyType = name.startsWith('dispatch-') ? EventTypes.notificationSent : EventTypes.issueEnriched;
     for (const later of [...STAGES.slice(STAGES.indexOf(stage) + 1), 'done']) {
       t.false(
         triggerFilterAccepts(tr ?? {}, reply(replyType, later)),
@@ -72,21 +80,31 @@ test('triggers: each stage Trigger filters on exactly one nextstage, so no subsc
     t.false(triggerFilterAccepts(ingest ?? {}, reply(EventTypes.issueCreated, stage)));
 });
 
-test('triggers: every event the pipeline emits is matched by at most one Trigger', async (t) => {
+test('triggers: every event the pipeline emits is matched by at most one Trigger, but dispatch by every destination function', async (t) => {
   const { triggers } = await loadKnativeWiring();
+  const destinations = triggers.filter((tr) => tr.name.startsWith('dispatch-')).map((tr) => tr.name);
+  t.is(destinations.length, 5);
   for (const type of Object.values(EventTypes)) {
     for (const stage of [...STAGES, 'done']) {
       const matched = triggers.filter((tr) => triggerFilterAccepts(tr, reply(type, stage)));
-      t.true(matched.length <= 1, `${type} ${stage}: ${matched.map((m) => m.name).join(', ')}`);
+      if (stage === 'dispatch')
+        t.deepEqual(
+          matched.map((m) => m.name),
+          destinations,
+          `${type} dispatch`,
+        );
+      else t.true(matched.length <= 1, `${type} ${stage}: ${matched.map((m) => m.name).join(', ')}`);
       if (stage === 'done') t.is(matched.length, 0, 'nextstage=done ends the pipeline');
     }
   }
 });
 
-test('triggers: Retry-After is honoured on dispatch-slack and k8s-event-ingest only, capped by their retryAfterMax', async (t) => {
+test('triggers: Retry-After is honoured on the dispatch functions and k8s-event-ingest only, capped by their retryAfterMax', async (t) => {
   const { triggers } = await loadKnativeWiring();
   for (const tr of triggers) {
     if (tr.name === 'dispatch-slack') t.is(tr.delivery.retryAfterMaxMs, 120_000);
+    // PagerDuty, Jira and Teams ask for longer waits than Slack does.
+    else if (tr.name.startsWith('dispatch-')) t.is(tr.delivery.retryAfterMaxMs, 300_000, tr.name);
     // k8s-event-ingest defers a pod's recovery with Retry-After until it has stayed Ready.
     else if (tr.name === 'k8s-event-ingest') t.is(tr.delivery.retryAfterMaxMs, 600_000);
     else t.is(tr.delivery.retryAfterMaxMs, undefined, tr.name);

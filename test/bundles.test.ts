@@ -12,6 +12,7 @@ import { CloudEvent as CE, type CloudEvent, HTTP } from 'cloudevents';
 import { Redis } from 'ioredis';
 import { decodeCloudEvent } from '../lib/platform/cloudevents/decode.ts';
 import { buildFunction, onFirstUse } from '../scripts/build.ts';
+import { startPagerDutyStandin, startWebhookStandin } from './support/incident-standins.ts';
 import { makeIssue } from './support/issue-factory.ts';
 import { execKubeconfig, startKubeStandin } from './support/kube-standin.ts';
 import { startRedisServer } from './support/redis-server.ts';
@@ -260,6 +261,39 @@ test('bundles: every function bundle starts with node alone and handles a real e
     'Slack and ioredis chunks loaded',
   );
   t.true(slack.files.some((f) => f.content?.includes('exiting with code 1')));
+  // The incident destination functions: each bundle reads its destination (and a secret file)
+  // from the config file and delivers to its service.
+  const hook = await startWebhookStandin('whsec_YnVuZGxlLXRlc3Qtc2VjcmV0');
+  started.push(() => hook.close());
+  const pd = await startPagerDutyStandin('R0UTINGKEYbundle0123456789abcdef');
+  started.push(() => pd.close());
+  const secretFile = join(out, 'routing-key');
+  writeFileSync(secretFile, 'R0UTINGKEYbundle0123456789abcdef\n');
+  const configFile = join(out, 'config.yaml');
+  writeFileSync(
+    configFile,
+    [
+      'destinations:',
+      `  - {name: hook, type: webhook, url: "${hook.url}/in", secret: whsec_YnVuZGxlLXRlc3Qtc2VjcmV0}`,
+      `  - {name: pd, type: pagerduty, apiUrl: "${pd.url}", routingKey: {file: "${secretFile}"}}`,
+      'defaultRoute: {destinations: [hook, pd]}',
+    ].join('\n'),
+  );
+  for (const name of ['dispatch-webhook', 'dispatch-pagerduty']) {
+    const { url } = await start(name, { REDIS_URL: redis.url, CONFIG_FILE: configFile });
+    const answer = await postEvent(
+      url,
+      new CE({
+        type: 'dev.kubeincident.issue.enriched.v1',
+        source: '/t',
+        data: { ...issue, plan: ['dispatch'] },
+      }),
+    );
+    t.is(answer.status, 200, name);
+    t.is((await replyOf(answer)).type, 'dev.kubeincident.notification.sent.v1', name);
+  }
+  t.is(hook.events.length, 1, 'the signed webhook was accepted');
+  t.is(pd.alerts.size, 1, 'PagerDuty took the trigger with the routing key read from its file');
   // ioredis sends a script by EVAL once per connection, then by the SHA-1 the bundle gave it
   // (scripts/build.ts computes ours). A wrong one would show as NOSCRIPT errors here.
   const info = new Redis(redis.url);

@@ -24,6 +24,8 @@ import type { StormOptions } from '../../lib/stages/dispatch/storm.ts';
 import { createStormFlusher, type StormFlusher } from '../../lib/stages/dispatch/storm-flusher.ts';
 import { DispatchEnv, parseEnv } from '../../lib/stages/env.ts';
 
+type SlackOrTerminal = Extract<DestinationConfig, { type: 'slack' | 'terminal' }>;
+
 export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
   let store: StateStore;
   let config: ConfigSource;
@@ -41,7 +43,7 @@ export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
   let terminal: TerminalDestination | undefined;
   let preview: PreviewSink | undefined;
 
-  function destinationFor(d: DestinationConfig, channel: string | undefined): Destination {
+  function destinationFor(d: SlackOrTerminal, channel: string | undefined): Destination {
     if (d.type === 'terminal') {
       terminal ??= new TerminalDestination({ preview });
       return terminal;
@@ -117,7 +119,11 @@ export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
     async handle(ctx: InvocationContext, event: CloudEvent<unknown> | undefined) {
       if (!event) throw new BadRequestError('expected an issue CloudEvent');
       const issue = parseIssueData(event.data);
-      const routed = routeIssue(issue, config.current(), fallback);
+      // Other destination types are other functions' (dispatch-pagerduty, ...: docs/destinations.md).
+      const routed = routeIssue(issue, config.current(), fallback).filter(
+        (r): r is { destination: SlackOrTerminal; channel?: string } =>
+          r.destination.type === 'slack' || r.destination.type === 'terminal',
+      );
       // Sequential on purpose: each destination has its own thread; a failure or a deferral stops
       // here and the redelivery finds the earlier destinations already done (their state is
       // idempotent).

@@ -111,3 +111,11 @@ export const EventIngestEnv = CommonEnv.extend({
 });
 
 export { parseEnv } from '../platform/env.ts';
+
+/** dispatch-webhook, dispatch-pagerduty, dispatch-teams, dispatch-jira (docs/destinations.md). */
+export const IncidentDispatchEnv = CommonEnv.extend({
+  REDIS_URL: optionalString,
+  THREAD_TTL_SECONDS: positiveInt(14 * 24 * 3600),
+  /** The longest one call to the service may take; past it the delivery is retried. */
+  DESTINATION_TIMEOUT_MS: positiveInt(10_000),
+});

@@ -2,9 +2,15 @@
 // Slack stand-in over TLS, the Kubernetes API stand-in, a sink answering 202), each one's
 // environment as its Knative Service sets it, a first event of the kind it handles, and one cold
 // start (spawn to ready, spawn to first event handled, idle RSS after it).
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { CloudEvent, HTTP } from 'cloudevents';
+import {
+  startJiraStandin,
+  startPagerDutyStandin,
+  startTeamsStandin,
+  startWebhookStandin,
+} from '../../test/support/incident-standins.ts';
 import { makeCertificates, startKubeStandin } from '../../test/support/kube-standin.ts';
 import { startRedisServer } from '../../test/support/redis-server.ts';
 import { startSlackStandin } from '../../test/support/slack-standin.ts';
@@ -128,7 +134,52 @@ export async function startFunctionPeers(
       NODE_EXTRA_CA_CERTS: slackCerts.caPath,
     },
   };
+  Object.assign(env, await incidentPeers(dir, redis.url, slackCerts, stops));
   return { env, sink, sinkUrl: K_SINK };
+}
+
+/**
+ * The incident destination functions' services over TLS (as the real ones are), and a config
+ * file routing every issue to all four: each function's figures include its service's calls.
+ */
+async function incidentPeers(
+  dir: string,
+  redisUrl: string,
+  certs: { serverKey: string; serverCert: string; caPath: string },
+  stops: Array<() => Promise<unknown>>,
+): Promise<Record<string, NodeJS.ProcessEnv>> {
+  const tls = { key: certs.serverKey, cert: certs.serverCert };
+  const secret = `whsec_${Buffer.from('bench-shared-secret').toString('base64')}`;
+  const routingKey = 'R0UTINGKEYbench0123456789abcdefg';
+  const hook = await startWebhookStandin(secret, tls);
+  stops.push(() => hook.close());
+  const pd = await startPagerDutyStandin(routingKey, tls);
+  stops.push(() => pd.close());
+  const teams = await startTeamsStandin(tls);
+  stops.push(() => teams.close());
+  const jira = await startJiraStandin('OPS', tls);
+  stops.push(() => jira.close());
+  const config = join(dir, 'destinations.yaml');
+  writeFileSync(
+    config,
+    [
+      'destinations:',
+      `  - {name: hook, type: webhook, url: "${hook.url}/in", secret: "${secret}"}`,
+      `  - {name: pd, type: pagerduty, apiUrl: "${pd.url}", routingKey: "${routingKey}"}`,
+      `  - {name: sre, type: teams, url: "${teams.webhookUrl}"}`,
+      `  - {name: ops, type: jira, url: "${jira.url}", email: "${jira.email}", apiToken: "${jira.token}", project: OPS}`,
+      'defaultRoute: {destinations: [hook, pd, sre, ops]}',
+    ].join('\n'),
+  );
+  const env: Record<string, NodeJS.ProcessEnv> = {};
+  for (const fn of ['dispatch-webhook', 'dispatch-pagerduty', 'dispatch-teams', 'dispatch-jira'])
+    env[fn] = {
+      ...deployedEnv(fn),
+      REDIS_URL: redisUrl,
+      CONFIG_FILE: config,
+      NODE_EXTRA_CA_CERTS: certs.caPath,
+    };
+  return env;
 }
 
 export interface StartFigures {

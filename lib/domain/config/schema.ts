@@ -3,6 +3,7 @@
 // The zod schema is the source of truth; the committed JSON Schema is generated from it.
 import * as z from 'zod';
 import { SEVERITIES } from '../issue.ts';
+import { INCIDENT_DESTINATIONS } from './destinations.ts';
 import { GraphAction, PrometheusConfig } from './prometheus.ts';
 
 const toggle = <T extends z.ZodRawShape>(shape: T) =>
@@ -135,6 +136,7 @@ export const DestinationConfig = z.discriminatedUnion('type', [
     apiUrl: z.url().optional(),
   }),
   z.strictObject({ name: z.string().min(1), type: z.literal('terminal') }),
+  ...INCIDENT_DESTINATIONS,
 ]);
 export type DestinationConfig = z.infer<typeof DestinationConfig>;
 
