@@ -220,7 +220,31 @@ test('rollout verdict: not blamed when the failure came long after, or old pods 
     undefined,
     'a failing pod of no known revision',
   );
-  t.is(viewRollout({ ...input('2026-03-10T11:51:00Z'), pods: undefined }).blame, undefined);
+  // Without pods a Deployment is judged by its ReplicaSets' ready counts.
+  t.regex(
+    viewRollout({ ...input('2026-03-10T11:51:00Z'), pods: undefined }).blame ?? '',
+    /^started 9m after/,
+  );
+  const shortOld = deploymentRevisions(deployment, replicaSets);
+  const six = shortOld.find((r) => r.number === 6);
+  if (six?.counts) six.counts = { ...six.counts, ready: 2 };
+  t.is(
+    viewRollout({ ...input('2026-03-10T11:51:00Z'), pods: undefined, revisions: shortOld }).blame,
+    undefined,
+    'an older ReplicaSet short of ready pods',
+  );
+  const noCounts = deploymentRevisions(deployment, replicaSets).map(({ counts: _c, ...r }) => r);
+  t.is(
+    viewRollout({ ...input('2026-03-10T11:51:00Z'), pods: undefined, revisions: noCounts }).blame,
+    undefined,
+    'ControllerRevisions have no counts: without pods nothing is blamed',
+  );
+  const oldPod = apiPods.find((p) => p.metadata?.name === 'api-7c9d8b6f4-b7k2q');
+  t.is(
+    viewRollout({ ...input('2026-03-10T11:51:00Z'), ...(oldPod ? { subjectPod: oldPod } : {}) }).blame,
+    undefined,
+    'a pod subject of an older revision is not blamed on the rollout',
+  );
   const healthy = apiPods.filter((p) => !p.metadata?.name?.startsWith('api-6d5f7c9b8'));
   t.is(healthy.length, 3);
   t.is(
