@@ -4,7 +4,7 @@
 import test from 'ava';
 import { DEFAULT_REDACT_PATTERNS } from '../lib/domain/diagnose/redact.ts';
 import { controllerRevisions, deploymentRevisions, revisionOfPod } from '../lib/domain/diagnose/revisions.ts';
-import { configMapChange, rolloutStatus, viewRollout } from '../lib/domain/diagnose/rollout.ts';
+import { CHANGE_CAP, configMapChange, rolloutStatus, viewRollout } from '../lib/domain/diagnose/rollout.ts';
 import { claimNames, viewStatefulSet } from '../lib/domain/diagnose/statefulset.ts';
 import {
   configMapRefs,
@@ -313,4 +313,17 @@ test('settings: ROLLOUT_WINDOW_MINUTES defaults to an hour and refuses what is n
     const err = t.throws(() => parseEnv(EnricherEnv, { ROLLOUT_WINDOW_MINUTES: bad }));
     t.regex(err?.message ?? '', /ROLLOUT_WINDOW_MINUTES/, bad);
   }
+});
+
+test('rollout view: a rewritten template lists the first changes and counts the rest', (t) => {
+  const revs = deploymentRevisions(deployment, replicaSets);
+  const newest = structuredClone(revs[0]);
+  const c = newest?.template?.spec?.containers?.[0];
+  if (!newest || !c) return t.fail('fixture changed');
+  c.env = Array.from({ length: CHANGE_CAP + 5 }, (_, i) => ({ name: `VAR_${i}`, value: String(i) }));
+  const v = viewRollout({ ...input('2026-03-10T11:51:00Z'), revisions: [newest, ...revs.slice(1)] });
+  const items = v.blocks[0]?.type === 'list' ? v.blocks[0].items : [];
+  t.true(v.changes.length > CHANGE_CAP);
+  t.is(items.filter((i) => i.startsWith('api: ')).length, CHANGE_CAP);
+  t.true(items.includes(`… and ${v.changes.length - CHANGE_CAP} more changes`));
 });

@@ -58,6 +58,9 @@ export interface RolloutView {
   blocks: Block[];
 }
 
+/** Template changes listed one by one; a rewrite of a whole template is summed up past it. */
+export const CHANGE_CAP = 25;
+
 // A clock skew between the API server's timestamps and the alert's is tolerated this much.
 const SKEW_MS = 60_000;
 
@@ -206,7 +209,9 @@ export function viewRollout(input: RolloutInput): RolloutView {
   }
   if (tallies) items.push(...podLines(tallies, current));
   else if (current.counts) items.push(...countLines(input.revisions, current));
-  for (const c of changes) items.push(c.container ? `${c.container}: ${c.detail}` : c.detail);
+  for (const c of changes.slice(0, CHANGE_CAP))
+    items.push(c.container ? `${c.container}: ${c.detail}` : c.detail);
+  if (changes.length > CHANGE_CAP) items.push(`… and ${changes.length - CHANGE_CAP} more changes`);
   if (previous && changes.length === 0) items.push('The pod template is the same as the previous revision');
   items.push(...cmLines);
   if (undo) items.push(`To go back (not run): ${undo}`);
