@@ -142,6 +142,17 @@ test.serial(
   },
 );
 
+test.serial('enrich-pod: a ReplicaSet is judged as a revision of its Deployment', async (t) => {
+  const fresh = await enrich('ReplicaSet', 'api-6d5f7c9b8');
+  t.regex(
+    fresh.e.verdict ?? '',
+    /^ReplicaSet api-6d5f7c9b8: deployment\/api: started 9m after the rollout to revision 7: image api:2\.4\.0 to 2\.5\.0.*; 0\/2 ready; 2 in CrashLoopBackOff/,
+  );
+  t.truthy(list(fresh.e, 'What changed: revision 6 to 7'));
+  const old = await enrich('ReplicaSet', 'api-7c9d8b6f4');
+  t.is(old.e.verdict, 'ReplicaSet api-7c9d8b6f4: 3/3 ready', 'the older revision is not blamed');
+});
+
 test.serial('enrich-pod: a StatefulSet mid-rollout compares its ControllerRevisions', async (t) => {
   const { e, requests } = await enrich('StatefulSet', 'queue');
   t.regex(

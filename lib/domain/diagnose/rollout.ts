@@ -43,6 +43,8 @@ export interface RolloutInput {
   configMaps: ConfigMapChange[];
   /** For a pod subject: the rollout is blamed only when this pod is of the new revision. */
   subjectPod?: V1Pod;
+  /** For a ReplicaSet subject: blamed only when it is the new revision. */
+  subjectRevision?: string;
 }
 
 export interface RolloutView {
@@ -124,6 +126,7 @@ function blameOf(
   const after = input.failureMs - cur.createdMs;
   if (after < -SKEW_MS || after > input.windowMs) return undefined;
   if (input.subjectPod && revisionOfPod(input.subjectPod, input.revisions) !== cur) return undefined;
+  if (input.subjectRevision !== undefined && input.subjectRevision !== cur.name) return undefined;
   // Every failing pod is of the new revision; pods of older ones (if any are left) are healthy.
   if (onlyNewFails(input, cur, tallies) !== true) return undefined;
   return `started ${formatDuration(Math.max(0, after))} after the rollout to revision ${cur.number}${summary ? `: ${summary}` : ''}`;

@@ -66,7 +66,7 @@ export async function readRollout(
   kind: RolloutKind,
   w: Workload,
   pods: V1Pod[] | undefined | ((newest: Revision) => Promise<V1Pod[] | undefined>),
-  subjectPod?: V1Pod,
+  subject?: { pod?: V1Pod; revision?: string },
 ): Promise<RolloutRead> {
   const selector = workloadSelector(w);
   if (selector === undefined) return { notes: [] };
@@ -103,7 +103,8 @@ export async function readRollout(
     // Env values are never shown unredacted, even where log redaction was left unconfigured.
     patterns: ctx.opts.redactPatterns ?? DEFAULT_REDACT_PATTERNS,
     configMaps,
-    ...(subjectPod ? { subjectPod } : {}),
+    ...(subject?.pod ? { subjectPod: subject.pod } : {}),
+    ...(subject?.revision !== undefined ? { subjectRevision: subject.revision } : {}),
   });
   return { view, notes };
 }
@@ -129,8 +130,17 @@ export async function ownerOfPod(
   const rs = await attempt(
     ctx.budget.run((signal) => ctx.kube.readWorkload('ReplicaSet', ns, ref.name, { signal })),
   );
-  const up = rs.ok ? rs.value.metadata?.ownerReferences?.find((r) => r.controller) : undefined;
+  return rs.ok ? deploymentOf(ctx, rs.value) : undefined;
+}
+
+/** The Deployment that controls a ReplicaSet, or undefined (a bare ReplicaSet, a failed read). */
+export async function deploymentOf(
+  ctx: Ctx,
+  rs: Workload,
+): Promise<{ kind: 'Deployment'; workload: Workload } | undefined> {
+  const up = rs.metadata?.ownerReferences?.find((r) => r.controller);
   if (up?.kind !== 'Deployment') return undefined;
+  const ns = rs.metadata?.namespace ?? '';
   const d = await attempt(
     ctx.budget.run((signal) => ctx.kube.readWorkload('Deployment', ns, up.name, { signal })),
   );
@@ -162,7 +172,7 @@ export async function rolloutOfPod(
       );
       return r.ok ? r.value.items : undefined;
     },
-    pod,
+    { pod },
   );
   return { ...read, ...owner };
 }

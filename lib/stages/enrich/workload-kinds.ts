@@ -6,7 +6,7 @@ import type { Block, Issue } from '../../domain/issue.ts';
 import type { V1DaemonSet, V1Pod, V1StatefulSet, Workload, WorkloadKind } from '../../domain/kube.ts';
 import { readDaemonSetNodes } from './daemonset-enrich.ts';
 import type { Ctx } from './investigate.ts';
-import { readRollout } from './rollout-enrich.ts';
+import { deploymentOf, readRollout } from './rollout-enrich.ts';
 import { readStatefulSet } from './statefulset-enrich.ts';
 
 export interface KindDetails {
@@ -27,6 +27,7 @@ export async function readKindDetails(
   pods: V1Pod[],
   listedAll: boolean,
 ): Promise<KindDetails> {
+  if (kind === 'ReplicaSet') return replicaSetDetails(ctx, issue, w);
   if (!isRolloutKind(kind)) return { blocks: [], notes: [] };
   const [rollout, sts, ds] = await Promise.all([
     readRollout(ctx, issue, kind, w, pods),
@@ -40,5 +41,23 @@ export async function readKindDetails(
     ...(status ? { status } : {}),
     blocks: [...(sts?.blocks ?? []), ...(ds?.blocks ?? []), ...(rollout.view?.blocks ?? [])],
     notes: [...rollout.notes, ...(sts?.notes ?? []), ...(ds?.notes ?? [])],
+  };
+}
+
+/**
+ * A ReplicaSet is one revision of its Deployment: what changed is the Deployment's, judged by the
+ * ReplicaSets' ready counts, and blamed only when this ReplicaSet is the newest revision.
+ */
+async function replicaSetDetails(ctx: Ctx, issue: Issue, rs: Workload): Promise<KindDetails> {
+  const owner = await deploymentOf(ctx, rs);
+  if (!owner) return { blocks: [], notes: [] };
+  const rollout = await readRollout(ctx, issue, 'Deployment', owner.workload, undefined, {
+    revision: rs.metadata?.name ?? '',
+  });
+  const blame = rollout.view?.blame;
+  return {
+    ...(blame ? { changed: `deployment/${owner.workload.metadata?.name}: ${blame}` } : {}),
+    blocks: rollout.view?.blocks ?? [],
+    notes: rollout.notes,
   };
 }
