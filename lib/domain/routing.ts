@@ -75,6 +75,8 @@ export interface PlanOptions {
   status?: IssueStatus;
   /** The configuration's decisions for this issue (absent: the defaults). */
   actions?: Actions | undefined;
+  /** Workflows written in TypeScript are configured (codeWorkflows.directory): run-workflows runs them. */
+  workflows?: boolean;
 }
 
 /**
@@ -88,6 +90,7 @@ export function planFor(subject: RoutedSubject, opts: PlanOptions = {}): Stage[]
   const stages: Stage[] = [];
   if (work.pod && podTarget(subject)) stages.push('enrichpod');
   if (work.node && subject.kind === 'Node' && nodeOf(subject)) stages.push('enrichnode');
+  if (opts.workflows) stages.push('workflows');
   stages.push('dispatch');
   return stages;
 }

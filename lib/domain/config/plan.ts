@@ -165,6 +165,10 @@ export function planIssue(issue: Issue, config: Config, opts: { now?: Date } = {
   }
   if (matched.length) actions.workflows = matched;
   const planned: Issue = { ...issue, enrichments: [...issue.enrichments, ...enrichments], actions };
-  planned.plan = planFor(planned.subject, { status: planned.status, actions });
+  planned.plan = planFor(planned.subject, {
+    status: planned.status,
+    actions,
+    workflows: config.codeWorkflows.directory !== undefined,
+  });
   return { issue: planned };
 }
