@@ -8,6 +8,7 @@ import { copyFile, readFile, rm } from 'node:fs/promises';
 import { builtinModules } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { build, type Plugin } from 'esbuild';
+import { WASM_FILE, wasmPath } from '../lib/adapters/sandbox/engine.ts';
 import { FUNCTIONS } from '../lib/platform/functions.ts';
 
 export { FUNCTIONS };
@@ -283,6 +284,10 @@ export async function buildFunction(
       logLevel: 'warning',
       // Built-ins as plain require()s: this file loads on the path that uses them.
     });
+  }
+  // The workflow sandbox's engine (lib/adapters/sandbox/engine.ts reads it from beside the bundle).
+  if (Object.keys(main.metafile.inputs).some((i) => i.includes('quickjs-wasmfile-release-sync'))) {
+    await copyFile(wasmPath({}), resolve(outdir, WASM_FILE));
   }
   const entry = resolve(outdir, 'index.cjs');
   await copyFile(resolve(root, 'lib/platform/runtime/bundle-entry.cjs'), entry);

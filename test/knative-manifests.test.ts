@@ -21,7 +21,14 @@ import { FILTER_KEY } from '../scripts/broker/filter.ts';
 import { parseIsoDuration } from '../scripts/broker/triggers.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../knative');
-const FUNCTIONS = ['alert-ingest', 'k8s-event-ingest', 'enrich-pod', 'enrich-node', 'dispatch-slack'];
+const FUNCTIONS = [
+  'alert-ingest',
+  'k8s-event-ingest',
+  'enrich-pod',
+  'enrich-node',
+  'dispatch-slack',
+  'run-workflows',
+];
 const ENRICHERS = ['enrich-pod', 'enrich-node'];
 
 // Each model's constructor + validate() checks the document against the published schema.
@@ -125,23 +132,28 @@ test('knative: kubectl kustomize renders every expected object into the kubeinci
       'Broker/kubeincident-dead-letters',
       'ClusterRole/kubeincident-enricher',
       'ClusterRole/kubeincident-event-source',
+      'ClusterRole/kubeincident-workflows',
       'ClusterRoleBinding/kubeincident-enricher',
       'ClusterRoleBinding/kubeincident-event-source',
+      'ClusterRoleBinding/kubeincident-workflows',
       'ConfigMap/kubeincident-config',
       'ConfigMap/kubeincident-workflows',
       'Namespace/kubeincident',
       'NetworkPolicy/kubeincident-alert-ingest-from-alertmanager',
       'NetworkPolicy/kubeincident-functions-egress',
       'NetworkPolicy/kubeincident-functions-ingress',
+      'NetworkPolicy/kubeincident-workflows-egress',
       ...FUNCTIONS.map((f) => `Service/${f}`),
       'ServiceAccount/kubeincident-enricher',
       'ServiceAccount/kubeincident-event-source',
       'ServiceAccount/kubeincident-function',
+      'ServiceAccount/kubeincident-workflows',
       'SinkBinding/alert-ingest-sink',
       'Trigger/dispatch-slack',
       'Trigger/enrich-node',
       'Trigger/enrich-pod',
       'Trigger/k8s-event-ingest',
+      'Trigger/run-workflows',
     ].sort(),
   );
   for (const d of docs) {
@@ -180,6 +192,22 @@ test('knative: RBAC grants the enrichers exactly read access to what they use, a
     { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
     { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] },
   ]);
+  // Workflow code reads through run-workflows' own account: get and list, never Secrets or ConfigMaps.
+  const workflowRules = find(docs, 'ClusterRole', 'kubeincident-workflows').rules as Doc[];
+  t.deepEqual(workflowRules, [
+    {
+      apiGroups: [''],
+      resources: ['pods', 'events', 'services', 'persistentvolumeclaims', 'nodes', 'namespaces'],
+      verbs: ['get', 'list'],
+    },
+    { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },
+    {
+      apiGroups: ['apps'],
+      resources: ['deployments', 'statefulsets', 'daemonsets', 'replicasets'],
+      verbs: ['get', 'list'],
+    },
+    { apiGroups: ['batch'], resources: ['jobs', 'cronjobs'], verbs: ['get', 'list'] },
+  ]);
   const bindings = docs.filter((d) => d.kind === 'ClusterRoleBinding' || d.kind === 'RoleBinding');
   t.deepEqual(
     bindings.map((b) => [b.roleRef.name, b.subjects]),
@@ -192,6 +220,10 @@ test('knative: RBAC grants the enrichers exactly read access to what they use, a
         'kubeincident-event-source',
         [{ kind: 'ServiceAccount', name: 'kubeincident-event-source', namespace: 'kubeincident' }],
       ],
+      [
+        'kubeincident-workflows',
+        [{ kind: 'ServiceAccount', name: 'kubeincident-workflows', namespace: 'kubeincident' }],
+      ],
     ],
   );
   t.is(find(docs, 'ServiceAccount', 'kubeincident-function').automountServiceAccountToken, false);
@@ -201,7 +233,12 @@ test('knative: RBAC grants the enrichers exactly read access to what they use, a
   );
   for (const fn of FUNCTIONS) {
     const sa = find(docs, 'Service', fn).spec.template.spec.serviceAccountName;
-    t.is(sa, ENRICHERS.includes(fn) ? 'kubeincident-enricher' : 'kubeincident-function', fn);
+    const expected = ENRICHERS.includes(fn)
+      ? 'kubeincident-enricher'
+      : fn === 'run-workflows'
+        ? 'kubeincident-workflows'
+        : 'kubeincident-function';
+    t.is(sa, expected, fn);
   }
 });
 
@@ -286,7 +323,7 @@ test('knative: the documented canary traffic block is a valid Service traffic sp
 test('knative: Triggers filter on valid keys, point at existing Services and dead-letter into the dead-letter Broker', async (t) => {
   const docs = await rendered();
   const triggers = docs.filter((d) => d.kind === 'Trigger');
-  t.is(triggers.length, 4);
+  t.is(triggers.length, 5);
   const keysOf = (f: Doc): string[] =>
     Object.entries(f).flatMap(([dialect, v]) =>
       dialect === 'all' || dialect === 'any'

@@ -88,8 +88,10 @@ export function applyResult(
   if (result.severity !== undefined) next = { ...next, severity: result.severity };
   const refused: string[] = [];
   if (result.mentions) {
-    const keep = (ids: string[]) =>
-      ids.filter((id) => (allowedIds.has(id) ? true : (refused.push(id), false)));
+    const keep = (ids: string[]) => {
+      for (const id of ids) if (!allowedIds.has(id)) refused.push(id);
+      return ids.filter((id) => allowedIds.has(id));
+    };
     const users = keep(result.mentions.users);
     const groups = keep(result.mentions.groups);
     if (users.length + groups.length > 0) {

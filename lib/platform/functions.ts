@@ -5,5 +5,6 @@ export const FUNCTIONS = [
   'enrich-pod',
   'enrich-node',
   'dispatch-slack',
+  'run-workflows',
 ] as const;
 export type FunctionName = (typeof FUNCTIONS)[number];

@@ -2,7 +2,7 @@
 // address it must not reach, whatever a name resolves to. The check runs in the connection's own
 // DNS lookup, so the address checked is the address connected to (no rebinding between the
 // two); redirects are not followed (a 3xx comes back as it is).
-import { type LookupAddress, lookup as dnsLookup } from 'node:dns';
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { BlockList, isIP } from 'node:net';
@@ -57,7 +57,10 @@ loopback.addSubnet('127.0.0.0', 8, 'ipv4');
 loopback.addAddress('::1', 'ipv6');
 
 /** Why an address may not be reached, or undefined when it may. */
-export function addressProblem(address: string, policy: Pick<FetchPolicy, 'allowLoopback' | 'apiServer'>): string | undefined {
+export function addressProblem(
+  address: string,
+  policy: Pick<FetchPolicy, 'allowLoopback' | 'apiServer'>,
+): string | undefined {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
   const a = mapped ?? address;
   const family = isIP(a) === 6 ? 'ipv6' : 'ipv4';
@@ -87,10 +90,14 @@ function checkUrl(raw: unknown, policy: FetchPolicy): URL {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new FetchRefused('only http and https');
   if (url.username || url.password) throw new FetchRefused('no credentials in URLs');
   const host = url.hostname.replace(/^\[|\]$/g, '');
-  if (API_SERVER_NAMES.some((n) => host === n || host.startsWith(`${n}.`)) || policy.apiServer.hosts.includes(host)) {
+  if (
+    API_SERVER_NAMES.some((n) => host === n || host.startsWith(`${n}.`)) ||
+    policy.apiServer.hosts.includes(host)
+  ) {
     throw new FetchRefused(`${host} is the cluster API server`);
   }
-  if (!hostAllowed(host, policy.allowHosts)) throw new FetchRefused(`${host} is not in this workflow's allowHosts`);
+  if (!hostAllowed(host, policy.allowHosts))
+    throw new FetchRefused(`${host} is not in this workflow's allowHosts`);
   if (isIP(host)) {
     const problem = addressProblem(host, policy);
     if (problem) throw new FetchRefused(`${host} is ${problem}`);
@@ -120,10 +127,16 @@ function guardedLookup(policy: FetchPolicy) {
 }
 
 /** One request under the policy; rejects with FetchRefused or a network error, never for a 4xx/5xx. */
-export function guardedFetch(raw: unknown, init: FetchInit | undefined, policy: FetchPolicy, signal: AbortSignal): Promise<FetchAnswer> {
+export function guardedFetch(
+  raw: unknown,
+  init: FetchInit | undefined,
+  policy: FetchPolicy,
+  signal: AbortSignal,
+): Promise<FetchAnswer> {
   const url = checkUrl(raw, policy);
   const method = init?.method ?? 'GET';
-  if (!['GET', 'POST', 'HEAD'].includes(method)) return Promise.reject(new FetchRefused('only GET, POST and HEAD'));
+  if (!['GET', 'POST', 'HEAD'].includes(method))
+    return Promise.reject(new FetchRefused('only GET, POST and HEAD'));
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(init?.headers ?? {})) if (typeof v === 'string') headers[k] = v;
   const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
@@ -148,15 +161,23 @@ export function guardedFetch(raw: unknown, init: FetchInit | undefined, policy: 
         const done = () => {
           const body = Buffer.concat(chunks).subarray(0, policy.maxBodyBytes);
           const h: Record<string, string> = {};
-          for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) h[k] = Array.isArray(v) ? v.join(', ') : v;
-          resolve({ status: res.statusCode ?? 0, headers: h, body: body.toString('utf8'), truncated: truncated || size > policy.maxBodyBytes });
+          for (const [k, v] of Object.entries(res.headers))
+            if (v !== undefined) h[k] = Array.isArray(v) ? v.join(', ') : v;
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: h,
+            body: body.toString('utf8'),
+            truncated: truncated || size > policy.maxBodyBytes,
+          });
         };
         res.on('end', done);
         res.on('close', () => (truncated ? done() : undefined));
         res.on('error', (e) => (truncated ? done() : reject(e)));
       },
     );
-    req.on('error', (e) => reject(timeout.aborted ? new Error(`fetch timed out after ${policy.timeoutMs} ms`) : e));
+    req.on('error', (e) =>
+      reject(timeout.aborted ? new Error(`fetch timed out after ${policy.timeoutMs} ms`) : e),
+    );
     if (init?.body !== undefined && method === 'POST') req.write(init.body);
     req.end();
   });

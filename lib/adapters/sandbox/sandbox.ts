@@ -86,19 +86,31 @@ export async function runInSandbox(
   const run = new GuestRun(vm, host);
   try {
     run.install();
-    const boot = vm.evalCode(`${PRELUDE}\n${script}\n;__main(JSON.parse(${JSON.stringify(JSON.stringify(input ?? null))}))`, 'workflow.js');
+    const boot = vm.evalCode(
+      `${PRELUDE}\n${script}\n;__main(JSON.parse(${JSON.stringify(JSON.stringify(input ?? null))}))`,
+      'workflow.js',
+    );
     if (boot.error) return run.failure(boot.error, deadline);
     const result = await run.settle(rt, boot.value, deadline);
     if (!result.ok) return result;
     if (result.json.length > limits.resultBytes) {
-      return { ok: false, kind: 'too-large', message: `returned ${result.json.length} characters of JSON, more than ${limits.resultBytes}` };
+      return {
+        ok: false,
+        kind: 'too-large',
+        message: `returned ${result.json.length} characters of JSON, more than ${limits.resultBytes}`,
+      };
     }
     return { ok: true, value: parseGuestJson(result.json) };
   } catch (err) {
     brokenEngines.add(engine);
     // Only the engine throws here (the guest's errors are outcomes): a host stack overflow or
     // a WebAssembly trap. Its memory can no longer be trusted.
-    return { ok: false, kind: 'error', message: `sandbox engine failed: ${(err as Error).message}`, engineBroken: true };
+    return {
+      ok: false,
+      kind: 'error',
+      message: `sandbox engine failed: ${(err as Error).message}`,
+      engineBroken: true,
+    };
   } finally {
     try {
       run.close();
@@ -138,7 +150,9 @@ class GuestRun {
 
   install(): void {
     const { vm } = this;
-    const call = vm.newFunction('__hostcall', (nameH, argsH) => this.call(vm.getString(nameH), vm.getString(argsH)));
+    const call = vm.newFunction('__hostcall', (nameH, argsH) =>
+      this.call(vm.getString(nameH), vm.getString(argsH)),
+    );
     const log = vm.newFunction('__hostlog', (levelH, msgH, fieldsH) => {
       const level = vm.getString(levelH);
       const lv = level === 'debug' || level === 'warn' || level === 'error' ? level : 'info';
@@ -165,25 +179,27 @@ class GuestRun {
       const args = parseGuestJson(argsJson);
       return fn(Array.isArray(args) ? args : [], this.abort.signal);
     })();
-    work.then(
-      (value) => {
+    work
+      .then(
+        (value) => {
+          if (this.closed) return;
+          const s = vm.newString(JSON.stringify(value ?? null));
+          deferred.resolve(s);
+          s.dispose();
+        },
+        (err: unknown) => {
+          if (this.closed) return;
+          const e = vm.newError(err instanceof Error ? err.message : String(err));
+          deferred.reject(e);
+          e.dispose();
+        },
+      )
+      .finally(() => {
         if (this.closed) return;
-        const s = vm.newString(JSON.stringify(value ?? null));
-        deferred.resolve(s);
-        s.dispose();
-      },
-      (err: unknown) => {
-        if (this.closed) return;
-        const e = vm.newError(err instanceof Error ? err.message : String(err));
-        deferred.reject(e);
-        e.dispose();
-      },
-    ).finally(() => {
-      if (this.closed) return;
-      this.pending.delete(deferred);
-      deferred.dispose();
-      this.wake?.();
-    });
+        this.pending.delete(deferred);
+        deferred.dispose();
+        this.wake?.();
+      });
     return deferred.handle;
   }
 
@@ -206,7 +222,9 @@ class GuestRun {
         if (state.type === 'rejected') return this.failure(state.error, deadline);
         if (Date.now() > deadline || this.pending.size === 0) {
           // Pending with nothing left to wait for is a promise that can never settle.
-          return Date.now() > deadline ? this.timeout() : { ok: false, kind: 'error', message: 'never settled its promise' };
+          return Date.now() > deadline
+            ? this.timeout()
+            : { ok: false, kind: 'error', message: 'never settled its promise' };
         }
         const timedOut = await this.nextWake(deadline);
         if (timedOut) return this.timeout();

@@ -164,7 +164,7 @@ export type Route = z.infer<typeof Route>;
  */
 export const CodeWorkflows = z
   .strictObject({
-    /** Where the `.ts` files are (the manifests mount a ConfigMap at /etc/kubeincident/workflows). */
+    /** Where the `.ts` files are (the manifests mount the ConfigMap kubeincident-code-workflows at /etc/kubeincident-workflows). */
     directory: z.string().min(1).optional(),
     timeoutMs: z.number().int().positive().max(30_000).default(2000),
     memoryMiB: z.number().int().min(4).max(512).default(32),

@@ -42,7 +42,12 @@ function kubeCalls(kube: KubeReader | undefined): Record<string, HostCall> {
   return {
     'k8s.get': async ([ref], signal) => {
       const r = obj(ref);
-      return need().getObject(kindOf(r.kind), reqString(r.name, 'name'), optString(r.namespace, 'namespace'), { signal });
+      return need().getObject(
+        kindOf(r.kind),
+        reqString(r.name, 'name'),
+        optString(r.namespace, 'namespace'),
+        { signal },
+      );
     },
     'k8s.list': async ([query], signal) => {
       const q = obj(query);
@@ -59,7 +64,8 @@ function kubeCalls(kube: KubeReader | undefined): Record<string, HostCall> {
     },
     'k8s.logs': async ([query], signal) => {
       const q = obj(query);
-      const tailLines = typeof q.tailLines === 'number' ? Math.min(Math.max(1, Math.floor(q.tailLines)), 1000) : 100;
+      const tailLines =
+        typeof q.tailLines === 'number' ? Math.min(Math.max(1, Math.floor(q.tailLines)), 1000) : 100;
       return need().readPodLog(reqString(q.namespace, 'namespace'), reqString(q.pod, 'pod'), {
         container: optString(q.container, 'container') ?? '',
         previous: q.previous === true,
