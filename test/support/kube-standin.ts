@@ -94,6 +94,7 @@ export async function loadKubeFixtures(dir = FIXTURE_DIR): Promise<KubeFixtures>
     nodes: await readJsonDir('nodes'),
     workloads: await readJsonDir('workloads'),
     persistentVolumeClaims: await readJsonDir('pvcs'),
+    namespaces: await readJsonDir('namespaces'),
     logs,
   };
 }
@@ -114,6 +115,7 @@ export async function startKubeStandin(opts: StandinOptions = {}): Promise<KubeS
     nodes: opts.nodes ?? fixtures?.nodes ?? [],
     workloads: opts.workloads ?? fixtures?.workloads ?? [],
     persistentVolumeClaims: opts.persistentVolumeClaims ?? fixtures?.persistentVolumeClaims ?? [],
+    namespaces: opts.namespaces ?? fixtures?.namespaces ?? [],
     logs: opts.logs ?? fixtures?.logs ?? {},
   };
   const token = opts.token ?? 'standin-token-0123456789';

@@ -1,8 +1,7 @@
 // Runs workflow source text the way run-workflows does (compile, load, run, apply), for tests
 // that state a workflow inline. Limits default to generous values a loaded machine meets.
 
-import type { Engine } from '../../lib/adapters/sandbox/engine.ts';
-import { loadEngine } from '../../lib/adapters/sandbox/engine.ts';
+import { createEnginePool, type EnginePool } from '../../lib/adapters/sandbox/engine.ts';
 import type { SandboxLimits } from '../../lib/adapters/sandbox/sandbox.ts';
 import type { Issue } from '../../lib/domain/issue.ts';
 import type { KubeReader } from '../../lib/domain/kube.ts';
@@ -17,8 +16,14 @@ export const GENEROUS: SandboxLimits = {
   resultBytes: 64 * 1024,
 };
 
-export async function loadSource(source: string, file = 'test.ts', engine?: Engine): Promise<LoadedWorkflow> {
-  const loaded = await loadWorkflowFile(file, source, engine ?? (await loadEngine()));
+const shared = createEnginePool();
+
+export async function loadSource(
+  source: string,
+  file = 'test.ts',
+  engines: EnginePool = shared,
+): Promise<LoadedWorkflow> {
+  const loaded = await loadWorkflowFile(file, source, engines);
   if ('problem' in loaded) throw new Error(`${file}: ${loaded.problem}`);
   return loaded;
 }
@@ -31,7 +36,7 @@ export interface RunOptions {
   allowLoopback?: boolean;
   apiServerHosts?: string[];
   mentionIds?: string[];
-  engine?: Engine;
+  engines?: EnginePool;
 }
 
 /** A workflow that triggers on every alert: `export default { name, triggers, run }` around `body`. */
@@ -51,13 +56,13 @@ export async function runSources(
   sources: string[],
   opts: RunOptions = {},
 ): Promise<WorkflowsResult> {
-  const engine = opts.engine ?? (await loadEngine());
+  const engines = opts.engines ?? shared;
   const workflows: LoadedWorkflow[] = [];
-  for (const [i, s] of sources.entries()) workflows.push(await loadSource(s, `w${i}.ts`, engine));
+  for (const [i, s] of sources.entries()) workflows.push(await loadSource(s, `w${i}.ts`, engines));
   return runWorkflows(
     issue,
     workflows,
-    async () => engine,
+    engines,
     {
       kube: opts.kube,
       prometheus: opts.prometheus,

@@ -8,14 +8,14 @@ import type {
   QuickJSDeferredPromise,
   QuickJSHandle,
   QuickJSRuntime,
-  QuickJSWASMModule,
 } from 'quickjs-emscripten-core';
 import { own } from '../../platform/own.ts';
+import type { EnginePool } from './engine.ts';
 
 export interface SandboxLimits {
   /** Wall-clock time for the whole run, host calls included. */
   timeoutMs: number;
-  /** The QuickJS runtime's heap limit. */
+  /** The engine instance's memory for this run (its linear memory's maximum past the engine's own). */
   memoryBytes: number;
   /** Most UTF-16 code units of the returned value's JSON. */
   resultBytes: number;
@@ -30,15 +30,7 @@ export interface SandboxHost {
 }
 
 export type FailureKind = 'timeout' | 'memory' | 'error' | 'too-large';
-export type SandboxOutcome =
-  | { ok: true; value: unknown }
-  | {
-      ok: false;
-      kind: FailureKind;
-      message: string;
-      /** The engine itself failed (the host's stack ran out under it): load a new one. */
-      engineBroken?: true;
-    };
+export type SandboxOutcome = { ok: true; value: unknown } | { ok: false; kind: FailureKind; message: string };
 
 /**
  * The guest's stack limit. QuickJS in WebAssembly runs on the host's own stack, so its limit
@@ -71,19 +63,23 @@ export function parseGuestJson(text: string): unknown {
  * its promise to the end, within the limits. Never throws for anything the guest does.
  */
 export async function runInSandbox(
-  engine: QuickJSWASMModule,
+  engines: EnginePool,
   script: string,
   input: unknown,
   host: SandboxHost,
   limits: SandboxLimits,
 ): Promise<SandboxOutcome> {
-  const rt = engine.newRuntime();
+  const lease = await engines.acquire(limits.memoryBytes);
+  let broken = false;
+  const rt = lease.engine.newRuntime();
   const deadline = Date.now() + limits.timeoutMs;
+  // Kept although it counts allocations rather than bytes (engine.ts): a single allocation larger
+  // than the limit still fails here first.
   rt.setMemoryLimit(limits.memoryBytes);
   rt.setMaxStackSize(GUEST_STACK_BYTES);
   rt.setInterruptHandler(() => Date.now() > deadline);
   const vm = rt.newContext();
-  const run = new GuestRun(vm, host);
+  const run = new GuestRun(vm, host, lease.full);
   try {
     run.install();
     const boot = vm.evalCode(
@@ -102,32 +98,29 @@ export async function runInSandbox(
     }
     return { ok: true, value: parseGuestJson(result.json) };
   } catch (err) {
-    brokenEngines.add(engine);
     // Only the engine throws here (the guest's errors are outcomes): a host stack overflow or
-    // a WebAssembly trap. Its memory can no longer be trusted.
-    return {
-      ok: false,
-      kind: 'error',
-      message: `sandbox engine failed: ${(err as Error).message}`,
-      engineBroken: true,
-    };
+    // a WebAssembly trap. Its memory can no longer be trusted: the instance is dropped.
+    broken = true;
+    return { ok: false, kind: 'error', message: `sandbox engine failed: ${(err as Error).message}` };
   } finally {
     try {
       run.close();
       vm.dispose();
       rt.dispose();
     } catch {
-      // A runtime that cannot be freed whole means a leak in this module: never reuse it.
-      brokenEngines.add(engine);
+      // A runtime that cannot be freed whole means a leak in this instance: never reuse it.
+      broken = true;
+      leaks++;
     }
+    lease.release(broken);
   }
 }
 
-const brokenEngines = new WeakSet<QuickJSWASMModule>();
+let leaks = 0;
 
-/** Whether a run found this engine unusable (its runtime could not be freed): load a new one. */
-export function engineIsBroken(engine: QuickJSWASMModule): boolean {
-  return brokenEngines.has(engine);
+/** Runs whose runtime could not be freed whole (a leaked handle): always 0 unless there is a bug. */
+export function leakedRuns(): number {
+  return leaks;
 }
 
 type Settled = { ok: true; json: string } | Extract<SandboxOutcome, { ok: false }>;
@@ -142,10 +135,12 @@ class GuestRun {
 
   private readonly vm: QuickJSContext;
   private readonly host: SandboxHost;
+  private readonly memoryFull: () => boolean;
 
-  constructor(vm: QuickJSContext, host: SandboxHost) {
+  constructor(vm: QuickJSContext, host: SandboxHost, memoryFull: () => boolean) {
     this.vm = vm;
     this.host = host;
+    this.memoryFull = memoryFull;
   }
 
   install(): void {
@@ -282,7 +277,10 @@ class GuestRun {
       error.dispose();
     }
     if (/\binterrupted\b/.test(message) && Date.now() > deadline) return this.timeout();
-    if (/out of memory/i.test(message)) return { ok: false, kind: 'memory', message: 'ran out of memory' };
+    // Out of memory, QuickJS may fail to make even the error object and throw null instead.
+    if (/out of memory/i.test(message) || this.memoryFull()) {
+      return { ok: false, kind: 'memory', message: 'ran out of memory' };
+    }
     if (/stack overflow/i.test(message)) return { ok: false, kind: 'memory', message: 'stack overflow' };
     return { ok: false, kind: 'error', message: message.slice(0, 500) };
   }

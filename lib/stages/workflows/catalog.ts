@@ -4,7 +4,7 @@
 // logged and counted; the others keep running. An unchanged file is not compiled again.
 import { readdir, readFile, watch } from 'node:fs';
 import { join } from 'node:path';
-import type { Engine } from '../../adapters/sandbox/engine.ts';
+import type { EnginePool } from '../../adapters/sandbox/engine.ts';
 import { runInSandbox } from '../../adapters/sandbox/sandbox.ts';
 import { CodeWorkflowDefinition } from '../../domain/code-workflow.ts';
 import type { Logger } from '../../platform/logger.ts';
@@ -24,7 +24,7 @@ export interface LoadProblem {
 
 export interface CatalogOptions {
   directory: string;
-  engine: () => Promise<Engine>;
+  engines: EnginePool;
   log: Logger;
   pollMs: number;
   /** Called for every file that fails (metrics). */
@@ -50,7 +50,7 @@ const listDir = (dir: string) =>
 export async function loadWorkflowFile(
   file: string,
   source: string,
-  engine: Engine,
+  engines: EnginePool,
 ): Promise<LoadedWorkflow | LoadProblem> {
   let script: string;
   try {
@@ -59,7 +59,7 @@ export async function loadWorkflowFile(
     return { file, problem: `does not compile: ${(err as Error).message.split('\n')[0]}` };
   }
   const host = { calls: {}, log: () => {} };
-  const out = await runInSandbox(engine, `${script}\n${DEFINE_ENTRY}`, null, host, DEFINE_LIMITS);
+  const out = await runInSandbox(engines, `${script}\n${DEFINE_ENTRY}`, null, host, DEFINE_LIMITS);
   if (!out.ok) return { file, problem: `does not load: ${out.message}` };
   const def = CodeWorkflowDefinition.safeParse(out.value);
   if (!def.success) return { file, problem: `invalid workflow: ${formatZodError(def.error)}` };
@@ -82,7 +82,6 @@ export async function openCatalog(opts: CatalogOptions): Promise<Catalog> {
       );
       return;
     }
-    const engine = await opts.engine();
     const nextWorkflows: LoadedWorkflow[] = [];
     const nextProblems: LoadProblem[] = [];
     const seen = new Set<string>();
@@ -95,7 +94,8 @@ export async function openCatalog(opts: CatalogOptions): Promise<Catalog> {
         continue; // Removed between the listing and the read: the next reload settles it.
       }
       const cached = cache.get(file);
-      const result = cached?.source === source ? cached.result : await loadWorkflowFile(name, source, engine);
+      const result =
+        cached?.source === source ? cached.result : await loadWorkflowFile(name, source, opts.engines);
       cache.set(file, { source, result });
       if ('problem' in result) nextProblems.push(result);
       else if (seen.has(result.name))

@@ -3,8 +3,7 @@
 // replies with the issue they changed, or with nothing when one of them dropped it.
 import type { CloudEvent } from 'cloudevents';
 import { createKubeReaderFromEnv } from '../../adapters/k8s/client.ts';
-import { type Engine, loadEngine } from '../../adapters/sandbox/engine.ts';
-import { engineIsBroken } from '../../adapters/sandbox/sandbox.ts';
+import { createEnginePool } from '../../adapters/sandbox/engine.ts';
 import { type ConfigSource, openFunctionConfig } from '../../domain/config/index.ts';
 import { issueEvent, parseIssueData } from '../../domain/events.ts';
 import { advancePlan, type Issue } from '../../domain/issue.ts';
@@ -29,7 +28,7 @@ export function createWorkflowsFunction(env: NodeJS.ProcessEnv = process.env): F
   let deps: Omit<HostDeps, 'allowHosts'>;
   let pollMs: number;
   let source = `/kubeincident/${NAME}`;
-  let engine: Promise<Engine> | undefined;
+  const engines = createEnginePool();
   const runs = defaultRegistry.counter(
     'kubeincident_workflow_runs_total',
     'Workflow runs, by workflow and outcome.',
@@ -44,16 +43,6 @@ export function createWorkflowsFunction(env: NodeJS.ProcessEnv = process.env): F
     [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5],
   );
 
-  // A run that broke the engine (the host's stack ran out under it) gets a new one for the next.
-  const getEngine = async (): Promise<Engine> => {
-    engine ??= loadEngine();
-    const e = await engine;
-    if (!engineIsBroken(e)) return e;
-    log.warn('sandbox engine replaced after a failure');
-    engine = loadEngine(undefined, true);
-    return engine;
-  };
-
   /** Opens (or swaps) the catalog when the config names a different directory. */
   const syncCatalog = async () => {
     const dir = config.current().codeWorkflows.directory;
@@ -64,7 +53,7 @@ export function createWorkflowsFunction(env: NodeJS.ProcessEnv = process.env): F
     if (dir === undefined) return;
     catalog = await openCatalog({
       directory: dir,
-      engine: getEngine,
+      engines,
       log,
       pollMs,
       onProblem: (p) => loadErrors.inc({ file: p.file }),
@@ -115,7 +104,7 @@ export function createWorkflowsFunction(env: NodeJS.ProcessEnv = process.env): F
       const result = await runWorkflows(
         issue,
         workflows,
-        getEngine,
+        engines,
         { ...deps, fetchPolicy: { ...deps.fetchPolicy, allowLoopback: cw.allowLoopback } },
         settings,
       );

@@ -2,7 +2,7 @@
 // in its own sandbox run, and folds their results into the issue. A workflow that throws, times
 // out, runs out of memory or returns what the contract refuses leaves one line on the issue and
 // the rest goes on: the message still goes out. "drop" ends it: the issue is not sent.
-import type { Engine } from '../../adapters/sandbox/engine.ts';
+import type { EnginePool } from '../../adapters/sandbox/engine.ts';
 import { runInSandbox, type SandboxLimits } from '../../adapters/sandbox/sandbox.ts';
 import { applyResult, CodeWorkflowResult, withNotes } from '../../domain/code-workflow.ts';
 import { workflowTriggerMatches } from '../../domain/config/match.ts';
@@ -50,7 +50,7 @@ function describe(outcome: RunOutcome, message: string, limits: SandboxLimits): 
 async function runOne(
   w: LoadedWorkflow,
   issue: Issue,
-  engine: Engine,
+  engines: EnginePool,
   deps: Omit<HostDeps, 'allowHosts'>,
   settings: RunSettings,
   now: Date,
@@ -63,7 +63,7 @@ async function runOne(
     prometheus: deps.prometheus !== undefined,
   };
   const host = workflowHost({ ...deps, allowHosts: settings.allowHosts[w.name] ?? [] }, w.name);
-  const out = await runInSandbox(engine, `${w.script}\n${RUN_ENTRY}`, input, host, settings.limits);
+  const out = await runInSandbox(engines, `${w.script}\n${RUN_ENTRY}`, input, host, settings.limits);
   const ms = performance.now() - started;
   const fail = (outcome: RunOutcome, message: string) => ({
     record: {
@@ -85,8 +85,8 @@ async function runOne(
 export async function runWorkflows(
   issue: Issue,
   workflows: readonly LoadedWorkflow[],
-  /** Asked only when a workflow matches: an issue no workflow wants never loads the engine. */
-  engine: () => Promise<Engine>,
+  /** Compiles the engine at its first use: an issue no workflow wants never loads it. */
+  engines: EnginePool,
   deps: Omit<HostDeps, 'allowHosts'>,
   settings: RunSettings,
   now: Date = new Date(),
@@ -97,7 +97,7 @@ export async function runWorkflows(
   let added = 0;
   for (const w of workflows) {
     if (!w.triggers.some((t) => workflowTriggerMatches(t, issue))) continue;
-    const { record, result } = await runOne(w, current, await engine(), deps, settings, now);
+    const { record, result } = await runOne(w, current, engines, deps, settings, now);
     records.push(record);
     if (record.note) notes.push(record.note);
     if (result === 'drop') return { issue: current, droppedBy: w.name, records };
