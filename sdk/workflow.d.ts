@@ -103,19 +103,19 @@ export interface Issue {
 export type Trigger =
   | {
       on: 'alert';
-      alertName?: string | string[];
-      status?: 'firing' | 'resolved';
-      severity?: Severity | Severity[];
-      namespace?: string | string[];
+      alertName?: string | string[] | undefined;
+      status?: 'firing' | 'resolved' | undefined;
+      severity?: Severity | Severity[] | undefined;
+      namespace?: string | string[] | undefined;
       /** Alertmanager matchers: name="v", name!="v", name=~"re", name!~"re". */
-      matchers?: string[];
+      matchers?: string[] | undefined;
     }
   | {
       on: 'event';
-      reason?: string | string[];
-      type?: 'Warning' | 'Normal';
-      kind?: string | string[];
-      namespace?: string | string[];
+      reason?: string | string[] | undefined;
+      type?: 'Warning' | 'Normal' | undefined;
+      kind?: string | string[] | undefined;
+      namespace?: string | string[] | undefined;
     };
 
 /** Slack user (U...) or user group (S...) IDs: only those in codeWorkflows.mentionIds are kept. */
