@@ -46,8 +46,8 @@ function describe(outcome: RunOutcome, message: string, limits: SandboxLimits): 
   return `failed: ${message}`;
 }
 
-/** One workflow's run, its result checked against the contract. */
-async function runOne(
+/** One workflow's run, its result checked against the contract (also `npm run workflow -- test`). */
+export async function runWorkflow(
   w: LoadedWorkflow,
   issue: Issue,
   engines: EnginePool,
@@ -97,7 +97,7 @@ export async function runWorkflows(
   let added = 0;
   for (const w of workflows) {
     if (!w.triggers.some((t) => workflowTriggerMatches(t, issue))) continue;
-    const { record, result } = await runOne(w, current, engines, deps, settings, now);
+    const { record, result } = await runWorkflow(w, current, engines, deps, settings, now);
     records.push(record);
     if (record.note) notes.push(record.note);
     if (result === 'drop') return { issue: current, droppedBy: w.name, records };
