@@ -106,7 +106,10 @@ test('examples: npm run workflow -- test prints what a workflow returns for a re
     process.execPath,
     ['scripts/workflow.ts', 'test', join(EXAMPLES, 'page-owner.ts'), join(EXAMPLES, 'issue.json')],
     { cwd: ROOT, env: { PATH: process.env.PATH, HOME: dir } },
-  ).catch((e: { code: number; stdout: string }) => e);
+  ).then(
+    (o) => ({ code: 0, stdout: o.stdout }),
+    (e: { code: number; stdout: string }) => e,
+  );
   t.is(failed.code, 1, 'without a cluster the run fails, and the command says so');
   t.like(JSON.parse(failed.stdout), {
     outcome: 'error',
