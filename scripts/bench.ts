@@ -12,7 +12,8 @@
 // runs section 1 alone (cold start and idle RSS), for repeated start-up measurements; `-- --only
 // redis` runs the Redis path alone (scripts/bench/redis-path.ts), whose rate moves with the machine;
 // `-- --only storm`, `-- --only burst` and `-- --only webhook` (the 10,000-alert webhook,
-// scripts/bench/big-webhook.ts) run those sections alone.
+// scripts/bench/big-webhook.ts) and `-- --only workflows` (scripts/bench/workflows.ts) run those
+// sections alone.
 // `-- --tiny` runs every section with a token load (test/bench-exits.test.ts: the bench stops all
 // it started and exits); its figures mean nothing.
 // Every section stops what it started in a `finally`, also when it throws; the process exits
@@ -30,6 +31,7 @@ import { benchBurst, benchLatency, benchStorm } from './bench/pipeline.ts';
 import { freePort, median, msSince, rssMiB, spawnServer, stop } from './bench/procs.ts';
 import { benchRedisMemory } from './bench/redis-memory.ts';
 import { benchRedisPath } from './bench/redis-path.ts';
+import { benchWorkflows } from './bench/workflows.ts';
 import { buildFunction, FUNCTIONS } from './build.ts';
 
 const json = process.argv.includes('--json');
@@ -41,12 +43,14 @@ const REDIS_PATH = 'Redis path (dispatch decisions vs redis-benchmark)';
 const STORM = 'Storm folded to Slack’s rate';
 const BURST = 'Burst of unrelated alerts on one channel';
 const BIG_WEBHOOK = '10,000-alert webhook';
+const WORKFLOWS = 'TypeScript workflows in the sandbox';
 /** `--only` names for the sections measured by their own modules. */
 const SECTION_ONLY: Record<string, string> = {
   redis: REDIS_PATH,
   storm: STORM,
   burst: BURST,
   webhook: BIG_WEBHOOK,
+  workflows: WORKFLOWS,
 };
 if (only !== undefined && only !== 'cold' && only !== 'ingest' && !(only in SECTION_ONLY))
   throw new Error(
@@ -236,6 +240,7 @@ try {
           quick: q,
         }),
     ],
+    [WORKFLOWS, ({ quick: q, tiny: t }) => benchWorkflows({ quick: q, tiny: t, dir })],
   ];
   const extra: Record<string, Array<Record<string, string | number>>> = {};
   for (const [title, run] of sections.filter(([title]) => runSection(title))) {

@@ -264,6 +264,9 @@ export async function buildFunction(
     logLevel: 'warning',
     metafile: true,
     plugins: pluginsWithout(options.without ?? []),
+    // The sandbox's engine (an Emscripten ES module) asks import.meta.url for a require of its own.
+    define: { 'import.meta.url': '__bundleUrl' },
+    banner: { js: 'var __bundleUrl = require("node:url").pathToFileURL(__filename).href;' },
   });
   const imports = Object.values(main.metafile.outputs).flatMap((o) => o.imports.map((i) => i.path));
   if (imports.includes(`./${K8S_CLIENT}`)) {
