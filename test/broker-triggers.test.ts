@@ -35,6 +35,7 @@ test('triggers: the real knative/ wiring loads one Trigger per subscriber', asyn
       ['enrich-node', 'Service', 'enrich-node'],
       ['enrich-pod', 'Service', 'enrich-pod'],
       ['k8s-event-ingest', 'Service', 'k8s-event-ingest'],
+      ['run-workflows', 'Service', 'run-workflows'],
     ],
   );
   for (const tr of triggers) {

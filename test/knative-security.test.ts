@@ -147,7 +147,7 @@ test('networkpolicy: functions reach only DNS, the Kubernetes API, Redis, Slack 
     t.is(await egressAllowed(fn, undefined, {}, 80), fn === 'run-workflows', `${fn} http out`);
     t.is(
       await egressAllowed(fn, 'monitoring', { app: 'prometheus' }, 9090),
-      fn === 'run-workflows',
+      fn === 'run-workflows' || fn === 'enrich-metrics',
       `${fn} prometheus`,
     );
     t.false(await egressAllowed(fn, 'payments', { app: 'postgres' }, 5432), `${fn} postgres`);
