@@ -39,7 +39,10 @@ test('demo: the terminal shows the crash loop with its previous log, the OOM kil
   );
   // The rollout that broke things.
   t.regex(out, /A Deployment rollout is not progressing \(ProgressDeadlineExceeded\)\./);
-  t.regex(out, /Verdict: Deployment checkout: 3\/5 ready; 2 in CrashLoopBackOff on node-7 — OOMKilled/);
+  t.regex(
+    out,
+    /Verdict: Deployment checkout: 3\/5 ready; 2 in CrashLoopBackOff on node-7; rollout stalled \(ProgressDeadlineExceeded\) — OOMKilled/,
+  );
   // The resolution edited the node's root in place.
   t.regex(out, /RESOLVED after \d+m\n│ Node is not ready\./);
   t.regex(out, /updated terminal ts=/);

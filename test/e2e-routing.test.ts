@@ -123,7 +123,7 @@ test('e2e: two namespaces route to two channels with the enrichments their workf
   );
 });
 
-test('e2e: with the default configuration an alert about a PVC goes straight to dispatch, a pod alert through enrich-pod', async (t) => {
+test('e2e: with the default configuration an alert about an HPA goes straight to dispatch, a pod alert through enrich-pod', async (t) => {
   let pipeline: RunningPipeline | undefined;
   const stops: Array<() => Promise<void>> = [];
   t.teardown(async () => {
@@ -147,13 +147,14 @@ test('e2e: with the default configuration an alert about a PVC goes straight to 
     headers: { 'content-type': 'application/json' },
     body: webhook([
       {
+        // No enricher reads an HPA (a PVC or a CronJob goes to enrich-pod: docs/workloads.md).
         labels: {
-          alertname: 'KubePersistentVolumeFillingUp',
+          alertname: 'KubeHpaMaxedOut',
           namespace: 'payments',
-          persistentvolumeclaim: 'ledger-data',
+          horizontalpodautoscaler: 'ledger-api',
           severity: 'critical',
         },
-        annotations: { summary: 'PVC payments/ledger-data is 97% full.' },
+        annotations: { summary: 'HPA payments/ledger-api has been running at max replicas.' },
       },
       {
         labels: {
@@ -177,12 +178,12 @@ test('e2e: with the default configuration an alert about a PVC goes straight to 
     const reply = await eventually(`details of ${text}`, () => slack.replies('C0ALERTS', root.ts)[0]);
     return JSON.stringify([reply.text, reply.blocks, reply.attachments]);
   };
-  const pvc = await details('ledger-data');
-  t.regex(pvc, /About KubePersistentVolumeFillingUp/, 'the details went out, with what ingest added');
-  t.notRegex(pvc, /Not enriched/);
+  const hpa = await details('ledger-api');
+  t.regex(hpa, /About KubeHpaMaxedOut/, 'the details went out, with what ingest added');
+  t.notRegex(hpa, /Not enriched/);
   const pod = await details('api-7d9f8b6c5d-x2x4q');
   t.regex(pod, /No cluster access: pod details/, 'enrich-pod ran for the pod');
-  // enrich-pod logs every issue it enriched: the PVC's fingerprint (e2eroute0) is not among them.
+  // enrich-pod logs every issue it enriched: the HPA's fingerprint (e2eroute0) is not among them.
   const enriched = pipeline
     .output()
     .split('\n')

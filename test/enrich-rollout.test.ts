@@ -100,11 +100,18 @@ test.serial(
       /^deployment\/api: started 9m after the rollout to revision 7: image api:2\.4\.0 to 2\.5\.0, env CACHE_MODE added.* — CrashLoopBackOff: container api exited 1/,
     );
     t.truthy(list(e, 'What changed: revision 6 to 7'));
-    // The owner chain: the ReplicaSet, then its Deployment; the pods only to compare revisions.
+    t.true(list(e, 'What changed')?.items.includes('Revision 7: 0/2 ready (ReplicaSet counts)'));
+    t.true(list(e, 'What changed')?.items.includes('Older revisions: all ready (ReplicaSet counts)'));
+    // The owner chain: the ReplicaSet, then its Deployment; the ReplicaSets' counts stand in for
+    // a list of the Deployment's pods.
     const paths = requests.map((r) => r.path);
     t.true(paths.includes('/apis/apps/v1/namespaces/orders/replicasets/api-6d5f7c9b8'));
     t.true(paths.includes('/apis/apps/v1/namespaces/orders/deployments/api'));
-    t.true(paths.includes('/api/v1/namespaces/orders/pods'));
+    t.false(paths.includes('/api/v1/namespaces/orders/pods'));
+    // A StatefulSet pod has no such counts: its workload's pods are listed to compare revisions.
+    const q = await enrich('Pod', 'queue-2');
+    t.regex(q.e.verdict ?? '', /^statefulset\/queue: started 13m after the rollout to revision 2/);
+    t.true(q.requests.some((r) => r.path === '/api/v1/namespaces/orders/pods'));
   },
 );
 
@@ -116,14 +123,21 @@ test.serial(
     t.truthy(list(e, 'What changed: revision 6 to 7'), 'what changed is still shown');
     t.false(
       requests.some((r) => r.path === '/api/v1/namespaces/orders/pods'),
-      'the workload pods are not listed when the pod is not of the newest revision',
+      'no pod list for a Deployment pod',
     );
     const late = await enrich('Deployment', 'api', '2026-03-10T14:00:00Z');
     t.regex(late.e.verdict ?? '', /^Deployment api: 3\/3 ready; 2 in CrashLoopBackOff/);
-    const lone = await enrich('Pod', 'api-6d5f7c9b8-h2v6p', '2026-03-10T14:00:00Z');
+    const lone = await enrich('Pod', 'queue-2', '2026-03-10T14:00:00Z');
+    t.false(/rollout to revision/.test(lone.e.verdict ?? ''));
     t.false(
       lone.requests.some((r) => r.path === '/api/v1/namespaces/orders/pods'),
       'no recent rollout: no pod list',
+    );
+    const old = await enrich('Pod', 'queue-0');
+    t.false(/rollout to revision/.test(old.e.verdict ?? ''));
+    t.false(
+      old.requests.some((r) => r.path === '/api/v1/namespaces/orders/pods'),
+      'a pod of an older revision: no pod list',
     );
   },
 );

@@ -4,7 +4,7 @@
 import test from 'ava';
 import { DEFAULT_REDACT_PATTERNS } from '../lib/domain/diagnose/redact.ts';
 import { controllerRevisions, deploymentRevisions, revisionOfPod } from '../lib/domain/diagnose/revisions.ts';
-import { configMapChange, rolloutStatus, viewRollout } from '../lib/domain/diagnose/rollout.ts';
+import { CHANGE_CAP, configMapChange, rolloutStatus, viewRollout } from '../lib/domain/diagnose/rollout.ts';
 import { claimNames, viewStatefulSet } from '../lib/domain/diagnose/statefulset.ts';
 import {
   configMapRefs,
@@ -220,7 +220,31 @@ test('rollout verdict: not blamed when the failure came long after, or old pods 
     undefined,
     'a failing pod of no known revision',
   );
-  t.is(viewRollout({ ...input('2026-03-10T11:51:00Z'), pods: undefined }).blame, undefined);
+  // Without pods a Deployment is judged by its ReplicaSets' ready counts.
+  t.regex(
+    viewRollout({ ...input('2026-03-10T11:51:00Z'), pods: undefined }).blame ?? '',
+    /^started 9m after/,
+  );
+  const shortOld = deploymentRevisions(deployment, replicaSets);
+  const six = shortOld.find((r) => r.number === 6);
+  if (six?.counts) six.counts = { ...six.counts, ready: 2 };
+  t.is(
+    viewRollout({ ...input('2026-03-10T11:51:00Z'), pods: undefined, revisions: shortOld }).blame,
+    undefined,
+    'an older ReplicaSet short of ready pods',
+  );
+  const noCounts = deploymentRevisions(deployment, replicaSets).map(({ counts: _c, ...r }) => r);
+  t.is(
+    viewRollout({ ...input('2026-03-10T11:51:00Z'), pods: undefined, revisions: noCounts }).blame,
+    undefined,
+    'ControllerRevisions have no counts: without pods nothing is blamed',
+  );
+  const oldPod = apiPods.find((p) => p.metadata?.name === 'api-7c9d8b6f4-b7k2q');
+  t.is(
+    viewRollout({ ...input('2026-03-10T11:51:00Z'), ...(oldPod ? { subjectPod: oldPod } : {}) }).blame,
+    undefined,
+    'a pod subject of an older revision is not blamed on the rollout',
+  );
   const healthy = apiPods.filter((p) => !p.metadata?.name?.startsWith('api-6d5f7c9b8'));
   t.is(healthy.length, 3);
   t.is(
@@ -289,4 +313,17 @@ test('settings: ROLLOUT_WINDOW_MINUTES defaults to an hour and refuses what is n
     const err = t.throws(() => parseEnv(EnricherEnv, { ROLLOUT_WINDOW_MINUTES: bad }));
     t.regex(err?.message ?? '', /ROLLOUT_WINDOW_MINUTES/, bad);
   }
+});
+
+test('rollout view: a rewritten template lists the first changes and counts the rest', (t) => {
+  const revs = deploymentRevisions(deployment, replicaSets);
+  const newest = structuredClone(revs[0]);
+  const c = newest?.template?.spec?.containers?.[0];
+  if (!newest || !c) return t.fail('fixture changed');
+  c.env = Array.from({ length: CHANGE_CAP + 5 }, (_, i) => ({ name: `VAR_${i}`, value: String(i) }));
+  const v = viewRollout({ ...input('2026-03-10T11:51:00Z'), revisions: [newest, ...revs.slice(1)] });
+  const items = v.blocks[0]?.type === 'list' ? v.blocks[0].items : [];
+  t.true(v.changes.length > CHANGE_CAP);
+  t.is(items.filter((i) => i.startsWith('api: ')).length, CHANGE_CAP);
+  t.true(items.includes(`… and ${v.changes.length - CHANGE_CAP} more changes`));
 });

@@ -29,7 +29,10 @@ export interface RolloutInput {
   workload: Workload;
   /** Newest first (revisions.ts). */
   revisions: Revision[];
-  /** The workload's pods, when they were listed. */
+  /**
+   * The workload's pods, when they were listed. Without them a Deployment is judged by its
+   * ReplicaSets' ready counts; a StatefulSet or DaemonSet is not judged.
+   */
   pods: V1Pod[] | undefined;
   /** When the failure began (the issue's startsAt). */
   failureMs: number;
@@ -38,6 +41,8 @@ export interface RolloutInput {
   windowMs: number;
   patterns: readonly RegExp[];
   configMaps: ConfigMapChange[];
+  /** For a pod subject: the rollout is blamed only when this pod is of the new revision. */
+  subjectPod?: V1Pod;
 }
 
 export interface RolloutView {
@@ -52,6 +57,9 @@ export interface RolloutView {
   configHints: string[];
   blocks: Block[];
 }
+
+/** Template changes listed one by one; a rewrite of a whole template is summed up past it. */
+export const CHANGE_CAP = 25;
 
 // A clock skew between the API server's timestamps and the alert's is tolerated this much.
 const SKEW_MS = 60_000;
@@ -90,14 +98,34 @@ export function undoCommand(kind: RolloutKind, w: Workload, to: number): string 
   return `kubectl rollout undo ${kind.toLowerCase()}/${w.metadata?.name ?? ''} -n ${w.metadata?.namespace ?? ''} --to-revision=${to}`;
 }
 
-function blameOf(input: RolloutInput, cur: Revision, tallies: Map<string, PodTally>, summary: string) {
-  if (cur.createdMs === undefined || input.pods === undefined) return undefined;
+/**
+ * Whether only the new revision fails: from the pods when they were listed, else from the
+ * ReplicaSets' own ready counts (a Deployment's; ControllerRevisions have none). Undefined: unknown.
+ */
+function onlyNewFails(input: RolloutInput, cur: Revision, tallies: Map<string, PodTally> | undefined) {
+  if (tallies) {
+    const mine = tallies.get(cur.name);
+    if (!mine || mine.failing === 0) return false;
+    for (const [name, t] of tallies) if (name !== cur.name && t.failing > 0) return false;
+    return true;
+  }
+  if (!cur.counts) return undefined;
+  const short = (r: Revision) => r.counts !== undefined && r.counts.ready < r.counts.desired;
+  return short(cur) && !input.revisions.some((r) => r !== cur && short(r));
+}
+
+function blameOf(
+  input: RolloutInput,
+  cur: Revision,
+  tallies: Map<string, PodTally> | undefined,
+  summary: string,
+) {
+  if (cur.createdMs === undefined) return undefined;
   const after = input.failureMs - cur.createdMs;
   if (after < -SKEW_MS || after > input.windowMs) return undefined;
-  const mine = tallies.get(cur.name);
-  if (!mine || mine.failing === 0) return undefined;
+  if (input.subjectPod && revisionOfPod(input.subjectPod, input.revisions) !== cur) return undefined;
   // Every failing pod is of the new revision; pods of older ones (if any are left) are healthy.
-  for (const [name, t] of tallies) if (name !== cur.name && t.failing > 0) return undefined;
+  if (onlyNewFails(input, cur, tallies) !== true) return undefined;
   return `started ${formatDuration(Math.max(0, after))} after the rollout to revision ${cur.number}${summary ? `: ${summary}` : ''}`;
 }
 
@@ -163,7 +191,7 @@ export function viewRollout(input: RolloutInput): RolloutView {
   const changes = previous ? diffTemplates(previous.template, current.template, input.patterns) : [];
   const summary = summarizeChanges(changes);
   const tallies = input.pods ? tallyPods(input.pods, input.revisions) : undefined;
-  const blame = previous && tallies ? blameOf(input, current, tallies, summary) : undefined;
+  const blame = previous ? blameOf(input, current, tallies, summary) : undefined;
   const undo = previous ? undoCommand(input.kind, input.workload, previous.number) : undefined;
   const created = current.createdMs === undefined ? undefined : new Date(current.createdMs).toISOString();
   const items = [
@@ -180,7 +208,10 @@ export function viewRollout(input: RolloutInput): RolloutView {
     );
   }
   if (tallies) items.push(...podLines(tallies, current));
-  for (const c of changes) items.push(c.container ? `${c.container}: ${c.detail}` : c.detail);
+  else if (current.counts) items.push(...countLines(input.revisions, current));
+  for (const c of changes.slice(0, CHANGE_CAP))
+    items.push(c.container ? `${c.container}: ${c.detail}` : c.detail);
+  if (changes.length > CHANGE_CAP) items.push(`… and ${changes.length - CHANGE_CAP} more changes`);
   if (previous && changes.length === 0) items.push('The pod template is the same as the previous revision');
   items.push(...cmLines);
   if (undo) items.push(`To go back (not run): ${undo}`);
@@ -200,6 +231,18 @@ export function viewRollout(input: RolloutInput): RolloutView {
     ...(blame ? { blame } : {}),
     ...(undo ? { undo } : {}),
   };
+}
+
+function countLines(revisions: Revision[], current: Revision): string[] {
+  const c = current.counts as NonNullable<Revision['counts']>;
+  const old = revisions.filter((r) => r !== current && r.counts && r.counts.desired > 0);
+  const oldShort = old.filter((r) => (r.counts?.ready ?? 0) < (r.counts?.desired ?? 0));
+  return [
+    `Revision ${current.number}: ${c.ready}/${c.desired} ready (ReplicaSet counts)`,
+    old.length === 0
+      ? 'No older revision runs pods'
+      : `Older revisions: ${oldShort.length === 0 ? 'all ready' : `${oldShort.length} not fully ready`} (ReplicaSet counts)`,
+  ];
 }
 
 function podLines(tallies: Map<string, PodTally>, current: Revision): string[] {

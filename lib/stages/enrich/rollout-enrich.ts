@@ -66,6 +66,7 @@ export async function readRollout(
   kind: RolloutKind,
   w: Workload,
   pods: V1Pod[] | undefined | ((newest: Revision) => Promise<V1Pod[] | undefined>),
+  subjectPod?: V1Pod,
 ): Promise<RolloutRead> {
   const selector = workloadSelector(w);
   if (selector === undefined) return { notes: [] };
@@ -102,6 +103,7 @@ export async function readRollout(
     // Env values are never shown unredacted, even where log redaction was left unconfigured.
     patterns: ctx.opts.redactPatterns ?? DEFAULT_REDACT_PATTERNS,
     configMaps,
+    ...(subjectPod ? { subjectPod } : {}),
   });
   return { view, notes };
 }
@@ -145,13 +147,22 @@ export async function rolloutOfPod(
   if (!owner) return undefined;
   const ns = pod.metadata?.namespace ?? '';
   const selector = workloadSelector(owner.workload);
-  const read = await readRollout(ctx, issue, owner.kind, owner.workload, async (newest) => {
-    // A pod of an older revision failing is not the new rollout's doing: no need to look further.
-    if (selector === undefined || revisionOfPod(pod, [newest]) === undefined) return undefined;
-    const r = await attempt(
-      collectPages(ctx.budget, (o) => ctx.kube.listPods(ns, selector, o), ctx.opts.podLimit ?? 500),
-    );
-    return r.ok ? r.value.items : undefined;
-  });
+  const read = await readRollout(
+    ctx,
+    issue,
+    owner.kind,
+    owner.workload,
+    async (newest) => {
+      // A pod of an older revision failing is not the new rollout's doing: no need to look further.
+      // A Deployment's ReplicaSets count their ready pods: no pod list is needed to compare them.
+      if (owner.kind === 'Deployment') return undefined;
+      if (selector === undefined || revisionOfPod(pod, [newest]) === undefined) return undefined;
+      const r = await attempt(
+        collectPages(ctx.budget, (o) => ctx.kube.listPods(ns, selector, o), ctx.opts.podLimit ?? 500),
+      );
+      return r.ok ? r.value.items : undefined;
+    },
+    pod,
+  );
   return { ...read, ...owner };
 }
