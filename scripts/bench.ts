@@ -16,7 +16,8 @@
 // `-- --only storm`, `-- --only burst` and `-- --only webhook` (the 10,000-alert webhook,
 // scripts/bench/big-webhook.ts) run those sections alone; `-- --only metrics` runs enrich-metrics'
 // chart render times, cold start, idle and peak RSS (scripts/bench/metrics.ts); `-- --only rollout`
-// the what-changed cost on a workload with 50 revisions and 2,000 pods (scripts/bench/rollout.ts).
+// the what-changed cost on a workload with 50 revisions and 2,000 pods (scripts/bench/rollout.ts);
+// `-- --only workflows` the TypeScript workflows' sandbox (scripts/bench/workflows.ts).
 // `-- --tiny` runs every section with a token load (test/bench-exits.test.ts: the bench stops all
 // it started and exits); its figures mean nothing.
 // Every section stops what it started in a `finally`, also when it throws; the process exits
@@ -36,6 +37,7 @@ import { freePort, median, msSince, rssMiB, spawnServer, stop } from './bench/pr
 import { benchRedisMemory } from './bench/redis-memory.ts';
 import { benchRedisPath } from './bench/redis-path.ts';
 import { benchRollout } from './bench/rollout.ts';
+import { benchWorkflows } from './bench/workflows.ts';
 import { buildFunction, FUNCTIONS } from './build.ts';
 
 const json = process.argv.includes('--json');
@@ -49,6 +51,7 @@ const BURST = 'Burst of unrelated alerts on one channel';
 const BIG_WEBHOOK = '10,000-alert webhook';
 const METRICS = 'enrich-metrics: charts, cold start and memory';
 const ROLLOUT = 'What changed: 50 revisions, 2,000 pods';
+const WORKFLOWS = 'TypeScript workflows in the sandbox';
 /** `--only` names for the sections measured by their own modules. */
 const SECTION_ONLY: Record<string, string> = {
   redis: REDIS_PATH,
@@ -57,6 +60,7 @@ const SECTION_ONLY: Record<string, string> = {
   webhook: BIG_WEBHOOK,
   metrics: METRICS,
   rollout: ROLLOUT,
+  workflows: WORKFLOWS,
 };
 // `--only destinations`: cold start and the load figures of the dispatch functions alone.
 const destinationsOnly = only === 'destinations';
@@ -258,6 +262,7 @@ try {
           quick: q,
         }),
     ],
+    [WORKFLOWS, ({ quick: q, tiny: t }) => benchWorkflows({ quick: q, tiny: t, dir })],
   ];
   const extra: Record<string, Array<Record<string, string | number>>> = {};
   for (const [title, run] of sections.filter(([title]) => runSection(title))) {

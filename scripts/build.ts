@@ -8,6 +8,7 @@ import { copyFile, readFile, rm } from 'node:fs/promises';
 import { builtinModules, createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { build, type Plugin } from 'esbuild';
+import { WASM_FILE, wasmPath } from '../lib/adapters/sandbox/engine.ts';
 import { FUNCTIONS } from '../lib/platform/functions.ts';
 
 export { FUNCTIONS };
@@ -327,6 +328,9 @@ export async function buildFunction(
     logLevel: 'warning',
     metafile: true,
     plugins: pluginsWithout(options.without ?? []),
+    // The sandbox's engine (an Emscripten ES module) asks import.meta.url for a require of its own.
+    define: { 'import.meta.url': '__bundleUrl' },
+    banner: { js: 'var __bundleUrl = require("node:url").pathToFileURL(__filename).href;' },
   });
   const imports = Object.values(main.metafile.outputs).flatMap((o) => o.imports.map((i) => i.path));
   if (imports.includes(`./${K8S_CLIENT}`)) {
@@ -349,6 +353,10 @@ export async function buildFunction(
     });
   }
   if (imports.includes(`./${CHART}`)) await buildChart(outdir);
+  // The workflow sandbox's engine (lib/adapters/sandbox/engine.ts reads it from beside the bundle).
+  if (Object.keys(main.metafile.inputs).some((i) => i.includes('quickjs-wasmfile-release-sync'))) {
+    await copyFile(wasmPath({}), resolve(outdir, WASM_FILE));
+  }
   const entry = resolve(outdir, 'index.cjs');
   await copyFile(resolve(root, 'lib/platform/runtime/bundle-entry.cjs'), entry);
   await trainCodeCache(entry);

@@ -31,9 +31,11 @@ test('triggers: the real knative/ wiring loads one Trigger per subscriber', asyn
       ['dispatch-slack', 'Service', 'dispatch-slack'],
       ['dispatch-teams', 'Service', 'dispatch-teams'],
       ['dispatch-webhook', 'Service', 'dispatch-webhook'],
+      ['enrich-metrics', 'Service', 'enrich-metrics'],
       ['enrich-node', 'Service', 'enrich-node'],
       ['enrich-pod', 'Service', 'enrich-pod'],
       ['k8s-event-ingest', 'Service', 'k8s-event-ingest'],
+      ['run-workflows', 'Service', 'run-workflows'],
     ],
   );
   for (const tr of triggers) {

@@ -31,6 +31,7 @@ const FUNCTIONS = [
   'enrich-pod',
   'enrich-node',
   'enrich-metrics',
+  'run-workflows',
   'dispatch-slack',
   ...DESTINATIONS,
 ];
@@ -140,8 +141,10 @@ test('knative: kubectl kustomize renders every expected object into the kubeinci
       'Broker/kubeincident-dead-letters',
       'ClusterRole/kubeincident-enricher',
       'ClusterRole/kubeincident-event-source',
+      'ClusterRole/kubeincident-workflows',
       'ClusterRoleBinding/kubeincident-enricher',
       'ClusterRoleBinding/kubeincident-event-source',
+      'ClusterRoleBinding/kubeincident-workflows',
       'ConfigMap/kubeincident-config',
       'ConfigMap/kubeincident-workflows',
       'Namespace/kubeincident',
@@ -149,6 +152,7 @@ test('knative: kubectl kustomize renders every expected object into the kubeinci
       'NetworkPolicy/kubeincident-functions-egress',
       'NetworkPolicy/kubeincident-functions-ingress',
       'NetworkPolicy/kubeincident-metrics-egress',
+      'NetworkPolicy/kubeincident-workflows-egress',
       ...FUNCTIONS.map((f) => `Service/${f}`),
       ...DESTINATIONS.map((f) => `ServiceAccount/kubeincident-${f}`),
       ...DESTINATIONS.map((f) => `Trigger/${f}`),
@@ -156,12 +160,14 @@ test('knative: kubectl kustomize renders every expected object into the kubeinci
       'ServiceAccount/kubeincident-event-source',
       'ServiceAccount/kubeincident-function',
       'ServiceAccount/kubeincident-metrics',
+      'ServiceAccount/kubeincident-workflows',
       'SinkBinding/alert-ingest-sink',
       'Trigger/dispatch-slack',
       'Trigger/enrich-metrics',
       'Trigger/enrich-node',
       'Trigger/enrich-pod',
       'Trigger/k8s-event-ingest',
+      'Trigger/run-workflows',
     ].sort(),
   );
   for (const d of docs) {
@@ -204,6 +210,22 @@ test('knative: RBAC grants the enrichers exactly read access to what they use, a
     { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
     { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] },
   ]);
+  // Workflow code reads through run-workflows' own account: get and list, never Secrets or ConfigMaps.
+  const workflowRules = find(docs, 'ClusterRole', 'kubeincident-workflows').rules as Doc[];
+  t.deepEqual(workflowRules, [
+    {
+      apiGroups: [''],
+      resources: ['pods', 'events', 'services', 'persistentvolumeclaims', 'nodes', 'namespaces'],
+      verbs: ['get', 'list'],
+    },
+    { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },
+    {
+      apiGroups: ['apps'],
+      resources: ['deployments', 'statefulsets', 'daemonsets', 'replicasets'],
+      verbs: ['get', 'list'],
+    },
+    { apiGroups: ['batch'], resources: ['jobs', 'cronjobs'], verbs: ['get', 'list'] },
+  ]);
   const bindings = docs.filter((d) => d.kind === 'ClusterRoleBinding' || d.kind === 'RoleBinding');
   t.deepEqual(
     bindings.map((b) => [b.roleRef.name, b.subjects]),
@@ -215,6 +237,10 @@ test('knative: RBAC grants the enrichers exactly read access to what they use, a
       [
         'kubeincident-event-source',
         [{ kind: 'ServiceAccount', name: 'kubeincident-event-source', namespace: 'kubeincident' }],
+      ],
+      [
+        'kubeincident-workflows',
+        [{ kind: 'ServiceAccount', name: 'kubeincident-workflows', namespace: 'kubeincident' }],
       ],
     ],
   );
@@ -234,9 +260,11 @@ test('knative: RBAC grants the enrichers exactly read access to what they use, a
       const expected =
         fn === 'enrich-metrics'
           ? 'kubeincident-metrics'
-          : ENRICHERS.includes(fn)
-            ? 'kubeincident-enricher'
-            : 'kubeincident-function';
+          : fn === 'run-workflows'
+            ? 'kubeincident-workflows'
+            : ENRICHERS.includes(fn)
+              ? 'kubeincident-enricher'
+              : 'kubeincident-function';
       t.is(sa, expected, fn);
     }
   }
@@ -323,7 +351,7 @@ test('knative: the documented canary traffic block is a valid Service traffic sp
 test('knative: Triggers filter on valid keys, point at existing Services and dead-letter into the dead-letter Broker', async (t) => {
   const docs = await rendered();
   const triggers = docs.filter((d) => d.kind === 'Trigger');
-  t.is(triggers.length, 5 + DESTINATIONS.length);
+  t.is(triggers.length, 6 + DESTINATIONS.length);
   const keysOf = (f: Doc): string[] =>
     Object.entries(f).flatMap(([dialect, v]) =>
       dialect === 'all' || dialect === 'any'

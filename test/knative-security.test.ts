@@ -142,8 +142,14 @@ test('networkpolicy: functions reach only DNS, the Kubernetes API, Redis, Slack 
     t.true(await egressAllowed(fn, 'default', { component: 'apiserver' }, 6443), `${fn} api server`);
     t.true(await egressAllowed(fn, 'kubeincident', { app: 'redis' }, 6379), `${fn} redis`);
     t.true(await egressAllowed(fn, 'knative-eventing', { app: 'broker-ingress' }, 8080), `${fn} broker`);
-    // And nothing else: plain HTTP out, another namespace's database, SSH, a node's kubelet.
-    t.false(await egressAllowed(fn, undefined, {}, 80), `${fn} http out`);
+    // And nothing else: plain HTTP out (but for workflows' allow-listed hosts and Prometheus),
+    // another namespace's database, SSH, a node's kubelet.
+    t.is(await egressAllowed(fn, undefined, {}, 80), fn === 'run-workflows', `${fn} http out`);
+    t.is(
+      await egressAllowed(fn, 'monitoring', { app: 'prometheus' }, 9090),
+      fn === 'run-workflows' || fn === 'enrich-metrics',
+      `${fn} prometheus`,
+    );
     t.false(await egressAllowed(fn, 'payments', { app: 'postgres' }, 5432), `${fn} postgres`);
     t.false(await egressAllowed(fn, 'payments', { app: 'redis' }, 6379), `${fn} another namespace's redis`);
     t.false(await egressAllowed(fn, 'kube-system', { app: 'x' }, 10250), `${fn} kubelet`);

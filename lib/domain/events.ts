@@ -26,7 +26,7 @@ export const EventTypes = {
  * ([a-z0-9], <= 20 chars) and Knative's filter key pattern, so Triggers can match on them.
  */
 export interface IssueExtensions {
-  /** The stage that should act next: enrichpod | enrichnode | dispatch. */
+  /** The stage that should act next: enrichpod | enrichnode | workflows | dispatch. */
   nextstage: Stage | 'done';
   issuesource: string;
   issuetype: string;

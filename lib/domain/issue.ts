@@ -39,7 +39,7 @@ export const IssueStatus = z.enum(['firing', 'resolved']);
 export type IssueStatus = z.infer<typeof IssueStatus>;
 
 /** Stages an issue can still pass through, in the only order they may run (no Trigger loops). */
-export const STAGES = ['enrichpod', 'enrichnode', 'enrichmetrics', 'dispatch'] as const;
+export const STAGES = ['enrichpod', 'enrichnode', 'enrichmetrics', 'workflows', 'dispatch'] as const;
 export const Stage = z.enum(STAGES);
 export type Stage = z.infer<typeof Stage>;
 

@@ -84,8 +84,48 @@ export interface Page<T> {
   continue?: string;
 }
 
+/**
+ * Kinds a workflow's code may read (ctx.k8s), with where they live. No Secrets, ConfigMaps or
+ * anything else that may hold credentials; run-workflows' Role grants get/list on these only.
+ */
+export const READABLE_KINDS = {
+  Pod: { group: '/api/v1', plural: 'pods', namespaced: true },
+  Event: { group: '/api/v1', plural: 'events', namespaced: true },
+  Service: { group: '/api/v1', plural: 'services', namespaced: true },
+  PersistentVolumeClaim: { group: '/api/v1', plural: 'persistentvolumeclaims', namespaced: true },
+  Node: { group: '/api/v1', plural: 'nodes', namespaced: false },
+  Namespace: { group: '/api/v1', plural: 'namespaces', namespaced: false },
+  Deployment: { group: '/apis/apps/v1', plural: 'deployments', namespaced: true },
+  StatefulSet: { group: '/apis/apps/v1', plural: 'statefulsets', namespaced: true },
+  DaemonSet: { group: '/apis/apps/v1', plural: 'daemonsets', namespaced: true },
+  ReplicaSet: { group: '/apis/apps/v1', plural: 'replicasets', namespaced: true },
+  Job: { group: '/apis/batch/v1', plural: 'jobs', namespaced: true },
+  CronJob: { group: '/apis/batch/v1', plural: 'cronjobs', namespaced: true },
+} as const;
+export type ReadableKind = keyof typeof READABLE_KINDS;
+
+export function isReadableKind(kind: unknown): kind is ReadableKind {
+  return typeof kind === 'string' && Object.hasOwn(READABLE_KINDS, kind);
+}
+
+/** The API path of a readable kind's collection (namespace ignored for cluster-scoped kinds). */
+export function collectionPath(kind: ReadableKind, namespace: string | undefined): string {
+  const k = READABLE_KINDS[kind];
+  const ns = k.namespaced && namespace !== undefined ? `/namespaces/${encodeURIComponent(namespace)}` : '';
+  return `${k.group}${ns}/${k.plural}`;
+}
+
+export interface ObjectQuery extends ListOptions {
+  labelSelector?: string;
+  fieldSelector?: string;
+}
+
 /** Every method rejects with a KubeApiError (lib/domain/kube-errors.ts), never a raw client error. */
 export interface KubeReader {
+  /** Any readable kind by name (ctx.k8s.get of a workflow). */
+  getObject(kind: ReadableKind, name: string, namespace?: string, opts?: CallOptions): Promise<unknown>;
+  /** One page of a readable kind, across namespaces when none is given. */
+  listObjects(kind: ReadableKind, namespace: string | undefined, query: ObjectQuery): Promise<Page<unknown>>;
   readPod(namespace: string, name: string, opts?: CallOptions): Promise<V1Pod>;
   readPodLog(namespace: string, name: string, opts: LogOptions): Promise<string>;
   /** core/v1 Events whose involvedObject matches the query, in the order the server lists them. */

@@ -87,6 +87,8 @@ export interface PlanOptions {
   actions?: Actions | undefined;
   /** Prometheus is configured and enrich-metrics can draw something for the issue. */
   metrics?: boolean;
+  /** Workflows written in TypeScript are configured (codeWorkflows.directory): run-workflows runs them. */
+  workflows?: boolean;
 }
 
 /**
@@ -101,6 +103,7 @@ export function planFor(subject: RoutedSubject, opts: PlanOptions = {}): Stage[]
   if (work.pod && podTarget(subject)) stages.push('enrichpod');
   if (work.node && subject.kind === 'Node' && nodeOf(subject)) stages.push('enrichnode');
   if (opts.metrics) stages.push('enrichmetrics');
+  if (opts.workflows) stages.push('workflows');
   stages.push('dispatch');
   return stages;
 }

@@ -5,6 +5,7 @@ export const FUNCTIONS = [
   'enrich-pod',
   'enrich-node',
   'enrich-metrics',
+  'run-workflows',
   'dispatch-slack',
   'dispatch-webhook',
   'dispatch-pagerduty',

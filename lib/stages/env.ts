@@ -54,6 +54,18 @@ export const MetricsEnv = CommonEnv.extend({
   ENRICH_BUDGET_MS: positiveInt(10_000),
 });
 
+/** run-workflows: the workflows' own limits are in the config file (codeWorkflows). */
+export const WorkflowsEnv = CommonEnv.extend({
+  KUBE_TIMEOUT_MS: positiveInt(5_000),
+  /** Prometheus for ctx.prometheus.query (a plain /api/v1/query); unset: workflows have no ctx.prometheus. */
+  PROMETHEUS_URL: z
+    .url({ message: 'PROMETHEUS_URL must be an http(s) URL' })
+    .optional()
+    .or(z.literal('').transform(() => undefined)),
+  /** One ctx.fetch or ctx.prometheus call's time, within the run's own limit. */
+  WORKFLOW_CALL_TIMEOUT_MS: positiveInt(1_500),
+});
+
 export const DispatchEnv = CommonEnv.extend({
   SLACK_BOT_TOKEN: optionalString,
   SLACK_CHANNEL: optionalString,

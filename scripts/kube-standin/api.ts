@@ -21,6 +21,8 @@ export interface KubeFixtures {
   /** Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs and CronJobs, told apart by `kind`. */
   workloads: Obj[];
   persistentVolumeClaims: Obj[];
+  /** Namespaces (read by workflows' ctx.k8s.get); none unless given or in the fixtures. */
+  namespaces?: Obj[];
   /** Keyed `namespace/pod/container`. */
   logs: Record<string, ContainerLogs>;
   /** apps/v1 ControllerRevisions (StatefulSet and DaemonSet history). */
@@ -85,6 +87,11 @@ export function handle(req: IncomingMessage, url: URL, data: KubeFixtures, token
       data.events.filter((e) => e.metadata?.namespace === ns),
       q,
     );
+  }
+  m = /^\/api\/v1\/namespaces\/([^/]+)$/.exec(p);
+  if (m) {
+    const found = (data.namespaces ?? []).find((n) => n.metadata?.name === m?.[1]);
+    return found ? jsonReply(200, found) : statusReply(notFound('namespaces', m[1] as string));
   }
   m = /^\/api\/v1\/nodes\/([^/]+)$/.exec(p);
   if (m) {

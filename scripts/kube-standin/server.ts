@@ -54,7 +54,7 @@ export interface StandinOptions extends Partial<KubeFixtures> {
 
 /**
  * Loads a recorded cluster (test/fixtures/k8s, scripts/demo/cluster): pods/, nodes/, events/,
- * workloads/, pvcs/, revisions/ (ControllerRevisions), configs/ (ConfigMaps, Secrets,
+ * workloads/, pvcs/, namespaces/, revisions/ (ControllerRevisions), configs/ (ConfigMaps, Secrets,
  * StorageClasses) (JSON objects or arrays) and
  * logs/<ns>/<pod>/<container>/{current,previous}.log.
  */
@@ -90,6 +90,7 @@ export async function loadKubeFixtures(dir: string): Promise<KubeFixtures> {
     nodes: await readJsonDir('nodes'),
     workloads: await readJsonDir('workloads'),
     persistentVolumeClaims: await readJsonDir('pvcs'),
+    namespaces: await readJsonDir('namespaces'),
     controllerRevisions: await readJsonDir('revisions'),
     configs: await readJsonDir('configs'),
     logs,
@@ -106,7 +107,8 @@ export async function startKubeStandin(opts: StandinOptions = {}): Promise<KubeS
     !opts.workloads ||
     !opts.persistentVolumeClaims ||
     !opts.controllerRevisions ||
-    !opts.configs;
+    !opts.configs ||
+    !opts.namespaces;
   const fixtures = needFixtures && opts.fixtureDir ? await loadKubeFixtures(opts.fixtureDir) : undefined;
   const data: KubeFixtures = {
     pods: opts.pods ?? fixtures?.pods ?? [],
@@ -114,6 +116,7 @@ export async function startKubeStandin(opts: StandinOptions = {}): Promise<KubeS
     nodes: opts.nodes ?? fixtures?.nodes ?? [],
     workloads: opts.workloads ?? fixtures?.workloads ?? [],
     persistentVolumeClaims: opts.persistentVolumeClaims ?? fixtures?.persistentVolumeClaims ?? [],
+    namespaces: opts.namespaces ?? fixtures?.namespaces ?? [],
     controllerRevisions: opts.controllerRevisions ?? fixtures?.controllerRevisions ?? [],
     configs: opts.configs ?? fixtures?.configs ?? [],
     logs: opts.logs ?? fixtures?.logs ?? {},

@@ -24,7 +24,7 @@ import type {
   Workload,
   WorkloadKind,
 } from '../../domain/kube.ts';
-import { eventFieldSelector } from '../../domain/kube.ts';
+import { collectionPath, eventFieldSelector } from '../../domain/kube.ts';
 import {
   formatSeconds,
   KNOWN_STATUS_REASONS,
@@ -172,10 +172,24 @@ const ns = (namespace: string) => `/api/v1/namespaces/${seg(namespace)}`;
  */
 const METADATA_ONLY = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
 
-/** The enrichers' reads against one API server. */
+/** The enrichers' reads and the workflows' generic get and list, against one API server. */
 export function createKubeHttpReader(server: string, access: Access, timeoutMs: number): KubeReader {
   const http = new KubeHttp(server, access, timeoutMs);
   return {
+    getObject: (kind, name, namespace, o) =>
+      http.json<unknown>(
+        `read ${kind.toLowerCase()} ${name}`,
+        `${collectionPath(kind, namespace)}/${seg(name)}`,
+        {},
+        o,
+      ),
+    listObjects: (kind, namespace, q) =>
+      http.list<unknown>(
+        `list ${kind.toLowerCase()}`,
+        collectionPath(kind, namespace),
+        { labelSelector: q.labelSelector, fieldSelector: q.fieldSelector },
+        q,
+      ),
     readPod: (namespace, name, o) =>
       http.json<V1Pod>(`read pod ${namespace}/${name}`, `${ns(namespace)}/pods/${seg(name)}`, {}, o),
     readPodLog: (namespace, name, o: LogOptions) =>

@@ -170,7 +170,12 @@ export function planIssue(issue: Issue, config: Config, opts: { now?: Date } = {
   if (config.prometheus.enabled) actions.metrics = true;
   const metrics = config.prometheus.enabled && hasMetricsParts(metricsParts(planned));
   if (!config.prometheus.enabled) delete actions.graphs;
-  planned.plan = planFor(planned.subject, { status: planned.status, actions, metrics });
+  planned.plan = planFor(planned.subject, {
+    status: planned.status,
+    actions,
+    metrics,
+    workflows: config.codeWorkflows.directory !== undefined,
+  });
   return { issue: planned };
 }
 

@@ -162,9 +162,32 @@ export const Route = z.strictObject({
 });
 export type Route = z.infer<typeof Route>;
 
+/**
+ * Workflows written in TypeScript (docs/custom-workflows.md): the directory of `.ts` files
+ * run-workflows loads, each run's limits, and what the code may reach. Off without a directory.
+ */
+export const CodeWorkflows = z
+  .strictObject({
+    /** Where the `.ts` files are (the manifests mount the ConfigMap kubeincident-code-workflows at /etc/kubeincident-workflows). */
+    directory: z.string().min(1).optional(),
+    timeoutMs: z.number().int().positive().max(30_000).default(2000),
+    memoryMiB: z.number().int().min(4).max(512).default(32),
+    /** Most bytes of JSON one run may return. */
+    resultKiB: z.number().int().positive().max(192).default(64),
+    /** The only Slack IDs a workflow may mention; any other is left out (and noted on the issue). */
+    mentionIds: z.array(Id).default([]),
+    /** Hosts each workflow (by name) may fetch from; none by default. */
+    allowHosts: z.record(z.string(), z.array(z.string().min(1))).default({}),
+    /** Lets fetch reach loopback addresses (local development only). */
+    allowLoopback: z.boolean().default(false),
+  })
+  .prefault({});
+export type CodeWorkflows = z.infer<typeof CodeWorkflows>;
+
 export const Config = z.strictObject({
   workflows: BuiltinWorkflows,
   customWorkflows: z.array(CustomWorkflow).default([]),
+  codeWorkflows: CodeWorkflows,
   silences: z.array(Silence).default([]),
   destinations: z.array(DestinationConfig).default([]),
   routes: z.array(Route).default([]),
