@@ -115,12 +115,20 @@ export class KubeHttp {
     return token ? { items, more: true, continue: token } : { items, more: false };
   }
 
+  /**
+   * One GET. A keep-alive socket the server closed while it sat idle fails the next request sent on
+   * it before any answer (ECONNRESET, EPIPE): that GET is sent once more, on a fresh socket, as
+   * Node's documentation advises for idempotent requests.
+   */
   private get(
     url: URL,
     options: { agent: Agent; headers: Record<string, string>; signal: AbortSignal },
+    retried = false,
   ): Promise<{ status: number; body: string }> {
     return new Promise((done, fail) => {
+      let answered = false;
       const req = (this.tls ? httpsRequest : httpRequest)(url, options, (res: IncomingMessage) => {
+        answered = true;
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () =>
@@ -128,7 +136,11 @@ export class KubeHttp {
         );
         res.on('error', fail);
       });
-      req.on('error', fail);
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        const stale = req.reusedSocket && !answered && (err.code === 'ECONNRESET' || err.code === 'EPIPE');
+        if (stale && !retried && !options.signal.aborted) this.get(url, options, true).then(done, fail);
+        else fail(err);
+      });
       req.end();
     });
   }
