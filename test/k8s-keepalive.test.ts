@@ -41,7 +41,7 @@ async function closingServer(): Promise<{
 test('k8s reader: a GET on a keep-alive socket the server reset is sent again on a new one', async (t) => {
   const s = await closingServer();
   t.teardown(() => s.server.close());
-  const agent = keepAliveAgent(s.url, {});
+  const agent = keepAliveAgent(s.url, { rejectUnauthorized: true });
   t.teardown(() => agent.destroy());
   const reader = createKubeHttpReader(s.url, () => ({ headers: {}, agent }), 5000);
   for (let i = 0; i < 3; i++) t.like(await reader.readPod('shop', 'api-0'), { metadata: { name: 'api-0' } });
@@ -59,7 +59,7 @@ test('k8s reader: a server that resets a fresh connection is a network error at 
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   t.teardown(() => server.close());
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const agent = keepAliveAgent(url, {});
+  const agent = keepAliveAgent(url, { rejectUnauthorized: true });
   t.teardown(() => agent.destroy());
   const reader = createKubeHttpReader(url, () => ({ headers: {}, agent }), 5000);
   const err = await t.throwsAsync(reader.readPod('shop', 'api-0'));
