@@ -31,7 +31,8 @@ export function createMetricsFunction(env: NodeJS.ProcessEnv = process.env): Fun
   const promFor = (p: PrometheusConfig): PrometheusClient | undefined => {
     const url = p.url ?? fallbackUrl;
     if (!url) return undefined;
-    const { memory: _m, cpuThrottling: _c, alertGraph: _a, ...conn } = p;
+    const { url: _u, enabled: _e, headers, bearerTokenFile, basicAuth, caFile, matchers } = p;
+    const conn = { headers, bearerTokenFile, basicAuth, caFile, matchers };
     const key = JSON.stringify({ ...conn, url });
     if (client?.key !== key) {
       const prom = createPrometheusClient({ ...conn, url, timeoutMs: p.timeout * 1000 });
