@@ -8,7 +8,7 @@ import { type ConfigSource, openFunctionConfig } from '../../../domain/config/in
 import type { PrometheusConfig } from '../../../domain/config/prometheus.ts';
 import { issueEvent, parseIssueData } from '../../../domain/events.ts';
 import { fitEnrichment } from '../../../domain/fit.ts';
-import { advancePlan, type Issue } from '../../../domain/issue.ts';
+import { advancePlan, ISSUE_LIMITS, type Issue } from '../../../domain/issue.ts';
 import { BadRequestError } from '../../../platform/errors.ts';
 import { createLogger } from '../../../platform/logger.ts';
 import type { FunctionModule, InvocationContext } from '../../../platform/runtime/types.ts';
@@ -60,7 +60,8 @@ export function createMetricsFunction(env: NodeJS.ProcessEnv = process.env): Fun
         ? await enrichMetrics(issue, { prom, config: settings, timeBudgetMs: budgetMs, render })
         : undefined;
       const plan = advancePlan(issue.plan, 'enrichmetrics');
-      const enrichment = found ? fitEnrichment(found) : undefined;
+      // Pictures past the stage's share of the event size give way to a note (fitEnrichment).
+      const enrichment = found ? fitEnrichment(found, ISSUE_LIMITS.metricsEnrichmentBytes) : undefined;
       const enriched: Issue = {
         ...issue,
         // A redelivery replaces this stage's earlier enrichment instead of stacking a second one.
