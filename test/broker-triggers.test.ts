@@ -27,6 +27,7 @@ test('triggers: the real knative/ wiring loads one Trigger per subscriber', asyn
     triggers.map((tr) => [tr.name, tr.subscriber.ref?.kind, tr.subscriber.ref?.name]),
     [
       ['dispatch-slack', 'Service', 'dispatch-slack'],
+      ['enrich-metrics', 'Service', 'enrich-metrics'],
       ['enrich-node', 'Service', 'enrich-node'],
       ['enrich-pod', 'Service', 'enrich-pod'],
       ['k8s-event-ingest', 'Service', 'k8s-event-ingest'],
@@ -45,6 +46,7 @@ test('triggers: each stage Trigger filters on exactly one nextstage, so no subsc
   const stageOf = {
     'enrich-pod': 'enrichpod',
     'enrich-node': 'enrichnode',
+    'enrich-metrics': 'enrichmetrics',
     'dispatch-slack': 'dispatch',
   } as const;
   for (const [name, stage] of Object.entries(stageOf)) {
