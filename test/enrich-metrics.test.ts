@@ -463,3 +463,30 @@ test('enrich-metrics as a function: the reply moves the plan on, and Slack gets 
 
 const TRACE = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 const ctx = () => ({ log: captureLogs().log, traceparent: TRACE }) as unknown as InvocationContext;
+
+test('enrich-metrics as a function: settings it cannot use (a missing CA file) are one line, and the issue goes on', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'metrics-fn-'));
+  const file = join(dir, 'workflows.yaml');
+  await writeFile(
+    file,
+    `prometheus:\n  url: https://prometheus.example:9090\n  caFile: ${join(dir, 'missing-ca.crt')}\n`,
+  );
+  const fn = createMetricsFunction({ CONFIG_FILE: file });
+  try {
+    await fn.init?.();
+    const reply = (await fn.handle(
+      ctx(),
+      issueEvent(oomIssue({ plan: ['enrichmetrics', 'dispatch'] }), '/test', TRACE),
+    )) as CloudEvent<Issue>;
+    t.is(reply.nextstage, 'dispatch');
+    const metrics = Issue.parse(reply.data).enrichments.find((e) => e.source === 'enrich-metrics');
+    t.is(metrics?.blocks.length, 1);
+    t.regex(
+      JSON.stringify(metrics?.blocks[0]),
+      /Prometheus settings unusable: ENOENT: no such file or directory, open '.*missing-ca\.crt': no graphs\./,
+    );
+  } finally {
+    await fn.shutdown?.();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
