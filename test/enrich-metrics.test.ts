@@ -373,6 +373,32 @@ test('enrich-metrics: a gateway answering 401 gives the credentials note; a rota
   }
 });
 
+test('enrich-metrics: basic auth from a password file reaches a gateway that asks for it', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'prom-basic-'));
+  const passwordFile = join(dir, 'password');
+  await writeFile(passwordFile, 's3cret\n');
+  const gateway = authGateway(
+    prom.url,
+    `Basic ${Buffer.from('agent:s3cret').toString('base64')}`,
+    'tenant-b',
+  );
+  const url = await listen(gateway);
+  try {
+    const headers = { 'X-Scope-OrgID': 'tenant-b' };
+    const e = await enrich(oomIssue(), { basicAuth: { username: 'agent', passwordFile }, headers }, url);
+    t.is(e?.verdict, 'Memory of api-7f9c/app peaked at 509Mi of its 512Mi limit, grew 110Mi/h over 3h');
+    const wrong = await enrich(
+      oomIssue(),
+      { basicAuth: { username: 'agent', password: 'nope' }, headers },
+      url,
+    );
+    t.regex(JSON.stringify(wrong?.blocks), /Prometheus refused the credentials \(HTTP 401\)/);
+  } finally {
+    gateway.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 /**
  * The authenticating proxy in front of Mimir or a secured Prometheus: 401 without the expected
  * Authorization and tenant header, otherwise the request passed on as it came.
