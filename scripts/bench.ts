@@ -229,7 +229,14 @@ try {
     ['Enrichment', benchEnrichment],
     ['Kubernetes Events', benchEvents],
     ['Redis memory', benchRedisMemory],
-    [METRICS, benchMetrics],
+    [
+      METRICS,
+      (o) =>
+        benchMetrics({
+          ...o,
+          bundles: { metrics: bundles.get('enrich-metrics'), node: bundles.get('enrich-node') },
+        }),
+    ],
     [
       BIG_WEBHOOK,
       ({ quick: q }) =>
