@@ -2,6 +2,7 @@
 // filesystem (NodeFilesystemSpaceFillingUp), how full it is and days until full. The node's
 // exporter instance comes from the alert or from node_uname_info's nodename.
 import type { Series } from '../../../adapters/prometheus/client.ts';
+import { PrometheusError } from '../../../adapters/prometheus/errors.ts';
 import { formatValue } from '../../../adapters/prometheus/format.ts';
 import type { MetricsParts } from '../../../domain/metrics.ts';
 import { type MetricsCtx, type PartResult, q, stepFor } from './part.ts';
@@ -14,10 +15,10 @@ export async function nodePart(ctx: MetricsCtx, n: NonNullable<MetricsParts['nod
   const label = n.name ?? n.instance ?? '';
   const instance = n.instance ?? (await instanceOf(ctx, n.name ?? '', end));
   if (!instance)
-    return {
-      notes: [`No node_uname_info series for node ${label} (node-exporter missing?): no node graph.`],
-      charts: [],
-    };
+    throw new PrometheusError(
+      'empty',
+      `No node_uname_info series for node ${label} (node-exporter missing?): no node graph.`,
+    );
   const sel = `instance=${q(instance)}`;
   const step = stepFor(window);
   const fs = n.mountpoint ? `${sel},mountpoint=${q(n.mountpoint)}` : undefined;

@@ -1,5 +1,7 @@
 // KubeCPUOvercommit and KubeMemoryOvercommit: the pods' requests against the nodes' allocatable,
 // in total and by namespace (the largest first), so the message says who asks for what.
+
+import { PrometheusError } from '../../../adapters/prometheus/errors.ts';
 import { formatValue } from '../../../adapters/prometheus/format.ts';
 import { type MetricsCtx, type PartResult, stepFor } from './part.ts';
 
@@ -20,12 +22,10 @@ export async function overcommitPart(ctx: MetricsCtx, resource: 'cpu' | 'memory'
   const cap = allocatable[0]?.points.at(-1)?.[1];
   const asked = total[0]?.points.at(-1)?.[1];
   if (asked === undefined)
-    return {
-      notes: [
-        'No kube_pod_container_resource_requests series (kube-state-metrics missing?): no overcommit graph.',
-      ],
-      charts: [],
-    };
+    throw new PrometheusError(
+      'empty',
+      'No kube_pod_container_resource_requests series (kube-state-metrics missing?): no overcommit graph.',
+    );
   const now = (s: (typeof byNamespace)[number]) => s.points.at(-1)?.[1] ?? 0;
   const top = [...byNamespace].sort((a, b) => now(b) - now(a)).slice(0, topNamespaces);
   const fmt = (v: number) => formatValue(v, unit);

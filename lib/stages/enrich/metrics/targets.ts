@@ -1,6 +1,7 @@
 // TargetDown: `up` for every instance of the job over the window; which are down and since when
 // (the first sample of the last run of zeros), so the message says "2 of 5 down" with times.
 import type { Series } from '../../../adapters/prometheus/client.ts';
+import { PrometheusError } from '../../../adapters/prometheus/errors.ts';
 import type { MetricsParts } from '../../../domain/metrics.ts';
 import { formatDuration } from '../../../platform/duration.ts';
 import { legendNames } from './alert-graph.ts';
@@ -21,7 +22,7 @@ export async function targetsPart(
     ctx.signal,
   );
   if (up.length === 0)
-    return { notes: [`No up series for job ${t.job}: Prometheus scrapes no such job.`], charts: [] };
+    throw new PrometheusError('empty', `No up series for job ${t.job}: Prometheus scrapes no such job.`);
   const down = up.filter((s) => s.points.at(-1)?.[1] === 0);
   const since = (s: Series) => {
     const lastUp = s.points.findLastIndex((p) => p[1] === 1);

@@ -2,6 +2,7 @@
 // capacity line over the window, and days until full at the rate of the last `trend`, both
 // from the kubelet's volume stats.
 import type { Series } from '../../../adapters/prometheus/client.ts';
+import { PrometheusError } from '../../../adapters/prometheus/errors.ts';
 import { formatValue } from '../../../adapters/prometheus/format.ts';
 import type { MetricsParts } from '../../../domain/metrics.ts';
 import { formatDuration } from '../../../platform/duration.ts';
@@ -30,10 +31,10 @@ export async function volumePart(
   ]);
   const who = `${v.namespace}/${v.claim}`;
   if (used.length === 0)
-    return {
-      notes: [`No ${USED} series for claim ${who} (kubelet volume stats missing?): no graph.`],
-      charts: [],
-    };
+    throw new PrometheusError(
+      'empty',
+      `No ${USED} series for claim ${who} (kubelet volume stats missing?): no graph.`,
+    );
   const cap = only(capacity);
   const free = only(available);
   const now = used[0]?.points.at(-1)?.[1];
