@@ -166,7 +166,7 @@ test('enrich-metrics: an OOM kill gets the exact peak against the limit and the 
   for (const q of queries) t.true(q.includes('cluster="prod-eu"'), q);
 });
 
-test('enrich-metrics: the memory PNG is 1200x500, not blank, with the limit and request lines at their values', async (t) => {
+test('enrich-metrics: the memory PNG is 1200x500, not blank, with the limit and request lines at their values and the kill marked at its time', async (t) => {
   const png = PNG.sync.read(Buffer.from(image(await enrich(oomIssue())).data, 'base64'));
   t.is(png.width, CHART_WIDTH);
   t.is(png.height, CHART_HEIGHT);
