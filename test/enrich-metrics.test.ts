@@ -173,6 +173,10 @@ test('enrich-metrics: the memory PNG is 1200x500, not blank, with the limit and 
   const colours = new Set<number>();
   for (let i = 0; i < png.data.length; i += 4 * 97) colours.add(png.data.readUInt32BE(i));
   t.true(colours.size > 20, `${colours.size} colours`);
+  // Opaque throughout: a transparent chart's dark text would vanish on Slack's dark theme.
+  let transparent = 0;
+  for (let i = 3; i < png.data.length; i += 4) if (png.data[i] !== 255) transparent++;
+  t.is(transparent, 0);
   // The y axis runs 0..600Mi (512Mi plus headroom, in round Mi) over the plot's height.
   const rowOf = (bytes: number) =>
     CHART_HEIGHT - PLOT.bottom - (bytes / (600 * Mi)) * (CHART_HEIGHT - PLOT.top - PLOT.bottom);
