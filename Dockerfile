@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # One image per function, from the self-contained bundle `npm run build` writes to
 # dist/<function>/ (index.cjs, main.cjs and its code cache, source maps, and for the enrichers
-# the Kubernetes client's file; no node_modules). Build, e.g.:
+# the Kubernetes client's file; for enrich-metrics chart.cjs with resvg's glibc .node file and the
+# font; no node_modules). Build, e.g.:
 #   npm ci && npm run build
 #   docker build --build-arg FUNCTION=enrich-pod -t ghcr.io/kubeincident/enrich-pod:0.1.0 .
 # Distroless: no shell or package manager to exploit, and the "nonroot" variant runs as UID
@@ -12,8 +13,7 @@
 # it again with the image's own, as the image's user, so that the image does not start from a
 # cache its Node rejects (it would still start, compiling from source, and say so in its ready line).
 FROM gcr.io/distroless/nodejs24-debian12:nonroot AS train
-# Required: alert-ingest | k8s-event-ingest | enrich-pod | enrich-node | dispatch-slack |
-# dispatch-webhook | dispatch-pagerduty | dispatch-teams | dispatch-jira.
+# Required: the name of one directory under functions/ (the README's deploy loop builds each).
 ARG FUNCTION
 WORKDIR /app
 COPY --chown=65532:65532 dist/${FUNCTION}/ /app/

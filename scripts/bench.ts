@@ -250,7 +250,14 @@ try {
     [ROLLOUT, benchRollout],
     ['Kubernetes Events', benchEvents],
     ['Redis memory', benchRedisMemory],
-    [METRICS, benchMetrics],
+    [
+      METRICS,
+      (o) =>
+        benchMetrics({
+          ...o,
+          bundles: { metrics: bundles.get('enrich-metrics'), node: bundles.get('enrich-node') },
+        }),
+    ],
     [
       BIG_WEBHOOK,
       ({ quick: q }) =>

@@ -51,6 +51,7 @@ test('triggers: each stage Trigger filters on exactly one nextstage, so no subsc
   const stageOf = {
     'enrich-pod': 'enrichpod',
     'enrich-node': 'enrichnode',
+    'enrich-metrics': 'enrichmetrics',
     'dispatch-slack': 'dispatch',
     'dispatch-webhook': 'dispatch',
     'dispatch-pagerduty': 'dispatch',

@@ -157,8 +157,10 @@ export function fitIssue(issue: Issue, where: string): Issue {
  * An enrichment within ISSUE_LIMITS.enrichmentBytes: its largest files are cut, keeping their
  * end (the last log lines hold the crash), then its last blocks give way to a note.
  */
-export function fitEnrichment(enrichment: Enrichment): Enrichment {
-  const max = ISSUE_LIMITS.enrichmentBytes;
+export function fitEnrichment(
+  enrichment: Enrichment,
+  max: number = ISSUE_LIMITS.enrichmentBytes,
+): Enrichment {
   if (bytes(enrichment) <= max) return enrichment;
   const fitted: Enrichment = { ...enrichment, blocks: enrichment.blocks.map((b) => ({ ...b })) };
   const files = fitted.blocks.filter((b): b is FileBlock => b.type === 'file');

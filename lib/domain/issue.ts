@@ -15,12 +15,14 @@ export const ISSUE_LIMITS = {
   /** One label or annotation name. */
   key: 256,
   /**
-   * An issue's JSON as it leaves ingest. Each enricher may add at most `enrichmentBytes`, and an
-   * issue visits at most two (enrich-pod, enrich-node): 512 + 2 x 192 KiB and the headers stay
-   * under a Kafka broker's default 1 MB message, far under MAX_BODY_BYTES (lib/platform/limits.ts).
+   * An issue's JSON as it leaves ingest. enrich-pod and enrich-node may each add at most
+   * `enrichmentBytes`, enrich-metrics at most `metricsEnrichmentBytes` (its pictures): 512 +
+   * 2 x 192 + 96 KiB and the headers stay under a Kafka broker's default 1 MB message, far under
+   * MAX_BODY_BYTES (lib/platform/limits.ts).
    */
   ingestBytes: 512 * 1024,
   enrichmentBytes: 192 * 1024,
+  metricsEnrichmentBytes: 96 * 1024,
 } as const;
 
 /**

@@ -11,6 +11,14 @@ export interface MetricsParts {
   expr?: string;
   /** Custom workflows' `graph` actions. */
   graphs?: NonNullable<NonNullable<Issue['actions']>['graphs']>;
+  /** A PersistentVolumeClaim filling up (KubePersistentVolumeFillingUp). */
+  volume?: { namespace: string; claim: string };
+  /** A scrape job with targets down (TargetDown). */
+  targets?: { job: string; namespace?: string | undefined };
+  /** A node's memory and CPU, and the filesystem a node-exporter alert names. */
+  node?: { name?: string | undefined; instance?: string | undefined; mountpoint?: string | undefined };
+  /** Requests against allocatable (KubeCPUOvercommit, KubeMemoryOvercommit). */
+  overcommit?: 'cpu' | 'memory';
 }
 
 const MEMORY_ALERT = /oom|memory/i;
@@ -34,11 +42,34 @@ export function metricsParts(
   const expr = graphExpr(issue.links);
   if (expr) parts.expr = expr;
   if (issue.actions?.graphs?.length) parts.graphs = issue.actions.graphs;
+  Object.assign(parts, clusterParts(issue, alertname));
+  return parts;
+}
+
+const VOLUME_ALERT = /^KubePersistentVolume(FillingUp|InodesFillingUp)$/;
+const NODE_ALERT = /^(Node|KubeNode|Kubelet)/;
+
+/** Volumes, scrape targets, nodes and overcommit: named by the alert's labels or its subject. */
+function clusterParts(issue: Pick<Issue, 'labels' | 'subject'>, alertname: string): MetricsParts {
+  const { labels, subject } = issue;
+  const parts: MetricsParts = {};
+  const claim =
+    labels.persistentvolumeclaim ?? (subject.kind === 'PersistentVolumeClaim' ? subject.name : undefined);
+  const namespace = labels.namespace ?? subject.namespace;
+  if (claim && namespace && (VOLUME_ALERT.test(alertname) || subject.kind === 'PersistentVolumeClaim'))
+    parts.volume = { namespace, claim };
+  if (alertname === 'TargetDown' && labels.job)
+    parts.targets = { job: labels.job, namespace: labels.namespace };
+  const nodeName = subject.kind === 'Node' ? (subject.name ?? subject.node) : labels.node;
+  if ((subject.kind === 'Node' || NODE_ALERT.test(alertname)) && (nodeName || labels.instance))
+    parts.node = { name: nodeName, instance: labels.instance, mountpoint: labels.mountpoint };
+  if (alertname === 'KubeCPUOvercommit') parts.overcommit = 'cpu';
+  if (alertname === 'KubeMemoryOvercommit') parts.overcommit = 'memory';
   return parts;
 }
 
 export function hasMetricsParts(p: MetricsParts): boolean {
-  return p.memory !== undefined || p.cpu !== undefined || p.expr !== undefined || p.graphs !== undefined;
+  return Object.values(p).some((v) => v !== undefined);
 }
 
 function podOf(issue: Pick<Issue, 'labels' | 'subject'>) {

@@ -128,10 +128,14 @@ function oomEvent(pod: string, killAt: number): RequestInit {
   return { method: 'POST', headers: msg.headers as Record<string, string>, body: msg.body as string };
 }
 
-export async function benchMetrics(o: {
+export interface MetricsBenchOptions {
   quick: boolean;
   tiny: boolean;
-}): Promise<Array<Record<string, string | number>>> {
+  /** Bundles the bench already built (its whole run); built here when absent (--only metrics). */
+  bundles?: { metrics?: string | undefined; node?: string | undefined };
+}
+
+export async function benchMetrics(o: MetricsBenchOptions): Promise<Array<Record<string, string | number>>> {
   const charts = o.tiny ? 3 : o.quick ? 20 : 100;
   const runs = o.tiny ? 1 : o.quick ? 2 : 5;
   const issues = o.tiny ? 2 : o.quick ? 10 : 40;
@@ -140,8 +144,8 @@ export async function benchMetrics(o: {
   const prom = await startPrometheus(oomSeries(now, 4));
   try {
     const r = await renderTimes(charts);
-    const metricsFile = await buildFunction('enrich-metrics', dir);
-    const nodeFile = await buildFunction('enrich-node', dir);
+    const metricsFile = o.bundles?.metrics ?? (await buildFunction('enrich-metrics', dir));
+    const nodeFile = o.bundles?.node ?? (await buildFunction('enrich-node', dir));
     const base = await coldAndIdle(nodeFile, deployedEnv('enrich-node'), 'enrich-node', runs, dir);
     const idle = await coldAndIdle(metricsFile, deployedEnv('enrich-metrics'), 'enrich-metrics', runs, dir);
     // Rendering for real: the bundle against Prometheus, one OOM kill after another.

@@ -46,17 +46,47 @@ export async function startPrometheus(
   startTimeoutMs = 30_000,
 ): Promise<PrometheusServer> {
   const dir = await mkdtemp(join(tmpdir(), 'prometheus-test-'));
-  const data = join(dir, 'data');
   const queryLog = join(dir, 'queries.log');
-  await writeFile(join(dir, 'series.om'), openMetrics(series));
-  await run('promtool', ['tsdb', 'create-blocks-from', 'openmetrics', join(dir, 'series.om'), data]);
-  await writeFile(join(dir, 'prometheus.yml'), `global:\n  query_log_file: ${queryLog}\n`);
+  try {
+    await writeFile(join(dir, 'series.om'), openMetrics(series));
+    await run('promtool', [
+      'tsdb',
+      'create-blocks-from',
+      'openmetrics',
+      join(dir, 'series.om'),
+      join(dir, 'data'),
+    ]);
+    await writeFile(join(dir, 'prometheus.yml'), `global:\n  query_log_file: ${queryLog}\n`);
+    // The port may be taken between freePort() and the bind: one more try on a new one.
+    const server = await launch(dir, startTimeoutMs).catch(() => launch(dir, startTimeoutMs));
+    return {
+      url: server.url,
+      async queryLog() {
+        const text = await readFile(queryLog, 'utf8').catch(() => '');
+        return text
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => (JSON.parse(l) as { params: { query: string } }).params.query);
+      },
+      async stop() {
+        await server.kill();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** Starts prometheus over `dir`'s data on a free port; resolves once /-/ready answers 200. */
+async function launch(dir: string, startTimeoutMs: number): Promise<{ url: string; kill(): Promise<void> }> {
   const port = await freePort();
   const child: ChildProcess = spawn(
     'prometheus',
     [
       `--config.file=${join(dir, 'prometheus.yml')}`,
-      `--storage.tsdb.path=${data}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
       '--storage.tsdb.retention.time=30d',
       `--web.listen-address=127.0.0.1:${port}`,
     ],
@@ -67,40 +97,25 @@ export async function startPrometheus(
     stderr = (stderr + d.toString()).slice(-4000);
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const url = `http://127.0.0.1:${port}`;
-  const stop = async () => {
+  const kill = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGKILL');
       await exited;
     }
-    await rm(dir, { recursive: true, force: true });
   };
+  const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + startTimeoutMs;
   for (;;) {
-    if (child.exitCode !== null) {
-      await stop();
-      throw new Error(`prometheus exited during start: ${stderr}`);
-    }
+    if (child.exitCode !== null) throw new Error(`prometheus exited during start: ${stderr}`);
     const ready = await fetch(`${url}/-/ready`).then(
       (r) => r.ok,
       () => false,
     );
-    if (ready) break;
+    if (ready) return { url, kill };
     if (Date.now() > deadline) {
-      await stop();
+      await kill();
       throw new Error(`prometheus not ready on ${url} within ${startTimeoutMs}ms: ${stderr}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  return {
-    url,
-    async queryLog() {
-      const text = await readFile(queryLog, 'utf8').catch(() => '');
-      return text
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => (JSON.parse(l) as { params: { query: string } }).params.query);
-    },
-    stop,
-  };
 }

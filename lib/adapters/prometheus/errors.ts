@@ -37,6 +37,7 @@ export function prometheusNote(err: unknown): string {
     case 'query':
       return `Prometheus rejected a query: ${err.message}`;
     case 'empty':
-      return `Prometheus has no data: ${err.message}`;
+      // The part's own words: which metric has no series, and what is left out for it.
+      return err.message;
   }
 }

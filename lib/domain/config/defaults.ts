@@ -79,5 +79,9 @@ export const DEFAULT_CONFIG: Config = {
     memory: { enabled: true, before: 3 * 3600, after: 15 * 60 },
     cpuThrottling: { enabled: true, window: 3600 },
     alertGraph: { enabled: true, window: 3600, topSeries: 8 },
+    volumes: { enabled: true, window: 6 * 3600, trend: 6 * 3600 },
+    targetDown: { enabled: true, window: 3600 },
+    nodes: { enabled: true, window: 3 * 3600, trend: 6 * 3600 },
+    overcommit: { enabled: true, window: 6 * 3600, topNamespaces: 6 },
   },
 };

@@ -63,6 +63,17 @@ export const PrometheusConfig = z
       window: Duration.default(3600),
       topSeries: z.number().int().min(1).max(20).default(8),
     }),
+    /** KubePersistentVolumeFillingUp: used over capacity, days until full at the `trend` rate. */
+    volumes: part({ window: Duration.default(6 * 3600), trend: Duration.default(6 * 3600) }),
+    /** TargetDown: `up` per instance of the job, which are down and since when. */
+    targetDown: part({ window: Duration.default(3600) }),
+    /** Node issues: memory and CPU use, and the alert's filesystem with days until full. */
+    nodes: part({ window: Duration.default(3 * 3600), trend: Duration.default(6 * 3600) }),
+    /** KubeCPUOvercommit, KubeMemoryOvercommit: requests by namespace against allocatable. */
+    overcommit: part({
+      window: Duration.default(6 * 3600),
+      topNamespaces: z.number().int().min(1).max(20).default(6),
+    }),
   })
   .transform((p) => ({ ...p, enabled: p.enabled ?? p.url !== undefined }))
   .prefault({});

@@ -2,6 +2,7 @@
 // enricher) or a custom workflow's `graph` action. Only the top series by peak value are drawn,
 // each named by the labels that tell it apart from the others, so the legend stays readable.
 import type { Series } from '../../../adapters/prometheus/client.ts';
+import { PrometheusError } from '../../../adapters/prometheus/errors.ts';
 import type { ChartUnit } from '../../../adapters/prometheus/format.ts';
 import { formatDuration } from '../../../platform/duration.ts';
 import { type MetricsCtx, type PartResult, stepFor } from './part.ts';
@@ -37,7 +38,7 @@ export async function exprGraphPart(ctx: MetricsCtx, g: ExprGraph): Promise<Part
     ctx.signal,
   );
   const span = formatDuration(g.window * 1000);
-  if (all.length === 0) return { notes: [`No series for ${g.expr} over the last ${span}.`], charts: [] };
+  if (all.length === 0) throw new PrometheusError('empty', `No series for ${g.expr} over the last ${span}.`);
   const peak = (s: Series) => Math.max(...s.points.map((p) => p[1]).filter(Number.isFinite));
   const top = [...all].sort((a, b) => peak(b) - peak(a)).slice(0, topSeries);
   const names = legendNames(top);

@@ -5,12 +5,16 @@ import type { PrometheusClient } from '../../../adapters/prometheus/client.ts';
 import { prometheusNote } from '../../../adapters/prometheus/errors.ts';
 import type { PrometheusConfig } from '../../../domain/config/prometheus.ts';
 import type { Block, Enrichment, Issue } from '../../../domain/issue.ts';
-import { metricsParts } from '../../../domain/metrics.ts';
+import { type MetricsParts, metricsParts } from '../../../domain/metrics.ts';
 import { attempt, startBudget } from '../budget.ts';
 import { alertGraphPart, graphActionPart } from './alert-graph.ts';
 import { cpuPart } from './cpu.ts';
 import { memoryPart } from './memory.ts';
+import { nodePart } from './node.ts';
+import { overcommitPart } from './overcommit.ts';
 import type { MetricsCtx, PartResult } from './part.ts';
+import { targetsPart } from './targets.ts';
+import { volumePart } from './volume.ts';
 
 export const SOURCE = 'enrich-metrics';
 
@@ -34,17 +38,7 @@ export async function enrichMetrics(issue: Issue, deps: MetricsDeps): Promise<En
     now: Math.floor((deps.now?.getTime() ?? Date.now()) / 1000),
     signal: budget.signal,
   };
-  const killAt = Math.min(
-    ctx.now,
-    Math.floor(Date.parse(issue.occurrences?.lastSeen ?? issue.startsAt) / 1000),
-  );
-  const runs: Array<Promise<PartResult>> = [];
-  if (parts.memory && config.memory.enabled) runs.push(memoryPart(ctx, parts.memory, killAt));
-  if (parts.cpu && config.cpuThrottling.enabled) runs.push(cpuPart(ctx, parts.cpu));
-  // A memory or CPU graph already shows what the alert's expression is about.
-  if (parts.expr && config.alertGraph.enabled && !parts.memory && !parts.cpu)
-    runs.push(alertGraphPart(ctx, parts.expr, issue.labels.alertname ?? ''));
-  for (const [i, g] of (parts.graphs ?? []).entries()) runs.push(graphActionPart(ctx, g, i));
+  const runs = startParts(ctx, parts, issue);
   if (runs.length === 0) {
     budget.done();
     return undefined;
@@ -71,6 +65,28 @@ export async function enrichMetrics(issue: Issue, deps: MetricsDeps): Promise<En
   } finally {
     budget.done();
   }
+}
+
+/** Each part that fits the issue and is switched on, started at once (they query in parallel). */
+function startParts(ctx: MetricsCtx, parts: MetricsParts, issue: Issue): Array<Promise<PartResult>> {
+  const { config } = ctx;
+  // The kill (or the alert) centres the memory window; a repeat's last sighting is the latest kill.
+  const seen = Date.parse(issue.occurrences?.lastSeen ?? issue.startsAt) / 1000;
+  const killAt = Math.min(ctx.now, Math.floor(seen));
+  const runs: Array<Promise<PartResult>> = [];
+  if (parts.memory && config.memory.enabled) runs.push(memoryPart(ctx, parts.memory, killAt));
+  if (parts.cpu && config.cpuThrottling.enabled) runs.push(cpuPart(ctx, parts.cpu));
+  if (parts.volume && config.volumes.enabled) runs.push(volumePart(ctx, parts.volume));
+  if (parts.targets && config.targetDown.enabled) runs.push(targetsPart(ctx, parts.targets));
+  if (parts.node && config.nodes.enabled) runs.push(nodePart(ctx, parts.node));
+  if (parts.overcommit && config.overcommit.enabled) runs.push(overcommitPart(ctx, parts.overcommit));
+  // A graph of its own already shows what the alert's expression is about.
+  const specific =
+    parts.memory ?? parts.cpu ?? parts.volume ?? parts.targets ?? parts.node ?? parts.overcommit;
+  if (parts.expr && config.alertGraph.enabled && !specific)
+    runs.push(alertGraphPart(ctx, parts.expr, issue.labels.alertname ?? ''));
+  for (const [i, g] of (parts.graphs ?? []).entries()) runs.push(graphActionPart(ctx, g, i));
+  return runs;
 }
 
 async function drawAll(

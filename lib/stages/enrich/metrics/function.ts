@@ -8,7 +8,8 @@ import { type ConfigSource, openFunctionConfig } from '../../../domain/config/in
 import type { PrometheusConfig } from '../../../domain/config/prometheus.ts';
 import { issueEvent, parseIssueData } from '../../../domain/events.ts';
 import { fitEnrichment } from '../../../domain/fit.ts';
-import { advancePlan, type Issue } from '../../../domain/issue.ts';
+import { advancePlan, type Enrichment, ISSUE_LIMITS, type Issue } from '../../../domain/issue.ts';
+import { hasMetricsParts, metricsParts } from '../../../domain/metrics.ts';
 import { BadRequestError } from '../../../platform/errors.ts';
 import { createLogger } from '../../../platform/logger.ts';
 import type { FunctionModule, InvocationContext } from '../../../platform/runtime/types.ts';
@@ -26,16 +27,29 @@ export function createMetricsFunction(env: NodeJS.ProcessEnv = process.env): Fun
   let fallbackUrl: string | undefined;
   let budgetMs = 10_000;
   let source = `/kubeincident/${SOURCE}`;
-  let client: { key: string; prom: PrometheusClient } | undefined;
-  // One client per connection settings: a reloaded config with new ones gets a new client.
-  const promFor = (p: PrometheusConfig): PrometheusClient | undefined => {
+  let client: { key: string; prom: PrometheusClient | Error } | undefined;
+  // One client per connection settings: a reloaded config with new ones gets a new client. A
+  // setting it cannot use (an unreadable CA file) is an Error, which becomes a note.
+  const promFor = (p: PrometheusConfig): PrometheusClient | Error | undefined => {
     const url = p.url ?? fallbackUrl;
     if (!url) return undefined;
-    const { memory: _m, cpuThrottling: _c, alertGraph: _a, ...conn } = p;
-    const key = JSON.stringify({ ...conn, url });
+    const { headers, bearerTokenFile, basicAuth, caFile, matchers } = p;
+    const settings = {
+      url,
+      headers,
+      bearerTokenFile,
+      basicAuth,
+      caFile,
+      matchers,
+      timeoutMs: p.timeout * 1000,
+    };
+    const key = JSON.stringify(settings);
     if (client?.key !== key) {
-      const prom = createPrometheusClient({ ...conn, url, timeoutMs: p.timeout * 1000 });
-      client = { key, prom };
+      try {
+        client = { key, prom: createPrometheusClient(settings) };
+      } catch (err) {
+        client = { key, prom: new Error(`Prometheus settings unusable: ${(err as Error).message}`) };
+      }
     }
     return client.prom;
   };
@@ -55,11 +69,15 @@ export function createMetricsFunction(env: NodeJS.ProcessEnv = process.env): Fun
       const issue = parseIssueData(event.data);
       const settings = config.current().prometheus;
       const prom = promFor(settings);
-      const found = prom
-        ? await enrichMetrics(issue, { prom, config: settings, timeBudgetMs: budgetMs, render })
-        : undefined;
+      const found =
+        prom instanceof Error
+          ? settingsNote(issue, prom)
+          : prom
+            ? await enrichMetrics(issue, { prom, config: settings, timeBudgetMs: budgetMs, render })
+            : undefined;
       const plan = advancePlan(issue.plan, 'enrichmetrics');
-      const enrichment = found ? fitEnrichment(found) : undefined;
+      // Pictures past the stage's share of the event size give way to a note (fitEnrichment).
+      const enrichment = found ? fitEnrichment(found, ISSUE_LIMITS.metricsEnrichmentBytes) : undefined;
       const enriched: Issue = {
         ...issue,
         // A redelivery replaces this stage's earlier enrichment instead of stacking a second one.
@@ -80,5 +98,15 @@ export function createMetricsFunction(env: NodeJS.ProcessEnv = process.env): Fun
       );
       return issueEvent(enriched, source, ctx.traceparent, 'enrichmetrics');
     },
+  };
+}
+
+/** Settings the client cannot use: one line where graphs would have been, the issue goes on. */
+function settingsNote(issue: Issue, err: Error): Enrichment | undefined {
+  if (!hasMetricsParts(metricsParts(issue))) return undefined;
+  return {
+    source: SOURCE,
+    title: 'Metrics',
+    blocks: [{ type: 'markdown', text: `${err.message}: no graphs.` }],
   };
 }

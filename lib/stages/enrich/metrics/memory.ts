@@ -3,6 +3,7 @@
 // numbers (peak against the limit, growth per hour) computed by Prometheus from raw samples.
 
 import type { Series } from '../../../adapters/prometheus/client.ts';
+import { PrometheusError } from '../../../adapters/prometheus/errors.ts';
 import { formatValue } from '../../../adapters/prometheus/format.ts';
 import type { MetricsParts } from '../../../domain/metrics.ts';
 import { formatDuration } from '../../../platform/duration.ts';
@@ -35,10 +36,10 @@ export async function memoryPart(
   ]);
   const who = `${target.namespace}/${target.pod}`;
   if (usage.length === 0) {
-    return {
-      notes: [`No ${WS} series for pod ${who} (cAdvisor metrics missing?): no memory graph.`],
-      charts: [],
-    };
+    throw new PrometheusError(
+      'empty',
+      `No ${WS} series for pod ${who} (cAdvisor metrics missing?): no memory graph.`,
+    );
   }
   const notes: string[] = [];
   if (limits.length === 0)
