@@ -87,7 +87,10 @@ function rangeAnswer(p: URLSearchParams, store: StoredSeries[]) {
       series.set(key, entry);
     }
   }
-  return { resultType: 'matrix', result: [...series.values()] };
+  // Prometheus sorts a matrix by its label sets.
+  const byLabels = (m: Record<string, string>) => JSON.stringify(Object.entries(m).sort());
+  const result = [...series.values()].sort((a, b) => (byLabels(a.metric) < byLabels(b.metric) ? -1 : 1));
+  return { resultType: 'matrix', result };
 }
 
 export async function startPrometheusStandin(

@@ -156,11 +156,14 @@ function withoutName(labels: Record<string, string>): Record<string, string> {
   return rest;
 }
 
-/** The samples in (from, to]; a range vector skips staleness markers, as Prometheus does. */
+/**
+ * The samples in [from, to], both ends included as in Prometheus 2 (Debian's, which the contract
+ * test compares with); a range vector skips staleness markers, as Prometheus does.
+ */
 function window(s: StoredSeries, from: number, to: number): Array<[number, number]> {
   const out: Array<[number, number]> = [];
   for (const [t, v] of s.samples) {
-    if (t <= from) continue;
+    if (t < from) continue;
     if (t > to) break;
     if (v !== null) out.push([t, v]);
   }
@@ -172,7 +175,7 @@ function latest(s: StoredSeries, t: number): number | undefined {
   let value: number | null | undefined;
   for (const [ts, v] of s.samples) {
     if (ts > t) break;
-    if (ts > t - LOOKBACK) value = v;
+    if (ts >= t - LOOKBACK) value = v;
   }
   return value ?? undefined;
 }

@@ -49,9 +49,11 @@ function gauge(
   f: (t: number) => number,
 ): StoredSeries {
   const samples: StoredSeries['samples'] = grid(from, to).map((t) => [t, f(t)]);
+  // Prometheus keeps no empty label (a pending Pod's node="" from kube-state-metrics).
+  const kept = Object.fromEntries(Object.entries(labels).filter(([, v]) => v !== ''));
   // A scrape that stops leaves a staleness marker, so the series ends there instead of lingering.
   if (to < END) samples.push([to + SCRAPE / 2, null]);
-  return { labels, samples };
+  return { labels: kept, samples };
 }
 
 /** kube_pod_container_resource_{limits,requests} for every container of the recorded Pods. */
