@@ -4,7 +4,7 @@
 // subset answers an empty result, as Prometheus does for series it does not have.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { evaluate, parse, type Sample, type StoredSeries, Unsupported } from './promql.ts';
+import { type Expr, evaluate, parse, type Sample, type StoredSeries, Unsupported } from './promql.ts';
 
 export interface PrometheusStandin {
   url: string;
@@ -42,10 +42,21 @@ function time(p: URLSearchParams, name: string, fallback?: number): number {
   return n;
 }
 
-/** The value at `t`, or an empty vector for a query outside the subset. */
-function instant(query: string, t: number, store: StoredSeries[]): Sample[] | number {
+/** The query parsed once, or undefined when it is outside the subset (an empty result then). */
+function parsed(query: string): Expr | undefined {
   try {
-    const v = evaluate(parse(query), t, store);
+    return parse(query);
+  } catch (err) {
+    if (err instanceof Unsupported) return undefined;
+    throw err;
+  }
+}
+
+/** The value at `t`: a scalar, or a vector (empty for a query outside the subset). */
+function instant(expr: Expr | undefined, t: number, store: StoredSeries[]): Sample[] | number {
+  if (!expr) return [];
+  try {
+    const v = evaluate(expr, t, store);
     return v.kind === 'scalar' ? v.value : v.samples;
   } catch (err) {
     if (err instanceof Unsupported) return [];
@@ -58,7 +69,7 @@ const str = (v: number) =>
 
 function queryAnswer(p: URLSearchParams, store: StoredSeries[]) {
   const t = time(p, 'time', Date.now() / 1000);
-  const v = instant(p.get('query') ?? '', t, store);
+  const v = instant(parsed(p.get('query') ?? ''), t, store);
   if (typeof v === 'number') return { resultType: 'scalar', result: [t, str(v)] };
   return { resultType: 'vector', result: v.map((s) => ({ metric: s.labels, value: [t, str(s.value)] })) };
 }
@@ -78,7 +89,7 @@ function rangeAnswer(p: URLSearchParams, store: StoredSeries[]) {
     );
   const series = new Map<string, { metric: Record<string, string>; values: Array<[number, string]> }>();
   for (let t = start; t <= end; t += step) {
-    const v = instant(p.get('query') ?? '', t, store);
+    const v = instant(parsed(p.get('query') ?? ''), t, store);
     const samples = typeof v === 'number' ? [{ labels: {}, value: v }] : v;
     for (const s of samples) {
       const key = JSON.stringify(Object.entries(s.labels).sort());

@@ -31,6 +31,8 @@ const RANGE_FUNCTIONS = new Set([
 ]);
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
 
+/** A parsed query. */
+export type Expr = Node;
 type Node =
   | { t: 'num'; value: number }
   | { t: 'sel'; matchers: Matcher[] }
@@ -156,14 +158,27 @@ function withoutName(labels: Record<string, string>): Record<string, string> {
   return rest;
 }
 
+/** The index of the first sample at or after `from` (after it, when `strict`); samples are in time order. */
+function firstAt(s: StoredSeries, from: number, strict = false): number {
+  let lo = 0;
+  let hi = s.samples.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const t = (s.samples[mid] as [number, number | null])[0];
+    if (t < from || (strict && t === from)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /**
  * The samples in [from, to], both ends included as in Prometheus 2 (Debian's, which the contract
  * test compares with); a range vector skips staleness markers, as Prometheus does.
  */
 function window(s: StoredSeries, from: number, to: number): Array<[number, number]> {
   const out: Array<[number, number]> = [];
-  for (const [t, v] of s.samples) {
-    if (t < from) continue;
+  for (let i = firstAt(s, from); i < s.samples.length; i++) {
+    const [t, v] = s.samples[i] as [number, number | null];
     if (t > to) break;
     if (v !== null) out.push([t, v]);
   }
@@ -172,12 +187,26 @@ function window(s: StoredSeries, from: number, to: number): Array<[number, numbe
 
 /** An instant selector's value: the latest sample in the lookback, unless a marker follows it. */
 function latest(s: StoredSeries, t: number): number | undefined {
-  let value: number | null | undefined;
-  for (const [ts, v] of s.samples) {
-    if (ts > t) break;
-    if (ts >= t - LOOKBACK) value = v;
+  const i = firstAt(s, t, true) - 1;
+  const sample = s.samples[i];
+  return sample && sample[0] >= t - LOOKBACK && sample[1] !== null ? sample[1] : undefined;
+}
+
+/** The series a selector can match: those of its metric name, looked up once per store. */
+const byName = new WeakMap<StoredSeries[], Map<string, StoredSeries[]>>();
+function candidates(store: StoredSeries[], ms: Matcher[]): StoredSeries[] {
+  const name = ms.find((m) => m.name === '__name__' && m.op === '=')?.value;
+  if (name === undefined) return store;
+  let index = byName.get(store);
+  if (!index) {
+    index = new Map();
+    for (const s of store) {
+      const n = s.labels.__name__ ?? '';
+      index.set(n, [...(index.get(n) ?? []), s]);
+    }
+    byName.set(store, index);
   }
-  return value ?? undefined;
+  return index.get(name) ?? [];
 }
 
 /** Prometheus' extrapolated increase of a counter over the window (resets counted). */
@@ -291,7 +320,7 @@ export function evaluate(node: Node, t: number, store: StoredSeries[]): Value {
     case 'sel':
       return {
         kind: 'vector',
-        samples: store.flatMap((s) => {
+        samples: candidates(store, node.matchers).flatMap((s) => {
           if (!matches(s.labels, node.matchers)) return [];
           const value = latest(s, t);
           return value === undefined ? [] : [{ labels: s.labels, value }];
@@ -300,7 +329,7 @@ export function evaluate(node: Node, t: number, store: StoredSeries[]): Value {
     case 'range':
       return {
         kind: 'vector',
-        samples: store.flatMap((s) => {
+        samples: candidates(store, node.sel).flatMap((s) => {
           if (!matches(s.labels, node.sel)) return [];
           const v = rangeFn(node.fn, window(s, t - node.seconds, t), t - node.seconds, t);
           return v === undefined ? [] : [{ labels: withoutName(s.labels), value: v }];
