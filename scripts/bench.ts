@@ -13,7 +13,8 @@
 // redis` runs the Redis path alone (scripts/bench/redis-path.ts), whose rate moves with the machine;
 // `-- --only storm`, `-- --only burst` and `-- --only webhook` (the 10,000-alert webhook,
 // scripts/bench/big-webhook.ts) run those sections alone; `-- --only metrics` runs enrich-metrics'
-// chart render times, cold start, idle and peak RSS (scripts/bench/metrics.ts).
+// chart render times, cold start, idle and peak RSS (scripts/bench/metrics.ts); `-- --only demo`
+// the demo's Prometheus stand-in against Debian's Prometheus (scripts/bench/demo.ts).
 // `-- --tiny` runs every section with a token load (test/bench-exits.test.ts: the bench stops all
 // it started and exits); its figures mean nothing.
 // Every section stops what it started in a `finally`, also when it throws; the process exits
@@ -23,6 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeBaselines } from './bench/baselines.ts';
 import { benchBigWebhook } from './bench/big-webhook.ts';
+import { benchDemoPrometheus } from './bench/demo.ts';
 import { benchEnrichment } from './bench/enrich.ts';
 import { benchEvents } from './bench/events.ts';
 import { ceRequest, fnRequest, startFunctionPeers, startOnce, webhook } from './bench/functions.ts';
@@ -44,6 +46,7 @@ const STORM = 'Storm folded to Slack’s rate';
 const BURST = 'Burst of unrelated alerts on one channel';
 const BIG_WEBHOOK = '10,000-alert webhook';
 const METRICS = 'enrich-metrics: charts, cold start and memory';
+const DEMO = "The demo's Prometheus stand-in";
 /** `--only` names for the sections measured by their own modules. */
 const SECTION_ONLY: Record<string, string> = {
   redis: REDIS_PATH,
@@ -51,6 +54,7 @@ const SECTION_ONLY: Record<string, string> = {
   burst: BURST,
   webhook: BIG_WEBHOOK,
   metrics: METRICS,
+  demo: DEMO,
 };
 if (only !== undefined && only !== 'cold' && only !== 'ingest' && !(only in SECTION_ONLY))
   throw new Error(
@@ -230,6 +234,7 @@ try {
     ['Kubernetes Events', benchEvents],
     ['Redis memory', benchRedisMemory],
     [METRICS, benchMetrics],
+    [DEMO, benchDemoPrometheus],
     [
       BIG_WEBHOOK,
       ({ quick: q }) =>
