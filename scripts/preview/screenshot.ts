@@ -36,13 +36,18 @@ function startDemo(): Promise<{ child: ChildProcess; preview: string; output: ()
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   return new Promise((done, fail) => {
-    const timer = setTimeout(() => fail(new Error('the demo pipeline was not ready in 60 s')), 60_000);
+    const timer = setTimeout(() => {
+      // Not left running: the caller gets no handle to stop it with (start.ts stops its functions).
+      child.kill('SIGTERM');
+      fail(new Error('the demo pipeline was not ready in 60 s'));
+    }, 60_000);
     child.on('exit', (code) => fail(new Error(`the demo pipeline exited (${code})`)));
     child.on('message', (m: { type?: string; preview?: string }) => {
       if (m?.type !== 'ready') return;
       clearTimeout(timer);
-      if (m.preview) done({ child, preview: m.preview, output: () => out });
-      else fail(new Error('the demo pipeline serves no preview page (PREVIEW_PORT off?)'));
+      if (m.preview) return done({ child, preview: m.preview, output: () => out });
+      child.kill('SIGTERM');
+      fail(new Error('the demo pipeline serves no preview page'));
     });
   });
 }
