@@ -17,7 +17,8 @@
 // scripts/bench/big-webhook.ts) run those sections alone; `-- --only metrics` runs enrich-metrics'
 // chart render times, cold start, idle and peak RSS (scripts/bench/metrics.ts); `-- --only rollout`
 // the what-changed cost on a workload with 50 revisions and 2,000 pods (scripts/bench/rollout.ts);
-// `-- --only workflows` the TypeScript workflows' sandbox (scripts/bench/workflows.ts).
+// `-- --only workflows` the TypeScript workflows' sandbox (scripts/bench/workflows.ts); `-- --only demo`
+// the demo's Prometheus stand-in against Debian's Prometheus (scripts/bench/demo.ts).
 // `-- --tiny` runs every section with a token load (test/bench-exits.test.ts: the bench stops all
 // it started and exits); its figures mean nothing.
 // Every section stops what it started in a `finally`, also when it throws; the process exits
@@ -27,6 +28,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeBaselines } from './bench/baselines.ts';
 import { benchBigWebhook } from './bench/big-webhook.ts';
+import { benchDemoPrometheus } from './bench/demo.ts';
 import { benchEnrichment } from './bench/enrich.ts';
 import { benchEvents } from './bench/events.ts';
 import { ceRequest, fnRequest, startFunctionPeers, startOnce, webhook } from './bench/functions.ts';
@@ -52,6 +54,7 @@ const BIG_WEBHOOK = '10,000-alert webhook';
 const METRICS = 'enrich-metrics: charts, cold start and memory';
 const ROLLOUT = 'What changed: 50 revisions, 2,000 pods';
 const WORKFLOWS = 'TypeScript workflows in the sandbox';
+const DEMO = "The demo's Prometheus stand-in";
 /** `--only` names for the sections measured by their own modules. */
 const SECTION_ONLY: Record<string, string> = {
   redis: REDIS_PATH,
@@ -61,6 +64,7 @@ const SECTION_ONLY: Record<string, string> = {
   metrics: METRICS,
   rollout: ROLLOUT,
   workflows: WORKFLOWS,
+  demo: DEMO,
 };
 // `--only destinations`: cold start and the load figures of the dispatch functions alone.
 const destinationsOnly = only === 'destinations';
@@ -258,6 +262,7 @@ try {
           bundles: { metrics: bundles.get('enrich-metrics'), node: bundles.get('enrich-node') },
         }),
     ],
+    [DEMO, benchDemoPrometheus],
     [
       BIG_WEBHOOK,
       ({ quick: q }) =>

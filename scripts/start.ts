@@ -11,7 +11,7 @@ import { DESTINATION_FUNCTIONS, FUNCTIONS, type FunctionName } from '../lib/plat
 import { createLogger } from '../lib/platform/logger.ts';
 import { startLocalBroker } from './broker/broker.ts';
 import { loadKnativeWiring, parseIsoDuration, subscriberName, withDelivery } from './broker/triggers.ts';
-import { demoOptions, startDemo } from './demo/index.ts';
+import { DEMO_CONFIG_FILE, demoOptions, startDemo } from './demo/index.ts';
 import { previewPort, startPreviewServer } from './preview/server.ts';
 
 const root = resolve(import.meta.dirname, '..');
@@ -34,6 +34,11 @@ const demo = process.argv.includes('--demo')
   ? await startDemo(demoOptions(env, (line) => console.log(line)))
   : undefined;
 if (demo) env.KUBECONFIG = demo.kubeconfigPath;
+// ...and graphs from its recorded Prometheus series, with the demo's configuration unless one is set.
+if (demo) {
+  env.PROMETHEUS_URL = demo.prometheusUrl;
+  env.CONFIG_FILE ??= DEMO_CONFIG_FILE;
+}
 
 // The preview page (scripts/preview/): the terminal destination's messages as Slack shows them.
 // A busy port only loses the page, never the pipeline.

@@ -5,14 +5,15 @@
 import test from 'ava';
 import { eventually, startPipeline } from './support/pipeline.ts';
 
-test('demo: the terminal shows the crash loop with its previous log, the OOM kill, the image pull, the unschedulable pod, the NotReady node and the broken rollout', async (t) => {
+test('demo: the terminal shows the crash loop with its previous log, the OOM kill with its memory graph, the image pull, the unschedulable pod, the NotReady node with its graphs and the broken rollout', async (t) => {
   const pipeline = await startPipeline({ DEMO_RESOLVE_AFTER_SECONDS: '1', PREVIEW_PORT: '0' }, ['--demo']);
   t.teardown(() => pipeline.stop());
   const out = await eventually(
     'the demo to fire everything and the resolution to edit its root',
     () => {
       const o = pipeline.output();
-      return /demo: alert KubeNodeNotReady resolved/.test(o) && /RESOLVED after \d+m/.test(o) ? o : undefined;
+      const done = /demo: alert KubeNodeNotReady resolved/.test(o) && /RESOLVED after \d+m/.test(o);
+      return done && /\[image worker-5c8d7f9b4-k7wzp-memory\.png /.test(o) ? o : undefined;
     },
     90_000,
   );
@@ -25,6 +26,16 @@ test('demo: the terminal shows the crash loop with its previous log, the OOM kil
   // The OOM kill.
   t.regex(out, /Verdict: OOMKilled: container worker hit its 256Mi memory limit, restarted 3 times/);
   t.regex(out, /Exit code: 137 \(SIGKILL: out of memory\)/);
+  // Its memory graph, from the recorded series: the working set reached the limit (the last scrape
+  // before each kill), the leak's slope, and the graph itself as a PNG (a line in the terminal).
+  t.regex(
+    out,
+    /Verdict: Memory of worker-5c8d7f9b4-k7wzp\/worker peaked at 25[3-5]Mi of its 256Mi limit, grew \d+Mi\/h over 3h/,
+  );
+  t.regex(
+    out,
+    /\[image worker-5c8d7f9b4-k7wzp-memory\.png "Memory working set: payments\/worker-5c8d7f9b4-k7wzp": Working set of payments\/worker-5c8d7f9b4-k7wzp: peaked at 25[3-5]Mi/,
+  );
   // The image that does not exist.
   t.regex(
     out,
@@ -36,6 +47,16 @@ test('demo: the terminal shows the crash loop with its previous log, the OOM kil
   t.regex(
     out,
     /Verdict: NotReady: node worker-2 Ready=Unknown for \d+m \(NodeStatusUnknown: Kubelet stopped posting node status\.\), cordoned/,
+  );
+  // Its memory and CPU, every node's, from the demo configuration's graph actions.
+  t.regex(
+    out,
+    /\[image Memory-used-by-node\.png "Memory used by node": Memory used by node over the last 2h\]/,
+  );
+  t.regex(out, /\[image CPU-busy-by-node\.png "CPU busy by node": CPU busy by node over the last 2h\]/);
+  t.notRegex(
+    out,
+    /No series for|No \w+ series for|Prometheus (unreachable|refused|rejected|did not answer|has no data)|could not be drawn/,
   );
   // The rollout that broke things.
   t.regex(out, /A Deployment rollout is not progressing \(ProgressDeadlineExceeded\)\./);

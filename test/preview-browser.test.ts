@@ -1,7 +1,7 @@
 // The preview page in a real browser: Debian's headless Chromium, driven by playwright-core, opens
 // the page `npm run demo` serves while the demo runs, and checks what a person would see: the
-// roots with their coloured bars, the thread replies with tables and the log file, the resolution's
-// edit, and a hostile alert drawn as text. A screenshot is checked for size and content.
+// roots with their coloured bars, the thread replies with tables and the log file, the OOM kill's
+// memory graph as an inline PNG, the resolution's edit, and a hostile alert drawn as text. A screenshot is checked for size and content.
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -52,7 +52,15 @@ function hostileWebhook() {
   };
 }
 
-test('preview page: the demo as Slack shows it, live: colours, threads, tables, files, the resolved edit; hostile text stays text', async (t) => {
+/** A data: URL's PNG: its size in bytes and its IHDR width and height (checked signature). */
+function pngInfo(src: string): { bytes: number; width: number; height: number } {
+  const buf = Buffer.from(src.replace(/^data:image\/png;base64,/, ''), 'base64');
+  if (!buf.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])))
+    return { bytes: buf.length, width: 0, height: 0 };
+  return { bytes: buf.length, width: buf.readUInt32BE(16), height: buf.readUInt32BE(20) };
+}
+
+test('preview page: the demo as Slack shows it, live: colours, threads, tables, files, graphs, the resolved edit; hostile text stays text', async (t) => {
   if (!existsSync(CHROMIUM)) return t.fail(`${CHROMIUM} is missing: apt-get install -y chromium`);
   const pipeline = await startPipeline({ DEMO_RESOLVE_AFTER_SECONDS: '4', PREVIEW_PORT: '0' }, ['--demo']);
   t.teardown(() => pipeline.stop());
@@ -119,6 +127,33 @@ test('preview page: the demo as Slack shows it, live: colours, threads, tables, 
     'https://runbooks.prometheus-operator.dev/runbooks/kubernetes/kubepodcrashlooping',
   );
 
+  // The OOM kill's thread: the memory graph's verdict numbers, and the graph as a PNG image.
+  const oom = page.locator('#channel > article.root', { hasText: 'Container was OOMKilled.' });
+  const graph = oom.locator('.thread .block.image img');
+  await graph.first().waitFor({ timeout: 60_000 });
+  t.regex(
+    (await oom.locator('.thread').textContent()) ?? '',
+    /Memory of worker-5c8d7f9b4-k7wzp\/worker peaked at 25[3-5]Mi of its 256Mi limit, grew \d+Mi\/h over 3h/,
+  );
+  t.regex(
+    (await graph.getAttribute('alt')) ?? '',
+    /^Working set of payments\/worker-5c8d7f9b4-k7wzp: peaked at 25[3-5]Mi/,
+  );
+  const chart = pngInfo((await graph.getAttribute('src')) ?? '');
+  t.true(chart.bytes > 15_000 && chart.bytes < 1_000_000, `graph PNG of ${chart.bytes} bytes`);
+  t.true(
+    chart.width >= 600 && chart.width <= 2400 && chart.height >= 250 && chart.height <= 1200,
+    `${chart.width}x${chart.height}`,
+  );
+  // ...and the browser decoded it at that size.
+  await eventually('the graph decoded', async () =>
+    (await page.evaluate(
+      `(() => { const i = document.querySelector('#channel img[alt^="Working set of payments/worker"]'); return i.complete && i.naturalWidth; })()`,
+    )) === chart.width
+      ? true
+      : undefined,
+  );
+
   // The resolution edited the node's root in place: green, RESOLVED, marked edited, one root.
   t.is(await nodeRoot.count(), 1, 'edited in place, not posted again');
   const resolved = nodeRoot;
@@ -129,7 +164,15 @@ test('preview page: the demo as Slack shows it, live: colours, threads, tables, 
   // The hostile alert: its text is shown as text; nothing it carried became an element or ran.
   const hostile = page.locator('#channel > article.root', { hasText: 'HostileText' });
   t.regex((await hostile.textContent()) ?? '', /<img src=x onerror="window.__pwned=1"><script>/);
-  t.is(await page.locator('#channel img, #channel script, #channel iframe').count(), 0);
+  t.is(await hostile.locator('img, script, iframe').count(), 0);
+  t.is(await page.locator('#channel script, #channel iframe').count(), 0);
+  // The only pictures are the graphs enrich-metrics drew, inline as data: URLs.
+  const sources = await page.$$eval('#channel img', (imgs) => imgs.map((i) => i.getAttribute('src') ?? ''));
+  t.true(sources.length >= 3, `images: ${sources.length}`);
+  t.true(
+    sources.every((src) => src.startsWith('data:image/png;base64,')),
+    'every image is an inline PNG',
+  );
   t.is(await page.evaluate('typeof window.__pwned'), 'undefined');
   const hrefs = await page.$$eval('#channel a', (as) => as.map((a) => a.getAttribute('href') ?? ''));
   t.false(

@@ -1,13 +1,21 @@
 // `npm run demo` (`npm start -- --demo`): the pipeline reads a recorded cluster through the real
 // Kubernetes client, pointed at the stand-in API server, and the demo fires the alerts and Events
 // of that cluster's troubles into it. Nothing else is needed: no cluster, Slack token or Redis.
-import type { KubeStandin } from '../kube-standin/server.ts';
-import { loadDemoCluster, startDemoCluster } from './cluster.ts';
+// enrich-metrics reads the cluster's recorded series from a Prometheus stand-in the same way.
+import { type KubeStandin, loadKubeFixtures } from '../kube-standin/server.ts';
+import { CLUSTER_DIR, loadDemoCluster, startDemoCluster } from './cluster.ts';
 import { fireDemo } from './fire.ts';
+import { startPrometheusStandin } from './prometheus.ts';
+import { demoSeries } from './series.ts';
+
+/** The demo's configuration file: Prometheus on, and the node graphs (docs/demo.md). */
+export const DEMO_CONFIG_FILE = new URL('./config.yaml', import.meta.url).pathname;
 
 export interface Demo {
   /** Handed to the functions as KUBECONFIG. */
   kubeconfigPath: string;
+  /** Handed to enrich-metrics as PROMETHEUS_URL. */
+  prometheusUrl: string;
   /** Sends the alerts and Events once the pipeline is ready; resolves after the resolution. */
   fire(webhook: string, broker: string): Promise<void>;
   close(): Promise<void>;
@@ -35,9 +43,12 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
   const now = new Date();
   const cluster: KubeStandin = await startDemoCluster(now);
   const { events } = await loadDemoCluster(now);
+  // The series are made from the recorded objects, at their recorded times, then moved to now.
+  const prometheus = await startPrometheusStandin(demoSeries(await loadKubeFixtures(CLUSTER_DIR), now));
   const stop = new AbortController();
   return {
     kubeconfigPath: cluster.kubeconfigPath,
+    prometheusUrl: prometheus.url,
     fire: (webhook, broker) =>
       fireDemo({
         webhook,
@@ -50,7 +61,7 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
       }),
     close: async () => {
       stop.abort();
-      await cluster.close();
+      await Promise.all([cluster.close(), prometheus.close()]);
     },
   };
 }
