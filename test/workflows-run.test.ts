@@ -241,14 +241,18 @@ test.serial(
     ];
     const spin = [alertWorkflow('spins', 'for (;;) {}')];
     for (let round = 0; round < 3; round++) {
+      // A reader of its own each round: the stand-in closes idle keep-alive connections, and this
+      // test pauses longer than that between rounds.
+      const fresh = await createKubeReader({ kubeconfigPath: kube.kubeconfigPath, timeoutMs: 10_000 });
       const r = await runSources(issue, sources, {
         engines,
-        kube: reader,
+        kube: fresh,
         limits: { timeoutMs: 15_000, memoryBytes: 256 * 1024 },
       });
       t.deepEqual(
         r.records.map((x) => x.outcome),
         ['ok', 'error', 'memory', 'ok', 'ok'],
+        notesOf(r.issue).join(' | '),
       );
       const s = await runSources(issue, spin, { engines, limits: { timeoutMs: 300 } });
       t.deepEqual(

@@ -6,6 +6,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createEnginePool } from '../../lib/adapters/sandbox/engine.ts';
+import { inProcessSandbox } from '../../lib/adapters/sandbox/sandbox.ts';
 import type { Issue } from '../../lib/domain/issue.ts';
 import { createLogger } from '../../lib/platform/logger.ts';
 import { loadWorkflowFile } from '../../lib/stages/workflows/catalog.ts';
@@ -26,8 +27,8 @@ const ms = (x: number) => Math.round(x * 1000) / 1000;
 
 async function perRun(runs: number): Promise<Array<Record<string, string | number>>> {
   const issue = JSON.parse(await readFile(ISSUE, 'utf8')) as Issue;
-  const engines = createEnginePool();
-  const loaded = await loadWorkflowFile('dashboard-link.ts', await readFile(EXAMPLE, 'utf8'), engines);
+  const sandbox = inProcessSandbox(createEnginePool());
+  const loaded = await loadWorkflowFile('dashboard-link.ts', await readFile(EXAMPLE, 'utf8'), sandbox);
   if ('problem' in loaded) throw new Error(loaded.problem);
   const deps = {
     kube: undefined,
@@ -43,7 +44,7 @@ async function perRun(runs: number): Promise<Array<Record<string, string | numbe
   const sandboxed: number[] = [];
   for (let i = 0; i < runs + 20; i++) {
     const t = performance.now();
-    const r = await runWorkflows(issue, [loaded], engines, deps, settings);
+    const r = await runWorkflows(issue, [loaded], sandbox, deps, settings);
     if (r.records[0]?.outcome !== 'ok') throw new Error(`run ${i}: ${r.records[0]?.note}`);
     if (i >= 20) sandboxed.push(performance.now() - t);
   }

@@ -29,6 +29,16 @@ export interface SandboxHost {
   log(level: 'debug' | 'info' | 'warn' | 'error', message: string, fields: unknown): void;
 }
 
+/** Where runs happen: in this thread (runInSandbox) or on a worker thread (worker-sandbox.ts). */
+export interface Sandbox {
+  run(script: string, input: unknown, host: SandboxHost, limits: SandboxLimits): Promise<SandboxOutcome>;
+}
+
+/** Runs on the calling thread: a spinning run holds it until its deadline (tests, the CLI, the bench). */
+export function inProcessSandbox(engines: EnginePool): Sandbox {
+  return { run: (script, input, host, limits) => runInSandbox(engines, script, input, host, limits) };
+}
+
 export type FailureKind = 'timeout' | 'memory' | 'error' | 'too-large';
 export type SandboxOutcome = { ok: true; value: unknown } | { ok: false; kind: FailureKind; message: string };
 
