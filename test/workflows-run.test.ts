@@ -9,6 +9,9 @@ import type { QuickJSSyncVariant } from 'quickjs-emscripten-core';
 import { createKubeReader } from '../lib/adapters/k8s/client.ts';
 import { createEnginePool } from '../lib/adapters/sandbox/engine.ts';
 import { leakedRuns } from '../lib/adapters/sandbox/sandbox.ts';
+import { DEFAULT_CONFIG } from '../lib/domain/config/defaults.ts';
+import { parseConfig } from '../lib/domain/config/parse.ts';
+import { planIssue } from '../lib/domain/config/plan.ts';
 import { Issue } from '../lib/domain/issue.ts';
 import type { KubeReader } from '../lib/domain/kube.ts';
 import { makeIssue } from './support/issue-factory.ts';
@@ -263,3 +266,15 @@ test.serial(
     t.is(leakedRuns(), 0);
   },
 );
+
+test('workflows: ingest plans the workflows stage before dispatch only when a directory is configured', (t) => {
+  const pod = makeIssue({ subject: { kind: 'Pod', name: 'api-7d9f8b6c5d-x2x4q', namespace: 'payments' } });
+  const on = parseConfig('codeWorkflows:\n  directory: /etc/kubeincident-workflows\n', {});
+  const planned = planIssue(pod, on);
+  t.deepEqual(planned.issue?.plan, ['enrichpod', 'workflows', 'dispatch']);
+  const off = planIssue(pod, DEFAULT_CONFIG);
+  t.deepEqual(off.issue?.plan, ['enrichpod', 'dispatch']);
+  // A resolution only edits its thread: no workflows.
+  const resolved = planIssue({ ...pod, status: 'resolved' }, on);
+  t.deepEqual(resolved.issue?.plan, ['dispatch']);
+});
