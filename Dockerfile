@@ -12,7 +12,7 @@
 # it again with the image's own, as the image's user, so that the image does not start from a
 # cache its Node rejects (it would still start, compiling from source, and say so in its ready line).
 FROM gcr.io/distroless/nodejs24-debian12:nonroot AS train
-# Required: alert-ingest | k8s-event-ingest | enrich-pod | enrich-node | dispatch-slack.
+# Required: alert-ingest | k8s-event-ingest | enrich-pod | enrich-node | dispatch-slack | run-workflows.
 ARG FUNCTION
 WORKDIR /app
 COPY --chown=65532:65532 dist/${FUNCTION}/ /app/
