@@ -11,7 +11,6 @@ import type { Issue } from '../../lib/domain/issue.ts';
 import { createLogger } from '../../lib/platform/logger.ts';
 import { loadWorkflowFile } from '../../lib/stages/workflows/catalog.ts';
 import { runWorkflows } from '../../lib/stages/workflows/run.ts';
-import { buildFunction } from '../build.ts';
 import { ceRequest, startOnce } from './functions.ts';
 import { deployedEnv, median } from './procs.ts';
 
@@ -86,7 +85,11 @@ async function writeWorkflows(dir: string): Promise<void> {
   }
 }
 
-async function coldStarts(dir: string, runs: number): Promise<Array<Record<string, string | number>>> {
+async function coldStarts(
+  dir: string,
+  runs: number,
+  bundleOf: (fn: string) => Promise<string>,
+): Promise<Array<Record<string, string | number>>> {
   const wfDir = join(dir, 'bench-workflows');
   await writeWorkflows(wfDir);
   const config = join(dir, 'bench-workflows.yaml');
@@ -94,7 +97,7 @@ async function coldStarts(dir: string, runs: number): Promise<Array<Record<strin
   const issue = JSON.parse(await readFile(ISSUE, 'utf8'));
   const out: Array<Record<string, string | number>> = [];
   const measure = async (name: string, fn: string, env: NodeJS.ProcessEnv, data: unknown) => {
-    const bundle = await buildFunction(fn, dir);
+    const bundle = await bundleOf(fn);
     const figures = [];
     for (let i = 0; i < runs; i++) {
       figures.push(
@@ -134,8 +137,10 @@ export async function benchWorkflows(opts: {
   quick: boolean;
   tiny: boolean;
   dir: string;
+  /** The function's bundle: the one the bench built already, else built now. */
+  bundle: (fn: string) => Promise<string>;
 }): Promise<Array<Record<string, string | number>>> {
   const runs = opts.tiny ? 20 : opts.quick ? 300 : 2000;
   const starts = opts.tiny ? 1 : opts.quick ? 2 : 5;
-  return [...(await perRun(runs)), ...(await coldStarts(opts.dir, starts))];
+  return [...(await perRun(runs)), ...(await coldStarts(opts.dir, starts, opts.bundle))];
 }
