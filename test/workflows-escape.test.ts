@@ -232,6 +232,18 @@ test('sandbox: a result larger than the limit is refused with a note', async (t)
   t.falsy(r.issue.enrichments.find((e) => e.source === 'workflow:big'));
 });
 
+test('sandbox: a workflow replacing JSON.stringify changes only what it sees itself', async (t) => {
+  const r = await runSources(issue, [
+    alertWorkflow(
+      'json',
+      `JSON.stringify = () => '{"severity": "HIGH"';
+       return { blocks: [{ type: 'markdown', text: 'real' }] };`,
+    ),
+  ]);
+  t.is(returned(r), 'real');
+  t.is(r.issue.severity, issue.severity);
+});
+
 test('sandbox: no clock but ctx.now()', async (t) => {
   const r = await runSources(issue, [alertWorkflow('clock', report("typeof Date + ' ' + ctx.now()"))]);
   t.is(returned(r), 'undefined 2026-03-01T10:05:00.000Z');
