@@ -68,7 +68,12 @@ export function createWorkflowsFunction(env: NodeJS.ProcessEnv = process.env): F
       if (c.CLUSTER_NAME) source = `/kubeincident/${encodeURIComponent(c.CLUSTER_NAME)}/${NAME}`;
       pollMs = c.CONFIG_POLL_MS;
       config = await openFunctionConfig(c, env, log);
-      kube = await createKubeReaderFromEnv({ env, timeoutMs: c.KUBE_TIMEOUT_MS });
+      // The workflows load (the worker's start, the engine's compile) while the cluster client does.
+      const [reader] = await Promise.all([
+        createKubeReaderFromEnv({ env, timeoutMs: c.KUBE_TIMEOUT_MS }),
+        syncCatalog(),
+      ]);
+      kube = reader;
       const apiHosts = [env.KUBERNETES_SERVICE_HOST, env.KUBERNETES_PORT_443_TCP_ADDR].filter(
         (h): h is string => typeof h === 'string' && h.length > 0,
       );
@@ -85,7 +90,6 @@ export function createWorkflowsFunction(env: NodeJS.ProcessEnv = process.env): F
         },
         log,
       };
-      await syncCatalog();
       config.onChange(() => void syncCatalog());
     },
     async handle(ctx: InvocationContext, event: CloudEvent<unknown> | undefined) {
