@@ -274,7 +274,16 @@ try {
           quick: q,
         }),
     ],
-    [WORKFLOWS, ({ quick: q, tiny: t }) => benchWorkflows({ quick: q, tiny: t, dir })],
+    [
+      WORKFLOWS,
+      ({ quick: q, tiny: t }) =>
+        benchWorkflows({
+          quick: q,
+          tiny: t,
+          dir,
+          bundle: async (fn) => bundles.get(fn) ?? buildFunction(fn, dir),
+        }),
+    ],
   ];
   const extra: Record<string, Array<Record<string, string | number>>> = {};
   for (const [title, run] of sections.filter(([title]) => runSection(title))) {

@@ -9,6 +9,7 @@ import { builtinModules, createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { build, type Plugin } from 'esbuild';
 import { WASM_FILE, wasmPath } from '../lib/adapters/sandbox/engine.ts';
+import { WORKER_FILE } from '../lib/adapters/sandbox/worker-sandbox.ts';
 import { FUNCTIONS } from '../lib/platform/functions.ts';
 
 export { FUNCTIONS };
@@ -353,8 +354,23 @@ export async function buildFunction(
     });
   }
   if (imports.includes(`./${CHART}`)) await buildChart(outdir);
-  // The workflow sandbox's engine (lib/adapters/sandbox/engine.ts reads it from beside the bundle).
-  if (Object.keys(main.metafile.inputs).some((i) => i.includes('quickjs-wasmfile-release-sync'))) {
+  // The workflow sandbox: its worker thread's own bundle and the engine's .wasm, both read from
+  // beside the bundle (lib/adapters/sandbox/worker-sandbox.ts, engine.ts).
+  if (Object.keys(main.metafile.inputs).some((i) => i.endsWith('lib/adapters/sandbox/worker-sandbox.ts'))) {
+    await build({
+      entryPoints: [resolve(root, 'lib/adapters/sandbox/sandbox-worker.ts')],
+      bundle: true,
+      format: 'cjs',
+      platform: 'node',
+      target: 'node24',
+      outfile: resolve(outdir, WORKER_FILE),
+      minify: true,
+      sourcemap: 'linked',
+      legalComments: 'linked',
+      logLevel: 'warning',
+      define: { 'import.meta.url': '__bundleUrl' },
+      banner: { js: 'var __bundleUrl = require("node:url").pathToFileURL(__filename).href;' },
+    });
     await copyFile(wasmPath({}), resolve(outdir, WASM_FILE));
   }
   const entry = resolve(outdir, 'index.cjs');

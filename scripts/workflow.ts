@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { createKubeReaderFromEnv } from '../lib/adapters/k8s/client.ts';
 import { createEnginePool } from '../lib/adapters/sandbox/engine.ts';
+import { inProcessSandbox } from '../lib/adapters/sandbox/sandbox.ts';
 import { applyResult } from '../lib/domain/code-workflow.ts';
 import { openConfig } from '../lib/domain/config/load.ts';
 import { workflowTriggerMatches } from '../lib/domain/config/match.ts';
@@ -21,8 +22,8 @@ export async function testWorkflow(
   issueFile: string,
   env: NodeJS.ProcessEnv,
 ): Promise<unknown> {
-  const engines = createEnginePool();
-  const loaded = await loadWorkflowFile(basename(file), await readFile(file, 'utf8'), engines);
+  const sandbox = inProcessSandbox(createEnginePool());
+  const loaded = await loadWorkflowFile(basename(file), await readFile(file, 'utf8'), sandbox);
   if ('problem' in loaded) return { file: loaded.file, loaded: false, problem: loaded.problem };
   const issue = parseIssueData(JSON.parse(await readFile(issueFile, 'utf8')));
   const config = (await openConfig({ file: env.CONFIG_FILE || undefined, env })).current().codeWorkflows;
@@ -32,7 +33,7 @@ export async function testWorkflow(
   const { record, result } = await runWorkflow(
     loaded,
     issue,
-    engines,
+    sandbox,
     {
       kube,
       prometheus: env.PROMETHEUS_URL ? { url: env.PROMETHEUS_URL, timeoutMs: 5000 } : undefined,

@@ -1,16 +1,22 @@
 // The workflow directory, reloaded live: a file that fails to compile or to define a workflow is
 // logged and counted while the others keep running; an edited or removed file takes effect
 // without a restart; ConfigMap volume internals (`..data`) are not workflows.
-import { mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import test from 'ava';
 import { createEnginePool } from '../lib/adapters/sandbox/engine.ts';
+import { inProcessSandbox } from '../lib/adapters/sandbox/sandbox.ts';
 import { createLogger } from '../lib/platform/logger.ts';
 import { type LoadProblem, openCatalog } from '../lib/stages/workflows/catalog.ts';
 import { eventually } from './support/pipeline.ts';
 import { alertWorkflow } from './support/workflows.ts';
+
+async function replace(file: string, text: string): Promise<void> {
+  await writeFile(`${file}.tmp`, text);
+  await rename(`${file}.tmp`, file);
+}
 
 function logSink() {
   const lines: Array<{ msg: string; file?: string; problem?: string }> = [];
@@ -41,7 +47,7 @@ test('catalog: a broken file is logged and counted, the others load; edits and r
   const problems: LoadProblem[] = [];
   const catalog = await openCatalog({
     directory: dir,
-    engines: createEnginePool(),
+    sandbox: inProcessSandbox(createEnginePool()),
     log,
     pollMs: 100,
     onProblem: (p) => problems.push(p),
@@ -60,20 +66,21 @@ test('catalog: a broken file is logged and counted, the others load; edits and r
   t.regex(problems[1]?.problem ?? '', /^invalid workflow: .*name/);
   t.is(lines.filter((l) => l.msg === 'workflow not loaded: the others keep running').length, 2);
 
-  // Fixed, edited and added files take effect on the next reload; problems are not logged again.
-  await writeFile(join(dir, 'b-syntax.ts'), alertWorkflow('fixed', 'return null;'));
-  await writeFile(
+  // Fixed and edited files take effect on the next reload; problems are not logged again. Written
+  // whole and renamed into place, as a ConfigMap update swaps its files (a half-written file
+  // would be a problem of its own).
+  await replace(join(dir, 'b-syntax.ts'), alertWorkflow('fixed', 'return null;'));
+  await replace(
     join(dir, 'a-good.ts'),
     alertWorkflow('good', "return { blocks: [{ type: 'markdown', text: 'v2' }] };"),
   );
-  await eventually('the fixed file loaded', () =>
-    catalog.current().some((w) => w.name === 'fixed') ? true : undefined,
-  );
-  t.true(
+  const edited = () =>
     catalog
       .current()
       .find((w) => w.name === 'good')
-      ?.script.includes("'v2'"),
+      ?.script.includes("'v2'") === true;
+  await eventually('the fixed and the edited file loaded', () =>
+    catalog.current().some((w) => w.name === 'fixed') && edited() ? true : undefined,
   );
   t.deepEqual(
     catalog.problems().map((p) => p.file),
@@ -97,7 +104,12 @@ test('catalog: two files defining the same name keep the first', async (t) => {
   await writeFile(join(dir, 'one.ts'), alertWorkflow('same', 'return null;'));
   await writeFile(join(dir, 'two.ts'), alertWorkflow('same', 'return null;'));
   const { log } = logSink();
-  const catalog = await openCatalog({ directory: dir, engines: createEnginePool(), log, pollMs: 60_000 });
+  const catalog = await openCatalog({
+    directory: dir,
+    sandbox: inProcessSandbox(createEnginePool()),
+    log,
+    pollMs: 60_000,
+  });
   t.teardown(() => catalog.close());
   t.deepEqual(
     catalog.current().map((w) => w.file),

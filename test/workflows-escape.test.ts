@@ -4,6 +4,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import test from 'ava';
+import { addressProblem, hostAllowed } from '../lib/adapters/sandbox/guarded-fetch.ts';
 import { makeIssue } from './support/issue-factory.ts';
 import { alertWorkflow, loadSource, notesOf, runSources } from './support/workflows.ts';
 
@@ -232,7 +233,43 @@ test('sandbox: a result larger than the limit is refused with a note', async (t)
   t.falsy(r.issue.enrichments.find((e) => e.source === 'workflow:big'));
 });
 
+test('sandbox: a workflow replacing JSON.stringify changes only what it sees itself', async (t) => {
+  const r = await runSources(issue, [
+    alertWorkflow(
+      'json',
+      `JSON.stringify = () => '{"severity": "HIGH"';
+       return { blocks: [{ type: 'markdown', text: 'real' }] };`,
+    ),
+  ]);
+  t.is(returned(r), 'real');
+  t.is(r.issue.severity, issue.severity);
+});
+
 test('sandbox: no clock but ctx.now()', async (t) => {
   const r = await runSources(issue, [alertWorkflow('clock', report("typeof Date + ' ' + ctx.now()"))]);
   t.is(returned(r), 'undefined 2026-03-01T10:05:00.000Z');
+});
+
+test('sandbox: the address rules refuse metadata and link-local in every spelling, and allow-lists match whole names', (t) => {
+  const policy = { allowLoopback: false, apiServer: { hosts: ['10.96.0.1'] } };
+  for (const a of [
+    '169.254.169.254',
+    '::ffff:169.254.169.254',
+    'fd00:ec2::254',
+    'fe80::1',
+    '100.100.100.200',
+    '0.0.0.0',
+    '::',
+  ]) {
+    t.truthy(addressProblem(a, policy), a);
+  }
+  t.is(addressProblem('127.0.0.1', policy), 'a loopback address');
+  t.is(addressProblem('::1', { ...policy, allowLoopback: true }), undefined);
+  t.is(addressProblem('10.96.0.1', policy), 'the cluster API server');
+  t.is(addressProblem('93.184.215.14', policy), undefined);
+  t.true(hostAllowed('grafana.example.com', ['grafana.example.com']));
+  t.true(hostAllowed('eu.grafana.example.com', ['*.grafana.example.com']));
+  t.false(hostAllowed('grafana.example.com', ['*.grafana.example.com']));
+  t.false(hostAllowed('evilgrafana.example.com', ['*.grafana.example.com']));
+  t.false(hostAllowed('grafana.example.com.evil.io', ['grafana.example.com']));
 });

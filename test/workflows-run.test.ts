@@ -9,6 +9,9 @@ import type { QuickJSSyncVariant } from 'quickjs-emscripten-core';
 import { createKubeReader } from '../lib/adapters/k8s/client.ts';
 import { createEnginePool } from '../lib/adapters/sandbox/engine.ts';
 import { leakedRuns } from '../lib/adapters/sandbox/sandbox.ts';
+import { DEFAULT_CONFIG } from '../lib/domain/config/defaults.ts';
+import { parseConfig } from '../lib/domain/config/parse.ts';
+import { planIssue } from '../lib/domain/config/plan.ts';
 import { Issue } from '../lib/domain/issue.ts';
 import type { KubeReader } from '../lib/domain/kube.ts';
 import { makeIssue } from './support/issue-factory.ts';
@@ -241,14 +244,18 @@ test.serial(
     ];
     const spin = [alertWorkflow('spins', 'for (;;) {}')];
     for (let round = 0; round < 3; round++) {
+      // A reader of its own each round: the stand-in closes idle keep-alive connections, and this
+      // test pauses longer than that between rounds.
+      const fresh = await createKubeReader({ kubeconfigPath: kube.kubeconfigPath, timeoutMs: 10_000 });
       const r = await runSources(issue, sources, {
         engines,
-        kube: reader,
+        kube: fresh,
         limits: { timeoutMs: 15_000, memoryBytes: 256 * 1024 },
       });
       t.deepEqual(
         r.records.map((x) => x.outcome),
         ['ok', 'error', 'memory', 'ok', 'ok'],
+        notesOf(r.issue).join(' | '),
       );
       const s = await runSources(issue, spin, { engines, limits: { timeoutMs: 300 } });
       t.deepEqual(
@@ -259,3 +266,15 @@ test.serial(
     t.is(leakedRuns(), 0);
   },
 );
+
+test('workflows: ingest plans the workflows stage before dispatch only when a directory is configured', (t) => {
+  const pod = makeIssue({ subject: { kind: 'Pod', name: 'api-7d9f8b6c5d-x2x4q', namespace: 'payments' } });
+  const on = parseConfig('codeWorkflows:\n  directory: /etc/kubeincident-workflows\n', {});
+  const planned = planIssue(pod, on);
+  t.deepEqual(planned.issue?.plan, ['enrichpod', 'workflows', 'dispatch']);
+  const off = planIssue(pod, DEFAULT_CONFIG);
+  t.deepEqual(off.issue?.plan, ['enrichpod', 'dispatch']);
+  // A resolution only edits its thread: no workflows.
+  const resolved = planIssue({ ...pod, status: 'resolved' }, on);
+  t.deepEqual(resolved.issue?.plan, ['dispatch']);
+});

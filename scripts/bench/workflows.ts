@@ -6,11 +6,11 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createEnginePool } from '../../lib/adapters/sandbox/engine.ts';
+import { inProcessSandbox } from '../../lib/adapters/sandbox/sandbox.ts';
 import type { Issue } from '../../lib/domain/issue.ts';
 import { createLogger } from '../../lib/platform/logger.ts';
 import { loadWorkflowFile } from '../../lib/stages/workflows/catalog.ts';
 import { runWorkflows } from '../../lib/stages/workflows/run.ts';
-import { buildFunction } from '../build.ts';
 import { ceRequest, startOnce } from './functions.ts';
 import { deployedEnv, median } from './procs.ts';
 
@@ -26,8 +26,8 @@ const ms = (x: number) => Math.round(x * 1000) / 1000;
 
 async function perRun(runs: number): Promise<Array<Record<string, string | number>>> {
   const issue = JSON.parse(await readFile(ISSUE, 'utf8')) as Issue;
-  const engines = createEnginePool();
-  const loaded = await loadWorkflowFile('dashboard-link.ts', await readFile(EXAMPLE, 'utf8'), engines);
+  const sandbox = inProcessSandbox(createEnginePool());
+  const loaded = await loadWorkflowFile('dashboard-link.ts', await readFile(EXAMPLE, 'utf8'), sandbox);
   if ('problem' in loaded) throw new Error(loaded.problem);
   const deps = {
     kube: undefined,
@@ -43,7 +43,7 @@ async function perRun(runs: number): Promise<Array<Record<string, string | numbe
   const sandboxed: number[] = [];
   for (let i = 0; i < runs + 20; i++) {
     const t = performance.now();
-    const r = await runWorkflows(issue, [loaded], engines, deps, settings);
+    const r = await runWorkflows(issue, [loaded], sandbox, deps, settings);
     if (r.records[0]?.outcome !== 'ok') throw new Error(`run ${i}: ${r.records[0]?.note}`);
     if (i >= 20) sandboxed.push(performance.now() - t);
   }
@@ -85,7 +85,11 @@ async function writeWorkflows(dir: string): Promise<void> {
   }
 }
 
-async function coldStarts(dir: string, runs: number): Promise<Array<Record<string, string | number>>> {
+async function coldStarts(
+  dir: string,
+  runs: number,
+  bundleOf: (fn: string) => Promise<string>,
+): Promise<Array<Record<string, string | number>>> {
   const wfDir = join(dir, 'bench-workflows');
   await writeWorkflows(wfDir);
   const config = join(dir, 'bench-workflows.yaml');
@@ -93,7 +97,7 @@ async function coldStarts(dir: string, runs: number): Promise<Array<Record<strin
   const issue = JSON.parse(await readFile(ISSUE, 'utf8'));
   const out: Array<Record<string, string | number>> = [];
   const measure = async (name: string, fn: string, env: NodeJS.ProcessEnv, data: unknown) => {
-    const bundle = await buildFunction(fn, dir);
+    const bundle = await bundleOf(fn);
     const figures = [];
     for (let i = 0; i < runs; i++) {
       figures.push(
@@ -133,8 +137,10 @@ export async function benchWorkflows(opts: {
   quick: boolean;
   tiny: boolean;
   dir: string;
+  /** The function's bundle: the one the bench built already, else built now. */
+  bundle: (fn: string) => Promise<string>;
 }): Promise<Array<Record<string, string | number>>> {
   const runs = opts.tiny ? 20 : opts.quick ? 300 : 2000;
   const starts = opts.tiny ? 1 : opts.quick ? 2 : 5;
-  return [...(await perRun(runs)), ...(await coldStarts(opts.dir, starts))];
+  return [...(await perRun(runs)), ...(await coldStarts(opts.dir, starts, opts.bundle))];
 }

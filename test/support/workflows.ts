@@ -2,7 +2,7 @@
 // that state a workflow inline. Limits default to generous values a loaded machine meets.
 
 import { createEnginePool, type EnginePool } from '../../lib/adapters/sandbox/engine.ts';
-import type { SandboxLimits } from '../../lib/adapters/sandbox/sandbox.ts';
+import { inProcessSandbox, type Sandbox, type SandboxLimits } from '../../lib/adapters/sandbox/sandbox.ts';
 import type { Issue } from '../../lib/domain/issue.ts';
 import type { KubeReader } from '../../lib/domain/kube.ts';
 import { createLogger } from '../../lib/platform/logger.ts';
@@ -16,14 +16,14 @@ export const GENEROUS: SandboxLimits = {
   resultBytes: 64 * 1024,
 };
 
-const shared = createEnginePool();
+const shared = inProcessSandbox(createEnginePool());
 
 export async function loadSource(
   source: string,
   file = 'test.ts',
-  engines: EnginePool = shared,
+  sandbox: Sandbox = shared,
 ): Promise<LoadedWorkflow> {
-  const loaded = await loadWorkflowFile(file, source, engines);
+  const loaded = await loadWorkflowFile(file, source, sandbox);
   if ('problem' in loaded) throw new Error(`${file}: ${loaded.problem}`);
   return loaded;
 }
@@ -37,6 +37,7 @@ export interface RunOptions {
   apiServerHosts?: string[];
   mentionIds?: string[];
   engines?: EnginePool;
+  sandbox?: Sandbox;
 }
 
 /** A workflow that triggers on every alert: `export default { name, triggers, run }` around `body`. */
@@ -56,13 +57,13 @@ export async function runSources(
   sources: string[],
   opts: RunOptions = {},
 ): Promise<WorkflowsResult> {
-  const engines = opts.engines ?? shared;
+  const sandbox = opts.sandbox ?? (opts.engines ? inProcessSandbox(opts.engines) : shared);
   const workflows: LoadedWorkflow[] = [];
-  for (const [i, s] of sources.entries()) workflows.push(await loadSource(s, `w${i}.ts`, engines));
+  for (const [i, s] of sources.entries()) workflows.push(await loadSource(s, `w${i}.ts`, sandbox));
   return runWorkflows(
     issue,
     workflows,
-    engines,
+    sandbox,
     {
       kube: opts.kube,
       prometheus: opts.prometheus,

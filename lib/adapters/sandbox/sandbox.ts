@@ -29,6 +29,16 @@ export interface SandboxHost {
   log(level: 'debug' | 'info' | 'warn' | 'error', message: string, fields: unknown): void;
 }
 
+/** Where runs happen: in this thread (runInSandbox) or on a worker thread (worker-sandbox.ts). */
+export interface Sandbox {
+  run(script: string, input: unknown, host: SandboxHost, limits: SandboxLimits): Promise<SandboxOutcome>;
+}
+
+/** Runs on the calling thread: a spinning run holds it until its deadline (tests, the CLI, the bench). */
+export function inProcessSandbox(engines: EnginePool): Sandbox {
+  return { run: (script, input, host, limits) => runInSandbox(engines, script, input, host, limits) };
+}
+
 export type FailureKind = 'timeout' | 'memory' | 'error' | 'too-large';
 export type SandboxOutcome = { ok: true; value: unknown } | { ok: false; kind: FailureKind; message: string };
 
@@ -71,14 +81,21 @@ export async function runInSandbox(
 ): Promise<SandboxOutcome> {
   const lease = await engines.acquire(limits.memoryBytes);
   let broken = false;
-  const rt = lease.engine.newRuntime();
   const deadline = Date.now() + limits.timeoutMs;
-  // Kept although it counts allocations rather than bytes (engine.ts): a single allocation larger
-  // than the limit still fails here first.
-  rt.setMemoryLimit(limits.memoryBytes);
-  rt.setMaxStackSize(GUEST_STACK_BYTES);
-  rt.setInterruptHandler(() => Date.now() > deadline);
-  const vm = rt.newContext();
+  let rt: QuickJSRuntime;
+  let vm: QuickJSContext;
+  try {
+    rt = lease.engine.newRuntime();
+    // Kept although it counts allocations rather than bytes (engine.ts): a single allocation
+    // larger than the limit still fails here first.
+    rt.setMemoryLimit(limits.memoryBytes);
+    rt.setMaxStackSize(GUEST_STACK_BYTES);
+    rt.setInterruptHandler(() => Date.now() > deadline);
+    vm = rt.newContext();
+  } catch (err) {
+    lease.release(true);
+    return { ok: false, kind: 'error', message: `sandbox engine failed: ${(err as Error).message}` };
+  }
   const run = new GuestRun(vm, host, lease.full);
   try {
     run.install();
@@ -96,7 +113,14 @@ export async function runInSandbox(
         message: `returned ${result.json.length} characters of JSON, more than ${limits.resultBytes}`,
       };
     }
-    return { ok: true, value: parseGuestJson(result.json) };
+    // The engine's JSON.stringify always writes JSON; this only guards against a bug in it.
+    let value: unknown;
+    try {
+      value = parseGuestJson(result.json);
+    } catch {
+      return { ok: false, kind: 'error', message: 'returned a value that is not JSON' };
+    }
+    return { ok: true, value };
   } catch (err) {
     // Only the engine throws here (the guest's errors are outcomes): a host stack overflow or
     // a WebAssembly trap. Its memory can no longer be trusted: the instance is dropped.
@@ -131,6 +155,7 @@ class GuestRun {
   private readonly pending = new Set<QuickJSDeferredPromise>();
   private readonly handles: QuickJSHandle[] = [];
   private wake: (() => void) | undefined;
+  private jsonStringify: QuickJSHandle | undefined;
   private closed = false;
 
   private readonly vm: QuickJSContext;
@@ -145,6 +170,12 @@ class GuestRun {
 
   install(): void {
     const { vm } = this;
+    // The engine's own JSON.stringify, taken before any guest code runs: a workflow that replaces
+    // JSON.stringify changes only what it sees itself.
+    const json = vm.getProp(vm.global, 'JSON');
+    this.jsonStringify = vm.getProp(json, 'stringify');
+    json.dispose();
+    this.handles.push(this.jsonStringify);
     const call = vm.newFunction('__hostcall', (nameH, argsH) =>
       this.call(vm.getString(nameH), vm.getString(argsH)),
     );
@@ -232,19 +263,14 @@ class GuestRun {
   /** The value as JSON, made inside the guest (a toJSON or getter that loops is interrupted too). */
   private stringify(value: QuickJSHandle, deadline: number): Settled {
     const { vm } = this;
-    const json = vm.getProp(vm.global, 'JSON');
-    const fn = vm.getProp(json, 'stringify');
-    try {
-      const r = vm.callFunction(fn, json, value);
-      if (r.error) return this.failure(r.error, deadline);
-      const type = vm.typeof(r.value);
-      const text = type === 'string' ? vm.getString(r.value) : 'null';
-      r.value.dispose();
-      return { ok: true, json: text };
-    } finally {
-      fn.dispose();
-      json.dispose();
-    }
+    const fn = this.jsonStringify;
+    if (!fn) return { ok: false, kind: 'error', message: 'sandbox not installed' };
+    const r = vm.callFunction(fn, vm.undefined, value);
+    if (r.error) return this.failure(r.error, deadline);
+    const type = vm.typeof(r.value);
+    const text = type === 'string' ? vm.getString(r.value) : 'null';
+    r.value.dispose();
+    return { ok: true, json: text };
   }
 
   private nextWake(deadline: number): Promise<boolean> {

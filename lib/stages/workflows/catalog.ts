@@ -4,8 +4,7 @@
 // logged and counted; the others keep running. An unchanged file is not compiled again.
 import { readdir, readFile, watch } from 'node:fs';
 import { join } from 'node:path';
-import type { EnginePool } from '../../adapters/sandbox/engine.ts';
-import { runInSandbox } from '../../adapters/sandbox/sandbox.ts';
+import type { Sandbox } from '../../adapters/sandbox/sandbox.ts';
 import { CodeWorkflowDefinition } from '../../domain/code-workflow.ts';
 import type { Logger } from '../../platform/logger.ts';
 import { formatZodError } from '../../platform/zod.ts';
@@ -24,7 +23,7 @@ export interface LoadProblem {
 
 export interface CatalogOptions {
   directory: string;
-  engines: EnginePool;
+  sandbox: Sandbox;
   log: Logger;
   pollMs: number;
   /** Called for every file that fails (metrics). */
@@ -39,7 +38,8 @@ export interface Catalog {
   close(): void;
 }
 
-const DEFINE_LIMITS = { timeoutMs: 1000, memoryBytes: 16 * 1024 * 1024, resultBytes: 64 * 1024 };
+// Load time only: a file whose top level spins holds the sandbox this long, once per change.
+const DEFINE_LIMITS = { timeoutMs: 5000, memoryBytes: 16 * 1024 * 1024, resultBytes: 64 * 1024 };
 
 const readText = (path: string) =>
   new Promise<string>((resolve, reject) => readFile(path, 'utf8', (e, d) => (e ? reject(e) : resolve(d))));
@@ -50,7 +50,7 @@ const listDir = (dir: string) =>
 export async function loadWorkflowFile(
   file: string,
   source: string,
-  engines: EnginePool,
+  sandbox: Sandbox,
 ): Promise<LoadedWorkflow | LoadProblem> {
   let script: string;
   try {
@@ -59,7 +59,7 @@ export async function loadWorkflowFile(
     return { file, problem: `does not compile: ${(err as Error).message.split('\n')[0]}` };
   }
   const host = { calls: {}, log: () => {} };
-  const out = await runInSandbox(engines, `${script}\n${DEFINE_ENTRY}`, null, host, DEFINE_LIMITS);
+  const out = await sandbox.run(`${script}\n${DEFINE_ENTRY}`, null, host, DEFINE_LIMITS);
   if (!out.ok) return { file, problem: `does not load: ${out.message}` };
   const def = CodeWorkflowDefinition.safeParse(out.value);
   if (!def.success) return { file, problem: `invalid workflow: ${formatZodError(def.error)}` };
@@ -95,7 +95,7 @@ export async function openCatalog(opts: CatalogOptions): Promise<Catalog> {
       }
       const cached = cache.get(file);
       const result =
-        cached?.source === source ? cached.result : await loadWorkflowFile(name, source, opts.engines);
+        cached?.source === source ? cached.result : await loadWorkflowFile(name, source, opts.sandbox);
       cache.set(file, { source, result });
       if ('problem' in result) nextProblems.push(result);
       else if (seen.has(result.name))

@@ -3,7 +3,7 @@
 // replies with the issue they changed, or with nothing when one of them dropped it.
 import type { CloudEvent } from 'cloudevents';
 import { createKubeReaderFromEnv } from '../../adapters/k8s/client.ts';
-import { createEnginePool } from '../../adapters/sandbox/engine.ts';
+import { createWorkerSandbox } from '../../adapters/sandbox/worker-sandbox.ts';
 import { type ConfigSource, openFunctionConfig } from '../../domain/config/index.ts';
 import { issueEvent, parseIssueData } from '../../domain/events.ts';
 import { advancePlan, type Issue } from '../../domain/issue.ts';
@@ -28,7 +28,8 @@ export function createWorkflowsFunction(env: NodeJS.ProcessEnv = process.env): F
   let deps: Omit<HostDeps, 'allowHosts'>;
   let pollMs: number;
   let source = `/kubeincident/${NAME}`;
-  const engines = createEnginePool();
+  // On a worker thread: a workflow spinning to its deadline never holds this function's other requests.
+  const sandbox = createWorkerSandbox();
   const runs = defaultRegistry.counter(
     'kubeincident_workflow_runs_total',
     'Workflow runs, by workflow and outcome.',
@@ -53,7 +54,7 @@ export function createWorkflowsFunction(env: NodeJS.ProcessEnv = process.env): F
     if (dir === undefined) return;
     catalog = await openCatalog({
       directory: dir,
-      engines,
+      sandbox,
       log,
       pollMs,
       onProblem: (p) => loadErrors.inc({ file: p.file }),
@@ -67,7 +68,12 @@ export function createWorkflowsFunction(env: NodeJS.ProcessEnv = process.env): F
       if (c.CLUSTER_NAME) source = `/kubeincident/${encodeURIComponent(c.CLUSTER_NAME)}/${NAME}`;
       pollMs = c.CONFIG_POLL_MS;
       config = await openFunctionConfig(c, env, log);
-      kube = await createKubeReaderFromEnv({ env, timeoutMs: c.KUBE_TIMEOUT_MS });
+      // The workflows load (the worker's start, the engine's compile) while the cluster client does.
+      const [reader] = await Promise.all([
+        createKubeReaderFromEnv({ env, timeoutMs: c.KUBE_TIMEOUT_MS }),
+        syncCatalog(),
+      ]);
+      kube = reader;
       const apiHosts = [env.KUBERNETES_SERVICE_HOST, env.KUBERNETES_PORT_443_TCP_ADDR].filter(
         (h): h is string => typeof h === 'string' && h.length > 0,
       );
@@ -84,7 +90,6 @@ export function createWorkflowsFunction(env: NodeJS.ProcessEnv = process.env): F
         },
         log,
       };
-      await syncCatalog();
       config.onChange(() => void syncCatalog());
     },
     async handle(ctx: InvocationContext, event: CloudEvent<unknown> | undefined) {
@@ -104,7 +109,7 @@ export function createWorkflowsFunction(env: NodeJS.ProcessEnv = process.env): F
       const result = await runWorkflows(
         issue,
         workflows,
-        engines,
+        sandbox,
         { ...deps, fetchPolicy: { ...deps.fetchPolicy, allowLoopback: cw.allowLoopback } },
         settings,
       );
@@ -129,9 +134,10 @@ export function createWorkflowsFunction(env: NodeJS.ProcessEnv = process.env): F
       );
       return issueEvent(next, source, ctx.traceparent, 'workflows');
     },
-    shutdown() {
+    async shutdown() {
       catalog?.close();
       config?.close();
+      await sandbox.close();
     },
   };
 }

@@ -2,8 +2,7 @@
 // in its own sandbox run, and folds their results into the issue. A workflow that throws, times
 // out, runs out of memory or returns what the contract refuses leaves one line on the issue and
 // the rest goes on: the message still goes out. "drop" ends it: the issue is not sent.
-import type { EnginePool } from '../../adapters/sandbox/engine.ts';
-import { runInSandbox, type SandboxLimits } from '../../adapters/sandbox/sandbox.ts';
+import type { Sandbox, SandboxLimits } from '../../adapters/sandbox/sandbox.ts';
 import { applyResult, CodeWorkflowResult, withNotes } from '../../domain/code-workflow.ts';
 import { workflowTriggerMatches } from '../../domain/config/match.ts';
 import { ISSUE_LIMITS, type Issue } from '../../domain/issue.ts';
@@ -40,7 +39,13 @@ const NOTE_LIMIT = 300;
 
 function describe(outcome: RunOutcome, message: string, limits: SandboxLimits): string {
   if (outcome === 'timeout') return `timed out after ${limits.timeoutMs} ms`;
-  if (outcome === 'memory') return `${message} (limit ${Math.round(limits.memoryBytes / 1048576)} MiB)`;
+  if (outcome === 'memory') {
+    const limit =
+      limits.memoryBytes >= 1048576
+        ? `${Math.round(limits.memoryBytes / 1048576)} MiB`
+        : `${limits.memoryBytes >> 10} KiB`;
+    return `${message} (limit ${limit})`;
+  }
   if (outcome === 'too-large') return message;
   if (outcome === 'invalid') return `returned an invalid result: ${message}`;
   return `failed: ${message}`;
@@ -50,7 +55,7 @@ function describe(outcome: RunOutcome, message: string, limits: SandboxLimits): 
 export async function runWorkflow(
   w: LoadedWorkflow,
   issue: Issue,
-  engines: EnginePool,
+  sandbox: Sandbox,
   deps: Omit<HostDeps, 'allowHosts'>,
   settings: RunSettings,
   now: Date,
@@ -63,7 +68,7 @@ export async function runWorkflow(
     prometheus: deps.prometheus !== undefined,
   };
   const host = workflowHost({ ...deps, allowHosts: settings.allowHosts[w.name] ?? [] }, w.name);
-  const out = await runInSandbox(engines, `${w.script}\n${RUN_ENTRY}`, input, host, settings.limits);
+  const out = await sandbox.run(`${w.script}\n${RUN_ENTRY}`, input, host, settings.limits);
   const ms = performance.now() - started;
   const fail = (outcome: RunOutcome, message: string) => ({
     record: {
@@ -86,7 +91,7 @@ export async function runWorkflows(
   issue: Issue,
   workflows: readonly LoadedWorkflow[],
   /** Compiles the engine at its first use: an issue no workflow wants never loads it. */
-  engines: EnginePool,
+  sandbox: Sandbox,
   deps: Omit<HostDeps, 'allowHosts'>,
   settings: RunSettings,
   now: Date = new Date(),
@@ -97,7 +102,7 @@ export async function runWorkflows(
   let added = 0;
   for (const w of workflows) {
     if (!w.triggers.some((t) => workflowTriggerMatches(t, issue))) continue;
-    const { record, result } = await runWorkflow(w, current, engines, deps, settings, now);
+    const { record, result } = await runWorkflow(w, current, sandbox, deps, settings, now);
     records.push(record);
     if (record.note) notes.push(record.note);
     if (result === 'drop') return { issue: current, droppedBy: w.name, records };
