@@ -19,6 +19,8 @@ async function scenario(
   run: (e: IncidentEnv, alerts: AlertSpec[]) => Promise<Set<string> | undefined>,
   opts: { alerts?: number; low?: number } = {},
 ): Promise<IncidentEnv> {
+  // Nine functions on a shared machine; a killed function's thread locks hold for their TTL (30 s).
+  t.timeout(300_000);
   const e = await startIncidentEnv();
   t.teardown(() => e.stop());
   const alerts = makeAlerts(name, opts.alerts ?? 4);

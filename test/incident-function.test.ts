@@ -168,7 +168,7 @@ test('config: the incident destinations are validated with the path of each prob
     /labels\[0\].*spaces/,
   );
   const ok = parseConfig(
-    'destinations:\n  - {name: j, type: jira, url: "https://x.atlassian.net", email: a, apiToken: "${JIRA_TOKEN}", project: OPS}',
+    `destinations:\n  - {name: j, type: jira, url: "https://x.atlassian.net", email: a, apiToken: "\${JIRA_TOKEN}", project: OPS}`,
     { JIRA_TOKEN: 'secret-value' },
   );
   t.like(ok.destinations[0], {
