@@ -141,7 +141,7 @@ test.serial(
   async (t) => {
     await scenario(t, 'kill', async (e, alerts) => {
       // Each service holds its first call; the functions die waiting for the answer.
-      for (const s of e.services) s.injectFault('*', { delayMs: 5000, dropIfGone: true }, 1);
+      for (const s of e.services) s.injectFault('*', { delayMs: 12_000, dropIfGone: true }, 1);
       const before = await e.pipeline.pids();
       const sending = sendWebhook(e.pipeline.webhook, alerts, 'firing');
       await eventually('every service holding a call', () =>
