@@ -14,7 +14,7 @@ import { threadKeys } from '../lib/adapters/store/keys.ts';
 import { RedisStore } from '../lib/adapters/store/redis.ts';
 import type { Issue } from '../lib/domain/issue.ts';
 import { DependencyError, RateLimitedError, UnavailableError } from '../lib/platform/errors.ts';
-import { dispatch } from './support/dispatch.ts';
+import { ComeBackLater, dispatch } from './support/dispatch.ts';
 import {
   adfProblem,
   startJiraStandin,
@@ -41,14 +41,14 @@ test.after.always(async () => {
 });
 
 /** A delivery function over a fresh Redis key space and the service. */
-function deliverTo(service: IncidentService) {
+function deliverTo(service: IncidentService, now?: () => Date) {
   const prefix = `t${randomUUID().slice(0, 8)}:`;
   // A generous command timeout: on a loaded machine the first command can come before the connection.
   const store = new RedisStore(server.url, { keyPrefix: prefix, commandTimeoutMs: 5000 });
   stores.push(store);
   const destination = new IncidentDestination(service);
   return {
-    deliver: (issue: Issue) => dispatch(issue, { store, destination }),
+    deliver: (issue: Issue) => dispatch(issue, now ? { store, destination, now } : { store, destination }),
     /** The thread state Redis holds for the fingerprint. */
     stored: async (fingerprint: string) => {
       const v = await raw.get(prefix + threadKeys(destination.id, fingerprint).data);
@@ -300,7 +300,7 @@ test('jira: an issue with project, type, labels, mapped priority and an ADF desc
   t.regex(JSON.stringify(issue?.fields.description), /FATAL runtime: out of memory/);
   t.deepEqual(issue?.attachments, ['checkout-7d9f8b6c5-x2k4q.api.previous.log']);
   t.is((await stored(firing.fingerprint))?.ts, 'OPS-1');
-  // No search: the stand-in has no search endpoint, and none was called.
+  // The key is kept: no search on the way.
   t.false(jira.calls.some((c) => c.path.includes('search')));
 
   // Re-fires comment, bounded at maxComments; the resolution transitions to Done.
@@ -320,6 +320,42 @@ test('jira: an issue with project, type, labels, mapped priority and an ADF desc
   t.is(issue?.comments.length, comments.length, 'past the bound: no comment');
   t.is(issue?.status, 'Done');
   t.is(jira.issues.size, 1, 'one issue for the fingerprint throughout');
+});
+
+test('jira: a create Jira took whose answer was lost is found by its label after the settling time, not created twice', async (t) => {
+  const jira = await startJiraStandin('OPS');
+  t.teardown(() => jira.close());
+  let offsetMs = 0;
+  const { deliver, stored } = deliverTo(
+    new JiraService({
+      name: 'lost',
+      url: jira.url,
+      email: jira.email,
+      apiToken: jira.token,
+      project: 'OPS',
+      issueType: 'Bug',
+      labels: ['kubeincident'],
+      priorities: {},
+      resolveStatus: 'Done',
+      maxComments: 10,
+      timeoutMs: 1500,
+    }),
+    () => new Date(Date.now() + offsetMs),
+  );
+  const firing = enriched({ fingerprint: 'f-lost-answer' });
+  // Jira creates the issue, but answers after the client gave up.
+  jira.injectFault('/rest/api/3/issue', { delayMs: 2500 });
+  await t.throwsAsync(deliver(firing), { instanceOf: UnavailableError });
+  await new Promise((r) => setTimeout(r, 1500));
+  t.is(jira.issues.size, 1, 'Jira took it');
+  await t.throwsAsync(deliver(firing), { instanceOf: ComeBackLater }, 'too soon to look: the index lags');
+  offsetMs = 11_000;
+  // The adopted issue gets what the first delivery had left: its logs.
+  t.is((await deliver(firing)).action, 'replied');
+  t.is(jira.issues.size, 1, 'found, not created again');
+  t.is((await stored(firing.fingerprint))?.ts, 'OPS-1');
+  t.deepEqual(jira.issues.get('OPS-1')?.attachments, ['checkout-7d9f8b6c5-x2k4q.api.previous.log']);
+  t.is(jira.calls.filter((c) => c.path.endsWith('/search/jql')).length, 1);
 });
 
 test('jira: ADF Jira would refuse is caught by the stand-in, as Jira answers it', (t) => {

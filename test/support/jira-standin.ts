@@ -9,6 +9,7 @@ export interface JiraIssue {
   status: string;
   comments: unknown[];
   attachments: string[];
+  created: string;
 }
 
 export interface JiraStandin extends Standin {
@@ -80,7 +81,7 @@ export async function startJiraStandin(project = 'OPS', tls?: Tls): Promise<Jira
   const token = 'ATATT3xFfGF0standinJiraToken';
   const issues = new Map<string, JiraIssue>();
   let next = 1;
-  const s = await serve((c) => {
+  const s = await serve((c, url) => {
     const auth = `Basic ${Buffer.from(`${email}:${token}`).toString('base64')}`;
     if (c.headers.authorization !== auth)
       return {
@@ -100,11 +101,29 @@ export async function startJiraStandin(project = 'OPS', tls?: Tls): Promise<Jira
           'Operation value must be an Atlassian Document (see the Atlassian Document Format)';
       if (Object.keys(errors).length) return jiraError(400, errors);
       const key = `${project}-${next++}`;
-      issues.set(key, { key, fields: f, status: 'To Do', comments: [], attachments: [] });
+      issues.set(key, {
+        key,
+        fields: f,
+        status: 'To Do',
+        comments: [],
+        attachments: [],
+        created: new Date().toISOString().replace('Z', '+0000'),
+      });
       return {
         status: 201,
         body: { id: String(10000 + next), key, self: `${s.url}/rest/api/3/issue/${key}` },
       };
+    }
+    // The enhanced search (no `total`, `isLast` instead); only the label clause is understood.
+    if (c.method === 'GET' && c.path === '/rest/api/3/search/jql') {
+      const jql = url.searchParams.get('jql') ?? '';
+      const label = /labels = "([^"]+)"/.exec(jql)?.[1];
+      if (!label) return jiraError(400, {}, [`Error in the JQL Query: ${jql}`]);
+      const found = [...issues.values()]
+        .filter((i) => (i.fields.labels as string[] | undefined)?.includes(label))
+        .reverse()
+        .map((i) => ({ id: i.key, key: i.key, fields: { created: i.created } }));
+      return { status: 200, body: { issues: found, isLast: true } };
     }
     const m = /^\/rest\/api\/3\/issue\/([^/]+)(?:\/(comment|transitions|attachments))?$/.exec(c.path);
     const issue = m ? issues.get(decodeURIComponent(m[1] as string)) : undefined;
