@@ -14,7 +14,7 @@ import { threadKeys } from '../lib/adapters/store/keys.ts';
 import { RedisStore } from '../lib/adapters/store/redis.ts';
 import type { Issue } from '../lib/domain/issue.ts';
 import { DependencyError, RateLimitedError, UnavailableError } from '../lib/platform/errors.ts';
-import { dispatch } from './support/dispatch.ts';
+import { ComeBackLater, dispatch } from './support/dispatch.ts';
 import {
   adfProblem,
   startJiraStandin,
@@ -41,13 +41,14 @@ test.after.always(async () => {
 });
 
 /** A delivery function over a fresh Redis key space and the service. */
-function deliverTo(service: IncidentService) {
+function deliverTo(service: IncidentService, now?: () => Date) {
   const prefix = `t${randomUUID().slice(0, 8)}:`;
-  const store = new RedisStore(server.url, { keyPrefix: prefix });
+  // A generous command timeout: on a loaded machine the first command can come before the connection.
+  const store = new RedisStore(server.url, { keyPrefix: prefix, commandTimeoutMs: 5000 });
   stores.push(store);
   const destination = new IncidentDestination(service);
   return {
-    deliver: (issue: Issue) => dispatch(issue, { store, destination }),
+    deliver: (issue: Issue) => dispatch(issue, now ? { store, destination, now } : { store, destination }),
     /** The thread state Redis holds for the fingerprint. */
     stored: async (fingerprint: string) => {
       const v = await raw.get(prefix + threadKeys(destination.id, fingerprint).data);
@@ -69,7 +70,7 @@ test('webhook: a signed structured CloudEvent per change, one per fingerprint, i
     secret,
     headers: { 'x-team': 'payments' },
     source: '/kubeincident/prod/dispatch-webhook',
-    timeoutMs: 2000,
+    timeoutMs: 10_000,
   });
   const { deliver, stored } = deliverTo(service);
   const firing = enriched();
@@ -117,7 +118,7 @@ test('webhook: the signature is the Standard Webhooks one, and a wrong secret is
       secret: 'whsec_d3Jvbmc=',
       headers: {},
       source: '/s',
-      timeoutMs: 2000,
+      timeoutMs: 10_000,
     }),
   );
   await t.throwsAsync(deliver(makeIssue()), { instanceOf: DependencyError, message: /HTTP 401/ });
@@ -128,7 +129,7 @@ test('webhook: 429 with Retry-After and 5xx go back to the broker; the retry del
   const hook = await startWebhookStandin();
   t.teardown(() => hook.close());
   const { deliver } = deliverTo(
-    new WebhookService({ name: 'x', url: hook.url, headers: {}, source: '/s', timeoutMs: 2000 }),
+    new WebhookService({ name: 'x', url: hook.url, headers: {}, source: '/s', timeoutMs: 4000 }),
   );
   hook.injectFault('*', { status: 429, retryAfter: 7 });
   const err = await t.throwsAsync(deliver(makeIssue()), { instanceOf: RateLimitedError });
@@ -137,11 +138,11 @@ test('webhook: 429 with Retry-After and 5xx go back to the broker; the retry del
   await t.throwsAsync(deliver(makeIssue()), { instanceOf: UnavailableError });
   t.is((await deliver(makeIssue())).action, 'posted');
   t.is(hook.events.length, 1);
-  // A 5xx after the receiver took it (its answer lost): the repost carries the same webhook-id.
+  // A timeout while the receiver takes it (its answer lost): the repost carries the same webhook-id.
   const resolved = resolvedOf(makeIssue());
-  hook.injectFault('*', { delayMs: 2500 });
+  hook.injectFault('*', { delayMs: 6000 });
   await t.throwsAsync(deliver(resolved), { instanceOf: UnavailableError });
-  await new Promise((r) => setTimeout(r, 2700));
+  await new Promise((r) => setTimeout(r, 2200));
   // The root's re-render was recorded before the failed post: what is left is the status reply.
   t.is((await deliver(resolved)).action, 'replied');
   const ids = hook.calls.map((c) => c.headers['webhook-id']);
@@ -159,7 +160,7 @@ test('pagerduty: trigger under the cluster+fingerprint dedup key, severity mappe
       routingKey,
       apiUrl: pd.url,
       severity: { LOW: 'error' },
-      timeoutMs: 2000,
+      timeoutMs: 10_000,
     }),
   );
   const firing = enriched();
@@ -192,7 +193,7 @@ test('pagerduty: an invalid routing key is a dependency error (retried, then dea
   const pd = await startPagerDutyStandin('R0UTINGKEYstandin0123456789abcde');
   t.teardown(() => pd.close());
   const { deliver } = deliverTo(
-    new PagerDutyService({ name: 'x', routingKey: 'wrong', apiUrl: pd.url, severity: {}, timeoutMs: 2000 }),
+    new PagerDutyService({ name: 'x', routingKey: 'wrong', apiUrl: pd.url, severity: {}, timeoutMs: 10_000 }),
   );
   await t.throwsAsync(deliver(makeIssue()), { instanceOf: DependencyError, message: /400.*routing_key/ });
 });
@@ -201,7 +202,7 @@ test('teams: an Adaptive Card per incident, colour by severity, facts, verdict a
   const teams = await startTeamsStandin();
   t.teardown(() => teams.close());
   const { deliver } = deliverTo(
-    new TeamsService({ name: 'sre', url: teams.webhookUrl, maxBytes: 27_000, timeoutMs: 2000 }),
+    new TeamsService({ name: 'sre', url: teams.webhookUrl, maxBytes: 27_000, timeoutMs: 10_000 }),
   );
   const firing = enriched();
   await deliver(firing);
@@ -224,7 +225,7 @@ test('teams: untrusted text goes in TextRuns, which Teams does not read as markd
   const teams = await startTeamsStandin();
   t.teardown(() => teams.close());
   const { deliver } = deliverTo(
-    new TeamsService({ name: 'm', url: teams.webhookUrl, maxBytes: 27_000, timeoutMs: 2000 }),
+    new TeamsService({ name: 'm', url: teams.webhookUrl, maxBytes: 27_000, timeoutMs: 10_000 }),
   );
   const spoof = '[Click to fix](https://evil.example/) <at>everyone</at>';
   await deliver(makeIssue({ title: spoof }));
@@ -253,11 +254,11 @@ test('teams: a diagnosis past the payload limit is cut to fit and the card says 
   });
   // The same card unbounded is refused by Teams (413): the stand-in holds the real limit.
   const unbounded = deliverTo(
-    new TeamsService({ name: 'a', url: teams.webhookUrl, maxBytes: 10_000_000, timeoutMs: 2000 }),
+    new TeamsService({ name: 'a', url: teams.webhookUrl, maxBytes: 10_000_000, timeoutMs: 10_000 }),
   );
   await t.throwsAsync(unbounded.deliver(issue), { instanceOf: DependencyError, message: /413/ });
   const { deliver } = deliverTo(
-    new TeamsService({ name: 'b', url: teams.webhookUrl, maxBytes: 27_000, timeoutMs: 2000 }),
+    new TeamsService({ name: 'b', url: teams.webhookUrl, maxBytes: 27_000, timeoutMs: 10_000 }),
   );
   await deliver(issue);
   t.is(teams.cards.length, 1);
@@ -282,7 +283,7 @@ test('jira: an issue with project, type, labels, mapped priority and an ADF desc
       resolveStatus: 'Done',
       reopenStatus: 'To Do',
       maxComments: 2,
-      timeoutMs: 2000,
+      timeoutMs: 10_000,
     }),
   );
   const firing = enriched();
@@ -299,7 +300,7 @@ test('jira: an issue with project, type, labels, mapped priority and an ADF desc
   t.regex(JSON.stringify(issue?.fields.description), /FATAL runtime: out of memory/);
   t.deepEqual(issue?.attachments, ['checkout-7d9f8b6c5-x2k4q.api.previous.log']);
   t.is((await stored(firing.fingerprint))?.ts, 'OPS-1');
-  // No search: the stand-in has no search endpoint, and none was called.
+  // The key is kept: no search on the way.
   t.false(jira.calls.some((c) => c.path.includes('search')));
 
   // Re-fires comment, bounded at maxComments; the resolution transitions to Done.
@@ -319,6 +320,42 @@ test('jira: an issue with project, type, labels, mapped priority and an ADF desc
   t.is(issue?.comments.length, comments.length, 'past the bound: no comment');
   t.is(issue?.status, 'Done');
   t.is(jira.issues.size, 1, 'one issue for the fingerprint throughout');
+});
+
+test('jira: a create Jira took whose answer was lost is found by its label after the settling time, not created twice', async (t) => {
+  const jira = await startJiraStandin('OPS');
+  t.teardown(() => jira.close());
+  let offsetMs = 0;
+  const { deliver, stored } = deliverTo(
+    new JiraService({
+      name: 'lost',
+      url: jira.url,
+      email: jira.email,
+      apiToken: jira.token,
+      project: 'OPS',
+      issueType: 'Bug',
+      labels: ['kubeincident'],
+      priorities: {},
+      resolveStatus: 'Done',
+      maxComments: 10,
+      timeoutMs: 1500,
+    }),
+    () => new Date(Date.now() + offsetMs),
+  );
+  const firing = enriched({ fingerprint: 'f-lost-answer' });
+  // Jira creates the issue, but answers after the client gave up.
+  jira.injectFault('/rest/api/3/issue', { delayMs: 2500 });
+  await t.throwsAsync(deliver(firing), { instanceOf: UnavailableError });
+  await new Promise((r) => setTimeout(r, 1500));
+  t.is(jira.issues.size, 1, 'Jira took it');
+  await t.throwsAsync(deliver(firing), { instanceOf: ComeBackLater }, 'too soon to look: the index lags');
+  offsetMs = 11_000;
+  // The adopted issue gets what the first delivery had left: its logs.
+  t.is((await deliver(firing)).action, 'replied');
+  t.is(jira.issues.size, 1, 'found, not created again');
+  t.is((await stored(firing.fingerprint))?.ts, 'OPS-1');
+  t.deepEqual(jira.issues.get('OPS-1')?.attachments, ['checkout-7d9f8b6c5-x2k4q.api.previous.log']);
+  t.is(jira.calls.filter((c) => c.path.endsWith('/search/jql')).length, 1);
 });
 
 test('jira: ADF Jira would refuse is caught by the stand-in, as Jira answers it', (t) => {

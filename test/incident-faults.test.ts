@@ -17,8 +17,10 @@ async function scenario(
   t: ExecutionContext,
   name: string,
   run: (e: IncidentEnv, alerts: AlertSpec[]) => Promise<Set<string> | undefined>,
-  opts: { alerts?: number; low?: number } = {},
+  opts: { alerts?: number; low?: number; mayRepeat?: string } = {},
 ): Promise<IncidentEnv> {
+  // Nine functions on a shared machine; a killed function's thread locks hold for their TTL (30 s).
+  t.timeout(300_000);
   const e = await startIncidentEnv();
   t.teardown(() => e.stop());
   const alerts = makeAlerts(name, opts.alerts ?? 4);
@@ -43,7 +45,10 @@ async function scenario(
     t.log(e.pipeline.output().slice(-6000));
   for (const r of reports) {
     t.deepEqual(r.lost, [], `${r.service}: no alert missing`);
-    t.deepEqual(r.duplicated, [], `${r.service}: no incident opened twice`);
+    if (r.service === opts.mayRepeat) {
+      if (r.duplicated.length)
+        t.log(`${r.service} showed twice (no idempotency): ${r.duplicated.join(', ')}`);
+    } else t.deepEqual(r.duplicated, [], `${r.service}: no incident opened twice`);
     t.deepEqual(r.unresolved, [], `${r.service}: every resolution reflected`);
   }
   t.deepEqual([slack.lost, slack.duplicated, slack.unresolved], [[], [], []], 'slack as before');
@@ -137,21 +142,30 @@ test.serial(
 test.serial(
   'destinations faults: each destination function killed (SIGKILL) mid-event is restarted and the event retried',
   async (t) => {
-    await scenario(t, 'kill', async (e, alerts) => {
-      // Each service holds its first call; the functions die waiting for the answer.
-      for (const s of e.services) s.injectFault('*', { delayMs: 5000, dropIfGone: true }, 1);
-      const before = await e.pipeline.pids();
-      const sending = sendWebhook(e.pipeline.webhook, alerts, 'firing');
-      await eventually('every service holding a call', () =>
-        e.services.every((s) => s.held() > 0) ? true : undefined,
-      );
-      for (const fn of INCIDENT_FUNCTIONS) process.kill(before[fn] as number, 'SIGKILL');
-      await eventually('the functions restarted', async () => {
-        const now = await e.pipeline.pids();
-        return INCIDENT_FUNCTIONS.every((fn) => now[fn] && now[fn] !== before[fn]) ? true : undefined;
-      });
-      await sending;
-      return fireThenResolve(e, alerts);
-    });
+    // A function killed after Teams took a card and before its record in Redis posts that card
+    // again on the redelivery: a Workflows webhook takes no idempotency key and cannot be asked
+    // what it posted (docs/destinations.md). PagerDuty and the webhook dedupe by key and id,
+    // Jira's create is looked up by its label; a Teams card may show twice, never zero times.
+    await scenario(
+      t,
+      'kill',
+      async (e, alerts) => {
+        // Each service holds its first call; the functions die waiting for the answer.
+        for (const s of e.services) s.injectFault('*', { delayMs: 12_000, dropIfGone: true }, 1);
+        const before = await e.pipeline.pids();
+        const sending = sendWebhook(e.pipeline.webhook, alerts, 'firing');
+        await eventually('every service holding a call', () =>
+          e.services.every((s) => s.held() > 0) ? true : undefined,
+        );
+        for (const fn of INCIDENT_FUNCTIONS) process.kill(before[fn] as number, 'SIGKILL');
+        await eventually('the functions restarted', async () => {
+          const now = await e.pipeline.pids();
+          return INCIDENT_FUNCTIONS.every((fn) => now[fn] && now[fn] !== before[fn]) ? true : undefined;
+        });
+        await sending;
+        return fireThenResolve(e, alerts);
+      },
+      { mayRepeat: 'teams' },
+    );
   },
 );

@@ -168,7 +168,7 @@ test('config: the incident destinations are validated with the path of each prob
     /labels\[0\].*spaces/,
   );
   const ok = parseConfig(
-    'destinations:\n  - {name: j, type: jira, url: "https://x.atlassian.net", email: a, apiToken: "${JIRA_TOKEN}", project: OPS}',
+    `destinations:\n  - {name: j, type: jira, url: "https://x.atlassian.net", email: a, apiToken: "\${JIRA_TOKEN}", project: OPS}`,
     { JIRA_TOKEN: 'secret-value' },
   );
   t.like(ok.destinations[0], {
@@ -178,4 +178,30 @@ test('config: the incident destinations are validated with the path of each prob
     resolveStatus: 'Done',
     maxComments: 10,
   });
+});
+
+test('dispatch-teams: a Kubernetes Event repeating within seconds is recorded, not deferred (nothing to edit) and not posted again', async (t) => {
+  const teams = await startTeamsStandin();
+  t.teardown(() => teams.close());
+  const dir = await configDir(t);
+  const config = join(dir, 'config.yaml');
+  await writeFile(
+    config,
+    `destinations:\n  - {name: sre, type: teams, url: "${teams.webhookUrl}"}\ndefaultRoute: {destinations: [sre]}\n`,
+  );
+  const fn = createTeams({ CONFIG_FILE: config, REDIS_URL: redis.url, LOG_LEVEL: 'silent' });
+  const { post } = await serve(t, fn, 'dispatch-teams');
+  const now = new Date().toISOString();
+  const repeat = (count: number) =>
+    makeIssue({
+      id: `backoff-${count}`,
+      fingerprint: 'f-backoff',
+      type: 'event',
+      source: 'kubernetes',
+      occurrences: { count, lastSeen: now },
+    });
+  t.is((await post(repeat(3))).status, 200);
+  t.is((await post(repeat(7))).status, 200, 'no 429: there is no edit rate to keep');
+  t.is((await post(repeat(9))).status, 200);
+  t.is(teams.cards.length, 1);
 });

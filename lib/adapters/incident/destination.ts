@@ -25,6 +25,12 @@ export interface IncidentService {
   status(key: string, view: RootView, kind: StatusReplyKind, step: string): Promise<void>;
   /** Attaches the issue's files (logs) to the incident; services without it show them inline. */
   attach?(key: string, files: FileBlock[]): Promise<void>;
+  /**
+   * The incident an earlier `open` made for `fingerprint` since `since` (epoch seconds), for
+   * the one case its identifier never reached Redis (the answer lost, the function killed); a
+   * service whose opening is idempotent, or that cannot look, has none and opens again.
+   */
+  find?(fingerprint: string, since: number): Promise<string | undefined>;
 }
 
 /** The issue's own files (logs), non-empty ones. */
@@ -37,9 +43,18 @@ export class IncidentDestination implements Destination {
   readonly id: string;
   readonly #service: IncidentService;
 
+  /** Only for a service that can look: the dispatcher then waits for it instead of opening again. */
+  readonly findRoot?: (fingerprint: string, since: number) => Promise<MessageRef | undefined>;
+
   constructor(service: IncidentService) {
     this.id = service.id;
     this.#service = service;
+    const find = service.find?.bind(service);
+    if (find)
+      this.findRoot = async (fingerprint, since) => {
+        const key = await find(fingerprint, since);
+        return key === undefined ? undefined : { channel: this.id, ts: key };
+      };
   }
 
   async postRoot(view: RootView): Promise<MessageRef> {

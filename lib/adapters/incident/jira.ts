@@ -5,6 +5,7 @@
 import type { JiraDestination } from '../../domain/config/destinations.ts';
 import type { RootView, StatusReplyKind } from '../../domain/destination.ts';
 import type { FileBlock } from '../../domain/issue.ts';
+import { sha256Hex } from '../../platform/digest.ts';
 import { DependencyError } from '../../platform/errors.ts';
 import { call } from '../http/client.ts';
 import { type AdfNode, bulletList, codeBlock, doc, heading, paragraph } from './adf.ts';
@@ -79,7 +80,7 @@ export class JiraService implements IncidentService {
       project: { key: this.#o.project },
       issuetype: { name: this.#o.issueType },
       summary: cut(summaryOf(view, MAX_SUMMARY), MAX_SUMMARY),
-      labels: this.#o.labels,
+      labels: [...this.#o.labels, this.#label(issue.fingerprint)],
       ...(priority ? { priority: { name: priority } } : {}),
       description: description(view),
     };
@@ -112,6 +113,27 @@ export class JiraService implements IncidentService {
         ? [paragraph(`Further re-fires and resolutions add no comment (limit ${this.#o.maxComments}).`)]
         : []),
     ]);
+  }
+
+  /**
+   * The issue a create made whose key never reached Redis (its answer lost, the function killed
+   * before recording it), by the fingerprint's label. Only then: every other call uses the
+   * stored key. Jira's search index lags its writes by seconds; the dispatcher looks no sooner
+   * than a settling time after the attempt.
+   */
+  async find(fingerprint: string, since: number): Promise<string | undefined> {
+    const jql = `project = "${this.#o.project}" AND labels = "${this.#label(fingerprint)}" ORDER BY created DESC`;
+    const query = new URLSearchParams({ jql, fields: 'created', maxResults: '10' });
+    const answer = (await this.#json('search', 'GET', `/rest/api/3/search/jql?${query}`)) as {
+      issues?: Array<{ key?: string; fields?: { created?: string } }>;
+    };
+    const found = answer.issues?.find((i) => Date.parse(i.fields?.created ?? '') >= since * 1000);
+    return found?.key;
+  }
+
+  /** A label per fingerprint (Jira labels cannot hold spaces; fingerprints are hashed to fit). */
+  #label(fingerprint: string): string {
+    return `kubeincident-${sha256Hex(fingerprint).slice(0, 16)}`;
   }
 
   async attach(key: string, files: FileBlock[]): Promise<void> {

@@ -2,7 +2,7 @@
 // one-line summary (the verdict, else the title), the facts (where, since when), the
 // diagnosis as text, and the links.
 import type { RootView } from '../../domain/destination.ts';
-import type { Issue, Link } from '../../domain/issue.ts';
+import type { Issue } from '../../domain/issue.ts';
 import { detailsAsText } from '../slack/plain.ts';
 
 /** The verdict an on-call engineer reads first, else the issue's title. */
@@ -58,5 +58,3 @@ export function diagnosisText(issue: Issue, fileChars = 2000): string {
   const details = detailsAsText(issue, { tableRows: 20, fileChars });
   return issue.description ? `${issue.description}\n\n${details}` : details;
 }
-
-export const linksOf = (issue: Issue): Link[] => issue.links;

@@ -96,7 +96,15 @@ export function createIncidentFunction<T extends IncidentDestinationConfig['type
       const deliveries: NotificationSent['deliveries'] = [];
       for (const r of routed) {
         const destination = await destinationFor(r.destination);
-        const result = await dispatchIssue(issue, { store, destination, stateTtlSeconds, log: ctx.log });
+        const result = await dispatchIssue(issue, {
+          store,
+          destination,
+          stateTtlSeconds,
+          // These services are never edited (updateRoot sends nothing): a changed repeat count
+          // has no edit rate to wait for, only its record to write.
+          minUpdateIntervalMs: 0,
+          log: ctx.log,
+        });
         if (isLater(result)) return retryLater(result.retryLater.afterMs, result.retryLater.reason);
         if (result.ref)
           deliveries.push({
