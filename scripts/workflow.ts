@@ -1,10 +1,12 @@
 // `npm run workflow -- test file.ts issue.json`: runs one workflow file against a recorded issue
 // the way run-workflows would (same sandbox, limits and ctx) and prints what it returns and the
-// issue it makes, as JSON. Reads the cluster from KUBECONFIG (or none), Prometheus from
-// PROMETHEUS_URL, and limits, mention IDs and allowed hosts from CONFIG_FILE when set.
+// issue it makes, as JSON. Reads the cluster from KUBECONFIG (or none), and Prometheus (its
+// `prometheus:` section, PROMETHEUS_URL as the fallback URL), limits, mention IDs and allowed
+// hosts from CONFIG_FILE when set.
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { createKubeReaderFromEnv } from '../lib/adapters/k8s/client.ts';
+import { prometheusFromConfig } from '../lib/adapters/prometheus/from-config.ts';
 import { createEnginePool } from '../lib/adapters/sandbox/engine.ts';
 import { inProcessSandbox } from '../lib/adapters/sandbox/sandbox.ts';
 import { applyResult } from '../lib/domain/code-workflow.ts';
@@ -26,7 +28,9 @@ export async function testWorkflow(
   const loaded = await loadWorkflowFile(basename(file), await readFile(file, 'utf8'), sandbox);
   if ('problem' in loaded) return { file: loaded.file, loaded: false, problem: loaded.problem };
   const issue = parseIssueData(JSON.parse(await readFile(issueFile, 'utf8')));
-  const config = (await openConfig({ file: env.CONFIG_FILE || undefined, env })).current().codeWorkflows;
+  const whole = (await openConfig({ file: env.CONFIG_FILE || undefined, env })).current();
+  const config = whole.codeWorkflows;
+  const prometheus = prometheusFromConfig(env.PROMETHEUS_URL || undefined, 5000)(whole.prometheus);
   const matched = loaded.triggers.some((t) => workflowTriggerMatches(t, issue));
   const log = createLogger({ name: 'workflow', level: 'info', destination: process.stderr });
   const kube = await createKubeReaderFromEnv({ env, timeoutMs: 5000 });
@@ -36,7 +40,7 @@ export async function testWorkflow(
     sandbox,
     {
       kube,
-      prometheus: env.PROMETHEUS_URL ? { url: env.PROMETHEUS_URL, timeoutMs: 5000 } : undefined,
+      prometheus,
       fetchPolicy: {
         allowLoopback: config.allowLoopback,
         apiServer: { hosts: [] },

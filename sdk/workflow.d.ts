@@ -222,7 +222,10 @@ export interface WorkflowContext {
       tailLines?: number;
     }): Promise<string>;
   };
-  /** Present when the function has PROMETHEUS_URL. */
+  /**
+   * Present when the config file's prometheus.url (or PROMETHEUS_URL) is set; queries carry its
+   * credentials, headers and label matchers, as enrich-metrics' do.
+   */
   readonly prometheus?: {
     query(promql: string, opts?: { time?: string | number }): Promise<PrometheusData>;
   };

@@ -1,8 +1,7 @@
 // The workflow contract as run-workflows applies it: what a run may return and what each part
 // does to the issue, what an invalid result leaves, ctx's reads through the function's own
-// Kubernetes client (the stand-in API server) and Prometheus, and no handle leaked across runs.
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+// Kubernetes client (the stand-in API server), and no handle leaked across runs (ctx.prometheus:
+// workflows-prometheus.test.ts).
 import debugSync from '@jitl/quickjs-wasmfile-debug-sync';
 import test from 'ava';
 import type { QuickJSSyncVariant } from 'quickjs-emscripten-core';
@@ -20,52 +19,12 @@ import { alertWorkflow, notesOf, runSources } from './support/workflows.ts';
 
 let kube: KubeStandin;
 let reader: KubeReader;
-let prom: Server;
-let promUrl: string;
-const promQueries: string[] = [];
 test.before(async () => {
   kube = await startKubeStandin();
   reader = await createKubeReader({ kubeconfigPath: kube.kubeconfigPath, timeoutMs: 10_000 });
-  // Prometheus's HTTP API at its boundary: /api/v1/query answered as Prometheus 2.x answers it.
-  prom = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://x');
-    const query = url.searchParams.get('query') ?? '';
-    promQueries.push(query);
-    res.setHeader('content-type', 'application/json');
-    if (url.pathname !== '/api/v1/query') {
-      res.statusCode = 404;
-      res.end('404 page not found\n');
-      return;
-    }
-    if (query.includes('(')) {
-      res.statusCode = 400;
-      res.end(
-        JSON.stringify({
-          status: 'error',
-          errorType: 'bad_data',
-          error: 'invalid parameter "query": 1:1: parse error',
-        }),
-      );
-      return;
-    }
-    res.end(
-      JSON.stringify({
-        status: 'success',
-        data: {
-          resultType: 'vector',
-          result: [
-            { metric: { __name__: 'up', job: 'api', namespace: 'payments' }, value: [1772359500, '1'] },
-          ],
-        },
-      }),
-    );
-  });
-  await new Promise<void>((r) => prom.listen(0, '127.0.0.1', r));
-  promUrl = `http://127.0.0.1:${(prom.address() as AddressInfo).port}`;
 });
 test.after.always(async () => {
   await kube?.close();
-  prom?.close();
 });
 
 const issue = makeIssue();
@@ -198,25 +157,6 @@ test('workflows: ctx.k8s reads objects, lists by label selector and tails logs t
     ),
   );
   t.false(paths.some((p) => p.includes('secrets')));
-});
-
-test('workflows: ctx.prometheus runs an instant query when configured, and is absent otherwise', async (t) => {
-  const src = alertWorkflow(
-    'prom',
-    `if (!ctx.prometheus) return { blocks: [{ type: 'markdown', text: 'no prometheus' }] };
-     const d = await ctx.prometheus.query('up{namespace="payments"}');
-     let bad = '';
-     try { await ctx.prometheus.query('sum(('); } catch (e) { bad = e.message; }
-     return { blocks: [{ type: 'markdown', text: d.resultType + ' ' + d.result[0].value[1] + ' | ' + bad }] };`,
-  );
-  const withProm = await runSources(issue, [src], { prometheus: { url: promUrl, timeoutMs: 5000 } });
-  const text = (r: typeof withProm) => {
-    const b = r.issue.enrichments.find((e) => e.source === 'workflow:prom')?.blocks[0];
-    return b?.type === 'markdown' ? b.text : notesOf(r.issue).join(' ');
-  };
-  t.is(text(withProm), 'vector 1 | prometheus: bad_data invalid parameter "query": 1:1: parse error');
-  t.true(promQueries.includes('up{namespace="payments"}'));
-  t.is(text(await runSources(issue, [src])), 'no prometheus');
 });
 
 // Serial: its spinning runs hold this process's event loop for their time limit, which would

@@ -57,12 +57,15 @@ export const MetricsEnv = CommonEnv.extend({
 /** run-workflows: the workflows' own limits are in the config file (codeWorkflows). */
 export const WorkflowsEnv = CommonEnv.extend({
   KUBE_TIMEOUT_MS: positiveInt(5_000),
-  /** Prometheus for ctx.prometheus.query (a plain /api/v1/query); unset: workflows have no ctx.prometheus. */
+  /**
+   * Used when the config file's prometheus.url is unset, as enrich-metrics does; neither:
+   * workflows have no ctx.prometheus.
+   */
   PROMETHEUS_URL: z
     .url({ message: 'PROMETHEUS_URL must be an http(s) URL' })
     .optional()
     .or(z.literal('').transform(() => undefined)),
-  /** One ctx.fetch or ctx.prometheus call's time, within the run's own limit. */
+  /** One ctx.fetch or ctx.prometheus call's time (the shorter of this and prometheus.timeout), within the run's own limit. */
   WORKFLOW_CALL_TIMEOUT_MS: positiveInt(1_500),
 });
 

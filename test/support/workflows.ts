@@ -16,7 +16,7 @@ export const GENEROUS: SandboxLimits = {
   resultBytes: 64 * 1024,
 };
 
-const shared = inProcessSandbox(createEnginePool());
+export const shared = inProcessSandbox(createEnginePool());
 
 export async function loadSource(
   source: string,

@@ -37,10 +37,21 @@ export interface RangeQuery {
   stepSeconds: number;
 }
 
+/** An answer's `data` as Prometheus sends it (what a custom workflow's ctx.prometheus gets). */
+export interface PrometheusData {
+  resultType: string;
+  result: unknown;
+}
+
 export interface PrometheusClient {
   /** An instant query: one value per series. */
   query(query: string, time: number, signal?: AbortSignal): Promise<Series[]>;
   queryRange(q: RangeQuery, signal?: AbortSignal): Promise<Series[]>;
+  /**
+   * An instant query answered with Prometheus's own `data`, untouched; `time` is unix seconds
+   * or RFC 3339, Prometheus's "now" when undefined.
+   */
+  instant(query: string, time: string | undefined, signal?: AbortSignal): Promise<PrometheusData>;
 }
 
 export function createPrometheusClient(s: PrometheusSettings): PrometheusClient {
@@ -72,16 +83,23 @@ export function createPrometheusClient(s: PrometheusSettings): PrometheusClient 
       timeoutMs: s.timeoutMs,
       signal,
     });
-    return parseAnswer(res.status, res.body);
+    return answerData(res.status, res.body);
   };
   return {
-    query: async (query, time, signal) => call('/api/v1/query', { query, time: String(time) }, signal),
+    query: async (query, time, signal) =>
+      toSeries(await call('/api/v1/query', { query, time: String(time) }, signal)),
     queryRange: async (q, signal) =>
-      call(
-        '/api/v1/query_range',
-        { query: q.query, start: String(q.start), end: String(q.end), step: String(q.stepSeconds) },
-        signal,
+      toSeries(
+        await call(
+          '/api/v1/query_range',
+          { query: q.query, start: String(q.start), end: String(q.end), step: String(q.stepSeconds) },
+          signal,
+        ),
       ),
+    instant: async (query, time, signal) => {
+      const data = await call('/api/v1/query', time === undefined ? { query } : { query, time }, signal);
+      return { resultType: data?.resultType ?? 'vector', result: data?.result ?? [] };
+    },
   };
 }
 
@@ -177,7 +195,8 @@ interface ApiAnswer {
   };
 }
 
-function parseAnswer(status: number, body: string): Series[] {
+/** The answer's `data`, or the PrometheusError its status and body say. */
+function answerData(status: number, body: string): ApiAnswer['data'] {
   if (status === 401 || status === 403)
     throw new PrometheusError('unauthorized', `HTTP ${status}`, { status });
   let json: ApiAnswer | undefined;
@@ -191,7 +210,10 @@ function parseAnswer(status: number, body: string): Series[] {
   if (status !== 200 || json?.status !== 'success') {
     throw new PrometheusError('query', json?.error ?? `HTTP ${status}`, { status });
   }
-  const data = json.data;
+  return json.data;
+}
+
+function toSeries(data: ApiAnswer['data']): Series[] {
   // A scalar expression (`vector(1) > 0` is a vector; `1 + 1` is a scalar) answers one pair.
   if (data?.resultType === 'scalar') {
     const [t, v] = data.result as unknown as [number, string];

@@ -19,6 +19,12 @@ export interface SandboxLimits {
   memoryBytes: number;
   /** Most UTF-16 code units of the returned value's JSON. */
   resultBytes: number;
+  /**
+   * CPU time of the thread running the guest, from the run's start: what the guest itself spent,
+   * which a busy machine does not inflate as it does wall-clock time. Exact only for a run with
+   * no host calls (loading a file), as the thread then runs nothing else; unset: no such limit.
+   */
+  cpuTimeoutMs?: number | undefined;
 }
 
 /** An async capability the guest may call: JSON in, JSON out, abandoned when the run ends. */
@@ -82,6 +88,7 @@ export async function runInSandbox(
   const lease = await engines.acquire(limits.memoryBytes);
   let broken = false;
   const deadline = Date.now() + limits.timeoutMs;
+  const cpu = cpuLimit(limits.cpuTimeoutMs);
   let rt: QuickJSRuntime;
   let vm: QuickJSContext;
   try {
@@ -90,13 +97,13 @@ export async function runInSandbox(
     // larger than the limit still fails here first.
     rt.setMemoryLimit(limits.memoryBytes);
     rt.setMaxStackSize(GUEST_STACK_BYTES);
-    rt.setInterruptHandler(() => Date.now() > deadline);
+    rt.setInterruptHandler(() => Date.now() > deadline || cpu.over());
     vm = rt.newContext();
   } catch (err) {
     lease.release(true);
     return { ok: false, kind: 'error', message: `sandbox engine failed: ${(err as Error).message}` };
   }
-  const run = new GuestRun(vm, host, lease.full);
+  const run = new GuestRun(vm, host, lease.full, cpu);
   try {
     run.install();
     const boot = vm.evalCode(
@@ -142,6 +149,24 @@ export async function runInSandbox(
 
 let leaks = 0;
 
+interface CpuLimit {
+  over(): boolean;
+  message: string;
+}
+
+/** The thread's CPU time since now against `ms` (process.threadCpuUsage: this thread's own). */
+function cpuLimit(ms: number | undefined): CpuLimit {
+  if (ms === undefined) return { over: () => false, message: '' };
+  const start = process.threadCpuUsage();
+  return {
+    over: () => {
+      const used = process.threadCpuUsage(start);
+      return used.user + used.system > ms * 1000;
+    },
+    message: `used more than ${ms} ms of CPU time`,
+  };
+}
+
 /** Runs whose runtime could not be freed whole (a leaked handle): always 0 unless there is a bug. */
 export function leakedRuns(): number {
   return leaks;
@@ -161,11 +186,13 @@ class GuestRun {
   private readonly vm: QuickJSContext;
   private readonly host: SandboxHost;
   private readonly memoryFull: () => boolean;
+  private readonly cpu: CpuLimit;
 
-  constructor(vm: QuickJSContext, host: SandboxHost, memoryFull: () => boolean) {
+  constructor(vm: QuickJSContext, host: SandboxHost, memoryFull: () => boolean, cpu: CpuLimit) {
     this.vm = vm;
     this.host = host;
     this.memoryFull = memoryFull;
+    this.cpu = cpu;
   }
 
   install(): void {
@@ -246,11 +273,10 @@ class GuestRun {
           }
         }
         if (state.type === 'rejected') return this.failure(state.error, deadline);
-        if (Date.now() > deadline || this.pending.size === 0) {
+        const over = Date.now() > deadline || this.cpu.over();
+        if (over || this.pending.size === 0) {
           // Pending with nothing left to wait for is a promise that can never settle.
-          return Date.now() > deadline
-            ? this.timeout()
-            : { ok: false, kind: 'error', message: 'never settled its promise' };
+          return over ? this.timeout() : { ok: false, kind: 'error', message: 'never settled its promise' };
         }
         const timedOut = await this.nextWake(deadline);
         if (timedOut) return this.timeout();
@@ -285,7 +311,7 @@ class GuestRun {
   }
 
   private timeout(): Settled & { ok: false } {
-    return { ok: false, kind: 'timeout', message: 'timed out' };
+    return { ok: false, kind: 'timeout', message: this.cpu.over() ? this.cpu.message : 'timed out' };
   }
 
   /** A guest error (disposed here) as an outcome: interrupted, out of memory or thrown. */
@@ -302,7 +328,7 @@ class GuestRun {
     } finally {
       error.dispose();
     }
-    if (/\binterrupted\b/.test(message) && Date.now() > deadline) return this.timeout();
+    if (/\binterrupted\b/.test(message) && (Date.now() > deadline || this.cpu.over())) return this.timeout();
     // Out of memory, QuickJS may fail to make even the error object and throw null instead.
     if (/out of memory/i.test(message) || this.memoryFull()) {
       return { ok: false, kind: 'memory', message: 'ran out of memory' };

@@ -3,6 +3,7 @@
 // replies with the issue they changed, or with nothing when one of them dropped it.
 import type { CloudEvent } from 'cloudevents';
 import { createKubeReaderFromEnv } from '../../adapters/k8s/client.ts';
+import { prometheusFromConfig } from '../../adapters/prometheus/from-config.ts';
 import { createWorkerSandbox } from '../../adapters/sandbox/worker-sandbox.ts';
 import { type ConfigSource, openFunctionConfig } from '../../domain/config/index.ts';
 import { issueEvent, parseIssueData } from '../../domain/events.ts';
@@ -25,7 +26,9 @@ export function createWorkflowsFunction(env: NodeJS.ProcessEnv = process.env): F
   let catalog: Catalog | undefined;
   let catalogDir: string | undefined;
   let kube: KubeReader | undefined;
-  let deps: Omit<HostDeps, 'allowHosts'>;
+  let deps: Omit<HostDeps, 'allowHosts' | 'prometheus'>;
+  // The config's `prometheus:` section, as enrich-metrics reads it; rebuilt in init.
+  let promFor = prometheusFromConfig(undefined);
   let pollMs: number;
   let source = `/kubeincident/${NAME}`;
   // On a worker thread: a workflow spinning to its deadline never holds this function's other requests.
@@ -67,6 +70,7 @@ export function createWorkflowsFunction(env: NodeJS.ProcessEnv = process.env): F
       log = createLogger({ name: NAME, level: c.LOG_LEVEL });
       if (c.CLUSTER_NAME) source = `/kubeincident/${encodeURIComponent(c.CLUSTER_NAME)}/${NAME}`;
       pollMs = c.CONFIG_POLL_MS;
+      promFor = prometheusFromConfig(c.PROMETHEUS_URL, c.WORKFLOW_CALL_TIMEOUT_MS);
       config = await openFunctionConfig(c, env, log);
       // The workflows load (the worker's start, the engine's compile) while the cluster client does.
       const [reader] = await Promise.all([
@@ -79,9 +83,6 @@ export function createWorkflowsFunction(env: NodeJS.ProcessEnv = process.env): F
       );
       deps = {
         kube,
-        prometheus: c.PROMETHEUS_URL
-          ? { url: c.PROMETHEUS_URL, timeoutMs: c.WORKFLOW_CALL_TIMEOUT_MS }
-          : undefined,
         fetchPolicy: {
           allowLoopback: false,
           apiServer: { hosts: apiHosts },
@@ -95,7 +96,8 @@ export function createWorkflowsFunction(env: NodeJS.ProcessEnv = process.env): F
     async handle(ctx: InvocationContext, event: CloudEvent<unknown> | undefined) {
       if (!event) throw new BadRequestError('expected an issue CloudEvent');
       const issue = parseIssueData(event.data);
-      const cw = config.current().codeWorkflows;
+      const current = config.current();
+      const cw = current.codeWorkflows;
       const settings: RunSettings = {
         limits: {
           timeoutMs: cw.timeoutMs,
@@ -110,7 +112,11 @@ export function createWorkflowsFunction(env: NodeJS.ProcessEnv = process.env): F
         issue,
         workflows,
         sandbox,
-        { ...deps, fetchPolicy: { ...deps.fetchPolicy, allowLoopback: cw.allowLoopback } },
+        {
+          ...deps,
+          prometheus: promFor(current.prometheus),
+          fetchPolicy: { ...deps.fetchPolicy, allowLoopback: cw.allowLoopback },
+        },
         settings,
       );
       for (const r of result.records) {

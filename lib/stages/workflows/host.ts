@@ -1,14 +1,17 @@
 // The host side of ctx: each capability a workflow may call, over the function's own clients.
 // Arguments come from untrusted code, so each is checked here before anything is asked.
+
+import type { PrometheusClient } from '../../adapters/prometheus/client.ts';
 import { type FetchPolicy, guardedFetch } from '../../adapters/sandbox/guarded-fetch.ts';
-import { type PrometheusTarget, prometheusQuery } from '../../adapters/sandbox/prometheus-query.ts';
+import { prometheusQuery } from '../../adapters/sandbox/prometheus-query.ts';
 import type { HostCall, SandboxHost } from '../../adapters/sandbox/sandbox.ts';
 import { isReadableKind, type KubeReader, READABLE_KINDS } from '../../domain/kube.ts';
 import type { Logger } from '../../platform/logger.ts';
 
 export interface HostDeps {
   kube: KubeReader | undefined;
-  prometheus: PrometheusTarget | undefined;
+  /** The config's `prometheus:` client; an Error when its settings are unusable; undefined: no ctx.prometheus. */
+  prometheus: PrometheusClient | Error | undefined;
   fetchPolicy: Omit<FetchPolicy, 'allowHosts'>;
   allowHosts: readonly string[];
   log: Logger;
@@ -87,8 +90,8 @@ export function workflowHost(deps: HostDeps, workflow: string): SandboxHost {
       guardedFetch(url, obj(init) as never, { ...deps.fetchPolicy, allowHosts: deps.allowHosts }, signal),
   };
   if (deps.prometheus) {
-    const target = deps.prometheus;
-    calls['prometheus.query'] = ([query, opts], signal) => prometheusQuery(target, query, opts, signal);
+    const prom = deps.prometheus;
+    calls['prometheus.query'] = ([query, opts], signal) => prometheusQuery(prom, query, opts, signal);
   }
   return {
     calls,

@@ -3,9 +3,8 @@
 // message for Prometheus' sake; only a malformed event is refused (400).
 import type { CloudEvent } from 'cloudevents';
 import type { ChartSpec } from '../../../adapters/prometheus/chart.ts';
-import { createPrometheusClient, type PrometheusClient } from '../../../adapters/prometheus/client.ts';
+import { prometheusFromConfig } from '../../../adapters/prometheus/from-config.ts';
 import { type ConfigSource, openFunctionConfig } from '../../../domain/config/index.ts';
-import type { PrometheusConfig } from '../../../domain/config/prometheus.ts';
 import { issueEvent, parseIssueData } from '../../../domain/events.ts';
 import { fitEnrichment } from '../../../domain/fit.ts';
 import { advancePlan, type Enrichment, ISSUE_LIMITS, type Issue } from '../../../domain/issue.ts';
@@ -24,39 +23,14 @@ async function render(spec: ChartSpec): Promise<Buffer> {
 
 export function createMetricsFunction(env: NodeJS.ProcessEnv = process.env): FunctionModule {
   let config: ConfigSource;
-  let fallbackUrl: string | undefined;
   let budgetMs = 10_000;
   let source = `/kubeincident/${SOURCE}`;
-  let client: { key: string; prom: PrometheusClient | Error } | undefined;
-  // One client per connection settings: a reloaded config with new ones gets a new client. A
-  // setting it cannot use (an unreadable CA file) is an Error, which becomes a note.
-  const promFor = (p: PrometheusConfig): PrometheusClient | Error | undefined => {
-    const url = p.url ?? fallbackUrl;
-    if (!url) return undefined;
-    const { headers, bearerTokenFile, basicAuth, caFile, matchers } = p;
-    const settings = {
-      url,
-      headers,
-      bearerTokenFile,
-      basicAuth,
-      caFile,
-      matchers,
-      timeoutMs: p.timeout * 1000,
-    };
-    const key = JSON.stringify(settings);
-    if (client?.key !== key) {
-      try {
-        client = { key, prom: createPrometheusClient(settings) };
-      } catch (err) {
-        client = { key, prom: new Error(`Prometheus settings unusable: ${(err as Error).message}`) };
-      }
-    }
-    return client.prom;
-  };
+  // Rebuilt in init, once PROMETHEUS_URL is known.
+  let promFor = prometheusFromConfig(undefined);
   return {
     async init() {
       const c = parseEnv(MetricsEnv, env);
-      fallbackUrl = c.PROMETHEUS_URL;
+      promFor = prometheusFromConfig(c.PROMETHEUS_URL);
       budgetMs = c.ENRICH_BUDGET_MS;
       if (c.CLUSTER_NAME) source = `/kubeincident/${encodeURIComponent(c.CLUSTER_NAME)}/${SOURCE}`;
       config = await openFunctionConfig(c, env, createLogger({ name: SOURCE, level: c.LOG_LEVEL }));
