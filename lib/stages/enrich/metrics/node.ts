@@ -5,6 +5,7 @@ import type { Series } from '../../../adapters/prometheus/client.ts';
 import { PrometheusError } from '../../../adapters/prometheus/errors.ts';
 import { formatValue } from '../../../adapters/prometheus/format.ts';
 import type { MetricsParts } from '../../../domain/metrics.ts';
+import { formatDuration } from '../../../platform/duration.ts';
 import { type MetricsCtx, type PartResult, q, stepFor } from './part.ts';
 import { fillClause } from './volume.ts';
 
@@ -13,7 +14,7 @@ export async function nodePart(ctx: MetricsCtx, n: NonNullable<MetricsParts['nod
   const end = ctx.now;
   const start = end - window;
   const label = n.name ?? n.instance ?? '';
-  const instance = n.instance ?? (await instanceOf(ctx, n.name ?? '', end));
+  const instance = n.instance ?? (await instanceOf(ctx, n.name ?? '', end, window));
   if (!instance)
     throw new PrometheusError(
       'empty',
@@ -54,6 +55,13 @@ export async function nodePart(ctx: MetricsCtx, n: NonNullable<MetricsParts['nod
   const used = last(cpu);
   if (mem !== undefined) clauses.push(`memory ${formatValue(mem, 'ratio')} used`);
   if (used !== undefined) clauses.push(`CPU ${formatValue(used, 'ratio')} busy`);
+  // A node that went down took its exporter with it: its numbers are from the last scrape.
+  // The gauge's last point is the last scrape; a rate's runs on for its 5m window after it.
+  const lastAt = Math.min(
+    ...[memory, cpu].flatMap((s) => (s[0]?.points.length ? [s[0].points.at(-1)?.[0] ?? end] : [])),
+  );
+  if (clauses.length && end - lastAt > 2 * step)
+    clauses[clauses.length - 1] += ` at its last scrape ${formatDuration((end - lastAt) * 1000)} ago`;
   const free = last(avail);
   const total = last(size);
   if (n.mountpoint && free !== undefined && total !== undefined)
@@ -81,8 +89,18 @@ export async function nodePart(ctx: MetricsCtx, n: NonNullable<MetricsParts['nod
   };
 }
 
-async function instanceOf(ctx: MetricsCtx, node: string, at: number): Promise<string | undefined> {
-  const info = await ctx.prom.query(`node_uname_info{nodename=${q(node)}}`, at, ctx.signal);
+/** The exporter's instance; looked up over the window, since a node that is down is silent now. */
+async function instanceOf(
+  ctx: MetricsCtx,
+  node: string,
+  at: number,
+  window: number,
+): Promise<string | undefined> {
+  const info = await ctx.prom.query(
+    `max by (instance) (max_over_time(node_uname_info{nodename=${q(node)}}[${window}s]))`,
+    at,
+    ctx.signal,
+  );
   return info[0]?.labels.instance;
 }
 
