@@ -51,15 +51,13 @@ export async function nodePart(ctx: MetricsCtx, n: NonNullable<MetricsParts['nod
     notes.push(`No node_memory_MemAvailable_bytes series for ${instance}: no memory line.`);
   if (cpu.length === 0) notes.push(`No node_cpu_seconds_total series for ${instance}: no CPU line.`);
   const clauses: string[] = [];
-  const mem = last(memory);
-  const used = last(cpu);
+  // A node that went down took its exporter with it: the memory gauge's last point is its last
+  // scrape, and the numbers are that moment's (a rate runs on past it over a thinning window).
+  const lastAt = (memory[0] ?? cpu[0])?.points.at(-1)?.[0] ?? end;
+  const mem = valueAt(memory, lastAt);
+  const used = valueAt(cpu, lastAt);
   if (mem !== undefined) clauses.push(`memory ${formatValue(mem, 'ratio')} used`);
   if (used !== undefined) clauses.push(`CPU ${formatValue(used, 'ratio')} busy`);
-  // A node that went down took its exporter with it: its numbers are from the last scrape.
-  // The gauge's last point is the last scrape; a rate's runs on for its 5m window after it.
-  const lastAt = Math.min(
-    ...[memory, cpu].flatMap((s) => (s[0]?.points.length ? [s[0].points.at(-1)?.[0] ?? end] : [])),
-  );
   if (clauses.length && end - lastAt > 2 * step)
     clauses[clauses.length - 1] += ` at its last scrape ${formatDuration((end - lastAt) * 1000)} ago`;
   const free = last(avail);
@@ -102,6 +100,12 @@ async function instanceOf(
     ctx.signal,
   );
   return info[0]?.labels.instance;
+}
+
+/** The first series' value at its last point no later than `t`. */
+function valueAt(s: Series[], t: number): number | undefined {
+  const v = s[0]?.points.filter(([at]) => at <= t).at(-1)?.[1];
+  return v === undefined || Number.isNaN(v) ? undefined : v;
 }
 
 function last(s: Series[]): number | undefined {
