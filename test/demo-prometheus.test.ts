@@ -1,7 +1,8 @@
 // The demo's Prometheus stand-in against a real Prometheus (Debian's, backfilled with the same
 // recorded series by promtool): the queries enrich-metrics' memory and node parts send answer the
 // same series and values, in the same JSON shape, through our real client; what the stand-in does
-// not evaluate answers an empty result; a request without a query is refused as Prometheus does. Then the series tell the demo's story.
+// not evaluate answers an empty result; a request without a query is refused as Prometheus does.
+// Then the series tell the demo's story.
 import test from 'ava';
 import { createPrometheusClient, type Series } from '../lib/adapters/prometheus/client.ts';
 import { CLUSTER_DIR } from '../scripts/demo/cluster.ts';
