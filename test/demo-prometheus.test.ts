@@ -1,8 +1,8 @@
 // The demo's Prometheus stand-in against a real Prometheus (Debian's, backfilled with the same
-// recorded series by promtool): the queries enrich-metrics' memory part and the demo's node graphs
-// send answer the same series and values, in the same JSON shape, through our real client; what
-// the stand-in does not evaluate answers an empty result; a request without a query is refused as
-// Prometheus refuses it. Then the series tell the demo's story.
+// recorded series by promtool): the queries enrich-metrics' memory and node parts send answer the
+// same series and values, in the same JSON shape, through our real client; what the stand-in does
+// not evaluate answers an empty result; a request without a query is refused as Prometheus does.
+// Then the series tell the demo's story.
 import test from 'ava';
 import { createPrometheusClient, type Series } from '../lib/adapters/prometheus/client.ts';
 import { CLUSTER_DIR } from '../scripts/demo/cluster.ts';
@@ -27,7 +27,7 @@ function bySeries(series: Series[]): Record<string, Array<[number, number]>> {
   );
 }
 
-test('demo prometheus: the memory part and the node graphs answer as a real Prometheus over the same series', async (t) => {
+test('demo prometheus: the queries of the memory and node parts answer as a real Prometheus over the same series', async (t) => {
   const now = new Date(Math.floor(Date.now() / 60_000) * 60_000);
   const store = demoSeries(await loadKubeFixtures(CLUSTER_DIR), now);
   const real = await startPrometheus(
@@ -51,7 +51,10 @@ test('demo prometheus: the memory part and the node graphs answer as a real Prom
   const beforeSilence = n - 9 * 60;
   const instants: Array<[string, number]> = [
     [`max by (container) (max_over_time(${WS}[${3 * 3600 + 900}s]))`, killAt + 900],
-    [`max by (container) (deriv(${WS}[10800s]))`, killAt],
+    [`deriv(${WS}[10800s])`, killAt],
+    [`max(kube_pod_container_status_last_terminated_timestamp{${POD},container="worker"})`, n],
+    ['max by (instance) (max_over_time(node_uname_info{nodename="worker-2"}[10800s]))', n],
+    ['1 - avg(rate(node_cpu_seconds_total{instance="worker-2",mode="idle"}[5m]))', beforeSilence],
     [`max by (container) (kube_pod_container_resource_limits{${POD},resource="memory"})`, killAt],
     [`max by (container) (kube_pod_container_resource_requests{${POD},resource="memory"})`, killAt],
     [`kube_pod_container_resource_requests{namespace="shop",pod="search-2"}`, killAt],
@@ -66,6 +69,7 @@ test('demo prometheus: the memory part and the node graphs answer as a real Prom
   }
   const ranges: Array<[string, number, number]> = [
     [`max by (container) (${WS})`, killAt - 3 * 3600, n - 37 * 60],
+    [WS, killAt - 3 * 3600, n - 37 * 60],
     [NODE_MEMORY, n - 7200, beforeSilence],
     [NODE_CPU, n - 7200, beforeSilence],
   ];

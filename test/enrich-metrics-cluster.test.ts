@@ -59,6 +59,20 @@ const series: SeriesSpec[] = [
     labels: { instance: '10.0.1.3:9100', mountpoint: '/', device: '/dev/sda1' },
     points: line((ago) => (k === 'size' ? 100 * Gi : 20 * Gi + (10 * Gi * ago) / 86_400)),
   })),
+  // worker-4 went down 40 minutes ago with its node-exporter: 8Gi with 0.5Gi available and its one
+  // CPU 10% idle at the last scrape, no sample since.
+  ...(
+    [
+      ['node_uname_info', { nodename: 'worker-4' }, () => 1],
+      ['node_memory_MemTotal_bytes', {}, () => 8 * Gi],
+      ['node_memory_MemAvailable_bytes', {}, () => Gi / 2],
+      ['node_cpu_seconds_total', { cpu: '0', mode: 'idle' }, (ago: number) => 0.1 * (NOW - ago - FROM)],
+    ] as const
+  ).map(([name, labels, f]) => ({
+    name,
+    labels: { instance: '10.0.1.4:9100', ...labels },
+    points: line(f).filter(([t]) => t <= NOW - 40 * 60),
+  })),
   // CPU requests: shop 12, batch 9, web 5, kube-system 2 (28 cores) on two 8-core nodes.
   ...[
     ['shop', 'cart-0', 6],
@@ -154,6 +168,18 @@ test('nodes: memory, CPU and the alert filesystem with days until full, the inst
   const pressure = await verdictOf(alert('KubeNodeMemoryPressure', {}, { kind: 'Node', name: 'worker-3' }));
   t.is(pressure.verdict, 'Node worker-3 memory 87.5% used, CPU 50% busy');
   t.deepEqual(pressure.files, ['worker-3-node.png']);
+  // A node that is down: its exporter is found over the window, its numbers are the last scrape's.
+  // (A backfilled block has no staleness markers, so the gauge's last point is Prometheus' 5m
+  // lookback after the last sample: 35m ago here, where a live Prometheus would say 40m; the CPU
+  // rate there runs over a thinning window, so only its first digit is certain.)
+  const down = await verdictOf(
+    alert('KubeNodeNotReady', { node: 'worker-4' }, { kind: 'Node', name: 'worker-4' }),
+  );
+  t.regex(
+    down.verdict ?? '',
+    /^Node worker-4 memory 93\.8% used, CPU 9\d(\.\d)?% busy at its last scrape 35m ago$/,
+  );
+  t.deepEqual(down.files, ['worker-4-node.png']);
   const unknown = await verdictOf(alert('KubeNodeNotReady', {}, { kind: 'Node', name: 'worker-9' }));
   t.deepEqual(unknown.notes, [
     'No node_uname_info series for node worker-9 (node-exporter missing?): no node graph.',

@@ -53,6 +53,43 @@ function memorySeries(labels: Record<string, string>, growthPerHour = 110, peak 
   ];
 }
 
+/**
+ * A leaking container restarted after each OOM kill, each run its own cAdvisor series (a new
+ * `id`): run 0 leaks 420Mi/h and is killed at LEAK_KILL - 2h; run 1 starts at LEAK_KILL - 2h at
+ * 100Mi, leaks 200Mi/h and is killed at LEAK_KILL (its last scrape a minute before, 497Mi),
+ * twelve minutes before its alert fires at KILL. kube-state-metrics reports each kill's finishedAt.
+ */
+const LEAK = { namespace: 'shop', pod: 'leaky-6b8f', container: 'app', cluster: 'prod-eu' };
+const LEAK_KILL = KILL - 12 * 60;
+function leakySeries(): SeriesSpec[] {
+  const run = (id: string, from: number, to: number, base: number, perHour: number): SeriesSpec => {
+    const points: Array<[number, number]> = [];
+    for (let t = from; t <= to; t += 60) points.push([t, (base + (perHour * (t - from)) / 3600) * Mi]);
+    return { name: 'container_memory_working_set_bytes', labels: { ...LEAK, id }, points };
+  };
+  const firstKill = LEAK_KILL - 2 * 3600 - 60;
+  const terminated: Array<[number, number]> = [];
+  for (let t = firstKill + 60; t <= NOW.getTime() / 1000; t += 60)
+    terminated.push([t, t > LEAK_KILL ? LEAK_KILL : firstKill]);
+  const leakyGrid = (from: number) =>
+    Array.from({ length: (NOW.getTime() / 1000 - from) / 60 + 1 }, (_, i) => from + i * 60);
+  return [
+    run('/kubepods/pod-leaky/run-0', LEAK_KILL - 3 * 3600, firstKill, 60, 420),
+    run('/kubepods/pod-leaky/run-1', LEAK_KILL - 2 * 3600, LEAK_KILL - 60, 100, 200),
+    run('/kubepods/pod-leaky/run-2', LEAK_KILL + 60, NOW.getTime() / 1000, 60, 0),
+    {
+      name: 'kube_pod_container_status_last_terminated_timestamp',
+      labels: { ...LEAK, uid: 'b7c1' },
+      points: terminated,
+    },
+    {
+      name: 'kube_pod_container_resource_limits',
+      labels: { ...LEAK, resource: 'memory', unit: 'byte' },
+      points: leakyGrid(LEAK_KILL - 3 * 3600).map((t) => [t, 512 * Mi]),
+    },
+  ];
+}
+
 /** Ten queues, queue-N at depth N*3 through the last hour. */
 function queueSeries(): SeriesSpec[] {
   return Array.from({ length: 10 }, (_, i) => ({
@@ -88,6 +125,7 @@ test.before(async () => {
     ...memorySeries({ ...POD, cluster: 'prod-us' }, 20, 300),
     ...queueSeries(),
     ...cpuSeries(),
+    ...leakySeries(),
   ]);
 });
 test.after.always(async () => prom?.stop());
@@ -199,6 +237,86 @@ test('enrich-metrics: the memory PNG is 1200x500, not blank, with the limit and 
     Math.abs(request.y - rowOf(256 * Mi)) <= 2,
     `request line at row ${request.y}, expected ${rowOf(256 * Mi)}`,
   );
+});
+
+/** The plot column with the most pixels of the colour: a vertical mark's column. */
+function markColumn(png: PNG, hex: string): number {
+  let top = { x: -1, n: 0 };
+  for (let x = PLOT.left; x < CHART_WIDTH - PLOT.right; x++) {
+    let n = 0;
+    for (let y = PLOT.top; y < CHART_HEIGHT - PLOT.bottom; y++) n += pixelNear(png, x, y, hex) ? 1 : 0;
+    if (n > top.n) top = { x, n };
+  }
+  return top.x;
+}
+
+function pixelNear(png: PNG, x: number, y: number, hex: string, tol = 40): boolean {
+  const [r, g, b] = [1, 3, 5].map((i) => Number.parseInt(hex.slice(i, i + 2), 16)) as [
+    number,
+    number,
+    number,
+  ];
+  const i = (y * png.width + x) * 4;
+  const d =
+    Math.abs((png.data[i] ?? 0) - r) +
+    Math.abs((png.data[i + 1] ?? 0) - g) +
+    Math.abs((png.data[i + 2] ?? 0) - b);
+  return d <= tol;
+}
+
+/**
+ * The column where the working set (the first palette colour) last falls through the middle of
+ * the plot: the drop of the kill, wherever the chart's axis puts it.
+ */
+function dropColumn(png: PNG): number {
+  const middle = (PLOT.top + CHART_HEIGHT - PLOT.bottom) / 2;
+  const topOf = (x: number) => {
+    for (let y = PLOT.top; y < CHART_HEIGHT - PLOT.bottom; y++) if (pixelNear(png, x, y, '#2f6fbf')) return y;
+    return undefined;
+  };
+  let drop = -1;
+  let above = false;
+  for (let x = PLOT.left; x < CHART_WIDTH - PLOT.right; x++) {
+    const y = topOf(x);
+    if (y === undefined) continue;
+    if (above && y > middle) drop = x;
+    above = y <= middle;
+  }
+  return drop;
+}
+
+test('enrich-metrics: without the kill time from kube-state-metrics, the mark sits at the issue time', async (t) => {
+  // api-7f9c has no kube_pod_container_status_last_terminated_timestamp: the window and the mark
+  // are centred on the issue's time (KILL), 3h before to 15m after.
+  // Its one series drops from 509Mi to 60Mi within the minute after KILL: the mark is on the drop.
+  const png = PNG.sync.read(Buffer.from(image(await enrich(oomIssue())).data, 'base64'));
+  const x = markColumn(png, '#c0392b');
+  const drop = dropColumn(png);
+  t.true(drop > PLOT.left && Math.abs(x - drop) <= 6, `mark at column ${x}, the drop at ${drop}`);
+});
+
+test('enrich-metrics: a restarted container grows at the rate of its last run, and the kill is marked at its finishedAt, not at the alert', async (t) => {
+  const e = await enrich(
+    makeIssue({
+      title: 'Container app in shop/leaky-6b8f was OOMKilled',
+      subject: { kind: 'Pod', name: LEAK.pod, namespace: LEAK.namespace, container: LEAK.container },
+      labels: { alertname: 'KubeContainerOOMKilled', ...LEAK },
+      // The alert fires twelve minutes after the kill (its `for:` and evaluation).
+      startsAt: new Date(KILL * 1000).toISOString(),
+      enrichments: [oomEnrichment()],
+    }),
+  );
+  // Run 1 is the one going at the kill: 200Mi/h over its 2h, not run 0's steeper 420Mi/h.
+  t.is(
+    e?.verdict,
+    'Memory of leaky-6b8f/app peaked at 497Mi of its 512Mi limit, grew 200Mi/h over its last run (2h)',
+  );
+  // The mark is on the kill's drop (497Mi to 60Mi); the alert twelve minutes later would be
+  // some 65 columns to its right (the chart's 3h15m over some 1060 columns).
+  const png = PNG.sync.read(Buffer.from(image(e).data, 'base64'));
+  const x = markColumn(png, '#c0392b');
+  const drop = dropColumn(png);
+  t.true(drop > PLOT.left && Math.abs(x - drop) <= 6, `mark at column ${x}, the drop at ${drop}`);
 });
 
 test('enrich-metrics: the alert expression is drawn from its generatorURL, top series only, with a note on the rest', async (t) => {

@@ -62,7 +62,9 @@ function pngInfo(src: string): { bytes: number; width: number; height: number } 
 
 test('preview page: the demo as Slack shows it, live: colours, threads, tables, files, graphs, the resolved edit; hostile text stays text', async (t) => {
   if (!existsSync(CHROMIUM)) return t.fail(`${CHROMIUM} is missing: apt-get install -y chromium`);
-  const pipeline = await startPipeline({ DEMO_RESOLVE_AFTER_SECONDS: '4', PREVIEW_PORT: '0' }, ['--demo']);
+  // The resolution waits for the node's firing message (and its graph) to go out first, even on a
+  // loaded machine: the test is about the edit, not a race.
+  const pipeline = await startPipeline({ DEMO_RESOLVE_AFTER_SECONDS: '8', PREVIEW_PORT: '0' }, ['--demo']);
   t.teardown(() => pipeline.stop());
   t.truthy(pipeline.preview, 'the pipeline serves a preview page');
   const userDataDir = await mkdtemp(join(tmpdir(), 'chromium-'));
@@ -133,7 +135,7 @@ test('preview page: the demo as Slack shows it, live: colours, threads, tables, 
   await graph.first().waitFor({ timeout: 60_000 });
   t.regex(
     (await oom.locator('.thread').textContent()) ?? '',
-    /Memory of worker-5c8d7f9b4-k7wzp\/worker peaked at 25[3-5]Mi of its 256Mi limit, grew \d+Mi\/h over 3h/,
+    /Memory of worker-5c8d7f9b4-k7wzp\/worker peaked at 25[3-5]Mi of its 256Mi limit, grew [6-8]\d\dMi\/h over its last run \(1[5-7]m\)/,
   );
   t.regex(
     (await graph.getAttribute('alt')) ?? '',
@@ -154,6 +156,18 @@ test('preview page: the demo as Slack shows it, live: colours, threads, tables, 
       : undefined,
   );
 
+  // The NotReady node's thread: enrich-metrics' node part, its numbers and one graph of worker-2.
+  const nodeThread = nodeRoot.locator('.thread');
+  t.regex(
+    (await nodeThread.textContent()) ?? '',
+    /Node worker-2 memory 9\d(\.\d)?% used, CPU [89]\d(\.\d)?% busy at its last scrape \d+m ago/,
+  );
+  const nodeGraphs = nodeThread.locator('.block.image img');
+  t.is(await nodeGraphs.count(), 1, 'one node graph, no duplicate');
+  t.regex((await nodeGraphs.getAttribute('alt')) ?? '', /^Memory and CPU of node worker-2: memory 9\d/);
+  const nodeChart = pngInfo((await nodeGraphs.getAttribute('src')) ?? '');
+  t.true(nodeChart.bytes > 15_000 && nodeChart.width === chart.width, `node graph ${nodeChart.bytes} bytes`);
+
   // The resolution edited the node's root in place: green, RESOLVED, marked edited, one root.
   t.is(await nodeRoot.count(), 1, 'edited in place, not posted again');
   const resolved = nodeRoot;
@@ -168,7 +182,7 @@ test('preview page: the demo as Slack shows it, live: colours, threads, tables, 
   t.is(await page.locator('#channel script, #channel iframe').count(), 0);
   // The only pictures are the graphs enrich-metrics drew, inline as data: URLs.
   const sources = await page.$$eval('#channel img', (imgs) => imgs.map((i) => i.getAttribute('src') ?? ''));
-  t.true(sources.length >= 3, `images: ${sources.length}`);
+  t.true(sources.length >= 2, `images: ${sources.length}`);
   t.true(
     sources.every((src) => src.startsWith('data:image/png;base64,')),
     'every image is an inline PNG',

@@ -210,7 +210,7 @@ export async function benchMetrics(o: MetricsBenchOptions): Promise<Array<Record
           ratio: (after / idle.rssMiB).toFixed(2),
         },
         {
-          figure: 'one OOM issue end to end (4 queries + chart), p50 ms',
+          figure: 'one OOM issue end to end (6 queries, the kill lookup first, + chart), p50 ms',
           value: median(perIssue.slice(1)).toFixed(0),
           baseline: `first ${perIssue[0]?.toFixed(0)}`,
           ratio: '',

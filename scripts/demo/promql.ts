@@ -1,5 +1,5 @@
 // The PromQL the demo's Prometheus stand-in evaluates: the subset enrich-metrics' built-in parts
-// and the demo's graph actions send (selectors, sum/max/min/avg/count by, rate, increase, deriv,
+// and graph actions send (selectors, sum/max/min/avg/count by, rate, increase, deriv,
 // *_over_time, arithmetic and comparisons), with Prometheus' semantics over recorded samples.
 // A query outside the subset throws Unsupported; the server then answers an empty result.
 

@@ -1,7 +1,8 @@
 // The demo cluster's recorded Prometheus series, as kube-state-metrics, the kubelet's cAdvisor and
 // node-exporter export them, scraped every 15 s over the 6 hours before RECORDED_AT and moved so
 // that moment is now (as cluster.ts moves the objects' times). Resource limits and requests come
-// from the recorded Pods themselves; the shapes tell the cluster's story: payments/worker leaking
+// from the recorded Pods themselves, the worker's kill times from its recorded runs; node_uname_info
+// names each node-exporter's node. The shapes tell the cluster's story: payments/worker leaking
 // memory up to its 256Mi limit and OOM-killed at the recorded times, worker-2 running out of memory
 // and CPU until its kubelet and node-exporter went silent, node-7 under memory pressure since the
 // broken checkout rollout landed on it. Deterministic: the same `now` gives the same samples.
@@ -23,6 +24,26 @@ const WORKER_RUNS: Array<[number, number | undefined]> = [
   [at('11:41:12'), at('11:58:27')],
   [at('11:58:30'), undefined],
 ];
+/**
+ * kube-state-metrics' last_terminated_timestamp of the worker: each kill's finishedAt (the Pod's
+ * lastState.terminated), from that kill until the next one.
+ */
+function workerTerminations(pod: Obj | undefined): StoredSeries[] {
+  const kills = WORKER_RUNS.flatMap(([, killed]) => (killed === undefined ? [] : [killed]));
+  const first = kills[0];
+  if (first === undefined) return [];
+  const labels = {
+    __name__: 'kube_pod_container_status_last_terminated_timestamp',
+    container: 'worker',
+    instance: '10.244.0.12:8080',
+    job: 'kube-state-metrics',
+    namespace: 'payments',
+    pod: 'worker-5c8d7f9b4-k7wzp',
+    uid: pod?.metadata?.uid ?? '',
+  };
+  return [gauge(labels, first + SCRAPE, END, (t) => kills.filter((k) => k < t).at(-1) ?? first)];
+}
+
 /** When the worker's queue consumer started leaking (a batch that never ends). */
 const LEAK_FROM = at('11:05:00');
 /** worker-2's last scrape: its Ready condition went Unknown at 11:51:47 (nodes.json). */
@@ -162,6 +183,7 @@ function nodeExporter(nodes: Obj[]): StoredSeries[] {
     const to = story.silentFrom ?? END;
     const base = { instance: story.name, job: 'node-exporter' };
     const memory = [
+      gauge({ __name__: 'node_uname_info', ...base, nodename: story.name, sysname: 'Linux' }, 0, to, () => 1),
       gauge({ __name__: 'node_memory_MemTotal_bytes', ...base }, 0, to, () => total),
       gauge({ __name__: 'node_memory_MemAvailable_bytes', ...base }, 0, to, (t) => {
         const used = Math.min(0.985, story.used(t) + noise(story.name, t) * 0.006);
@@ -200,7 +222,17 @@ export function demoSeries(cluster: { pods: Obj[]; nodes: Obj[] }, now = new Dat
   const recordedPods = cluster.pods;
   const worker = recordedPods.find((p) => p.metadata.name === 'worker-5c8d7f9b4-k7wzp');
   const limit = parseQuantity(worker?.spec?.containers?.[0]?.resources?.limits?.memory) ?? 256 * MiB;
-  const all = [...kubeStateMetrics(recordedPods), ...workerMemory(limit), ...nodeExporter(cluster.nodes)];
+  const all = [
+    ...kubeStateMetrics(recordedPods),
+    ...workerTerminations(worker),
+    ...workerMemory(limit),
+    ...nodeExporter(cluster.nodes),
+  ];
   const shift = Math.round((now.getTime() - Date.parse(RECORDED_AT)) / 1000);
-  return all.map((s) => ({ labels: s.labels, samples: s.samples.map(([t, v]) => [t + shift, v]) }));
+  // A value that is itself a moment (kube-state-metrics' `*_timestamp`) moves with the samples.
+  const moves = (s: StoredSeries) => s.labels.__name__?.endsWith('_timestamp') ?? false;
+  return all.map((s) => ({
+    labels: s.labels,
+    samples: s.samples.map(([t, v]) => [t + shift, v !== null && moves(s) ? v + shift : v]),
+  }));
 }

@@ -70,11 +70,12 @@ export async function enrichMetrics(issue: Issue, deps: MetricsDeps): Promise<En
 /** Each part that fits the issue and is switched on, started at once (they query in parallel). */
 function startParts(ctx: MetricsCtx, parts: MetricsParts, issue: Issue): Array<Promise<PartResult>> {
   const { config } = ctx;
-  // The kill (or the alert) centres the memory window; a repeat's last sighting is the latest kill.
+  // The issue's time (a repeat's last sighting) centres the memory window when the kill's own
+  // time is unknown; a Pod signal's time is the kill (its finishedAt), an alert's is later.
   const seen = Date.parse(issue.occurrences?.lastSeen ?? issue.startsAt) / 1000;
-  const killAt = Math.min(ctx.now, Math.floor(seen));
+  const moment = { seenAt: Math.min(ctx.now, Math.floor(seen)), isKill: issue.type !== 'alert' };
   const runs: Array<Promise<PartResult>> = [];
-  if (parts.memory && config.memory.enabled) runs.push(memoryPart(ctx, parts.memory, killAt));
+  if (parts.memory && config.memory.enabled) runs.push(memoryPart(ctx, parts.memory, moment));
   if (parts.cpu && config.cpuThrottling.enabled) runs.push(cpuPart(ctx, parts.cpu));
   if (parts.volume && config.volumes.enabled) runs.push(volumePart(ctx, parts.volume));
   if (parts.targets && config.targetDown.enabled) runs.push(targetsPart(ctx, parts.targets));

@@ -5,6 +5,7 @@ import type { Series } from '../../../adapters/prometheus/client.ts';
 import { PrometheusError } from '../../../adapters/prometheus/errors.ts';
 import { formatValue } from '../../../adapters/prometheus/format.ts';
 import type { MetricsParts } from '../../../domain/metrics.ts';
+import { formatDuration } from '../../../platform/duration.ts';
 import { type MetricsCtx, type PartResult, q, stepFor } from './part.ts';
 import { fillClause } from './volume.ts';
 
@@ -13,7 +14,7 @@ export async function nodePart(ctx: MetricsCtx, n: NonNullable<MetricsParts['nod
   const end = ctx.now;
   const start = end - window;
   const label = n.name ?? n.instance ?? '';
-  const instance = n.instance ?? (await instanceOf(ctx, n.name ?? '', end));
+  const instance = n.instance ?? (await instanceOf(ctx, n.name ?? '', end, window));
   if (!instance)
     throw new PrometheusError(
       'empty',
@@ -50,10 +51,15 @@ export async function nodePart(ctx: MetricsCtx, n: NonNullable<MetricsParts['nod
     notes.push(`No node_memory_MemAvailable_bytes series for ${instance}: no memory line.`);
   if (cpu.length === 0) notes.push(`No node_cpu_seconds_total series for ${instance}: no CPU line.`);
   const clauses: string[] = [];
-  const mem = last(memory);
-  const used = last(cpu);
+  // A node that went down took its exporter with it: the memory gauge's last point is its last
+  // scrape, and the numbers are that moment's (a rate runs on past it over a thinning window).
+  const lastAt = (memory[0] ?? cpu[0])?.points.at(-1)?.[0] ?? end;
+  const mem = valueAt(memory, lastAt);
+  const used = valueAt(cpu, lastAt);
   if (mem !== undefined) clauses.push(`memory ${formatValue(mem, 'ratio')} used`);
   if (used !== undefined) clauses.push(`CPU ${formatValue(used, 'ratio')} busy`);
+  if (clauses.length && end - lastAt > 2 * step)
+    clauses[clauses.length - 1] += ` at its last scrape ${formatDuration((end - lastAt) * 1000)} ago`;
   const free = last(avail);
   const total = last(size);
   if (n.mountpoint && free !== undefined && total !== undefined)
@@ -81,9 +87,25 @@ export async function nodePart(ctx: MetricsCtx, n: NonNullable<MetricsParts['nod
   };
 }
 
-async function instanceOf(ctx: MetricsCtx, node: string, at: number): Promise<string | undefined> {
-  const info = await ctx.prom.query(`node_uname_info{nodename=${q(node)}}`, at, ctx.signal);
+/** The exporter's instance; looked up over the window, since a node that is down is silent now. */
+async function instanceOf(
+  ctx: MetricsCtx,
+  node: string,
+  at: number,
+  window: number,
+): Promise<string | undefined> {
+  const info = await ctx.prom.query(
+    `max by (instance) (max_over_time(node_uname_info{nodename=${q(node)}}[${window}s]))`,
+    at,
+    ctx.signal,
+  );
   return info[0]?.labels.instance;
+}
+
+/** The first series' value at its last point no later than `t`. */
+function valueAt(s: Series[], t: number): number | undefined {
+  const v = s[0]?.points.filter(([at]) => at <= t).at(-1)?.[1];
+  return v === undefined || Number.isNaN(v) ? undefined : v;
 }
 
 function last(s: Series[]): number | undefined {
