@@ -1,7 +1,8 @@
 // End to end through `npm start`'s pipeline (the local broker, every function, Redis, the Slack
 // stand-in): a Deployment's new image reaches the change-tracking rule's channel as one CHANGED
-// message through the normal dispatch path, and a crash of one of its pods right after it lands
-// in the incident channel with the "Changed … before" line.
+// message through the normal dispatch path, and a crash of one of its pods right after it (a
+// Kubernetes Event, then a Prometheus alert) lands in the incident channel with the
+// "Changed … before" line.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -99,6 +100,39 @@ test('e2e: a new image is posted to the rule channel, and a crash right after it
     () => topLevel(slack.messages.get('C0ONCALL'))[0],
   );
   t.regex(JSON.stringify(incident.attachments), /Changed \d+s before: image checkout:2\.4\.0 to 2\.4\.1/);
+
+  // Prometheus sees it too: alert-ingest keeps no state, so dispatch-slack adds the line.
+  const alert = await fetch(pipeline.webhook, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      version: '4',
+      status: 'firing',
+      receiver: 'kubeincident',
+      groupKey: '{}:{}',
+      externalURL: 'http://alertmanager.example:9093',
+      alerts: [
+        {
+          status: 'firing',
+          labels: {
+            alertname: 'KubePodNotReady',
+            namespace: 'shop',
+            pod: 'checkout-7d9f8b6c5-x2k4q',
+            severity: 'warning',
+          },
+          annotations: { summary: 'checkout is not ready' },
+          startsAt: new Date().toISOString(),
+          endsAt: '0001-01-01T00:00:00Z',
+          fingerprint: 'e2echange0',
+        },
+      ],
+    }),
+  });
+  t.is(alert.status, 200);
+  const alertMessage = await eventually('the alert message', () =>
+    (slack.messages.get('C0ONCALL') ?? []).find((m) => JSON.stringify(m).includes('KubePodNotReady')),
+  );
+  t.regex(JSON.stringify(alertMessage), /Changed \d+s before: image checkout:2\.4\.0 to 2\.4\.1/);
   // Give the redelivered v2 time to have gone all the way through: no second change message.
   await new Promise((r) => setTimeout(r, 1500));
   t.is(topLevel(slack.messages.get('C0DEPLOYS')).length, 1);

@@ -13,7 +13,7 @@ import { createLogger } from '../../lib/platform/logger.ts';
 import { defaultRegistry } from '../../lib/platform/runtime/metrics.ts';
 import { type FunctionModule, type InvocationContext, retryLater } from '../../lib/platform/runtime/types.ts';
 import { EventIngestEnv, parseEnv } from '../../lib/stages/env.ts';
-import { linkRecentChange } from '../../lib/stages/ingest/changes.ts';
+import { linkRecentChange } from '../../lib/stages/ingest/change-link.ts';
 import { filterFromSettings } from '../../lib/stages/ingest/filter.ts';
 import { type IngestSettings, ingest } from '../../lib/stages/ingest/ingest.ts';
 

@@ -3,12 +3,11 @@
 // that follows the change gets. Pure.
 import * as z from 'zod';
 import { sha256Hex } from '../platform/digest.ts';
-import { formatDuration } from '../platform/duration.ts';
 import { TRACKED_KINDS } from './config/change-tracking.ts';
 import { REDACTED, redact } from './diagnose/redact.ts';
 import { diffTemplates, type TemplateChange } from './diagnose/template-diff.ts';
 import { occurrenceId } from './events.ts';
-import type { Enrichment, Issue } from './issue.ts';
+import type { Issue } from './issue.ts';
 import type { V1Container, V1PodTemplateSpec } from './kube.ts';
 
 /** The part of a Deployment, StatefulSet or DaemonSet that change tracking reads. */
@@ -135,21 +134,4 @@ export function changeIssue(c: ChangeRecord, cluster: string | undefined): Issue
   };
   if (cluster) issue.cluster = cluster;
   return issue;
-}
-
-/** The line an incident starting at `startsAt` gets, or undefined when outside the window. */
-export function changeLink(
-  c: Pick<ChangeRecord, 'at' | 'until' | 'summary'>,
-  startsAt: string,
-): Enrichment | undefined {
-  const at = Date.parse(c.at);
-  const start = Date.parse(startsAt);
-  if (!(start >= at && start <= c.until)) return undefined;
-  const line = `Changed ${formatDuration(start - at)} before: ${c.summary}`;
-  return {
-    source: 'change-tracking',
-    title: 'Recent change',
-    verdict: line,
-    blocks: [{ type: 'markdown', text: line }],
-  };
 }

@@ -6,7 +6,6 @@
 import {
   type ChangeRecord,
   changeIssue,
-  changeLink,
   sealTemplate,
   summarize,
   TrackedObject,
@@ -20,6 +19,7 @@ import type { V1PodTemplateSpec } from '../../domain/kube.ts';
 import type { StateStore } from '../../domain/state-store.ts';
 import { BadRequestError } from '../../platform/errors.ts';
 import { formatZodError } from '../../platform/zod.ts';
+import { changeKey } from './change-link.ts';
 import { groupKey, workloadOfObject } from './workload.ts';
 
 /** How long a workload's last template is kept: one not updated for longer starts afresh. */
@@ -45,8 +45,6 @@ interface Seen {
 }
 
 const seenKey = (cluster: string | undefined, uid: string) => `ki:{wl|${cluster ?? ''}|${uid}}:seen`;
-const changeKey = (cluster: string | undefined, workload: string) =>
-  `ki:{chg|${cluster ?? ''}|${workload}}:last`;
 
 export function parseTracked(data: unknown): TrackedObject {
   const parsed = TrackedObject.safeParse(data);
@@ -114,27 +112,4 @@ export async function trackChange(obj: TrackedObject, deps: ChangeDeps): Promise
   await store.put(changeKey(cluster, workload), JSON.stringify(change), rule.window);
   await keep(change);
   return { issue: changeIssue(change, cluster) };
-}
-
-/**
- * Adds "Changed 6m before: image api:2.4.0 to 2.5.0" to an incident about a workload (or a pod
- * of it, by owner name as correlation reads it) that starts within the window of its last change.
- */
-export async function linkRecentChange(
-  issue: Issue,
-  store: StateStore,
-  cluster: string | undefined,
-): Promise<Issue> {
-  const s = issue.subject;
-  if (issue.type === 'change' || !s.name || !s.namespace) return issue;
-  const raw = await store.get(changeKey(cluster, groupKey(workloadOfObject(s.kind, s.name, s.namespace))));
-  if (raw === null) return issue;
-  let change: ChangeRecord;
-  try {
-    change = JSON.parse(raw) as ChangeRecord;
-  } catch {
-    return issue;
-  }
-  const link = changeLink(change, issue.startsAt);
-  return link ? { ...issue, enrichments: [...issue.enrichments, link] } : issue;
 }
