@@ -60,7 +60,9 @@ async function startIngest(t: ExecutionContext, redis: RedisServer, clock: { now
   return {
     logs,
     /** The issue replied, or undefined for an acknowledged delivery with no reply. */
-    async deliver(e: SourceEvent): Promise<{ status: number; issue?: Issue; event?: CloudEvent<unknown> }> {
+    async deliver(
+      e: SourceEvent,
+    ): Promise<{ status: number; retryAfter?: string | null; issue?: Issue; event?: CloudEvent<unknown> }> {
       const { data, ...attrs } = e;
       const msg = HTTP.binary(new CloudEvent({ ...attrs, data }));
       const res = await fetch(url, {
@@ -69,7 +71,8 @@ async function startIngest(t: ExecutionContext, redis: RedisServer, clock: { now
         body: msg.body as string,
       });
       const body = Buffer.from(await res.arrayBuffer());
-      if (res.status !== 200 || body.length === 0) return { status: res.status };
+      if (res.status !== 200 || body.length === 0)
+        return { status: res.status, retryAfter: res.headers.get('retry-after') };
       const event = decodeCloudEvent(Object.fromEntries(res.headers), body);
       return { status: res.status, event, issue: parseIssueData(event.data) };
     },
@@ -244,4 +247,26 @@ test('change tracking: off without rules (nothing stored), a deleted workload is
   const bad = structuredClone(v1);
   delete bad.data.metadata.uid;
   t.is((await on.deliver(bad)).status, 400);
+});
+
+test('change tracking: a delivery that finds its workload being compared by another is retried (503), then counts', async (t) => {
+  const redis = await redisFor(t);
+  const clock = { now: -600 };
+  const s = await startIngest(t, redis, clock);
+  const { v1, v2 } = rollout();
+  await s.deliver(v1);
+  const client = new Redis(redis.url);
+  t.teardown(() => client.disconnect());
+  // Another replica holds the workload's lock (the key shares the kept template's hash tag).
+  const lock = 'ki:{wl|prod-eu|5a7e3c21-0b9d-4f6e-8a14-9c2d7b3e6f58}:lock';
+  t.is(await client.set(lock, 'another-delivery', 'PX', 10_000, 'NX'), 'OK');
+  clock.now = -400;
+  const busy = await s.deliver(v2);
+  t.is(busy.status, 503);
+  t.is(busy.retryAfter, '1');
+  t.is(await client.get(lock), 'another-delivery', 'the other delivery keeps its lock');
+  await client.del(lock);
+  const retried = await s.deliver(v2);
+  t.is(retried.issue?.type, 'change');
+  t.is(await client.exists(lock), 0, 'the lock is given back');
 });

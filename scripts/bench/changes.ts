@@ -1,6 +1,6 @@
 // Figures for change tracking (config `changeTracking:`, docs/workloads.md): what a Deployment
-// update costs k8s-event-ingest with a real redis-server, tracked (one read, the template diff,
-// a write when it changed) against k8s-event-ingest's everyday work, Pod updates of a crash storm
+// update costs k8s-event-ingest with a real redis-server, tracked (the lock taken with the read,
+// the template diff, the writes when it changed, the unlock) against k8s-event-ingest's everyday work, Pod updates of a crash storm
 // through the same store (the baseline, same run), and what the store keeps per tracked workload.
 import { Redis } from 'ioredis';
 import { createStore } from '../../lib/adapters/store/index.ts';
@@ -98,8 +98,8 @@ export async function benchChanges(opts: {
     return [
       row(`Pod updates of a crash storm, ${workloads * rounds} (baseline)`, pods),
       row(`status-only Deployment update, tracking off, ${workloads} workloads`, off / rounds),
-      row('status-only Deployment update, tracked (read + compare)', tracked / rounds),
-      row('new image, tracked (read + compare + 2 writes + change issue)', changed / rounds),
+      row('status-only Deployment update, tracked (lock+read, compare, unlock)', tracked / rounds),
+      row('new image, tracked (lock+read, compare, 2 writes, unlock, issue)', changed / rounds),
       {
         what: 'Redis bytes kept per tracked workload (MEMORY USAGE), next to its object JSON',
         'updates/s': '',

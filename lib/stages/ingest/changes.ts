@@ -3,6 +3,7 @@
 // rule's destination, and a record by workload that incidents starting within the rule's window
 // link back to (linkRecentChange). Status and replica updates change no template: nothing.
 
+import { randomUUID } from 'node:crypto';
 import {
   type ChangeRecord,
   changeIssue,
@@ -13,11 +14,11 @@ import {
   templateOf,
 } from '../../domain/change.ts';
 import { changeRuleFor } from '../../domain/config/change-rules.ts';
-import type { ChangeTracking } from '../../domain/config/change-tracking.ts';
+import type { ChangeRule, ChangeTracking } from '../../domain/config/change-tracking.ts';
 import type { Issue } from '../../domain/issue.ts';
 import type { V1PodTemplateSpec } from '../../domain/kube.ts';
-import type { StateStore } from '../../domain/state-store.ts';
-import { BadRequestError } from '../../platform/errors.ts';
+import type { Lock, StateStore } from '../../domain/state-store.ts';
+import { BadRequestError, UnavailableError } from '../../platform/errors.ts';
 import { formatZodError } from '../../platform/zod.ts';
 import { changeKey } from './change-link.ts';
 import { groupKey, workloadOfObject } from './workload.ts';
@@ -65,21 +66,51 @@ function readSeen(raw: string | null): Seen | undefined {
   }
 }
 
-/** One ApiServerSource delivery of a Deployment, StatefulSet or DaemonSet (add or update). */
+/** How long the per-workload lock holds if its delivery dies mid-way. */
+const LOCK_TTL_MS = 10_000;
+
+/**
+ * One ApiServerSource delivery of a Deployment, StatefulSet or DaemonSet (add or update). Two
+ * deliveries of one workload compare one after the other (a lock per uid, sharing the kept
+ * template's hash tag): otherwise both could compare with the same old template, and the older
+ * could be kept last. The one that finds the lock taken is retried by the broker (503).
+ */
 export async function trackChange(obj: TrackedObject, deps: ChangeDeps): Promise<ChangeResult> {
   const { metadata: m } = obj;
   const rule = changeRuleFor(deps.tracking, { kind: obj.kind, namespace: m.namespace, labels: m.labels });
   if (!rule) return { skipped: 'no changeTracking rule matches' };
-  const { store, cluster } = deps;
-  const key = seenKey(cluster, m.uid);
-  const seen = readSeen(await store.get(key));
+  const key = seenKey(deps.cluster, m.uid);
+  const lock: Lock = {
+    key: `${key.slice(0, -':seen'.length)}:lock`,
+    token: randomUUID(),
+    ttlMs: LOCK_TTL_MS,
+  };
+  const { locked, value } = await deps.store.lockAndGet(lock, key);
+  if (!locked)
+    throw new UnavailableError('the same workload is being compared by another delivery', { retryAfter: 1 });
+  try {
+    return await compare(obj, rule, readSeen(value), deps, async (seen) => {
+      if (!(await deps.store.putLocked(lock, key, JSON.stringify(seen), TEMPLATE_TTL_SECONDS)))
+        throw new UnavailableError('the workload lock expired before its template was kept', {
+          retryAfter: 1,
+        });
+    });
+  } finally {
+    await deps.store.unlock(lock).catch(() => undefined);
+  }
+}
+
+async function compare(
+  obj: TrackedObject,
+  rule: ChangeRule,
+  seen: Seen | undefined,
+  deps: ChangeDeps,
+  keepSeen: (seen: Seen) => Promise<void>,
+): Promise<ChangeResult> {
+  const { metadata: m } = obj;
   const template = sealTemplate(templateOf(obj), deps.patterns);
   const keep = (change?: ChangeRecord) =>
-    store.put(
-      key,
-      JSON.stringify({ generation: m.generation, rv: m.resourceVersion, template, change } satisfies Seen),
-      TEMPLATE_TTL_SECONDS,
-    );
+    keepSeen({ generation: m.generation, rv: m.resourceVersion, template, change });
   if (!seen) {
     await keep();
     return { skipped: 'first sight of the workload: its template is kept' };
@@ -87,7 +118,7 @@ export async function trackChange(obj: TrackedObject, deps: ChangeDeps): Promise
   // The redelivery of the update that made a change: the same issue again (dispatch drops it
   // as a duplicate when the first one got through; otherwise this is the one that does).
   if (seen.change && seen.change.rv === m.resourceVersion && seen.change.generation === m.generation)
-    return { issue: changeIssue(seen.change, cluster) };
+    return { issue: changeIssue(seen.change, deps.cluster) };
   if (m.generation < seen.generation) return { skipped: 'an older version than the one seen' };
   const changes = templateChanges(seen.template, template, deps.patterns);
   if (changes.length === 0) {
@@ -109,7 +140,7 @@ export async function trackChange(obj: TrackedObject, deps: ChangeDeps): Promise
     until: now.getTime() + rule.window * 1000,
   };
   const workload = groupKey(workloadOfObject(obj.kind, m.name, m.namespace));
-  await store.put(changeKey(cluster, workload), JSON.stringify(change), rule.window);
+  await deps.store.put(changeKey(deps.cluster, workload), JSON.stringify(change), rule.window);
   await keep(change);
-  return { issue: changeIssue(change, cluster) };
+  return { issue: changeIssue(change, deps.cluster) };
 }
