@@ -270,3 +270,49 @@ test('change tracking: a delivery that finds its workload being compared by anot
   t.is(retried.issue?.type, 'change');
   t.is(await client.exists(lock), 0, 'the lock is given back');
 });
+
+test('change tracking: a StatefulSet change links to an Event about its pod search-0; a kind no rule names is not kept', async (t) => {
+  const redis = await redisFor(t);
+  const clock = { now: -600 };
+  const config = `
+destinations: [{ name: deploys, type: terminal }]
+changeTracking:
+  rules: [{ name: stateful, kinds: StatefulSet, destination: deploys, window: 15m }]
+`;
+  const s = await startIngest(t, redis, clock, config);
+  const asKind = (e: SourceEvent, kind: string, name: string, uid: string) => {
+    const next = structuredClone(e);
+    next.kind = kind;
+    next.name = name;
+    next.subject = `/apis/apps/v1/namespaces/shop/${kind.toLowerCase()}s/${name}`;
+    Object.assign(next.data, { kind });
+    Object.assign(next.data.metadata, { name, uid });
+    return next;
+  };
+  const { v1, v2 } = rollout();
+  const uid = '7b6a5948-3726-4150-9e8d-7c6b5a493827';
+  await s.deliver(asKind(v1, 'StatefulSet', 'search', uid));
+  clock.now = -300;
+  const change = (await s.deliver(asKind(v2, 'StatefulSet', 'search', uid))).issue as Issue;
+  t.is(change.title.split(':')[0], 'StatefulSet shop/search changed');
+  t.is(change.subject.kind, 'StatefulSet');
+
+  // The same rollout as a DaemonSet: no rule names DaemonSets, nothing is kept or sent.
+  const ds = '1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d';
+  t.is((await s.deliver(asKind(v1, 'DaemonSet', 'agent', ds))).issue, undefined);
+  t.is((await s.deliver(asKind(v2, 'DaemonSet', 'agent', ds))).issue, undefined);
+  t.notRegex(await storedText(redis), new RegExp(ds));
+
+  // The kubelet's BackOff for search-0, at 09:59:31: 4m31s after the change at 09:55:00.
+  const backoff = fixture('event-backoff-add');
+  backoff.data.involvedObject.name = 'search-0';
+  backoff.data.metadata.name = 'search-0.182a4f0c9e3b7d21';
+  backoff.data.message = 'Back-off restarting failed container api in pod search-0_shop';
+  clock.now = 0;
+  const incident = (await s.deliver(backoff)).issue as Issue;
+  t.is(incident.labels.workload, 'StatefulSet/search');
+  t.is(
+    incident.enrichments.find((e) => e.source === 'change-tracking')?.verdict,
+    'Changed 4m before: image checkout:2.4.0 to 2.4.1, env CACHE_MODE added, env DB_PASSWORD changed',
+  );
+});
