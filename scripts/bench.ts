@@ -17,7 +17,8 @@
 // scripts/bench/big-webhook.ts) run those sections alone; `-- --only metrics` runs enrich-metrics'
 // chart render times, cold start, idle and peak RSS (scripts/bench/metrics.ts); `-- --only rollout`
 // the what-changed cost on a workload with 50 revisions and 2,000 pods (scripts/bench/rollout.ts);
-// `-- --only workflows` the TypeScript workflows' sandbox (scripts/bench/workflows.ts); `-- --only demo`
+// `-- --only workflows` the TypeScript workflows' sandbox (scripts/bench/workflows.ts); `-- --only changes`
+// change tracking's cost per Deployment update (scripts/bench/changes.ts); `-- --only demo`
 // the demo's Prometheus stand-in against Debian's Prometheus (scripts/bench/demo.ts).
 // `-- --tiny` runs every section with a token load (test/bench-exits.test.ts: the bench stops all
 // it started and exits); its figures mean nothing.
@@ -29,6 +30,7 @@ import { join } from 'node:path';
 import { DESTINATION_FUNCTIONS } from '../lib/platform/functions.ts';
 import { writeBaselines } from './bench/baselines.ts';
 import { benchBigWebhook } from './bench/big-webhook.ts';
+import { benchChanges } from './bench/changes.ts';
 import { benchDemoPrometheus } from './bench/demo.ts';
 import { benchEnrichment } from './bench/enrich.ts';
 import { benchEvents } from './bench/events.ts';
@@ -56,6 +58,7 @@ const METRICS = 'enrich-metrics: charts, cold start and memory';
 const ROLLOUT = 'What changed: 50 revisions, 2,000 pods';
 const WORKFLOWS = 'TypeScript workflows in the sandbox';
 const DEMO = "The demo's Prometheus stand-in";
+const CHANGES = 'Change tracking: Deployment updates';
 /** `--only` names for the sections measured by their own modules. */
 const SECTION_ONLY: Record<string, string> = {
   redis: REDIS_PATH,
@@ -66,6 +69,7 @@ const SECTION_ONLY: Record<string, string> = {
   rollout: ROLLOUT,
   workflows: WORKFLOWS,
   demo: DEMO,
+  changes: CHANGES,
 };
 // `--only destinations`: cold start and the load figures of the dispatch functions alone.
 const destinationsOnly = only === 'destinations';
@@ -261,6 +265,7 @@ try {
     ['Enrichment', benchEnrichment],
     [ROLLOUT, benchRollout],
     ['Kubernetes Events', benchEvents],
+    [CHANGES, benchChanges],
     ['Redis memory', benchRedisMemory],
     [
       METRICS,

@@ -82,7 +82,7 @@ export interface Issue {
   id: string;
   /** Stable across repeats, resolution and re-fire: keys the Slack thread. */
   fingerprint: string;
-  type: 'alert' | 'event';
+  type: 'alert' | 'event' | 'change';
   source: 'prometheus' | 'kubernetes';
   title: string;
   description?: string | undefined;

@@ -131,6 +131,7 @@ test('bench: a --tiny run prints every table, stops everything it started and ex
     /^Enrichment$/m,
     /^Kubernetes Events$/m,
     /^Redis memory$/m,
+    /^Change tracking: Deployment updates$/m,
   ]) {
     t.regex(stdout, heading);
   }

@@ -137,6 +137,7 @@ test('knative: kubectl kustomize renders every expected object into the kubeinci
     [
       'ApiServerSource/kubernetes-events',
       'ApiServerSource/kubernetes-pods',
+      'ApiServerSource/kubernetes-workloads',
       'Broker/kubeincident',
       'Broker/kubeincident-dead-letters',
       'ClusterRole/kubeincident-enricher',
@@ -209,6 +210,11 @@ test('knative: RBAC grants the enrichers exactly read access to what they use, a
     { apiGroups: [''], resources: ['events'], verbs: ['get', 'list', 'watch'] },
     { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
     { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] },
+    {
+      apiGroups: ['apps'],
+      resources: ['deployments', 'statefulsets', 'daemonsets'],
+      verbs: ['get', 'list', 'watch'],
+    },
   ]);
   // Workflow code reads through run-workflows' own account: get and list, never Secrets or ConfigMaps.
   const workflowRules = find(docs, 'ClusterRole', 'kubeincident-workflows').rules as Doc[];
@@ -404,6 +410,13 @@ test('knative: alert-ingest is bound to the broker and Kubernetes Events flow in
     kind: 'Broker',
     name: 'kubeincident',
   });
+  const workloads = find(docs, 'ApiServerSource', 'kubernetes-workloads');
+  t.is(workloads.spec.mode, 'Resource');
+  t.is(workloads.spec.serviceAccountName, 'kubeincident-event-source');
+  t.deepEqual(
+    workloads.spec.resources.map((r: Doc) => `${r.apiVersion}/${r.kind}`),
+    ['apps/v1/Deployment', 'apps/v1/StatefulSet', 'apps/v1/DaemonSet'],
+  );
   const source = find(docs, 'ApiServerSource', 'kubernetes-events');
   t.is(source.spec.mode, 'Resource');
   t.deepEqual(source.spec.resources, [{ apiVersion: 'v1', kind: 'Event' }]);

@@ -23,6 +23,7 @@ import { isLater } from '../../lib/stages/dispatch/outcome.ts';
 import type { StormOptions } from '../../lib/stages/dispatch/storm.ts';
 import { createStormFlusher, type StormFlusher } from '../../lib/stages/dispatch/storm-flusher.ts';
 import { DispatchEnv, parseEnv } from '../../lib/stages/env.ts';
+import { linkAlert } from '../../lib/stages/ingest/change-link.ts';
 
 type SlackOrTerminal = Extract<DestinationConfig, { type: 'slack' | 'terminal' }>;
 
@@ -118,9 +119,11 @@ export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
     },
     async handle(ctx: InvocationContext, event: CloudEvent<unknown> | undefined) {
       if (!event) throw new BadRequestError('expected an issue CloudEvent');
-      const issue = parseIssueData(event.data);
+      const cfg = config.current();
+      // An alert that follows a tracked change says so (alert-ingest keeps no state to look it up).
+      const issue = await linkAlert(parseIssueData(event.data), store, cfg.changeTracking);
       // Other destination types are other functions' (dispatch-pagerduty, ...: docs/destinations.md).
-      const routed = routeIssue(issue, config.current(), fallback).filter(
+      const routed = routeIssue(issue, cfg, fallback).filter(
         (r): r is { destination: SlackOrTerminal; channel?: string } =>
           r.destination.type === 'slack' || r.destination.type === 'terminal',
       );

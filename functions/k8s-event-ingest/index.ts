@@ -6,12 +6,14 @@ import { createStore, type StateStore } from '../../lib/adapters/store/index.ts'
 import { loadIoredis } from '../../lib/adapters/store/redis.ts';
 import { type ConfigSource, openFunctionConfig } from '../../lib/domain/config/index.ts';
 import { planIssue } from '../../lib/domain/config/plan.ts';
+import { compileRedactPatterns } from '../../lib/domain/diagnose/redact.ts';
 import { eventJson, issueEvent } from '../../lib/domain/events.ts';
 import { fitIssue } from '../../lib/domain/fit.ts';
 import { createLogger } from '../../lib/platform/logger.ts';
 import { defaultRegistry } from '../../lib/platform/runtime/metrics.ts';
 import { type FunctionModule, type InvocationContext, retryLater } from '../../lib/platform/runtime/types.ts';
 import { EventIngestEnv, parseEnv } from '../../lib/stages/env.ts';
+import { linkRecentChange } from '../../lib/stages/ingest/change-link.ts';
 import { filterFromSettings } from '../../lib/stages/ingest/filter.ts';
 import { type IngestSettings, ingest } from '../../lib/stages/ingest/ingest.ts';
 
@@ -27,6 +29,7 @@ export function create(
   let store: StateStore | undefined;
   let config: ConfigSource | undefined;
   let settings: IngestSettings;
+  let patterns: readonly RegExp[] = [];
   const silencedTotal = defaultRegistry.counter(
     'kubeincident_issues_silenced_total',
     'Issues not sent on because a configured silence matched, by silence.',
@@ -46,14 +49,16 @@ export function create(
         recoveryStableSeconds: c.RECOVERY_STABLE_SECONDS,
         filter: filterFromSettings(c),
       };
+      patterns = compileRedactPatterns(c.LOG_REDACT_PATTERNS);
       store = createStore({ redisUrl: c.REDIS_URL, log });
       config = await openFunctionConfig(c, env, log);
     },
     async handle(ctx: InvocationContext, event: CloudEvent<unknown> | undefined) {
       if (!event || !store) return undefined;
+      const tracking = config?.current().changeTracking;
       const result = await ingest(
         { type: event.type, data: eventJson(event.data) },
-        { store, now, settings, log: ctx.log },
+        { store, now, settings, log: ctx.log, ...(tracking ? { changes: { tracking, patterns } } : {}) },
       );
       if (result.retryLater) {
         const { afterMs, reason } = result.retryLater;
@@ -62,6 +67,10 @@ export function create(
       if (!result.issue) {
         ctx.log.debug({ skipped: result.skipped }, 'no issue');
         return undefined;
+      }
+      if (result.issue.type === 'change') {
+        ctx.log.info({ fingerprint: result.issue.fingerprint, title: result.issue.title }, 'workload change');
+        return issueEvent(fitIssue(result.issue, 'this change'), source, ctx.traceparent);
       }
       const cfg = config?.current();
       if (cfg && !cfg.workflows.eventHandling.enabled) {
@@ -81,7 +90,10 @@ export function create(
       // thread's counts, with no second round of enrichment.
       const repeat = result.issue.plan.length === 1 && result.issue.plan[0] === 'dispatch';
       const base = planned.issue ?? result.issue;
-      const issue = repeat ? { ...base, plan: result.issue.plan } : base;
+      let issue = repeat ? { ...base, plan: result.issue.plan } : base;
+      // The first issue of a period says so when its workload changed just before it started.
+      if (!repeat && result.fresh && tracking?.rules.length)
+        issue = await linkRecentChange(issue, store, settings.cluster);
       ctx.log.info(
         {
           fingerprint: issue.fingerprint,

@@ -88,7 +88,7 @@ export class TerminalDestination implements Destination {
     const status =
       view.status === 'resolved'
         ? `RESOLVED${resolvedAfter(view) ? ` after ${resolvedAfter(view)}` : ''}`
-        : `FIRING · ${issue.severity}${view.firingCount > 1 ? ` · fired ${view.firingCount} times` : ''}`;
+        : `${issue.type === 'change' ? 'CHANGED' : 'FIRING'} · ${issue.severity}${view.firingCount > 1 ? ` · fired ${view.firingCount} times` : ''}`;
     const bar = this.#paint(style, '│');
     const s = issue.subject;
     const facts = [

@@ -35,7 +35,8 @@ export const SEVERITIES = ['HIGH', 'LOW', 'INFO', 'DEBUG'] as const;
 export const Severity = z.enum(SEVERITIES);
 export type Severity = z.infer<typeof Severity>;
 
-export const IssueType = z.enum(['alert', 'event']);
+/** `change`: a workload's spec changed (config `changeTracking:`), not a failure. */
+export const IssueType = z.enum(['alert', 'event', 'change']);
 export const IssueSource = z.enum(['prometheus', 'kubernetes']);
 export const IssueStatus = z.enum(['firing', 'resolved']);
 export type IssueStatus = z.infer<typeof IssueStatus>;

@@ -123,6 +123,8 @@ export const EventIngestEnv = CommonEnv.extend({
   IMAGE_PULL_GRACE_SECONDS: positiveInt(180),
   /** A failed pod must stay Ready this long after its last restart to count as recovered. */
   RECOVERY_STABLE_SECONDS: positiveInt(300),
+  /** Extra secret patterns, sealed out of tracked workload changes (as enrich-pod's logs). */
+  LOG_REDACT_PATTERNS: optionalString,
 });
 
 export { parseEnv } from '../platform/env.ts';

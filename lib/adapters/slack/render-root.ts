@@ -68,7 +68,8 @@ function statusLine(view: RootView): string {
     const after = resolvedAfter(view);
     parts.push(`${EMOJI.resolved} *RESOLVED*${after ? ` after ${after}` : ''}`);
   } else {
-    parts.push(`${EMOJI[sev]} *FIRING*`);
+    // A workload change (change tracking) is news, not a failure: it never says FIRING.
+    parts.push(`${EMOJI[sev]} *${view.issue.type === 'change' ? 'CHANGED' : 'FIRING'}*`);
   }
   parts.push(sev);
   if (view.firingCount > 1) parts.push(`fired ${view.firingCount} times`);
@@ -228,7 +229,8 @@ export function renderRoot(view: RootView): RootRender {
     blocks = rootBlocks(view, scale, overflow);
     if (blocksSize(blocks) <= BUDGET.aggregate) break;
   }
-  const status = view.status === 'resolved' ? 'RESOLVED' : 'FIRING';
+  const status =
+    view.status === 'resolved' ? 'RESOLVED' : view.issue.type === 'change' ? 'CHANGED' : 'FIRING';
   const where = [view.issue.cluster, view.issue.subject.namespace, view.issue.subject.name].filter(Boolean);
   const raw = `${status}: ${oneLine(view.issue.title)}${where.length ? ` (${where.join('/')})` : ''}`;
   const text = truncateEscaped(escapeMrkdwn(raw), 300);

@@ -84,4 +84,5 @@ export const DEFAULT_CONFIG: Config = {
     nodes: { enabled: true, window: 3 * 3600, trend: 6 * 3600 },
     overcommit: { enabled: true, window: 6 * 3600, topNamespaces: 6 },
   },
+  changeTracking: { rules: [] },
 };

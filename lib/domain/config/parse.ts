@@ -4,6 +4,7 @@
 import { parse as parseYaml } from 'yaml';
 import { ConfigFileError } from '../../platform/errors.ts';
 import { formatZodError } from '../../platform/zod.ts';
+import { checkChangeTracking } from './change-rules.ts';
 import { anchored, parseMatcher } from './match.ts';
 import { Config } from './schema.ts';
 
@@ -60,6 +61,7 @@ function crossCheck(config: Config): string[] {
     }
   });
   if (config.defaultRoute) known(config.defaultRoute.destinations, 'defaultRoute.destinations');
+  problems.push(...checkChangeTracking(config.changeTracking, names));
   const matchers: Array<[string, string[] | undefined]> = [
     ...config.silences.map((s, i): [string, string[] | undefined] => [`silences[${i}].matchers`, s.matchers]),
     ...config.customWorkflows.flatMap((w, i) =>

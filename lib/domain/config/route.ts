@@ -30,6 +30,12 @@ export function routeIssue(issue: Issue, config: Config, fallback: DestinationCo
     seen.add(key);
     out.push(ch === undefined ? { destination: d } : { destination: d, channel: ch });
   };
+  // A workload change goes only where its change-tracking rule says (k8s-event-ingest put the
+  // rule's destination on it); routes are for incidents.
+  if (issue.type === 'change') {
+    push(resolve(issue.labels.changedestination ?? ''));
+    return out;
+  }
   for (const route of config.routes) {
     if (!routeMatches(route.match, issue)) continue;
     const fromLabel = route.channelFromLabel ? issue.labels[route.channelFromLabel] : undefined;

@@ -3,14 +3,15 @@
 // The zod schema is the source of truth; the committed JSON Schema is generated from it.
 import * as z from 'zod';
 import { SEVERITIES } from '../issue.ts';
+import { ChangeTracking } from './change-tracking.ts';
 import { INCIDENT_DESTINATIONS } from './destinations.ts';
+import { MATCHER } from './matcher-syntax.ts';
 import { GraphAction, PrometheusConfig } from './prometheus.ts';
 
 const toggle = <T extends z.ZodRawShape>(shape: T) =>
   z.strictObject({ enabled: z.boolean().default(true), ...shape }).prefault({} as never);
 
-/** A label matcher in Alertmanager's syntax: name="v", name!="v", name=~"re", name!~"re". */
-export const MATCHER = /^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*$/;
+export { MATCHER };
 
 const Matcher = z.string().refine((s) => MATCHER.test(s), {
   message: 'expected a matcher like name="value", name!="value", name=~"regex" or name!~"regex"',
@@ -193,6 +194,7 @@ export const Config = z.strictObject({
   routes: z.array(Route).default([]),
   defaultRoute: z.strictObject({ destinations: z.array(z.string()).min(1) }).optional(),
   prometheus: PrometheusConfig,
+  changeTracking: ChangeTracking,
 });
 export type Config = z.infer<typeof Config>;
 export type ConfigInput = z.input<typeof Config>;

@@ -25,8 +25,12 @@ export interface CorrelationRecord {
 }
 
 /** `cluster|namespace/workload`, or undefined for issues that are not about a workload. */
-export function correlationKey(issue: Pick<Issue, 'subject' | 'cluster'>): string | undefined {
+export function correlationKey(
+  issue: Pick<Issue, 'subject' | 'cluster'> & { type?: Issue['type'] },
+): string | undefined {
   const s = issue.subject;
+  // A change message is not an incident: later incidents link to it by a line, not a thread.
+  if (issue.type === 'change') return undefined;
   if (!KINDS.has(s.kind) || !s.name || !s.namespace) return undefined;
   return `${issue.cluster ?? ''}|${groupKey(workloadOfObject(s.kind, s.name, s.namespace))}`;
 }

@@ -19,6 +19,7 @@ import { type FunctionModule, type InvocationContext, retryLater } from '../../p
 import { dispatchIssue } from '../dispatch/dispatcher.ts';
 import { isLater } from '../dispatch/outcome.ts';
 import { IncidentDispatchEnv, parseEnv } from '../env.ts';
+import { linkAlert } from '../ingest/change-link.ts';
 
 export interface ServiceContext {
   /** The CloudEvent source of this function (`/kubeincident/<cluster>/<function>`). */
@@ -83,14 +84,17 @@ export function createIncidentFunction<T extends IncidentDestinationConfig['type
     },
     async handle(ctx: InvocationContext, event: CloudEvent<unknown> | undefined) {
       if (!event) throw new BadRequestError('expected an issue CloudEvent');
-      const issue = parseIssueData(event.data);
-      const routed = routeIssue(issue, config.current(), NO_FALLBACK).filter(
+      const cfg = config.current();
+      const parsed = parseIssueData(event.data);
+      const routed = routeIssue(parsed, cfg, NO_FALLBACK).filter(
         (r): r is { destination: Config } => r.destination.type === spec.type,
       );
       if (routed.length === 0) {
-        ctx.log.debug({ fingerprint: issue.fingerprint }, `no ${spec.type} destination routed: skipped`);
+        ctx.log.debug({ fingerprint: parsed.fingerprint }, `no ${spec.type} destination routed: skipped`);
         return undefined;
       }
+      // An alert that follows a tracked change says so (alert-ingest keeps no state to look it up).
+      const issue = await linkAlert(parsed, store, cfg.changeTracking);
       // Sequential, as in dispatch-slack: a deferral or failure stops here, and the redelivery
       // finds the destinations before it already done.
       const deliveries: NotificationSent['deliveries'] = [];

@@ -1,10 +1,12 @@
 // One ApiServerSource delivery (an Event or a Pod, added, updated or deleted) to at most one
 // issue: filter, detect the signal, fold it into its (workload, reason) period, or resolve a
 // period when its pods recovered. Plain data in, plain data out; the store is passed in.
+import type { ChangeTracking } from '../../domain/config/change-tracking.ts';
 import type { Issue } from '../../domain/issue.ts';
 import { parseKubeEvent } from '../../domain/kube-events.ts';
 import type { StateStore } from '../../domain/state-store.ts';
 import type { Logger } from '../../platform/logger.ts';
+import { parseTracked, trackChange } from './changes.ts';
 import { refusedBy, type SignalFilter } from './filter.ts';
 import { foldSignal } from './fold.ts';
 import { markOpen, podRecovery, type WaitForRecovery } from './recovery.ts';
@@ -26,7 +28,11 @@ export interface IngestDeps {
   now: () => Date;
   settings: IngestSettings;
   log?: Logger;
+  /** The configuration's `changeTracking:` (live) and the secret patterns; absent: off. */
+  changes?: { tracking: ChangeTracking; patterns: readonly RegExp[] };
 }
+
+const WORKLOAD_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet']);
 
 export interface Delivery {
   /** The CloudEvent type, `dev.knative.apiserver.resource.{add,update,delete}`. */
@@ -82,6 +88,19 @@ export async function ingest(delivery: Delivery, deps: IngestDeps): Promise<Inge
     const issue = await podRecovery(pod, false, recoveryDeps);
     if (issue && 'retryLater' in issue) return issue;
     return issue ? { issue, fresh: true, folded: 0 } : skip('no failure transition');
+  }
+  if (typeof kind === 'string' && WORKLOAD_KINDS.has(kind)) {
+    // A deleted workload has no template left to change; its kept one expires.
+    if (action === 'delete') return skip(`${kind} deleted`);
+    if (!deps.changes?.tracking.rules.length) return skip('change tracking is off');
+    const { store, now, settings } = deps;
+    const r = await trackChange(parseTracked(delivery.data), {
+      store,
+      now,
+      cluster: settings.cluster,
+      ...deps.changes,
+    });
+    return r.issue ? { issue: r.issue, fresh: true, folded: 0 } : skip(r.skipped);
   }
   return skip(`kind ${typeof kind === 'string' ? kind : '(none)'} not handled`);
 }
