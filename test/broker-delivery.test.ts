@@ -9,6 +9,7 @@ import { Writable } from 'node:stream';
 import test, { type ExecutionContext } from 'ava';
 import { CloudEvent, HTTP } from 'cloudevents';
 import { EventTypes } from '../lib/domain/events.ts';
+import { DESTINATION_FUNCTIONS } from '../lib/platform/functions.ts';
 import { createLogger } from '../lib/platform/logger.ts';
 import { type LocalBroker, MAX_ATTEMPTS_IN_FLIGHT, startLocalBroker } from '../scripts/broker/broker.ts';
 import { loadKnativeWiring, parseTrigger, type Trigger, withDelivery } from '../scripts/broker/triggers.ts';
@@ -274,11 +275,15 @@ test('local broker: CloudEvent replies travel the real knative/ Triggers from in
     return { status: 200, headers: m.headers as Record<string, string>, body: m.body as string };
   });
   const ingest = await subscriber(t, () => ({ status: 204 }));
+  // The other destination functions subscribe to the same dispatch stage and acknowledge what
+  // is not routed to them.
+  const destinations = await subscriber(t, () => ({ status: 204 }));
   const { b } = await broker(t, withDelivery(triggers, { backoffDelayMs: 1 }), {
     'enrich-pod': enrichPod.url,
     'enrich-node': enrichNode.url,
     'dispatch-slack': dispatch.url,
     'k8s-event-ingest': ingest.url,
+    ...Object.fromEntries(Object.keys(DESTINATION_FUNCTIONS).map((fn) => [fn, destinations.url])),
   });
   await post(b, issueEvent('enrichpod'));
   await b.idle();
@@ -289,7 +294,12 @@ test('local broker: CloudEvent replies travel the real knative/ Triggers from in
     [[['evt-1', '255']], [['r1', '254']], [['r2', '253']]],
   );
   t.is(ingest.received.length, 0);
-  t.like(b.stats, { accepted: 4, delivered: 3, deadLettered: 0 });
+  const others = Object.keys(DESTINATION_FUNCTIONS).length;
+  t.deepEqual(
+    destinations.received.map((r) => r.headers['ce-id']),
+    Array(others).fill('r2'),
+  );
+  t.like(b.stats, { accepted: 4, delivered: 3 + others, deadLettered: 0 });
 });
 
 test('local broker: an attempt that outlives the delivery timeout is abandoned and retried', async (t) => {
