@@ -224,7 +224,7 @@ function chartOption(spec: ChartSpec) {
     yAxis: {
       type: 'value',
       min: 0,
-      max: spec.unit === 'bytes' ? niceBytes(max) : niceMax(max),
+      ...(spec.unit === 'bytes' ? byteAxis(max) : { max: niceMax(max) }),
       axisLabel: { color: TEXT, fontSize: 12, formatter: fmt },
       splitLine: { lineStyle: { color: GRID } },
     },
@@ -241,11 +241,18 @@ function niceMax(max: number): number {
   return padded;
 }
 
-/** The same in binary steps, so byte ticks fall on round Mi or Gi. */
-function niceBytes(max: number): number {
-  if (max <= 0) return 1024;
+/**
+ * The same in binary units, with the tick step too: echarts would split 300Mi into steps of 50 MB
+ * (47.7Mi); here the ticks fall on round Mi or Gi (0, 50Mi, 100Mi, ... 300Mi).
+ */
+function byteAxis(max: number): { max: number; interval: number } {
+  if (max <= 0) return { max: 1024, interval: 256 };
   const scale = 1024 ** Math.max(0, Math.floor(Math.log(max) / Math.log(1024)));
-  return niceMax(max / scale) * scale;
+  const top = niceMax(max / scale);
+  const raw = top / 6;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = ([1, 2, 2.5, 5, 10].find((s) => s * mag >= raw) ?? 10) * mag;
+  return { max: Math.ceil(top / step - 1e-9) * step * scale, interval: step * scale };
 }
 
 function utcLabel(ms: number, spec: ChartSpec): string {
