@@ -2,7 +2,7 @@
 // no token is set) and keeps one thread per destination and fingerprint, with dedup and thread
 // state in Redis. Replies with a notification.sent event listing every delivery.
 import { createHash } from 'node:crypto';
-import { CloudEvent } from 'cloudevents';
+import type { CloudEvent } from 'cloudevents';
 import { createPreviewSink, type PreviewSink } from '../../lib/adapters/preview.ts';
 import { loadWebApi, SlackDestination } from '../../lib/adapters/slack/destination.ts';
 import { createStore, type StateStore } from '../../lib/adapters/store/index.ts';
@@ -13,7 +13,7 @@ import { routeIssue } from '../../lib/domain/config/route.ts';
 import type { DestinationConfig } from '../../lib/domain/config/schema.ts';
 import type { Destination } from '../../lib/domain/destination.ts';
 import { type ChannelBucket, canSummarize } from '../../lib/domain/destination.ts';
-import { EventTypes, type NotificationSent, occurrenceId, parseIssueData } from '../../lib/domain/events.ts';
+import { type NotificationSent, notificationSentEvent, parseIssueData } from '../../lib/domain/events.ts';
 import { BadRequestError } from '../../lib/platform/errors.ts';
 import { createLogger, type Logger } from '../../lib/platform/logger.ts';
 import { type FunctionModule, type InvocationContext, retryLater } from '../../lib/platform/runtime/types.ts';
@@ -154,24 +154,10 @@ export function create(env: NodeJS.ProcessEnv = process.env): FunctionModule {
           });
         }
       }
-      if (deliveries.length === 0) return undefined;
-      const data: NotificationSent = {
-        issueId: issue.id,
-        fingerprint: issue.fingerprint,
-        status: issue.status,
-        deliveries,
-      };
-      return new CloudEvent<NotificationSent>({
-        id: occurrenceId(issue.id, 'dispatch'),
-        type: EventTypes.notificationSent,
+      return notificationSentEvent(issue, deliveries, {
         source,
-        subject: issue.fingerprint,
-        datacontenttype: 'application/json',
-        data,
+        idPart: 'dispatch',
         traceparent: ctx.traceparent,
-        partitionkey: issue.fingerprint,
-        // No Trigger of ours matches `done`; users subscribe their own functions to this type.
-        nextstage: 'done',
       });
     },
     async shutdown() {

@@ -73,6 +73,31 @@ export const NotificationSent = z.object({
 export type NotificationSent = z.infer<typeof NotificationSent>;
 
 /**
+ * A dispatch function's reply once it delivered an issue: one notification.sent event naming each
+ * destination's thread, or none when nothing was routed to it. No Trigger of ours matches
+ * `nextstage: done`; users subscribe their own functions to this type. `idPart` names the
+ * function, so two destination functions replying for one issue give two ids.
+ */
+export function notificationSentEvent(
+  issue: Issue,
+  deliveries: NotificationSent['deliveries'],
+  reply: { source: string; idPart: string; traceparent: string },
+): CloudEvent<NotificationSent> | undefined {
+  if (deliveries.length === 0) return undefined;
+  return new CloudEvent<NotificationSent>({
+    id: occurrenceId(issue.id, reply.idPart),
+    type: EventTypes.notificationSent,
+    source: reply.source,
+    subject: issue.fingerprint,
+    datacontenttype: 'application/json',
+    data: { issueId: issue.id, fingerprint: issue.fingerprint, status: issue.status, deliveries },
+    traceparent: reply.traceparent,
+    partitionkey: issue.fingerprint,
+    nextstage: 'done',
+  });
+}
+
+/**
  * The CloudEvent for an Issue, with the extensions Triggers route on. Ids are deterministic
  * (the occurrence id, plus the stage that produced it), so a redelivered input yields the
  * same output event and consumers can dedupe on source + id.

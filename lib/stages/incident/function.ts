@@ -4,7 +4,7 @@
 // with none is acknowledged and skipped: a Trigger cannot filter on routes), and delivers each
 // through the dispatch core (dispatcher.ts: one incident per fingerprint, state in Redis). A
 // function itself only says how to build its service from a destination's configuration.
-import { CloudEvent } from 'cloudevents';
+import type { CloudEvent } from 'cloudevents';
 import { IncidentDestination, type IncidentService } from '../../adapters/incident/destination.ts';
 import { readSecret } from '../../adapters/secret.ts';
 import { createStore, type StateStore } from '../../adapters/store/index.ts';
@@ -12,7 +12,7 @@ import type { IncidentDestinationConfig, Secret } from '../../domain/config/dest
 import { type ConfigSource, openFunctionConfig } from '../../domain/config/index.ts';
 import { routeIssue } from '../../domain/config/route.ts';
 import type { DestinationConfig } from '../../domain/config/schema.ts';
-import { EventTypes, type NotificationSent, occurrenceId, parseIssueData } from '../../domain/events.ts';
+import { type NotificationSent, notificationSentEvent, parseIssueData } from '../../domain/events.ts';
 import { BadRequestError } from '../../platform/errors.ts';
 import { createLogger, type Logger } from '../../platform/logger.ts';
 import { type FunctionModule, type InvocationContext, retryLater } from '../../platform/runtime/types.ts';
@@ -118,23 +118,10 @@ export function createIncidentFunction<T extends IncidentDestinationConfig['type
             action: result.action,
           });
       }
-      if (deliveries.length === 0) return undefined;
-      const data: NotificationSent = {
-        issueId: issue.id,
-        fingerprint: issue.fingerprint,
-        status: issue.status,
-        deliveries,
-      };
-      return new CloudEvent<NotificationSent>({
-        id: occurrenceId(issue.id, spec.name),
-        type: EventTypes.notificationSent,
+      return notificationSentEvent(issue, deliveries, {
         source: ctxBase.source,
-        subject: issue.fingerprint,
-        datacontenttype: 'application/json',
-        data,
+        idPart: spec.name,
         traceparent: ctx.traceparent,
-        partitionkey: issue.fingerprint,
-        nextstage: 'done',
       });
     },
     async shutdown() {
