@@ -180,8 +180,10 @@ test("sink: a sink that stops answering fails by each request's timeout, and the
 });
 
 test('sink: a batch much longer than the timeout succeeds when every request is answered in time', async (t) => {
-  // Each answer takes 20 ms against a 1 s timeout; 4,000 events at 64 in flight take ~63 rounds.
-  // Timed from post() rather than from the write, the later ones failed while queued.
+  // Each answer takes 150 ms against a 4 s timeout; 4,000 events at 64 in flight take ~63 rounds,
+  // ~9.5 s, more than twice the timeout. Timed from post() rather than from the write, the later
+  // ones failed while queued. (With 20 ms against 1 s, a loaded CI machine once stalled an answer
+  // past the timeout: the margin per request is now almost 4 s.)
   let answered = 0;
   const server = createHttpServer((req, res) => {
     req.resume();
@@ -189,13 +191,13 @@ test('sink: a batch much longer than the timeout succeeds when every request is 
       setTimeout(() => {
         answered++;
         res.writeHead(202).end();
-      }, 20),
+      }, 150),
     );
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const sink = createSink({
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
-    timeoutMs: 1000,
+    timeoutMs: 4000,
   });
   t.teardown(async () => {
     sink.close();
