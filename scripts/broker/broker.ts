@@ -119,209 +119,238 @@ function ttlOf(event: Envelope): number | undefined {
   return Number.isNaN(n) ? undefined : n;
 }
 
-export async function startLocalBroker(opts: LocalBrokerOptions): Promise<LocalBroker> {
-  const { log, triggers } = opts;
-  const maxBody = opts.maxBodyBytes ?? MAX_BODY_BYTES;
-  const stats: BrokerStats = { accepted: 0, delivered: 0, retried: 0, deadLettered: 0, dropped: 0 };
-  const shutdown = new AbortController();
-  const slots = new Map<string, Limiter>();
-  const slotFor = (trigger: Trigger): Limiter => {
-    let slot = slots.get(trigger.name);
-    if (!slot) {
-      slot = limiter(MAX_ATTEMPTS_IN_FLIGHT);
-      slots.set(trigger.name, slot);
-    }
-    return slot;
-  };
-  let inFlight = 0;
-  let waiters: (() => void)[] = [];
-  let deadLetterWrites: Promise<void> = Promise.resolve();
+/** One delivery attempt: the subscriber's answer, or why there was none. */
+async function attemptDelivery(
+  trigger: Trigger,
+  url: string,
+  event: Envelope,
+  maxBody: number,
+  stop: AbortSignal,
+): Promise<AttemptResult> {
+  const signal = AbortSignal.any([AbortSignal.timeout(trigger.delivery.timeoutMs), stop]);
+  try {
+    return answerResult(await post(url, deliveryHeaders(event), event.body, signal), maxBody);
+  } catch (err) {
+    const e = err as Error & { cause?: { message?: string } };
+    const reason =
+      (signal.reason as Error | undefined)?.name === 'TimeoutError'
+        ? `no answer within ${trigger.delivery.timeoutMs} ms`
+        : `network error: ${e.message}${e.cause?.message ? ` (${e.cause.message})` : ''}`;
+    return { ok: false, status: 0, retryable: true, reason };
+  }
+}
 
+/** What a subscriber's answer means: delivered (with a reply to route, or none), or a failure. */
+function answerResult(res: Answer, maxBody: number): AttemptResult {
+  const { body } = res;
+  if (res.status < 200 || res.status > 299) {
+    const result: AttemptResult = {
+      ok: false,
+      status: res.status,
+      retryable: isRetryableStatus(res.status),
+      reason: `subscriber answered ${res.status}${body.length ? `: ${body.toString('utf8').slice(0, 200)}` : ''}`,
+    };
+    const retryAfter = parseRetryAfter(res.headers['retry-after'] ?? null);
+    if ((res.status === 429 || res.status === 503) && retryAfter !== undefined)
+      result.retryAfterMs = retryAfter;
+    return result;
+  }
+  if (cloudEventMode(res.headers) === undefined) {
+    if (body.length === 0) return { ok: true, status: res.status, retryable: false, reason: 'delivered' };
+    // Knative's broker answers 502 for this: the subscriber "succeeded" with something it cannot route.
+    return {
+      ok: false,
+      status: 502,
+      retryable: true,
+      reason: `subscriber answered ${res.status} with a body that is not a CloudEvent`,
+    };
+  }
+  try {
+    if (body.length > maxBody) throw new PayloadTooLargeError(maxBody);
+    const reply = envelopeOf(admit(decodeCloudEvent(res.headers, body)));
+    return { ok: true, status: res.status, retryable: false, reason: 'delivered', reply };
+  } catch (err) {
+    return { ok: false, status: 502, retryable: true, reason: `invalid reply: ${(err as AppError).message}` };
+  }
+}
+
+/** The JSON line a dead letter is kept as, with the extensions Knative stamps on it. */
+function deadLetterLine(trigger: Trigger, url: string, event: Envelope, last: AttemptResult | undefined) {
+  const lastStatus = last?.status ?? 0;
+  const reason = last?.reason ?? 'not delivered';
+  // The extensions Knative stamps on dead-lettered events, so a replay can tell where it failed.
+  const stamped = withAttributes(
+    event,
+    lastStatus > 0
+      ? { knativeerrordest: url, knativeerrorcode: String(lastStatus) }
+      : { knativeerrordest: url },
+  );
+  const line = `${JSON.stringify({ time: new Date().toISOString(), trigger: trigger.name, subscriber: url, lastStatus, reason, event: envelopeJson(stamped) })}\n`;
+  return { line, lastStatus, reason };
+}
+
+/** The broker's state and its paths: ingress, routing, delivery with retries, replies, dead letters. */
+class Broker {
+  readonly stats: BrokerStats = { accepted: 0, delivered: 0, retried: 0, deadLettered: 0, dropped: 0 };
+  readonly shutdown = new AbortController();
+  readonly #opts: LocalBrokerOptions;
+  readonly #maxBody: number;
+  readonly #slots = new Map<string, Limiter>();
   // Memory given back once nothing is in flight, as the functions do (lib/platform/runtime/idle-release.ts):
   // V8 kept the heap one 10,000-alert webhook grew to for as long as the pipeline ran.
-  const release =
-    opts.idleReleaseMs === 0
-      ? undefined
-      : createIdleRelease({ idleMs: opts.idleReleaseMs ?? 250, minGapMs: 5000, release: gcRelease() });
-  const begin = () => {
-    inFlight++;
-    release?.busy();
-  };
-  const end = () => {
-    inFlight--;
-    if (inFlight === 0) {
-      release?.idle();
-      const ready = waiters;
-      waiters = [];
+  readonly #release: ReturnType<typeof createIdleRelease> | undefined;
+  #inFlight = 0;
+  #waiters: (() => void)[] = [];
+  #deadLetterWrites: Promise<void> = Promise.resolve();
+
+  constructor(opts: LocalBrokerOptions) {
+    this.#opts = opts;
+    this.#maxBody = opts.maxBodyBytes ?? MAX_BODY_BYTES;
+    this.#release =
+      opts.idleReleaseMs === 0
+        ? undefined
+        : createIdleRelease({ idleMs: opts.idleReleaseMs ?? 250, minGapMs: 5000, release: gcRelease() });
+  }
+
+  /** Counts a piece of work in flight until `work` settles. */
+  track(work: Promise<void>, onError: (err: unknown) => void): void {
+    this.#inFlight++;
+    this.#release?.busy();
+    work.catch(onError).finally(() => {
+      this.#inFlight--;
+      if (this.#inFlight > 0) return;
+      this.#release?.idle();
+      const ready = this.#waiters;
+      this.#waiters = [];
       for (const w of ready) w();
+    });
+  }
+
+  idle(): Promise<void> {
+    return this.#inFlight === 0
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => this.#waiters.push(resolve));
+  }
+
+  async close(): Promise<void> {
+    this.#release?.stop();
+    this.shutdown.abort();
+    await this.#deadLetterWrites;
+  }
+
+  #slotFor(trigger: Trigger): Limiter {
+    let slot = this.#slots.get(trigger.name);
+    if (!slot) {
+      slot = limiter(MAX_ATTEMPTS_IN_FLIGHT);
+      this.#slots.set(trigger.name, slot);
     }
-  };
+    return slot;
+  }
 
   /** Takes an event in and fans it out; the event's TTL has already been checked. */
-  function route(event: Envelope): void {
-    stats.accepted++;
+  route(event: Envelope): void {
+    this.stats.accepted++;
+    const { log, triggers } = this.#opts;
     const { id, type } = event.attributes;
     const matched = triggers.filter((t) => triggerFilterAccepts(t, event.attributes));
     log.debug({ id, type, triggers: matched.map((t) => t.name) }, 'event routed');
+    // Independent per trigger: one slow or failing subscriber never holds up another.
     for (const trigger of matched) {
-      begin();
-      // Independent per trigger: one slow or failing subscriber never holds up another.
-      deliver(trigger, event)
-        .catch((err: unknown) => log.error({ err, trigger: trigger.name, id }, 'delivery crashed'))
-        .finally(end);
+      this.track(this.#deliver(trigger, event), (err) =>
+        log.error({ err, trigger: trigger.name, id }, 'delivery crashed'),
+      );
     }
   }
 
-  async function attempt(trigger: Trigger, url: string, event: Envelope): Promise<AttemptResult> {
-    const signal = AbortSignal.any([AbortSignal.timeout(trigger.delivery.timeoutMs), shutdown.signal]);
-    let res: Answer;
-    try {
-      res = await post(url, deliveryHeaders(event), event.body, signal);
-    } catch (err) {
-      const e = err as Error & { cause?: { message?: string } };
-      const reason =
-        (signal.reason as Error | undefined)?.name === 'TimeoutError'
-          ? `no answer within ${trigger.delivery.timeoutMs} ms`
-          : `network error: ${e.message}${e.cause?.message ? ` (${e.cause.message})` : ''}`;
-      return { ok: false, status: 0, retryable: true, reason };
-    }
-    const { body } = res;
-    if (res.status < 200 || res.status > 299) {
-      const result: AttemptResult = {
-        ok: false,
-        status: res.status,
-        retryable: isRetryableStatus(res.status),
-        reason: `subscriber answered ${res.status}${body.length ? `: ${body.toString('utf8').slice(0, 200)}` : ''}`,
-      };
-      const retryAfter = parseRetryAfter(res.headers['retry-after'] ?? null);
-      if ((res.status === 429 || res.status === 503) && retryAfter !== undefined)
-        result.retryAfterMs = retryAfter;
-      return result;
-    }
-    const replyHeaders = res.headers;
-    if (cloudEventMode(replyHeaders) === undefined) {
-      if (body.length === 0) return { ok: true, status: res.status, retryable: false, reason: 'delivered' };
-      // Knative's broker answers 502 for this: the subscriber "succeeded" with something it cannot route.
-      return {
-        ok: false,
-        status: 502,
-        retryable: true,
-        reason: `subscriber answered ${res.status} with a body that is not a CloudEvent`,
-      };
-    }
-    try {
-      if (body.length > maxBody) throw new PayloadTooLargeError(maxBody);
-      const reply = envelopeOf(admit(decodeCloudEvent(replyHeaders, body)));
-      return { ok: true, status: res.status, retryable: false, reason: 'delivered', reply };
-    } catch (err) {
-      return {
-        ok: false,
-        status: 502,
-        retryable: true,
-        reason: `invalid reply: ${(err as AppError).message}`,
-      };
-    }
-  }
-
-  async function deliver(trigger: Trigger, event: Envelope): Promise<void> {
-    const { delivery } = trigger;
+  async #deliver(trigger: Trigger, event: Envelope): Promise<void> {
+    const { log } = this.#opts;
     const { id, type } = event.attributes;
-    let url = String(opts.resolveSubscriber(trigger));
+    let url = String(this.#opts.resolveSubscriber(trigger));
     let last: AttemptResult | undefined;
-    for (let n = 0; n <= delivery.retry; n++) {
-      if (n > 0) {
-        let wait = backoffMs(delivery.backoffPolicy, delivery.backoffDelayMs, n);
-        // Retry-After only counts when the Trigger opts in with retryAfterMax, and never beyond it.
-        if (delivery.retryAfterMaxMs !== undefined && last?.retryAfterMs !== undefined) {
-          wait = Math.max(wait, Math.min(last.retryAfterMs, delivery.retryAfterMaxMs));
-        }
-        stats.retried++;
-        log.warn(
-          { trigger: trigger.name, id, attempt: n + 1, waitMs: wait, reason: last?.reason },
-          'retrying delivery',
-        );
-        try {
-          await sleep(wait, undefined, { signal: shutdown.signal });
-        } catch {
-          break;
-        }
-      }
-      if (shutdown.signal.aborted) break;
+    for (let n = 0; n <= trigger.delivery.retry; n++) {
+      if (n > 0 && !(await this.#waitToRetry(trigger, id, n, last))) break;
+      if (this.shutdown.signal.aborted) break;
       // Resolved per attempt: a subscriber that restarted on another port is found on retry.
-      url = String(opts.resolveSubscriber(trigger));
-      last = await slotFor(trigger)(() => attempt(trigger, url, event));
+      url = String(this.#opts.resolveSubscriber(trigger));
+      const target = url;
+      last = await this.#slotFor(trigger)(() =>
+        attemptDelivery(trigger, target, event, this.#maxBody, this.shutdown.signal),
+      );
       if (last.ok) {
-        stats.delivered++;
+        this.stats.delivered++;
         log.debug({ trigger: trigger.name, id, status: last.status }, 'delivered');
-        if (last.reply) reingest(last.reply, event, trigger);
+        if (last.reply) this.#reingest(last.reply, event, trigger);
         return;
       }
       if (!last.retryable) break;
     }
-    if (shutdown.signal.aborted) {
+    if (this.shutdown.signal.aborted) {
       log.warn({ trigger: trigger.name, id, type }, 'broker closed: delivery abandoned');
       return;
     }
-    await deadLetter(trigger, url, event, last);
+    await this.#deadLetter(trigger, url, event, last);
+  }
+
+  /** Waits out the backoff before retry `n`; false when the broker closed meanwhile. */
+  async #waitToRetry(trigger: Trigger, id: string | undefined, n: number, last?: AttemptResult) {
+    const { delivery } = trigger;
+    let wait = backoffMs(delivery.backoffPolicy, delivery.backoffDelayMs, n);
+    // Retry-After only counts when the Trigger opts in with retryAfterMax, and never beyond it.
+    if (delivery.retryAfterMaxMs !== undefined && last?.retryAfterMs !== undefined) {
+      wait = Math.max(wait, Math.min(last.retryAfterMs, delivery.retryAfterMaxMs));
+    }
+    this.stats.retried++;
+    this.#opts.log.warn(
+      { trigger: trigger.name, id, attempt: n + 1, waitMs: wait, reason: last?.reason },
+      'retrying delivery',
+    );
+    try {
+      await sleep(wait, undefined, { signal: this.shutdown.signal });
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** A reply goes back through the broker with the original's TTL minus one (Knative's loop guard). */
-  function reingest(reply: Envelope, original: Envelope, trigger: Trigger): void {
+  #reingest(reply: Envelope, original: Envelope, trigger: Trigger): void {
     const ttl = (ttlOf(original) ?? DEFAULT_TTL) - 1;
     if (ttl <= 0) {
-      stats.dropped++;
+      this.stats.dropped++;
       const { id, type, source } = reply.attributes;
-      log.warn(
+      this.#opts.log.warn(
         { trigger: trigger.name, id, type, source },
         `reply dropped: ${TTL_EXTENSION} reached 0 (a Trigger loop?)`,
       );
       return;
     }
-    route(withAttributes(reply, { [TTL_EXTENSION]: String(ttl) }));
+    this.route(withAttributes(reply, { [TTL_EXTENSION]: String(ttl) }));
   }
 
-  async function deadLetter(
-    trigger: Trigger,
-    url: string,
-    event: Envelope,
-    last: AttemptResult | undefined,
-  ): Promise<void> {
-    stats.deadLettered++;
-    const lastStatus = last?.status ?? 0;
-    const reason = last?.reason ?? 'not delivered';
-    // The extensions Knative stamps on dead-lettered events, so a replay can tell where it failed.
-    const stamped = withAttributes(
-      event,
-      lastStatus > 0
-        ? { knativeerrordest: url, knativeerrorcode: String(lastStatus) }
-        : { knativeerrordest: url },
-    );
-    const line = `${JSON.stringify({ time: new Date().toISOString(), trigger: trigger.name, subscriber: url, lastStatus, reason, event: envelopeJson(stamped) })}\n`;
+  async #deadLetter(trigger: Trigger, url: string, event: Envelope, last: AttemptResult | undefined) {
+    const { log, deadLetterFile } = this.#opts;
+    this.stats.deadLettered++;
+    const { line, lastStatus, reason } = deadLetterLine(trigger, url, event, last);
+    const { id, type } = event.attributes;
     log.error(
-      {
-        trigger: trigger.name,
-        id: event.attributes.id,
-        type: event.attributes.type,
-        lastStatus,
-        reason,
-        file: opts.deadLetterFile,
-      },
+      { trigger: trigger.name, id, type, lastStatus, reason, file: deadLetterFile },
       'event dead-lettered',
     );
-    const write = deadLetterWrites.then(async () => {
-      await mkdir(path.dirname(opts.deadLetterFile), { recursive: true });
-      await appendFile(opts.deadLetterFile, line);
+    const write = this.#deadLetterWrites.then(async () => {
+      await mkdir(path.dirname(deadLetterFile), { recursive: true });
+      await appendFile(deadLetterFile, line);
     });
-    deadLetterWrites = write.catch((err: unknown) =>
+    this.#deadLetterWrites = write.catch((err: unknown) =>
       log.error(
         { err, line: line.slice(0, 2000) },
         'could not write dead letter; the event is in this log line',
       ),
     );
-    await deadLetterWrites;
+    await this.#deadLetterWrites;
   }
 
-  async function ingress(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async ingress(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const { log } = this.#opts;
     const target = parseRequestTarget(req.url);
     if (!target) {
       log.info({ status: 400, target: String(req.url).slice(0, 200) }, 'ingress rejected a request');
@@ -333,7 +362,7 @@ export async function startLocalBroker(opts: LocalBrokerOptions): Promise<LocalB
       return answer(res, 405, 'method not allowed: POST a CloudEvent', { allow: 'POST' });
     let event: Envelope;
     try {
-      event = envelopeOf(admit(decodeCloudEvent(req.headers, await readBody(req, maxBody))));
+      event = envelopeOf(admit(decodeCloudEvent(req.headers, await readBody(req, this.#maxBody))));
     } catch (err) {
       const e = err as AppError;
       const status = typeof e.status === 'number' ? e.status : 400;
@@ -348,23 +377,24 @@ export async function startLocalBroker(opts: LocalBrokerOptions): Promise<LocalB
     }
     const ttl = ttlOf(event);
     if (ttl !== undefined && ttl <= 0) {
-      stats.dropped++;
+      this.stats.dropped++;
       const { id, type } = event.attributes;
       log.warn({ id, type }, `event dropped at ingress: ${TTL_EXTENSION} is 0`);
       return answer(res, 202, '');
     }
-    route(ttl === undefined ? withAttributes(event, { [TTL_EXTENSION]: String(DEFAULT_TTL) }) : event);
+    this.route(ttl === undefined ? withAttributes(event, { [TTL_EXTENSION]: String(DEFAULT_TTL) }) : event);
     answer(res, 202, '');
   }
+}
 
+export async function startLocalBroker(opts: LocalBrokerOptions): Promise<LocalBroker> {
+  const { log, triggers } = opts;
+  const broker = new Broker(opts);
   const server = createServer((req, res) => {
-    begin();
-    ingress(req, res)
-      .catch((err: unknown) => {
-        log.error({ err }, 'ingress failed');
-        answer(res, 500, 'internal error');
-      })
-      .finally(end);
+    broker.track(broker.ingress(req, res), (err) => {
+      log.error({ err }, 'ingress failed');
+      answer(res, 500, 'internal error');
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -374,17 +404,15 @@ export async function startLocalBroker(opts: LocalBrokerOptions): Promise<LocalB
   const host = address.includes(':') ? `[${address}]` : address;
   const url = `http://${host}:${port}`;
   log.info({ url, triggers: triggers.map((t) => t.name) }, 'local broker listening');
-
   return {
     url,
-    stats,
-    idle: () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve))),
+    stats: broker.stats,
+    idle: () => broker.idle(),
     async close() {
-      release?.stop();
-      shutdown.abort();
+      broker.shutdown.abort();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await deadLetterWrites;
+      await broker.close();
     },
   };
 }
