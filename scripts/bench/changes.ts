@@ -7,10 +7,11 @@ import { createStore } from '../../lib/adapters/store/index.ts';
 import { ChangeTracking } from '../../lib/domain/config/change-tracking.ts';
 import { DEFAULT_REDACT_PATTERNS } from '../../lib/domain/diagnose/redact.ts';
 import type { StateStore } from '../../lib/domain/state-store.ts';
-import { type Delivery, ingest } from '../../lib/stages/ingest/ingest.ts';
+import type { Delivery } from '../../lib/stages/ingest/ingest.ts';
 import { fixture, settings, T0 } from '../../test/fixtures/apiserversource/load.ts';
 import { makeStorm } from '../../test/fixtures/apiserversource/storm.ts';
 import { startRedisServer } from '../../test/support/redis-server.ts';
+import { ingestRate } from './events.ts';
 
 const CONCURRENCY = 16;
 const TRACKED = ChangeTracking.parse({ rules: [{ name: 'all', destination: 'default' }] });
@@ -29,32 +30,14 @@ function version(i: number, gen: number, rv: number, image: boolean): Delivery {
   return { type: e.type, data: d };
 }
 
-async function rate(deliveries: Delivery[], store: StateStore, tracking: ChangeTracking): Promise<number> {
+function rate(deliveries: Delivery[], store: StateStore, tracking: ChangeTracking): Promise<number> {
   const deps = {
     store,
     now: () => new Date(T0),
     settings: settings({ cluster: 'bench' }),
     changes: { tracking, patterns: DEFAULT_REDACT_PATTERNS },
   };
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < deliveries.length) {
-        const d = deliveries[next++] as Delivery;
-        // A concurrent duplicate claim answers 503 in production; here the worker simply retries.
-        for (;;) {
-          try {
-            await ingest(d, deps);
-            break;
-          } catch (err) {
-            if ((err as { status?: number }).status !== 503) throw err;
-          }
-        }
-      }
-    }),
-  );
-  return deliveries.length / ((performance.now() - started) / 1000);
+  return ingestRate(deliveries, deps, CONCURRENCY);
 }
 
 export async function benchChanges(opts: {

@@ -13,13 +13,16 @@ import { startRedisServer } from '../../test/support/redis-server.ts';
 
 const CONCURRENCY = 32;
 
-/** Events per second through the ingest logic, CONCURRENCY deliveries in flight. */
-async function throughput(deliveries: Delivery[], store: StateStore): Promise<number> {
-  const deps = { store, now: () => new Date(T0), settings: settings({ cluster: 'bench' }) };
+/** Deliveries per second through the ingest logic with these deps, `concurrency` in flight. */
+export async function ingestRate(
+  deliveries: Delivery[],
+  deps: Parameters<typeof ingest>[1],
+  concurrency: number,
+): Promise<number> {
   let next = 0;
   const started = performance.now();
   await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
+    Array.from({ length: concurrency }, async () => {
       while (next < deliveries.length) {
         const d = deliveries[next++] as Delivery;
         // A concurrent duplicate claim answers 503 in production; here the worker simply retries.
@@ -35,6 +38,15 @@ async function throughput(deliveries: Delivery[], store: StateStore): Promise<nu
     }),
   );
   return deliveries.length / ((performance.now() - started) / 1000);
+}
+
+/** Events per second through the ingest logic, CONCURRENCY deliveries in flight. */
+function throughput(deliveries: Delivery[], store: StateStore): Promise<number> {
+  return ingestRate(
+    deliveries,
+    { store, now: () => new Date(T0), settings: settings({ cluster: 'bench' }) },
+    CONCURRENCY,
+  );
 }
 
 export async function benchEvents(opts: {
