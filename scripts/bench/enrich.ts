@@ -23,7 +23,8 @@ import { deployedEnv, freePort, median, msSince, spawnServer, stop } from './pro
 const SIZES = { pods: 5000, events: 10_000, nodes: 100 };
 const TINY_SIZES = { pods: 200, events: 200, nodes: 10 };
 
-function issue(subject: Issue['subject']): Issue {
+/** A firing alert about `subject`, as the enrichers get it (started now unless told). */
+export function issue(subject: Issue['subject'], startsAt = new Date().toISOString()): Issue {
   return {
     id: 'bench',
     fingerprint: 'bench',
@@ -36,7 +37,7 @@ function issue(subject: Issue['subject']): Issue {
     labels: {},
     annotations: {},
     links: [],
-    startsAt: new Date().toISOString(),
+    startsAt,
     enrichments: [],
     plan: ['dispatch'],
   };

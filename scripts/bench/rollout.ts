@@ -11,6 +11,7 @@ import {
   type Obj,
   startKubeStandin,
 } from '../../test/support/kube-standin.ts';
+import { issue } from './enrich.ts';
 import { median, msSince } from './procs.ts';
 
 const SIZES = { revisions: 50, pods: 2000, newPods: 20 };
@@ -18,25 +19,6 @@ const TINY_SIZES = { revisions: 5, pods: 50, newPods: 5 };
 const NOW = Date.parse('2026-03-10T12:00:00Z');
 const ROLLOUT_AT = '2026-03-10T11:42:00Z';
 const FAILED_AT = '2026-03-10T11:51:00Z';
-
-function issue(subject: Issue['subject']): Issue {
-  return {
-    id: 'bench',
-    fingerprint: 'bench',
-    type: 'alert',
-    source: 'prometheus',
-    title: 'bench',
-    severity: 'HIGH',
-    status: 'firing',
-    subject,
-    labels: {},
-    annotations: {},
-    links: [],
-    startsAt: FAILED_AT,
-    enrichments: [],
-    plan: ['dispatch'],
-  };
-}
 
 /** The orders fixtures grown: `big` has `revisions` ReplicaSets; the newest runs `newPods` crashing pods. */
 async function bigRollout(size: typeof SIZES, keepHistory: boolean) {
@@ -176,7 +158,7 @@ export async function benchRollout(opts: {
         podLimit: c.podLimit ?? 500,
       };
       const before = c.kube.requests.length;
-      const ms = await timeRuns(runs, () => enrichPod(issue(c.subject), reader, o));
+      const ms = await timeRuns(runs, () => enrichPod(issue(c.subject, FAILED_AT), reader, o));
       const requests = (c.kube.requests.length - before) / (runs + 1);
       measured.set(c.what, ms);
       const base = c.baseline === undefined ? undefined : measured.get(c.baseline);
